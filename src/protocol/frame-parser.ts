@@ -1,0 +1,409 @@
+import { Buffer } from 'node:buffer';
+import {
+  CloseCode,
+  DEFAULT_MAX_PAYLOAD,
+  MAX_CONTROL_PAYLOAD,
+  MAX_SAFE_FRAME_LENGTH,
+  Opcode,
+  isValidCloseCode,
+} from './constants.js';
+import { ProtocolError } from './errors.js';
+import { applyMask } from './mask.js';
+import { StreamingUtf8Validator, isUtf8 } from './utf8.js';
+
+/** What the parser reports. Implemented by the I/O layer; called synchronously from `push`. */
+export interface FrameParserHandler {
+  /**
+   * A complete data message. `data` may be a view into the chunk passed to
+   * `push` (no copy): the handler owns it from here on. `compressed` is true
+   * when the first frame had RSV1 set (only possible when an extension
+   * allowed it); such text has not been UTF-8 checked yet.
+   */
+  onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void;
+  onPing(data: Buffer): void;
+  onPong(data: Buffer): void;
+  /** A valid close frame. `code` is 1005 when the frame had no status code. */
+  onClose(code: number, reason: Buffer): void;
+  /** The peer broke the protocol; the connection must be failed with `error.closeCode`. Nothing more is parsed. */
+  onError(error: ProtocolError): void;
+}
+
+export interface FrameParserOptions {
+  /** 'server' expects masked frames from the client; 'client' expects unmasked frames from the server. */
+  role: 'server' | 'client';
+  /** Largest message (after any reassembly) in bytes; 0 means no limit. Default 100 MiB. */
+  maxPayload?: number;
+  /** Whether RSV1 may be set on the first frame of a data message (an extension such as permessage-deflate negotiated it). */
+  allowRsv1?: boolean;
+  /** Skip UTF-8 validation of text messages and close reasons. */
+  skipUtf8Validation?: boolean;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+const enum State {
+  Header,
+  Payload,
+  Done,
+}
+
+/**
+ * Incremental RFC 6455 frame parser: bytes in, events out. Frames that sit
+ * whole inside one chunk are unmasked in place and handed over as views of
+ * that chunk; frames split across chunks are gathered and joined once.
+ */
+export class FrameParser {
+  private readonly handler: FrameParserHandler;
+  private readonly expectMask: boolean;
+  private readonly maxPayload: number;
+  private readonly allowRsv1: boolean;
+  private readonly validateUtf8: boolean;
+
+  private state = State.Header;
+  /** Header bytes of a header that was split across chunks. */
+  private headerScratch: Buffer | null = null;
+  private headerHave = 0;
+
+  // The frame being read.
+  private fin = false;
+  private rsv1 = false;
+  private opcode = 0;
+  private masked = false;
+  private readonly maskKey = new Uint8Array(4);
+  private payloadLength = 0;
+  private payloadReceived = 0;
+  private payloadPieces: Buffer[] | null = null;
+
+  // The data message being reassembled.
+  private messageOpcode = 0;
+  private messageCompressed = false;
+  private messageLength = 0;
+  private fragments: Buffer[] | null = null;
+  /** Whether the current text message is being checked piece by piece (it spans frames or chunks). */
+  private streamingText = false;
+  private utf8: StreamingUtf8Validator | null = null;
+
+  constructor(handler: FrameParserHandler, options: FrameParserOptions) {
+    this.handler = handler;
+    this.expectMask = options.role === 'server';
+    this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+    this.allowRsv1 = options.allowRsv1 ?? false;
+    this.validateUtf8 = !options.skipUtf8Validation;
+  }
+
+  /** Whether the parser has stopped (after a close frame or a protocol error). */
+  get done(): boolean {
+    return this.state === State.Done;
+  }
+
+  /** Feeds bytes read from the connection. Everything that completes is reported before it returns. */
+  push(chunk: Buffer): void {
+    let offset = 0;
+    const length = chunk.length;
+    while (offset < length) {
+      if (this.state === State.Header) {
+        if (this.headerHave > 0) {
+          offset = this.continueHeader(chunk, offset);
+          if (offset < 0) return;
+          continue;
+        }
+        const available = length - offset;
+        if (available < 2) {
+          this.startSplitHeader(chunk, offset);
+          return;
+        }
+        const headerLength = headerSize(chunk[offset + 1]!);
+        if (available < headerLength) {
+          this.startSplitHeader(chunk, offset);
+          return;
+        }
+        if (!this.readHeader(chunk, offset)) return;
+        offset += headerLength;
+        const payloadEnd = offset + this.payloadLength;
+        if (payloadEnd <= length) {
+          // The common case: the whole payload is in this chunk; no copy.
+          const payload = chunk.subarray(offset, payloadEnd);
+          offset = payloadEnd;
+          if (this.masked) applyMask(payload, this.maskKey, 0);
+          if (!this.completeFrame(payload, true)) return;
+          continue;
+        }
+        this.state = State.Payload;
+        this.payloadReceived = 0;
+      } else if (this.state === State.Payload) {
+        offset = this.continuePayload(chunk, offset);
+        if (offset < 0) return;
+      } else {
+        return;
+      }
+    }
+  }
+
+  /** Stops parsing and drops what is buffered (the connection is gone). */
+  destroy(): void {
+    this.state = State.Done;
+    this.release();
+  }
+
+  private release(): void {
+    this.headerScratch = null;
+    this.payloadPieces = null;
+    this.fragments = null;
+    this.utf8 = null;
+  }
+
+  private startSplitHeader(chunk: Buffer, offset: number): void {
+    const scratch = (this.headerScratch ??= Buffer.allocUnsafe(14));
+    const n = chunk.length - offset;
+    chunk.copy(scratch, 0, offset);
+    this.headerHave = n;
+  }
+
+  /** Adds bytes to a split header; returns the new offset, or -1 when parsing stopped or needs more data. */
+  private continueHeader(chunk: Buffer, offset: number): number {
+    const scratch = this.headerScratch!;
+    if (this.headerHave < 2) scratch[this.headerHave++] = chunk[offset++]!;
+    if (this.headerHave < 2) return chunk.length > offset ? offset : -1;
+    const need = headerSize(scratch[1]!);
+    const take = Math.min(need - this.headerHave, chunk.length - offset);
+    chunk.copy(scratch, this.headerHave, offset, offset + take);
+    this.headerHave += take;
+    offset += take;
+    if (this.headerHave < need) return -1;
+    this.headerHave = 0;
+    if (!this.readHeader(scratch, 0)) return -1;
+    this.payloadReceived = 0;
+    if (this.payloadLength === 0) {
+      return this.completeFrame(EMPTY, true) ? offset : -1;
+    }
+    this.state = State.Payload;
+    return offset;
+  }
+
+  /** Adds bytes to a payload split across chunks; returns the new offset, or -1 when parsing stopped. */
+  private continuePayload(chunk: Buffer, offset: number): number {
+    const take = Math.min(this.payloadLength - this.payloadReceived, chunk.length - offset);
+    const piece = chunk.subarray(offset, offset + take);
+    if (this.masked) applyMask(piece, this.maskKey, this.payloadReceived);
+    this.payloadReceived += take;
+    offset += take;
+    const last = this.payloadReceived === this.payloadLength;
+    if (this.isStreamedText()) {
+      // Check text as it arrives, so invalid UTF-8 fails the connection
+      // before the rest of a long frame is read.
+      if (!this.checkTextPiece(piece)) return -1;
+      if (last) {
+        this.state = State.Header;
+        const payload = this.joinPieces(piece);
+        return this.completeFrame(payload, false) ? offset : -1;
+      }
+      (this.payloadPieces ??= []).push(piece);
+      return offset;
+    }
+    if (!last) {
+      (this.payloadPieces ??= []).push(piece);
+      return offset;
+    }
+    this.state = State.Header;
+    return this.completeFrame(this.joinPieces(piece), true) ? offset : -1;
+  }
+
+  private joinPieces(lastPiece: Buffer): Buffer {
+    const pieces = this.payloadPieces;
+    if (pieces === null) return lastPiece;
+    this.payloadPieces = null;
+    pieces.push(lastPiece);
+    return Buffer.concat(pieces, this.payloadLength);
+  }
+
+  /** Whether the frame being read is (part of) an uncompressed text message checked piece by piece. */
+  private isStreamedText(): boolean {
+    if (!this.validateUtf8 || this.opcode >= Opcode.Close) return false;
+    const textMessage = this.opcode === Opcode.Text || (this.opcode === Opcode.Continuation && this.messageOpcode === Opcode.Text);
+    if (!textMessage || this.messageCompressed) return false;
+    if (!this.streamingText) {
+      this.streamingText = true;
+      (this.utf8 ??= new StreamingUtf8Validator()).reset();
+    }
+    return true;
+  }
+
+  private checkTextPiece(piece: Buffer): boolean {
+    if (this.utf8!.push(piece)) return true;
+    this.fail(new ProtocolError('WS_ERR_INVALID_UTF8', 'Invalid UTF-8 sequence in a text message', CloseCode.InvalidPayload));
+    return false;
+  }
+
+  /**
+   * Decodes and validates the header at buf[offset] (the whole header is
+   * there). Returns false after reporting a protocol error.
+   */
+  private readHeader(buf: Buffer, offset: number): boolean {
+    const b0 = buf[offset]!;
+    const b1 = buf[offset + 1]!;
+    const fin = (b0 & 0x80) !== 0;
+    const rsv1 = (b0 & 0x40) !== 0;
+    const opcode = b0 & 0x0f;
+    const masked = (b1 & 0x80) !== 0;
+    let length = b1 & 0x7f;
+    let pos = offset + 2;
+
+    if ((b0 & 0x30) !== 0) return this.fail(new ProtocolError('WS_ERR_UNEXPECTED_RSV_2_3', 'RSV2 and RSV3 must be clear'));
+    const isControl = opcode >= Opcode.Close;
+    if (isControl) {
+      if (opcode > Opcode.Pong) return this.fail(new ProtocolError('WS_ERR_INVALID_OPCODE', `Invalid opcode ${opcode}`));
+      if (!fin) return this.fail(new ProtocolError('WS_ERR_EXPECTED_FIN', 'Control frames must not be fragmented'));
+      if (length > MAX_CONTROL_PAYLOAD) {
+        return this.fail(new ProtocolError('WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH', `Control frame payload of ${length} bytes exceeds 125`));
+      }
+      if (rsv1) return this.fail(new ProtocolError('WS_ERR_UNEXPECTED_RSV_1', 'RSV1 must be clear on control frames'));
+    } else if (opcode === Opcode.Continuation) {
+      if (this.fragments === null) return this.fail(new ProtocolError('WS_ERR_UNEXPECTED_CONTINUATION', 'Continuation frame without a message to continue'));
+      if (rsv1) return this.fail(new ProtocolError('WS_ERR_UNEXPECTED_RSV_1', 'RSV1 must be clear on continuation frames'));
+    } else if (opcode === Opcode.Text || opcode === Opcode.Binary) {
+      if (this.fragments !== null) return this.fail(new ProtocolError('WS_ERR_EXPECTED_CONTINUATION', 'New data frame before the fragmented message ended'));
+      if (rsv1 && !this.allowRsv1) return this.fail(new ProtocolError('WS_ERR_UNEXPECTED_RSV_1', 'RSV1 must be clear'));
+    } else {
+      return this.fail(new ProtocolError('WS_ERR_INVALID_OPCODE', `Invalid opcode ${opcode}`));
+    }
+    if (masked !== this.expectMask) {
+      return this.expectMask
+        ? this.fail(new ProtocolError('WS_ERR_EXPECTED_MASK', 'Frames from a client must be masked'))
+        : this.fail(new ProtocolError('WS_ERR_UNEXPECTED_MASK', 'Frames from a server must not be masked'));
+    }
+
+    if (length === 126) {
+      length = (buf[pos]! << 8) | buf[pos + 1]!;
+      pos += 2;
+      if (length < 126) return this.fail(new ProtocolError('WS_ERR_NON_MINIMAL_LENGTH', 'Frame length not in its shortest form'));
+    } else if (length === 127) {
+      const high = buf.readUInt32BE(pos);
+      const low = buf.readUInt32BE(pos + 4);
+      pos += 8;
+      if (high > 0x1fffff) {
+        return this.fail(
+          new ProtocolError('WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', 'Frame length above 2^53 - 1 is not supported', CloseCode.MessageTooBig),
+        );
+      }
+      length = high * 0x100000000 + low;
+      if (length < 0x10000) return this.fail(new ProtocolError('WS_ERR_NON_MINIMAL_LENGTH', 'Frame length not in its shortest form'));
+      if (length > MAX_SAFE_FRAME_LENGTH) {
+        return this.fail(
+          new ProtocolError('WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', 'Frame length above 2^53 - 1 is not supported', CloseCode.MessageTooBig),
+        );
+      }
+    }
+
+    if (!isControl) {
+      const total = (opcode === Opcode.Continuation ? this.messageLength : 0) + length;
+      if (this.maxPayload > 0 && total > this.maxPayload) {
+        return this.fail(
+          new ProtocolError('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', `Message of ${total} bytes exceeds the limit of ${this.maxPayload}`, CloseCode.MessageTooBig),
+        );
+      }
+      if (opcode !== Opcode.Continuation) {
+        this.messageOpcode = opcode;
+        this.messageCompressed = rsv1;
+        this.messageLength = length;
+        this.streamingText = false;
+      } else {
+        this.messageLength = total;
+      }
+    }
+
+    if (masked) {
+      this.maskKey[0] = buf[pos]!;
+      this.maskKey[1] = buf[pos + 1]!;
+      this.maskKey[2] = buf[pos + 2]!;
+      this.maskKey[3] = buf[pos + 3]!;
+    }
+    this.fin = fin;
+    this.rsv1 = rsv1;
+    this.opcode = opcode;
+    this.masked = masked;
+    this.payloadLength = length;
+    return true;
+  }
+
+  /**
+   * A frame's payload is complete (and unmasked). `needsTextCheck` is false
+   * when the payload was already checked piece by piece. Returns false when
+   * parsing stopped.
+   */
+  private completeFrame(payload: Buffer, needsTextCheck: boolean): boolean {
+    const opcode = this.opcode;
+    if (opcode >= Opcode.Close) return this.controlFrame(opcode, payload);
+
+    const isText = this.messageOpcode === Opcode.Text;
+    const checkText = isText && needsTextCheck && this.validateUtf8 && !this.messageCompressed;
+    if (this.fin && this.fragments === null) {
+      // A whole message in one frame.
+      if (checkText && !this.streamingText && !isUtf8(payload)) return this.invalidUtf8();
+      if (this.streamingText && !this.utf8!.end()) return this.invalidUtf8();
+      this.streamingText = false;
+      this.handler.onMessage(payload, !isText, this.messageCompressed);
+      return this.state !== State.Done;
+    }
+
+    // One fragment of a longer message: check text as it comes, so bad UTF-8 fails at once.
+    if (checkText) {
+      if (!this.streamingText) {
+        this.streamingText = true;
+        (this.utf8 ??= new StreamingUtf8Validator()).reset();
+      }
+      if (!this.utf8!.push(payload)) return this.invalidUtf8();
+    }
+    const fragments = (this.fragments ??= []);
+    if (payload.length > 0) fragments.push(payload);
+    if (!this.fin) return true;
+
+    if (this.streamingText && !this.utf8!.end()) return this.invalidUtf8();
+    this.streamingText = false;
+    this.fragments = null;
+    const data = fragments.length === 1 ? fragments[0]! : Buffer.concat(fragments, this.messageLength);
+    this.handler.onMessage(data, !isText, this.messageCompressed);
+    return this.state !== State.Done;
+  }
+
+  private controlFrame(opcode: number, payload: Buffer): boolean {
+    if (opcode === Opcode.Ping) {
+      this.handler.onPing(payload);
+      return this.state !== State.Done;
+    }
+    if (opcode === Opcode.Pong) {
+      this.handler.onPong(payload);
+      return this.state !== State.Done;
+    }
+    // Close: nothing after it is read (section 5.5.1).
+    if (payload.length === 1) return this.fail(new ProtocolError('WS_ERR_INVALID_CLOSE_PAYLOAD', 'Close frame payload of 1 byte'));
+    let code: number = CloseCode.NoStatus;
+    let reason = EMPTY;
+    if (payload.length >= 2) {
+      code = (payload[0]! << 8) | payload[1]!;
+      if (!isValidCloseCode(code)) return this.fail(new ProtocolError('WS_ERR_INVALID_CLOSE_CODE', `Invalid close code ${code}`));
+      reason = payload.subarray(2);
+      if (this.validateUtf8 && !isUtf8(reason)) return this.invalidUtf8();
+    }
+    this.state = State.Done;
+    this.release();
+    this.handler.onClose(code, reason);
+    return false;
+  }
+
+  private invalidUtf8(): false {
+    return this.fail(new ProtocolError('WS_ERR_INVALID_UTF8', 'Invalid UTF-8 sequence in a text message', CloseCode.InvalidPayload));
+  }
+
+  private fail(error: ProtocolError): false {
+    this.state = State.Done;
+    this.release();
+    this.handler.onError(error);
+    return false;
+  }
+}
+
+/** Size of a frame header given its second byte: 2 + extended length + masking key. */
+function headerSize(b1: number): number {
+  const len = b1 & 0x7f;
+  return 2 + (len === 126 ? 2 : len === 127 ? 8 : 0) + (b1 & 0x80 ? 4 : 0);
+}

@@ -1,0 +1,172 @@
+import { Buffer } from 'node:buffer';
+import { createHash } from 'node:crypto';
+import { HANDSHAKE_GUID } from './constants.js';
+
+/** Stable codes for refused opening handshakes. */
+export type HandshakeErrorCode =
+  | 'WS_ERR_INVALID_METHOD'
+  | 'WS_ERR_INVALID_HTTP_VERSION'
+  | 'WS_ERR_MISSING_HOST'
+  | 'WS_ERR_INVALID_UPGRADE_HEADER'
+  | 'WS_ERR_INVALID_CONNECTION_HEADER'
+  | 'WS_ERR_INVALID_KEY'
+  | 'WS_ERR_INVALID_VERSION'
+  | 'WS_ERR_INVALID_PROTOCOL_HEADER'
+  | 'WS_ERR_INVALID_EXTENSION_HEADER'
+  | 'WS_ERR_INVALID_PATH'
+  | 'WS_ERR_CLIENT_REJECTED'
+  | 'WS_ERR_HANDSHAKE_TIMEOUT';
+
+/** A refused opening handshake: the HTTP status to answer with, a precise reason, and any headers the answer needs. */
+export class HandshakeError extends Error {
+  readonly code: HandshakeErrorCode;
+  readonly status: number;
+  readonly headers: Record<string, string>;
+
+  constructor(code: HandshakeErrorCode, status: number, message: string, headers: Record<string, string> = {}) {
+    super(message);
+    this.name = 'HandshakeError';
+    this.code = code;
+    this.status = status;
+    this.headers = headers;
+  }
+}
+
+/** The parts of an HTTP request the handshake looks at (Node's `IncomingMessage` has this shape). */
+export interface UpgradeRequest {
+  method?: string | undefined;
+  httpVersionMajor?: number;
+  httpVersionMinor?: number;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export interface ValidatedUpgrade {
+  key: string;
+  version: number;
+  /** Subprotocols offered, in the client's order of preference. */
+  protocols: Set<string>;
+  /** The raw Sec-WebSocket-Extensions offer, if any. */
+  extensions: string | undefined;
+}
+
+const KEY_PATTERN = /^[+/0-9A-Za-z]{22}==$/;
+const TOKEN_PATTERN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+function single(headers: UpgradeRequest['headers'], name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** Whether a comma-separated header value contains `token` (case-insensitive). */
+export function hasToken(value: string | undefined, token: string): boolean {
+  if (value === undefined) return false;
+  for (const part of value.split(',')) {
+    if (part.trim().toLowerCase() === token) return true;
+  }
+  return false;
+}
+
+/**
+ * Parses Sec-WebSocket-Protocol: comma-separated tokens, each offered once.
+ * Throws a HandshakeError for anything else.
+ */
+export function parseProtocolList(value: string): Set<string> {
+  const protocols = new Set<string>();
+  for (const part of value.split(',')) {
+    const protocol = part.trim();
+    if (!TOKEN_PATTERN.test(protocol)) {
+      throw new HandshakeError('WS_ERR_INVALID_PROTOCOL_HEADER', 400, `Invalid Sec-WebSocket-Protocol header: ${JSON.stringify(protocol)} is not a token`);
+    }
+    if (protocols.has(protocol)) {
+      throw new HandshakeError('WS_ERR_INVALID_PROTOCOL_HEADER', 400, `Invalid Sec-WebSocket-Protocol header: ${protocol} offered twice`);
+    }
+    protocols.add(protocol);
+  }
+  return protocols;
+}
+
+/**
+ * Checks a client's opening handshake (RFC 6455 section 4.2.1). Returns what
+ * the server needs to answer it, or throws a HandshakeError saying exactly
+ * which rule the request broke and with which HTTP status to refuse it.
+ */
+export function validateUpgradeRequest(request: UpgradeRequest): ValidatedUpgrade {
+  const { headers } = request;
+  if (request.method !== undefined && request.method !== 'GET') {
+    throw new HandshakeError('WS_ERR_INVALID_METHOD', 405, `Invalid HTTP method ${request.method}: the handshake must be a GET`, { Allow: 'GET' });
+  }
+  const major = request.httpVersionMajor ?? 1;
+  const minor = request.httpVersionMinor ?? 1;
+  if (major < 1 || (major === 1 && minor < 1)) {
+    throw new HandshakeError('WS_ERR_INVALID_HTTP_VERSION', 400, `Invalid HTTP version ${major}.${minor}: the handshake needs HTTP/1.1 or later`);
+  }
+  if (!single(headers, 'host')) {
+    throw new HandshakeError('WS_ERR_MISSING_HOST', 400, 'Missing Host header');
+  }
+  const upgrade = single(headers, 'upgrade');
+  if (upgrade === undefined || !hasToken(upgrade, 'websocket')) {
+    throw new HandshakeError('WS_ERR_INVALID_UPGRADE_HEADER', 400, 'Invalid Upgrade header: expected "websocket"');
+  }
+  if (!hasToken(single(headers, 'connection'), 'upgrade')) {
+    throw new HandshakeError('WS_ERR_INVALID_CONNECTION_HEADER', 400, 'Invalid Connection header: expected the "Upgrade" token');
+  }
+  const key = single(headers, 'sec-websocket-key');
+  if (key === undefined) {
+    throw new HandshakeError('WS_ERR_INVALID_KEY', 400, 'Missing Sec-WebSocket-Key header');
+  }
+  if (!KEY_PATTERN.test(key.trim())) {
+    throw new HandshakeError('WS_ERR_INVALID_KEY', 400, 'Invalid Sec-WebSocket-Key header: must be 16 bytes in base64, sent once');
+  }
+  const versionHeader = single(headers, 'sec-websocket-version');
+  if (versionHeader === undefined) {
+    throw new HandshakeError('WS_ERR_INVALID_VERSION', 426, 'Missing Sec-WebSocket-Version header', { 'Sec-WebSocket-Version': '13' });
+  }
+  const version = Number(versionHeader.trim());
+  if (version !== 13) {
+    throw new HandshakeError('WS_ERR_INVALID_VERSION', 426, `Unsupported Sec-WebSocket-Version ${JSON.stringify(versionHeader)}: only 13 is supported`, {
+      'Sec-WebSocket-Version': '13',
+    });
+  }
+  const protocolHeader = single(headers, 'sec-websocket-protocol');
+  const protocols = protocolHeader === undefined ? new Set<string>() : parseProtocolList(protocolHeader);
+  return { key: key.trim(), version, protocols, extensions: single(headers, 'sec-websocket-extensions') };
+}
+
+/** Sec-WebSocket-Accept for a Sec-WebSocket-Key: base64(SHA-1(key + GUID)). */
+export function computeAcceptKey(key: string): string {
+  return createHash('sha1').update(key + HANDSHAKE_GUID).digest('base64');
+}
+
+/**
+ * The head of a 101 answer as a list of header lines (without the final blank
+ * line), so the server can let users edit it (ws's `headers` event) before it
+ * is sent.
+ */
+export function acceptResponseLines(key: string, protocol: string | undefined, extensions: string | undefined): string[] {
+  const lines = ['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${computeAcceptKey(key)}`];
+  if (protocol !== undefined) lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
+  if (extensions !== undefined) lines.push(`Sec-WebSocket-Extensions: ${extensions}`);
+  return lines;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  426: 'Upgrade Required',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/** A complete HTTP error answer to a refused handshake, with the reason as a plain-text body. */
+export function errorResponse(status: number, message: string, headers: Record<string, string | number> = {}): string {
+  const statusText = STATUS_TEXT[status] ?? 'Error';
+  const body = message || statusText;
+  let head = `HTTP/1.1 ${status} ${statusText}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`;
+  for (const name of Object.keys(headers)) head += `${name}: ${headers[name]}\r\n`;
+  return `${head}\r\n${body}`;
+}

@@ -1,0 +1,18 @@
+export { Opcode, CloseCode, HANDSHAKE_GUID, MAX_CONTROL_PAYLOAD, MAX_CLOSE_REASON_BYTES, DEFAULT_MAX_PAYLOAD, isValidCloseCode } from './constants.js';
+export { ProtocolError, type ProtocolErrorCode } from './errors.js';
+export { FrameParser, type FrameParserHandler, type FrameParserOptions } from './frame-parser.js';
+export { encodeFrame, encodeFrameHeader, encodeClosePayload, frameHeaderSize, writeFrameHeader, MAX_HEADER_SIZE, type FrameOptions } from './frame-writer.js';
+export { applyMask, copyMasked } from './mask.js';
+export { StreamingUtf8Validator } from './utf8.js';
+export {
+  HandshakeError,
+  validateUpgradeRequest,
+  computeAcceptKey,
+  acceptResponseLines,
+  errorResponse,
+  parseProtocolList,
+  hasToken,
+  type HandshakeErrorCode,
+  type UpgradeRequest,
+  type ValidatedUpgrade,
+} from './handshake.js';
