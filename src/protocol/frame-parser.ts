@@ -39,7 +39,7 @@ export interface FrameParserOptions {
   skipUtf8Validation?: boolean;
 }
 
-const EMPTY = Buffer.alloc(0);
+const EMPTY: Buffer = Buffer.alloc(0);
 
 const enum State {
   Header,
