@@ -1,0 +1,18 @@
+import { WebSocket } from './node/websocket.js';
+
+export { WebSocket, type BinaryType, type SendOptions, type SendCallback, type WebSocketData, type ConnectionOptions } from './node/websocket.js';
+export {
+  WebSocketServer,
+  WebSocketServer as Server,
+  type WebSocketServerOptions,
+  type VerifyClient,
+  type VerifyClientInfo,
+  type VerifyClientCallback,
+  type ShutdownOptions,
+} from './node/server.js';
+export { createWebSocketStream } from './node/stream.js';
+export { MessageEvent, CloseEvent, ErrorEvent, WebSocketEvent } from './node/events.js';
+export type { HeartbeatOptions } from './node/heartbeat.js';
+export { CloseCode, Opcode, ProtocolError, HandshakeError, type ProtocolErrorCode, type HandshakeErrorCode } from './protocol/index.js';
+
+export default WebSocket;

@@ -1,0 +1,369 @@
+import { Buffer } from 'node:buffer';
+import { EventEmitter } from 'node:events';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
+import {
+  CloseCode,
+  DEFAULT_MAX_PAYLOAD,
+  HandshakeError,
+  acceptResponseLines,
+  errorResponse,
+  validateUpgradeRequest,
+} from '../protocol/index.js';
+import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
+import { WebSocket } from './websocket.js';
+
+export interface VerifyClientInfo {
+  origin: string | undefined;
+  secure: boolean;
+  req: IncomingMessage;
+}
+export type VerifyClientCallback = (
+  verified: boolean,
+  code?: number,
+  message?: string,
+  headers?: Record<string, string | number>,
+) => void;
+export type VerifyClient =
+  | ((info: VerifyClientInfo) => boolean)
+  | ((info: VerifyClientInfo, callback: VerifyClientCallback) => void);
+
+export interface WebSocketServerOptions {
+  host?: string;
+  port?: number;
+  backlog?: number;
+  /** An existing http or https server to share. */
+  server?: HttpServer | HttpsServer;
+  /** Do not listen: call `handleUpgrade` from your own `upgrade` handler. */
+  noServer?: boolean;
+  /** Accept only upgrade requests for this path (the query string is ignored). */
+  path?: string;
+  verifyClient?: VerifyClient;
+  /** Chooses the subprotocol among those offered; return false for none. Default: the first offered. */
+  handleProtocols?: (protocols: Set<string>, request: IncomingMessage) => string | false;
+  /** Largest message accepted, in bytes (default 100 MiB). Larger ones close the connection with 1009. */
+  maxPayload?: number;
+  clientTracking?: boolean;
+  skipUTF8Validation?: boolean;
+  autoPong?: boolean;
+  /** permessage-deflate is not negotiated yet; only `false` is accepted. */
+  perMessageDeflate?: boolean;
+  /** Ping silent connections and terminate those that do not answer. Needs clientTracking. */
+  heartbeat?: HeartbeatOptions;
+  /**
+   * Milliseconds a client has to send a complete upgrade request (default
+   * 10,000). Applies to the HTTP server the WebSocketServer creates itself
+   * (`port`); set `headersTimeout` on servers you pass in.
+   */
+  handshakeTimeout?: number;
+  /** Milliseconds to wait for the closing handshake before destroying the socket (default 30,000). */
+  closeTimeout?: number;
+  /** The class to create connections with (a subclass of WebSocket). */
+  WebSocket?: typeof WebSocket;
+}
+
+export interface ShutdownOptions {
+  code?: number;
+  reason?: string;
+  /** Milliseconds to wait for clients to close before terminating them (default 5,000). */
+  timeout?: number;
+}
+
+const RUNNING = 0;
+const CLOSING = 1;
+const CLOSED = 2;
+
+/** Marks sockets that were already upgraded, to refuse a second handleUpgrade on them. */
+const upgradedSockets = new WeakSet<Duplex>();
+
+/**
+ * A WebSocket server with ws's options, events and behaviour, plus a
+ * heartbeat, a graceful `shutdown`, and a handshake timeout.
+ */
+export class WebSocketServer extends EventEmitter {
+  readonly options: Required<Pick<WebSocketServerOptions, 'maxPayload' | 'clientTracking' | 'skipUTF8Validation' | 'autoPong'>> &
+    WebSocketServerOptions;
+  readonly clients: Set<WebSocket>;
+  private server: HttpServer | HttpsServer | null = null;
+  private ownsServer = false;
+  private state = RUNNING;
+  private shouldEmitClose = false;
+  private heartbeat: Heartbeat | null = null;
+  private removeServerListeners: (() => void) | null = null;
+
+  constructor(options: WebSocketServerOptions, callback?: () => void) {
+    super();
+    const given = [options.port != null, options.server != null, options.noServer === true].filter(Boolean).length;
+    if (given !== 1) {
+      throw new TypeError('One and only one of the "port", "server", or "noServer" options must be specified');
+    }
+    if (options.perMessageDeflate) {
+      throw new TypeError('perMessageDeflate is not supported yet; leave it unset or false');
+    }
+    this.options = {
+      maxPayload: DEFAULT_MAX_PAYLOAD,
+      clientTracking: true,
+      skipUTF8Validation: false,
+      autoPong: true,
+      ...options,
+    };
+    this.clients = new Set();
+    if (options.heartbeat) {
+      if (!this.options.clientTracking) throw new TypeError('The heartbeat option needs clientTracking');
+      this.heartbeat = new Heartbeat(this.clients, options.heartbeat);
+    }
+
+    if (options.port != null) {
+      const timeout = options.handshakeTimeout ?? 10_000;
+      const server = createServer(
+        { headersTimeout: timeout, requestTimeout: timeout + 1000, connectionsCheckingInterval: Math.min(1000, timeout) },
+        (req: IncomingMessage, res: ServerResponse) => {
+          const body = 'Upgrade Required';
+          res.writeHead(426, { 'Content-Length': Buffer.byteLength(body), 'Content-Type': 'text/plain' });
+          res.end(body);
+        },
+      );
+      this.server = server;
+      this.ownsServer = true;
+      server.listen(options.port, options.host, options.backlog, callback);
+    } else if (options.server) {
+      this.server = options.server;
+    }
+
+    if (this.server) {
+      const server = this.server;
+      const onListening = (): void => {
+        this.emit('listening');
+      };
+      const onError = (error: Error): void => {
+        this.emit('error', error);
+      };
+      const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+        this.handleUpgrade(req, socket, head, (ws) => this.emit('connection', ws, req));
+      };
+      server.on('listening', onListening);
+      server.on('error', onError);
+      server.on('upgrade', onUpgrade);
+      this.removeServerListeners = () => {
+        server.removeListener('listening', onListening);
+        server.removeListener('error', onError);
+        server.removeListener('upgrade', onUpgrade);
+      };
+    }
+  }
+
+  /** The address the server listens on, as `net.Server#address()` gives it. */
+  address(): ReturnType<HttpServer['address']> {
+    if (this.options.noServer) throw new Error('The server is operating in "noServer" mode');
+    if (!this.server) return null;
+    return this.server.address();
+  }
+
+  /** Whether a request is for this server (its `path`). Override to route differently. */
+  shouldHandle(req: IncomingMessage): boolean {
+    const path = this.options.path;
+    if (path === undefined) return true;
+    const url = req.url ?? '/';
+    const queryStart = url.indexOf('?');
+    return (queryStart === -1 ? url : url.slice(0, queryStart)) === path;
+  }
+
+  /** Completes (or refuses) the opening handshake on an upgraded socket. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, callback: (ws: WebSocket, req: IncomingMessage) => void): void {
+    socket.on('error', destroySocket);
+    let upgrade;
+    try {
+      upgrade = validateUpgradeRequest(req);
+      if (!this.shouldHandle(req)) {
+        throw new HandshakeError('WS_ERR_INVALID_PATH', 400, `No WebSocket endpoint at ${req.url ?? '/'}`);
+      }
+    } catch (error) {
+      if (!(error instanceof HandshakeError)) throw error;
+      this.refuse(error, socket, req);
+      return;
+    }
+
+    const verifyClient = this.options.verifyClient;
+    if (verifyClient) {
+      const info: VerifyClientInfo = {
+        origin: headerString(req.headers.origin),
+        secure: Boolean((req.socket as { authorized?: boolean; encrypted?: boolean }).authorized || (req.socket as { encrypted?: boolean }).encrypted),
+        req,
+      };
+      if (verifyClient.length === 2) {
+        let answered = false;
+        const done: VerifyClientCallback = (verified, code, message, headers) => {
+          if (answered) return;
+          answered = true;
+          if (!verified) {
+            abortHandshake(socket, code ?? 401, message ?? '', headers);
+            return;
+          }
+          this.completeUpgrade(upgrade.key, upgrade.protocols, req, socket, head, callback);
+        };
+        try {
+          (verifyClient as (info: VerifyClientInfo, cb: VerifyClientCallback) => void)(info, done);
+        } catch (error) {
+          if (!answered) {
+            answered = true;
+            abortHandshake(socket, 500, 'verifyClient failed');
+          }
+          process.emitWarning(`verifyClient threw: ${String(error)}`, 'SwitchboardWarning');
+        }
+        return;
+      }
+      let verified: boolean;
+      try {
+        verified = (verifyClient as (info: VerifyClientInfo) => boolean)(info);
+      } catch (error) {
+        process.emitWarning(`verifyClient threw: ${String(error)}`, 'SwitchboardWarning');
+        abortHandshake(socket, 500, 'verifyClient failed');
+        return;
+      }
+      if (!verified) {
+        abortHandshake(socket, 401, '');
+        return;
+      }
+    }
+    this.completeUpgrade(upgrade.key, upgrade.protocols, req, socket, head, callback);
+  }
+
+  private refuse(error: HandshakeError, socket: Duplex, req: IncomingMessage): void {
+    if (this.listenerCount('wsClientError') > 0) {
+      // ws's contract: the listener answers the socket itself.
+      this.emit('wsClientError', error, socket, req);
+      return;
+    }
+    abortHandshake(socket, error.status, error.message, error.headers);
+  }
+
+  private completeUpgrade(
+    key: string,
+    protocols: Set<string>,
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    callback: (ws: WebSocket, req: IncomingMessage) => void,
+  ): void {
+    if (!socket.readable || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    if (upgradedSockets.has(socket)) {
+      throw new Error('server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration');
+    }
+    if (this.state !== RUNNING) {
+      abortHandshake(socket, 503, 'The server is shutting down');
+      return;
+    }
+
+    let protocol: string | undefined;
+    if (protocols.size > 0) {
+      const chosen = this.options.handleProtocols ? this.options.handleProtocols(protocols, req) : protocols.values().next().value;
+      if (chosen) protocol = chosen;
+    }
+    const headers = acceptResponseLines(key, protocol, undefined);
+    this.emit('headers', headers, req);
+    socket.write(headers.concat('\r\n').join('\r\n'));
+    socket.removeListener('error', destroySocket);
+    upgradedSockets.add(socket);
+
+    const Class = this.options.WebSocket ?? WebSocket;
+    const ws = new Class();
+    if (protocol !== undefined) ws._protocol = protocol;
+    ws._attach(socket, head, true, {
+      maxPayload: this.options.maxPayload,
+      skipUTF8Validation: this.options.skipUTF8Validation,
+      autoPong: this.options.autoPong,
+      ...(this.options.closeTimeout !== undefined ? { closeTimeout: this.options.closeTimeout } : {}),
+    });
+    if (this.options.clientTracking) {
+      this.clients.add(ws);
+      ws.on('close', () => {
+        this.clients.delete(ws);
+        if (this.shouldEmitClose && this.clients.size === 0) process.nextTick(emitClose, this);
+      });
+    }
+    callback(ws, req);
+  }
+
+  /**
+   * Stops accepting connections (ws 8 semantics: open connections are left
+   * alone; 'close' is emitted once they are all gone). See `shutdown` to
+   * close them too.
+   */
+  close(callback?: (error?: Error) => void): void {
+    if (callback) this.once('close', callback);
+    if (this.state === CLOSED) {
+      process.nextTick(emitClose, this);
+      return;
+    }
+    if (this.state === CLOSING) return;
+    this.state = CLOSING;
+    this.heartbeat?.stop();
+    if (this.options.noServer || this.options.server) {
+      this.removeServerListeners?.();
+      this.removeServerListeners = null;
+      this.server = null;
+      if (this.clients.size === 0 || !this.options.clientTracking) process.nextTick(emitClose, this);
+      else this.shouldEmitClose = true;
+      return;
+    }
+    const server = this.server!;
+    this.removeServerListeners?.();
+    this.removeServerListeners = null;
+    this.server = null;
+    server.close(() => emitClose(this));
+  }
+
+  /**
+   * Graceful shutdown: stops accepting, sends every client a close frame
+   * (1001 by default), and resolves when all are gone; clients still open
+   * after `timeout` ms are terminated.
+   */
+  shutdown(options: ShutdownOptions = {}): Promise<void> {
+    const code = options.code ?? CloseCode.GoingAway;
+    const timeout = options.timeout ?? 5000;
+    const clients = [...this.clients];
+    const closed = new Promise<void>((resolve) => this.close(() => resolve()));
+    const gone = clients.map(
+      (ws) =>
+        new Promise<void>((resolve) => {
+          if (ws.readyState === WebSocket.CLOSED) return resolve();
+          ws.once('close', () => resolve());
+          try {
+            ws.close(code, options.reason);
+          } catch {
+            ws.terminate();
+          }
+        }),
+    );
+    const timer = setTimeout(() => {
+      for (const ws of clients) ws.terminate();
+    }, timeout);
+    return Promise.all([...gone, this.options.clientTracking ? Promise.resolve() : Promise.resolve()])
+      .then(() => closed)
+      .finally(() => clearTimeout(timer));
+  }
+}
+
+function emitClose(server: WebSocketServer): void {
+  (server as unknown as { state: number }).state = CLOSED;
+  server.emit('close');
+}
+
+function destroySocket(this: Duplex): void {
+  this.destroy();
+}
+
+function headerString(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Answers a refused handshake with an HTTP error and closes the socket. */
+export function abortHandshake(socket: Duplex, status: number, message: string, headers?: Record<string, string | number>): void {
+  socket.once('finish', () => socket.destroy());
+  if (socket.writable) socket.end(errorResponse(status, message, headers));
+  else socket.destroy();
+}

@@ -1,0 +1,609 @@
+import { Buffer, Blob } from 'node:buffer';
+import { randomFillSync } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import {
+  CloseCode,
+  DEFAULT_MAX_PAYLOAD,
+  FrameParser,
+  type FrameParserHandler,
+  MAX_CLOSE_REASON_BYTES,
+  MAX_CONTROL_PAYLOAD,
+  Opcode,
+  ProtocolError,
+  copyMasked,
+  encodeClosePayload,
+  frameHeaderSize,
+  isValidCloseCode,
+  writeFrameHeader,
+} from '../protocol/index.js';
+import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent, type WebSocketEventListener } from './events.js';
+import { heartbeatClock } from './heartbeat.js';
+
+export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
+export type WebSocketData = string | Buffer | ArrayBuffer | ArrayBufferView | Blob | number | boolean;
+export type SendCallback = (error?: Error | null) => void;
+
+export interface SendOptions {
+  binary?: boolean;
+  fin?: boolean;
+  mask?: boolean;
+  compress?: boolean;
+}
+
+/** Options of the connection itself, shared by server- and client-side sockets. */
+export interface ConnectionOptions {
+  maxPayload?: number;
+  skipUTF8Validation?: boolean;
+  autoPong?: boolean;
+  /** Milliseconds to wait for the peer's part of the closing handshake before the TCP connection is destroyed. */
+  closeTimeout?: number;
+}
+
+/** Payloads up to this size are copied behind their header and written once; larger ones are written separately, uncopied. */
+const COPY_THRESHOLD = 16 * 1024;
+const DEFAULT_CLOSE_TIMEOUT = 30_000;
+const READY_STATES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
+const EMPTY: Buffer = Buffer.alloc(0);
+
+/** Masking keys come from the CSPRNG in batches: one syscall per 1,024 client frames, not one per frame. */
+const maskPool = Buffer.allocUnsafe(4096);
+let maskPoolOffset = maskPool.length;
+function nextMaskKey(): Buffer {
+  if (maskPoolOffset === maskPool.length) {
+    randomFillSync(maskPool);
+    maskPoolOffset = 0;
+  }
+  const key = maskPool.subarray(maskPoolOffset, maskPoolOffset + 4);
+  maskPoolOffset += 4;
+  return key;
+}
+
+/** Turns what `send` accepts into bytes without copying where the input already is bytes. */
+export function toBuffer(data: Exclude<WebSocketData, Blob>): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (typeof data === 'string') return Buffer.from(data);
+  if (data instanceof ArrayBuffer) return Buffer.from(data);
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (typeof SharedArrayBuffer !== 'undefined' && (data as unknown) instanceof SharedArrayBuffer) return Buffer.from(data as unknown as ArrayBuffer);
+  return Buffer.from(String(data));
+}
+
+function invalidState(action: string, readyState: number): Error {
+  return new DOMException(`WebSocket is not open: readyState ${readyState} (${READY_STATES[readyState]})`, 'InvalidStateError');
+}
+
+/**
+ * One WebSocket connection over a byte stream (a TCP or TLS socket). The
+ * same class serves both sides: `WebSocketServer` creates server-side
+ * instances; the client constructor connects (see client.ts).
+ *
+ * It speaks two APIs at once: ws's EventEmitter API (`on('message', (data,
+ * isBinary) => ...)`) and the browser's (`onmessage`, `addEventListener`,
+ * MessageEvent/CloseEvent).
+ */
+export class WebSocket extends EventEmitter {
+  static readonly CONNECTING = 0;
+  static readonly OPEN = 1;
+  static readonly CLOSING = 2;
+  static readonly CLOSED = 3;
+  readonly CONNECTING = 0;
+  readonly OPEN = 1;
+  readonly CLOSING = 2;
+  readonly CLOSED = 3;
+
+  /** @internal */ _readyState = 0;
+  /** @internal */ _socket: Duplex | null = null;
+  /** @internal */ _isServer = true;
+  /** @internal */ _protocol = '';
+  /** @internal */ _extensions = '';
+  /** @internal */ _url = '';
+  /** @internal */ _lastActivity = 0;
+  /** @internal */ _pingSentAt = 0;
+
+  private _binaryType: BinaryType = 'nodebuffer';
+  private parser: FrameParser | null = null;
+  private autoPong = true;
+  private closeTimeout = DEFAULT_CLOSE_TIMEOUT;
+  private closeTimer: NodeJS.Timeout | null = null;
+  private closeFrameSent = false;
+  private closeFrameReceived = false;
+  private closeCode: number = CloseCode.Abnormal;
+  private closeReason: Buffer = EMPTY;
+  private errorEmitted = false;
+  private paused = false;
+  /** Opcode a fragmented send continues with (0 when no fragmented send is open). */
+  private sendFragmentOpcode = 0;
+  /** Sends waiting for a Blob before them to be read, so order is kept. */
+  private sendQueue: Array<() => void> | null = null;
+  private queuedBytes = 0;
+
+  get readyState(): number {
+    return this._readyState;
+  }
+  get protocol(): string {
+    return this._protocol;
+  }
+  get extensions(): string {
+    return this._extensions;
+  }
+  get url(): string {
+    return this._url;
+  }
+  get isPaused(): boolean {
+    return this.paused;
+  }
+  get binaryType(): BinaryType {
+    return this._binaryType;
+  }
+  set binaryType(type: BinaryType) {
+    if (type === 'nodebuffer' || type === 'arraybuffer' || type === 'fragments' || type === 'blob') this._binaryType = type;
+  }
+  /** Bytes accepted by `send` but not yet handed to the kernel. */
+  get bufferedAmount(): number {
+    const socket = this._socket;
+    return this.queuedBytes + (socket ? socket.writableLength : 0);
+  }
+
+  /**
+   * Takes over an upgraded socket and starts reading frames. `head` holds
+   * bytes that arrived with the handshake.
+   * @internal
+   */
+  _attach(socket: Duplex, head: Buffer, isServer: boolean, options: ConnectionOptions): void {
+    this._isServer = isServer;
+    this._socket = socket;
+    this.autoPong = options.autoPong ?? true;
+    this.closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+    this._lastActivity = heartbeatClock.now;
+    this.parser = new FrameParser(this.parserHandler, {
+      role: isServer ? 'server' : 'client',
+      maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+      skipUtf8Validation: options.skipUTF8Validation ?? false,
+    });
+    const tcp = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void };
+    tcp.setTimeout?.(0);
+    tcp.setNoDelay?.(true);
+    socket.on('data', this.onSocketData);
+    socket.on('end', this.onSocketEnd);
+    socket.on('close', this.onSocketClose);
+    socket.on('error', this.onSocketError);
+    this._readyState = WebSocket.OPEN;
+    if (head.length > 0) {
+      // Frames that came in the same packet as the handshake are read once
+      // the user had a chance to add listeners (after 'connection'/'open').
+      process.nextTick(() => this.onSocketData(head));
+    }
+  }
+
+  private readonly onSocketData = (chunk: Buffer): void => {
+    this._lastActivity = heartbeatClock.now;
+    const parser = this.parser;
+    if (parser !== null) parser.push(chunk);
+  };
+
+  private readonly onSocketEnd = (): void => {
+    this._readyState = WebSocket.CLOSING;
+    const socket = this._socket;
+    if (socket && !socket.writableEnded) socket.end();
+  };
+
+  private readonly onSocketError = (): void => {
+    // A reset connection: its 'close' follows and reports 1006.
+    this._socket?.destroy();
+  };
+
+  private readonly onSocketClose = (): void => {
+    const socket = this._socket!;
+    socket.removeListener('data', this.onSocketData);
+    socket.removeListener('end', this.onSocketEnd);
+    this._readyState = WebSocket.CLOSED;
+    if (this.closeTimer !== null) {
+      clearTimeout(this.closeTimer);
+      this.closeTimer = null;
+    }
+    this.parser?.destroy();
+    this.parser = null;
+    this.failQueuedSends();
+    this.safeEmit('close', this.closeCode, this.closeReason);
+  };
+
+  private readonly parserHandler: FrameParserHandler = {
+    onMessage: (data, isBinary) => {
+      if (isBinary) this.safeEmit('message', this.convertBinary(data), true);
+      else this.safeEmit('message', this._binaryType === 'fragments' ? [data] : data, false);
+    },
+    onPing: (data) => {
+      if (this.autoPong && this._readyState === WebSocket.OPEN) this.writeControl(Opcode.Pong, data, undefined);
+      this.safeEmit('ping', data);
+    },
+    onPong: (data) => {
+      this._pingSentAt = 0;
+      this.safeEmit('pong', data);
+    },
+    onClose: (code, reason) => {
+      this.closeFrameReceived = true;
+      this.closeCode = code;
+      this.closeReason = reason;
+      if (this.closeFrameSent) {
+        // Our close was answered: the server ends TCP now; a client waits for the server to (RFC 6455 section 7.1.1).
+        if (this._isServer) this._socket?.end();
+        return;
+      }
+      this.sendCloseFrame(code === CloseCode.NoStatus ? undefined : code, EMPTY);
+    },
+    onError: (error) => this.failConnection(error),
+  };
+
+  private convertBinary(data: Buffer): unknown {
+    switch (this._binaryType) {
+      case 'nodebuffer':
+        return data;
+      case 'arraybuffer':
+        return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
+          ? data.buffer
+          : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
+      case 'fragments':
+        return [data];
+      case 'blob':
+        return new Blob([data]);
+    }
+  }
+
+  /**
+   * Emits without letting a listener's exception escape into the socket's
+   * event loop: one faulty handler fails only its own connection (1011).
+   */
+  private safeEmit(event: string, ...args: unknown[]): void {
+    try {
+      this.emit(event, ...args);
+    } catch (error) {
+      this.handlerFailed(event, error);
+    }
+  }
+
+  private handlerFailed(event: string, error: unknown): void {
+    if (event !== 'error' && this.listenerCount('error') > 0 && !this.errorEmitted) {
+      this.errorEmitted = true;
+      try {
+        this.emit('error', error);
+      } catch {
+        // An 'error' listener that throws has nowhere left to report to.
+      }
+    } else {
+      process.emitWarning(`A '${event}' listener of a WebSocket threw: ${error instanceof Error ? error.stack : String(error)}`, 'SwitchboardWarning');
+    }
+    if (this._readyState === WebSocket.OPEN) {
+      this.sendCloseFrame(CloseCode.InternalError, EMPTY);
+      this._socket?.end();
+    }
+  }
+
+  /** Fails the connection after a protocol violation by the peer (RFC 6455 section 7.1.7). */
+  private failConnection(error: ProtocolError): void {
+    this.closeCode = error.closeCode;
+    if (!this.closeFrameSent && this._readyState !== WebSocket.CLOSED) this.sendCloseFrame(error.closeCode, EMPTY);
+    this._socket?.end();
+    if (!this.errorEmitted && this.listenerCount('error') > 0) {
+      this.errorEmitted = true;
+      this.safeEmit('error', error);
+    }
+  }
+
+  // ---- sending --------------------------------------------------------------
+
+  send(data: WebSocketData, options?: SendOptions | SendCallback, cb?: SendCallback): void {
+    if (typeof options === 'function') {
+      cb = options;
+      options = undefined;
+    }
+    if (this._readyState === WebSocket.CONNECTING) throw invalidState('send', this._readyState);
+    if (typeof data === 'number' || typeof data === 'boolean') data = String(data);
+    const binary = options?.binary ?? typeof data !== 'string';
+    const fin = options?.fin ?? true;
+    const mask = options?.mask ?? !this._isServer;
+    if (this._readyState !== WebSocket.OPEN) {
+      this.reportSendAfterClose(data, cb);
+      return;
+    }
+    if (data instanceof Blob) {
+      this.sendBlob(data, binary, fin, mask, cb);
+      return;
+    }
+    if (this.sendQueue !== null) {
+      const bytes = toBuffer(data);
+      this.queuedBytes += bytes.length;
+      this.sendQueue.push(() => {
+        this.queuedBytes -= bytes.length;
+        this.sendData(bytes, binary, fin, mask, cb);
+      });
+      return;
+    }
+    this.sendData(toBuffer(data), binary, fin, mask, cb);
+  }
+
+  private sendBlob(blob: Blob, binary: boolean, fin: boolean, mask: boolean, cb: SendCallback | undefined): void {
+    let bytes: Buffer | null = null;
+    const queue = (this.sendQueue ??= []);
+    this.queuedBytes += blob.size;
+    queue.push(() => {
+      this.queuedBytes -= blob.size;
+      this.sendData(bytes!, binary, fin, mask, cb);
+    });
+    blob.arrayBuffer().then(
+      (arrayBuffer) => {
+        bytes = Buffer.from(arrayBuffer);
+        this.drainSendQueue();
+      },
+      (error: unknown) => {
+        this.sendQueue = null;
+        this.queuedBytes = 0;
+        this.handlerFailed('send', error);
+      },
+    );
+  }
+
+  /** Runs queued sends up to the next Blob that is still being read. */
+  private drainSendQueue(): void {
+    const queue = this.sendQueue;
+    if (queue === null) return;
+    while (queue.length > 0) {
+      const run = queue.shift()!;
+      try {
+        run();
+      } catch {
+        // A Blob still being read rethrows below; the queue keeps it first.
+      }
+    }
+    this.sendQueue = null;
+  }
+
+  private failQueuedSends(): void {
+    this.sendQueue = null;
+    this.queuedBytes = 0;
+  }
+
+  private reportSendAfterClose(data: WebSocketData, cb: SendCallback | undefined): void {
+    if (cb) {
+      const error = new Error(`WebSocket is not open: readyState ${this._readyState} (${READY_STATES[this._readyState]})`);
+      process.nextTick(cb, error);
+    }
+  }
+
+  private sendData(payload: Buffer, binary: boolean, fin: boolean, mask: boolean, cb: SendCallback | undefined): void {
+    if (this._readyState !== WebSocket.OPEN) {
+      this.reportSendAfterClose(payload, cb);
+      return;
+    }
+    let opcode: number;
+    if (this.sendFragmentOpcode !== 0) opcode = Opcode.Continuation;
+    else opcode = binary ? Opcode.Binary : Opcode.Text;
+    this.sendFragmentOpcode = fin ? 0 : binary ? Opcode.Binary : Opcode.Text;
+    this.writeFrame(opcode, payload, fin, mask, cb);
+  }
+
+  /** Writes one frame: header and payload in one buffer when small, header then the caller's payload (uncopied) when large. */
+  private writeFrame(opcode: number, payload: Buffer, fin: boolean, mask: boolean, cb: SendCallback | undefined): void {
+    const socket = this._socket!;
+    const maskKey = mask ? nextMaskKey() : null;
+    const length = payload.length;
+    const headerSize = frameHeaderSize(length, maskKey !== null);
+    if (length <= COPY_THRESHOLD || maskKey !== null) {
+      // Masked payloads must be copied anyway (the caller's bytes stay as they are).
+      const frame = Buffer.allocUnsafe(headerSize + length);
+      writeFrameHeader(frame, 0, length, opcode, fin, false, maskKey);
+      if (maskKey !== null) {
+        copyMasked(payload, frame, headerSize, maskKey);
+      } else if (length > 0) {
+        payload.copy(frame, headerSize);
+      }
+      socket.write(frame, cb);
+      return;
+    }
+    const header = Buffer.allocUnsafe(headerSize);
+    writeFrameHeader(header, 0, length, opcode, fin, false, null);
+    socket.cork();
+    socket.write(header);
+    socket.write(payload, cb);
+    socket.uncork();
+  }
+
+  private writeControl(opcode: number, payload: Buffer, cb: SendCallback | undefined): void {
+    this.writeFrame(opcode, payload, true, !this._isServer, cb);
+  }
+
+  ping(data?: WebSocketData, mask?: boolean | SendCallback, cb?: SendCallback): void {
+    this.control(Opcode.Ping, data, mask, cb);
+  }
+
+  pong(data?: WebSocketData, mask?: boolean | SendCallback, cb?: SendCallback): void {
+    this.control(Opcode.Pong, data, mask, cb);
+  }
+
+  private control(opcode: number, data: WebSocketData | undefined, mask: boolean | SendCallback | undefined, cb: SendCallback | undefined): void {
+    if (this._readyState === WebSocket.CONNECTING) throw invalidState('ping', this._readyState);
+    if (typeof data === 'function') {
+      cb = data as unknown as SendCallback;
+      data = undefined;
+      mask = undefined;
+    } else if (typeof mask === 'function') {
+      cb = mask;
+      mask = undefined;
+    }
+    if (data instanceof Blob) throw new TypeError('ping and pong payloads must not be Blobs');
+    const payload = data === undefined ? EMPTY : toBuffer(typeof data === 'number' ? String(data) : data);
+    if (payload.length > MAX_CONTROL_PAYLOAD) throw new RangeError('The data size must not be greater than 125 bytes');
+    if (this._readyState !== WebSocket.OPEN) {
+      this.reportSendAfterClose(payload, cb);
+      return;
+    }
+    this.writeFrame(opcode, payload, true, typeof mask === 'boolean' ? mask : !this._isServer, cb);
+  }
+
+  // ---- closing --------------------------------------------------------------
+
+  /**
+   * Starts the closing handshake. ws's rules: any valid close code (1000,
+   * 1001-1003, 1007-1014, 3000-4999) and a reason of at most 123 bytes.
+   */
+  close(code?: number, reason?: string | Buffer): void {
+    if (this._readyState === WebSocket.CLOSED) return;
+    if (code !== undefined && (typeof code !== 'number' || !isValidCloseCode(code))) {
+      throw new TypeError('First argument must be a valid error code number');
+    }
+    const reasonBytes = reason === undefined ? EMPTY : typeof reason === 'string' ? Buffer.from(reason) : reason;
+    if (reasonBytes.length > MAX_CLOSE_REASON_BYTES) throw new RangeError('The message must not be greater than 123 bytes');
+    if (code === undefined && reasonBytes.length > 0) throw new TypeError('A close reason needs a close code');
+    if (this._readyState === WebSocket.CONNECTING) {
+      this.abortConnecting();
+      return;
+    }
+    if (this._readyState === WebSocket.CLOSING) {
+      if (this.closeFrameSent && this.closeFrameReceived && this._isServer) this._socket?.end();
+      return;
+    }
+    this.sendCloseFrame(code, reasonBytes);
+  }
+
+  /** Overridden by the client while its handshake is in flight. @internal */
+  protected abortConnecting(): void {
+    this.terminate();
+  }
+
+  private sendCloseFrame(code: number | undefined, reason: Buffer): void {
+    const socket = this._socket;
+    this._readyState = WebSocket.CLOSING;
+    if (this.closeFrameSent || socket === null) return;
+    this.closeFrameSent = true;
+    this.sendFragmentOpcode = 0;
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    this.writeFrame(Opcode.Close, encodeClosePayload(code, reason), true, !this._isServer, (error) => {
+      if (error) return;
+      if (this.closeFrameReceived && this._isServer) socket.end();
+    });
+    // A peer that never answers cannot hold the socket.
+    this.closeTimer = setTimeout(() => socket.destroy(), this.closeTimeout);
+    this.closeTimer.unref?.();
+  }
+
+  /** Destroys the connection at once, without a closing handshake. */
+  terminate(): void {
+    if (this._readyState === WebSocket.CLOSED) return;
+    if (this._readyState === WebSocket.CONNECTING) {
+      this.abortConnecting();
+      return;
+    }
+    this._readyState = WebSocket.CLOSING;
+    this._socket?.destroy();
+  }
+
+  pause(): void {
+    if (this._readyState === WebSocket.CONNECTING || this._readyState === WebSocket.CLOSED) return;
+    this.paused = true;
+    this._socket?.pause();
+  }
+
+  resume(): void {
+    if (this._readyState === WebSocket.CONNECTING || this._readyState === WebSocket.CLOSED) return;
+    this.paused = false;
+    if (!this.closeFrameReceived) this._socket?.resume();
+  }
+
+  // ---- the browser API --------------------------------------------------------
+
+  get onopen(): ((event: WebSocketEvent) => void) | null {
+    return this.getAttributeHandler('open');
+  }
+  set onopen(handler: ((event: WebSocketEvent) => void) | null) {
+    this.setAttributeHandler('open', handler);
+  }
+  get onmessage(): ((event: MessageEvent) => void) | null {
+    return this.getAttributeHandler('message');
+  }
+  set onmessage(handler: ((event: MessageEvent) => void) | null) {
+    this.setAttributeHandler('message', handler);
+  }
+  get onclose(): ((event: CloseEvent) => void) | null {
+    return this.getAttributeHandler('close');
+  }
+  set onclose(handler: ((event: CloseEvent) => void) | null) {
+    this.setAttributeHandler('close', handler);
+  }
+  get onerror(): ((event: ErrorEvent) => void) | null {
+    return this.getAttributeHandler('error');
+  }
+  set onerror(handler: ((event: ErrorEvent) => void) | null) {
+    this.setAttributeHandler('error', handler);
+  }
+
+  addEventListener(type: string, listener: WebSocketEventListener, options: { once?: boolean } = {}): void {
+    if (typeof listener !== 'function' && (typeof listener !== 'object' || listener === null)) return;
+    for (const existing of this.listeners(type) as WrappedListener[]) {
+      if (existing.original === listener && !existing.isAttribute) return;
+    }
+    const wrapper = this.wrapListener(type, listener, false);
+    if (options.once) this.once(type, wrapper);
+    else this.on(type, wrapper);
+  }
+
+  removeEventListener(type: string, listener: WebSocketEventListener): void {
+    for (const existing of this.listeners(type) as WrappedListener[]) {
+      if (existing.original === listener && !existing.isAttribute) {
+        this.removeListener(type, existing);
+        return;
+      }
+    }
+  }
+
+  private getAttributeHandler<T>(type: string): T | null {
+    for (const existing of this.listeners(type) as WrappedListener[]) {
+      if (existing.isAttribute) return existing.original as T;
+    }
+    return null;
+  }
+
+  private setAttributeHandler(type: string, handler: unknown): void {
+    for (const existing of this.listeners(type) as WrappedListener[]) {
+      if (existing.isAttribute) this.removeListener(type, existing);
+    }
+    if (typeof handler === 'function') this.on(type, this.wrapListener(type, handler as WebSocketEventListener, true));
+  }
+
+  private wrapListener(type: string, listener: WebSocketEventListener, isAttribute: boolean): WrappedListener {
+    const call = (event: WebSocketEvent): void => {
+      event.target = this;
+      event.currentTarget = this;
+      if (typeof listener === 'function') listener.call(this, event);
+      else listener.handleEvent(event);
+    };
+    let wrapper: WrappedListener;
+    switch (type) {
+      case 'message':
+        wrapper = ((data: unknown, isBinary: boolean) => {
+          const value = isBinary ? data : Array.isArray(data) ? Buffer.concat(data as Buffer[]).toString() : (data as Buffer).toString();
+          call(new MessageEvent('message', { data: value }));
+        }) as WrappedListener;
+        break;
+      case 'close':
+        wrapper = ((code: number, reason: Buffer) => {
+          call(new CloseEvent('close', { code, reason: reason.toString(), wasClean: this.closeFrameSent && this.closeFrameReceived }));
+        }) as WrappedListener;
+        break;
+      case 'error':
+        wrapper = ((error: Error) => {
+          call(new ErrorEvent('error', { error, message: error?.message ?? '' }));
+        }) as WrappedListener;
+        break;
+      default:
+        wrapper = (() => call(new WebSocketEvent(type))) as WrappedListener;
+    }
+    wrapper.original = listener;
+    wrapper.isAttribute = isAttribute;
+    return wrapper;
+  }
+}
+
+type WrappedListener = ((...args: any[]) => void) & { original: unknown; isAttribute: boolean };
