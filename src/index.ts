@@ -16,3 +16,5 @@ export type { HeartbeatOptions } from './node/heartbeat.js';
 export { CloseCode, Opcode, ProtocolError, HandshakeError, type ProtocolErrorCode, type HandshakeErrorCode } from './protocol/index.js';
 
 export default WebSocket;
+export { WebSocketError, type WebSocketErrorCode } from './node/errors.js';
+export type { ClientOptions } from './node/client.js';

@@ -19,6 +19,7 @@ import {
 } from '../protocol/index.js';
 import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent, type WebSocketEventListener } from './events.js';
 import { heartbeatClock } from './heartbeat.js';
+import { abortHandshake, initAsClient, type ClientOptions } from './client.js';
 
 export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
 export type WebSocketData = string | Buffer | ArrayBuffer | ArrayBufferView | Blob | number | boolean;
@@ -45,6 +46,8 @@ const COPY_THRESHOLD = 16 * 1024;
 const DEFAULT_CLOSE_TIMEOUT = 30_000;
 const READY_STATES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
 const EMPTY: Buffer = Buffer.alloc(0);
+/** Messages an async iterator holds before it pauses the socket. */
+const ITERATOR_HIGH_WATER = 16;
 
 /** Masking keys come from the CSPRNG in batches: one syscall per 1,024 client frames, not one per frame. */
 const maskPool = Buffer.allocUnsafe(4096);
@@ -117,6 +120,39 @@ export class WebSocket extends EventEmitter {
   /** Sends waiting for a Blob before them to be read, so order is kept. */
   private sendQueue: Array<() => void> | null = null;
   private queuedBytes = 0;
+
+  /**
+   * `new WebSocket(url, protocols?, options?)` connects as a client.
+   * Without an address (as `WebSocketServer` creates them) the instance waits
+   * for a server-side socket.
+   */
+  constructor(address?: string | URL | null, protocols?: string | string[] | ClientOptions, options?: ClientOptions) {
+    super();
+    if (address === undefined || address === null) return;
+    if (protocols !== undefined && typeof protocols === 'object' && !Array.isArray(protocols)) {
+      options = protocols;
+      protocols = undefined;
+    }
+    initAsClient(this, address, protocols as string | string[] | undefined, options);
+  }
+
+  /** Connects and resolves once the connection is open; rejects with the handshake's typed error. */
+  static connect(address: string | URL, options?: ClientOptions & { protocols?: string | string[] }): Promise<WebSocket> {
+    return new Promise((resolve, reject) => {
+      const { protocols, ...rest } = options ?? {};
+      const ws = new this(address, protocols as string | string[] | undefined, rest);
+      const onError = (error: Error): void => {
+        ws.removeListener('open', onOpen);
+        reject(error);
+      };
+      const onOpen = (): void => {
+        ws.removeListener('error', onError);
+        resolve(ws);
+      };
+      ws.once('error', onError);
+      ws.once('open', onOpen);
+    });
+  }
 
   get readyState(): number {
     return this._readyState;
@@ -449,10 +485,15 @@ export class WebSocket extends EventEmitter {
   close(code?: number, reason?: string | Buffer): void {
     if (this._readyState === WebSocket.CLOSED) return;
     if (code !== undefined && (typeof code !== 'number' || !isValidCloseCode(code))) {
+      // Clients raise the WHATWG DOMException (still an Error); servers the TypeError ws raises.
+      if (!this._isServer) throw new DOMException(`The close code must be 1000, 3000-4999 or another code valid in a close frame, got ${String(code)}`, 'InvalidAccessError');
       throw new TypeError('First argument must be a valid error code number');
     }
     const reasonBytes = reason === undefined ? EMPTY : typeof reason === 'string' ? Buffer.from(reason) : reason;
-    if (reasonBytes.length > MAX_CLOSE_REASON_BYTES) throw new RangeError('The message must not be greater than 123 bytes');
+    if (reasonBytes.length > MAX_CLOSE_REASON_BYTES) {
+      if (!this._isServer) throw new DOMException('The close reason must not be longer than 123 UTF-8 bytes', 'SyntaxError');
+      throw new RangeError('The message must not be greater than 123 bytes');
+    }
     if (code === undefined && reasonBytes.length > 0) throw new TypeError('A close reason needs a close code');
     if (this._readyState === WebSocket.CONNECTING) {
       this.abortConnecting();
@@ -465,9 +506,23 @@ export class WebSocket extends EventEmitter {
     this.sendCloseFrame(code, reasonBytes);
   }
 
-  /** Overridden by the client while its handshake is in flight. @internal */
-  protected abortConnecting(): void {
-    this.terminate();
+  private abortConnecting(): void {
+    abortHandshake(this);
+  }
+
+  /**
+   * A client connection failed before it opened: 'error' (if anyone listens,
+   * so a forgotten listener cannot crash the process), then 'close' with 1006.
+   * @internal
+   */
+  _failBeforeOpen(error: Error): void {
+    this._readyState = WebSocket.CLOSING;
+    if (this.listenerCount('error') > 0 && !this.errorEmitted) {
+      this.errorEmitted = true;
+      this.safeEmit('error', error);
+    }
+    this._readyState = WebSocket.CLOSED;
+    this.safeEmit('close', CloseCode.Abnormal, EMPTY);
   }
 
   private sendCloseFrame(code: number | undefined, reason: Buffer): void {
@@ -510,6 +565,91 @@ export class WebSocket extends EventEmitter {
     if (this._readyState === WebSocket.CONNECTING || this._readyState === WebSocket.CLOSED) return;
     this.paused = false;
     if (!this.closeFrameReceived) this._socket?.resume();
+  }
+
+  // ---- async iteration ----------------------------------------------------------
+
+  /**
+   * `for await (const message of ws)`: text messages as strings, binary ones
+   * as `binaryType` says. The socket is paused while more than
+   * `ITERATOR_HIGH_WATER` messages wait for the consumer. The loop ends when
+   * the connection closes, and throws if it failed with an error.
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<unknown> {
+    const queue: unknown[] = [];
+    let waiter: { resolve: (result: IteratorResult<unknown>) => void; reject: (error: unknown) => void } | null = null;
+    let closed = this._readyState === WebSocket.CLOSED;
+    let failure: unknown = null;
+    let pausedByIterator = false;
+    const onMessage = (data: unknown, isBinary: boolean): void => {
+      const value = isBinary ? data : Array.isArray(data) ? Buffer.concat(data as Buffer[]).toString() : String(data);
+      if (waiter !== null) {
+        const w = waiter;
+        waiter = null;
+        w.resolve({ value, done: false });
+        return;
+      }
+      queue.push(value);
+      if (queue.length >= ITERATOR_HIGH_WATER && !pausedByIterator) {
+        pausedByIterator = true;
+        this.pause();
+      }
+    };
+    const onError = (error: unknown): void => {
+      failure = error;
+    };
+    const onClose = (): void => {
+      closed = true;
+      detach();
+      if (waiter !== null) {
+        const w = waiter;
+        waiter = null;
+        if (failure !== null) w.reject(failure);
+        else w.resolve({ value: undefined, done: true });
+      }
+    };
+    const detach = (): void => {
+      this.removeListener('message', onMessage);
+      this.removeListener('error', onError);
+      this.removeListener('close', onClose);
+    };
+    this.on('message', onMessage);
+    this.on('error', onError);
+    this.on('close', onClose);
+    const iterator: AsyncIterableIterator<unknown> = {
+      next: () => {
+        if (queue.length > 0) {
+          const value = queue.shift();
+          if (pausedByIterator && queue.length <= ITERATOR_HIGH_WATER / 2) {
+            pausedByIterator = false;
+            this.resume();
+          }
+          return Promise.resolve({ value, done: false });
+        }
+        if (closed) {
+          if (failure !== null) {
+            const error = failure;
+            failure = null;
+            return Promise.reject(error);
+          }
+          return Promise.resolve({ value: undefined, done: true });
+        }
+        return new Promise((resolve, reject) => {
+          waiter = { resolve, reject };
+        });
+      },
+      return: () => {
+        detach();
+        if (pausedByIterator) this.resume();
+        closed = true;
+        queue.length = 0;
+        return Promise.resolve({ value: undefined, done: true });
+      },
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
+    };
+    return iterator;
   }
 
   // ---- the browser API --------------------------------------------------------

@@ -1,0 +1,28 @@
+// Server under test for ../shared/perf (see its README, "Server convention"):
+// echo on any path, one broadcast group on /broadcast, READY when listening.
+import { WebSocketServer } from 'switchboard';
+
+const port = Number(process.env.PORT);
+if (!port) throw new Error('PORT is required');
+const wss = new WebSocketServer({
+  host: process.env.HOST || '127.0.0.1',
+  port,
+  maxPayload: 64 * 1024 * 1024,
+  ...(process.env.DEFLATE === '1' ? { perMessageDeflate: true } : {}),
+});
+const room = new Set();
+wss.on('connection', (ws, req) => {
+  if (req.url === '/broadcast') {
+    room.add(ws);
+    ws.on('close', () => room.delete(ws));
+    ws.on('message', (data, isBinary) => {
+      for (const peer of room) peer.send(data, { binary: isBinary });
+    });
+  } else {
+    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  }
+});
+wss.on('listening', () => console.log('READY'));
+const stop = () => process.exit(0);
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

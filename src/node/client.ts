@@ -1,0 +1,257 @@
+import { Buffer } from 'node:buffer';
+import { randomBytes } from 'node:crypto';
+import { request as httpRequest, type Agent, type ClientRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { ConnectionOptions as TlsConnectionOptions, SecureContextOptions } from 'node:tls';
+import { computeAcceptKey, hasToken, parseProtocolList } from '../protocol/index.js';
+import { WebSocketError } from './errors.js';
+import type { ConnectionOptions, WebSocket } from './websocket.js';
+
+/** Client options, named as ws names them. */
+export interface ClientOptions extends ConnectionOptions, Pick<SecureContextOptions, 'ca' | 'cert' | 'key' | 'passphrase' | 'pfx'> {
+  /** Extra request headers. */
+  headers?: Record<string, string>;
+  /** Value of the Origin header. */
+  origin?: string;
+  /** Milliseconds allowed for the opening handshake (default: no limit, as in ws). */
+  handshakeTimeout?: number;
+  followRedirects?: boolean;
+  maxRedirects?: number;
+  /** Only 13 is supported. */
+  protocolVersion?: number;
+  agent?: Agent;
+  createConnection?: (options: Record<string, unknown>, oncreate?: (error: Error | null, socket: Duplex) => void) => Duplex;
+  rejectUnauthorized?: boolean;
+  servername?: string;
+  /** Any other option is passed to `http.request`/`https.request`. */
+  [option: string]: unknown;
+}
+
+interface ClientState {
+  options: ClientOptions;
+  protocols: string[];
+  redirects: number;
+  request: ClientRequest | null;
+}
+
+const state = new WeakMap<WebSocket, ClientState>();
+
+/** Parses and checks a WebSocket URL the way ws does (http/https accepted and mapped to ws/wss). */
+export function parseWebSocketUrl(address: string | URL): URL {
+  let url: URL;
+  if (address instanceof URL) {
+    url = new URL(address.href);
+  } else {
+    try {
+      url = new URL(address);
+    } catch {
+      throw new DOMException(`Invalid URL: ${address}`, 'SyntaxError');
+    }
+  }
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  else if (url.protocol === 'https:') url.protocol = 'wss:';
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:' && url.protocol !== 'ws+unix:') {
+    throw new DOMException(`The URL's protocol must be one of "ws:", "wss:", "http:", "https:", or "ws+unix:"`, 'SyntaxError');
+  }
+  if (url.hash) throw new DOMException('The URL contains a fragment identifier', 'SyntaxError');
+  if (url.protocol === 'ws+unix:' && !url.pathname) throw new DOMException('The URL\'s pathname is empty', 'SyntaxError');
+  return url;
+}
+
+/** Starts the opening handshake of a client WebSocket. Called from the WebSocket constructor. */
+export function initAsClient(ws: WebSocket, address: string | URL, protocols: string | string[] | undefined, options: ClientOptions = {}): void {
+  const protocolVersion = options.protocolVersion ?? 13;
+  if (protocolVersion !== 13) {
+    throw new RangeError(`Unsupported protocol version: ${String(protocolVersion)} (only 13 is supported)`);
+  }
+  const url = parseWebSocketUrl(address);
+  const offered = protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : [...protocols];
+  if (offered.length > 0) {
+    try {
+      const set = parseProtocolList(offered.join(','));
+      if (set.size !== offered.length) throw new Error('duplicate');
+    } catch {
+      throw new DOMException('An invalid or duplicated subprotocol was specified', 'SyntaxError');
+    }
+  }
+  ws._url = url.href;
+  ws._isServer = false;
+  state.set(ws, { options, protocols: offered, redirects: 0, request: null });
+  openHandshake(ws, url);
+}
+
+function openHandshake(ws: WebSocket, url: URL): void {
+  const st = state.get(ws)!;
+  const { options } = st;
+  const isSecure = url.protocol === 'wss:';
+  const isUnix = url.protocol === 'ws+unix:';
+  const key = randomBytes(16).toString('base64');
+  const headers: Record<string, string> = {
+    ...options.headers,
+    'Sec-WebSocket-Version': '13',
+    'Sec-WebSocket-Key': key,
+    Connection: 'Upgrade',
+    Upgrade: 'websocket',
+  };
+  if (st.protocols.length > 0) headers['Sec-WebSocket-Protocol'] = st.protocols.join(',');
+  if (options.origin !== undefined) headers.Origin = options.origin;
+
+  const {
+    headers: _h,
+    origin: _o,
+    handshakeTimeout,
+    followRedirects: _f,
+    maxRedirects: _m,
+    protocolVersion: _p,
+    maxPayload: _mp,
+    skipUTF8Validation: _s,
+    autoPong: _a,
+    closeTimeout: _c,
+    ...requestOptions
+  } = options;
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const requestInit: Record<string, unknown> = {
+    ...requestOptions,
+    headers,
+    method: 'GET',
+    timeout: undefined,
+  };
+  if (isUnix) {
+    // ws+unix:///path/to.sock:/route — the socket path, then the request path after ':'.
+    const [socketPath, route] = splitUnixPath(url.pathname);
+    requestInit.socketPath = socketPath;
+    requestInit.path = route + url.search;
+  } else {
+    requestInit.host = host;
+    requestInit.port = url.port ? Number(url.port) : isSecure ? 443 : 80;
+    requestInit.path = (url.pathname || '/') + url.search;
+    if (isSecure && options.servername === undefined && isIP(host) === 0) requestInit.servername = host;
+    if (url.username || url.password) requestInit.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  }
+  const request = (isSecure ? httpsRequest : httpRequest)(requestInit as TlsConnectionOptions);
+  st.request = request;
+
+  if (handshakeTimeout !== undefined) {
+    request.setTimeout(handshakeTimeout, () => {
+      fail(ws, new WebSocketError('WS_ERR_HANDSHAKE_TIMEOUT', 'Opening handshake has timed out'));
+    });
+  }
+  request.on('error', (error: Error & { code?: string }) => {
+    if (st.request !== request) return;
+    fail(ws, error);
+  });
+  request.on('response', (response: IncomingMessage) => {
+    if (st.request !== request) return;
+    const location = response.headers.location;
+    const status = response.statusCode ?? 0;
+    if (location && options.followRedirects && status >= 300 && status < 400) {
+      response.resume();
+      request.destroy();
+      if (++st.redirects > (options.maxRedirects ?? 10)) {
+        fail(ws, new WebSocketError('WS_ERR_TOO_MANY_REDIRECTS', 'Maximum redirects exceeded'));
+        return;
+      }
+      let next: URL;
+      try {
+        next = parseWebSocketUrl(new URL(location, url.href.replace(/^ws/, 'http')));
+      } catch (error) {
+        fail(ws, new WebSocketError('WS_ERR_INVALID_URL', `Invalid redirect location: ${location}`));
+        return;
+      }
+      ws._url = next.href;
+      ws.emit('redirect', next.href, request);
+      openHandshake(ws, next);
+      return;
+    }
+    if (ws.listenerCount('unexpected-response') > 0) {
+      // ws's contract: the listener owns the response and decides what happens next.
+      st.request = null;
+      ws.emit('unexpected-response', request, response);
+      fail(ws, new WebSocketError('WS_ERR_UNEXPECTED_RESPONSE', `Unexpected server response: ${status}`, response), false);
+      return;
+    }
+    response.resume();
+    fail(ws, new WebSocketError('WS_ERR_UNEXPECTED_RESPONSE', `Unexpected server response: ${status}`, response));
+  });
+  request.on('upgrade', (response: IncomingMessage, socket: Socket, head: Buffer) => {
+    if (st.request !== request) {
+      socket.destroy();
+      return;
+    }
+    ws.emit('upgrade', response);
+    if (ws.readyState !== 0) {
+      socket.destroy();
+      return;
+    }
+    st.request = null;
+    const problem = checkUpgradeResponse(response, key, st.protocols);
+    if (problem !== null) {
+      socket.destroy();
+      fail(ws, problem);
+      return;
+    }
+    const protocol = response.headers['sec-websocket-protocol'];
+    if (typeof protocol === 'string') ws._protocol = protocol.trim();
+    ws._attach(socket, head, false, {
+      maxPayload: options.maxPayload,
+      skipUTF8Validation: options.skipUTF8Validation,
+      autoPong: options.autoPong,
+      closeTimeout: options.closeTimeout,
+    } as ConnectionOptions);
+    ws.emit('open');
+  });
+  request.end();
+}
+
+function splitUnixPath(pathname: string): [string, string] {
+  const colon = pathname.indexOf(':');
+  if (colon === -1) return [pathname, '/'];
+  return [pathname.slice(0, colon), pathname.slice(colon + 1) || '/'];
+}
+
+/** Checks the server's 101 answer (RFC 6455 section 4.1, the client's side). */
+function checkUpgradeResponse(response: IncomingMessage, key: string, offered: string[]): WebSocketError | null {
+  const { headers } = response;
+  const upgrade = headers.upgrade;
+  if (typeof upgrade !== 'string' || upgrade.trim().toLowerCase() !== 'websocket') {
+    return new WebSocketError('WS_ERR_INVALID_UPGRADE_HEADER', 'Invalid Upgrade header in the server response', response);
+  }
+  if (!hasToken(typeof headers.connection === 'string' ? headers.connection : undefined, 'upgrade')) {
+    return new WebSocketError('WS_ERR_INVALID_CONNECTION_HEADER', 'Invalid Connection header in the server response', response);
+  }
+  const accept = headers['sec-websocket-accept'];
+  if (accept === undefined) return new WebSocketError('WS_ERR_INVALID_ACCEPT', 'Missing Sec-WebSocket-Accept header', response);
+  if (accept !== computeAcceptKey(key)) return new WebSocketError('WS_ERR_INVALID_ACCEPT', 'Invalid Sec-WebSocket-Accept header', response);
+  const protocol = headers['sec-websocket-protocol'];
+  if (protocol !== undefined) {
+    const chosen = String(protocol).trim();
+    if (offered.length === 0) return new WebSocketError('WS_ERR_INVALID_SUBPROTOCOL', 'Server sent a subprotocol but none was requested', response);
+    if (!offered.includes(chosen)) return new WebSocketError('WS_ERR_INVALID_SUBPROTOCOL', `Server sent a subprotocol that was not offered: ${chosen}`, response);
+  }
+  if (headers['sec-websocket-extensions'] !== undefined) {
+    return new WebSocketError('WS_ERR_INVALID_EXTENSION', `Server accepted an extension that was not offered: ${String(headers['sec-websocket-extensions'])}`, response);
+  }
+  return null;
+}
+
+/** Aborts a handshake in flight (close() or terminate() while connecting). */
+export function abortHandshake(ws: WebSocket): void {
+  const st = state.get(ws);
+  const request = st?.request ?? null;
+  if (st) st.request = null;
+  request?.destroy();
+  fail(ws, new WebSocketError('WS_ERR_ABORTED', 'WebSocket was closed before the connection was established'));
+}
+
+/** Fails a connection that never opened: 'error', then 'close' with 1006 (as browsers and ws do). */
+function fail(ws: WebSocket, error: Error, destroyRequest = true): void {
+  const st = state.get(ws);
+  if (st && destroyRequest) {
+    st.request?.destroy();
+    st.request = null;
+  }
+  if (ws.readyState === 3) return;
+  ws._failBeforeOpen(error);
+}
