@@ -10,13 +10,13 @@
 //
 // The suite lives outside this repository; SWITCHBOARD_CONFORMANCE_DIR
 // overrides its location. If it is missing the test fails (it does not skip).
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { repoRoot, IMPL_NAME } from './helpers/impl.js';
+import { repoRoot, IMPL_NAME } from './helpers/env.js';
 import { Child, startEchoCli, startNode, type CliServer } from './helpers/process.js';
 
 const CASES = '1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*,H.*';
@@ -48,11 +48,12 @@ let harnessRun: Child | undefined;
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'switchboard-conformance-'));
 
 function requireSetup(): void {
-  if (setupError) throw setupError;
+  if (setupError) throw new Error(`no results, the conformance run failed: ${setupError.message}`);
+  if (!results.length) throw new Error('no results: the conformance run did not happen');
 }
 
 describe(`conformance (${IMPL_NAME} serve --echo, cases ${CASES})`, { timeout: SUITE_TIMEOUT_MS + 60_000 }, () => {
-  before(async () => {
+  test(`run the suite (${CASES}) against serve --echo`, { timeout: SUITE_TIMEOUT_MS + 30_000 }, async () => {
     try {
       if (!existsSync(runner)) {
         throw new Error(

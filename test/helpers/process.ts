@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { IMPL_NAME, repoRoot } from './impl.js';
+import { IMPL_NAME, repoRoot } from './env.js';
 
 export interface Exit {
   code: number | null;
