@@ -83,6 +83,10 @@ export class FrameParser {
   private streamingText = false;
   private utf8: StreamingUtf8Validator | null = null;
 
+  /** Set by `pause()`: bytes pushed meanwhile wait in `held` until `resume()`. */
+  private paused = false;
+  private held: Buffer[] | null = null;
+
   constructor(handler: FrameParserHandler, options: FrameParserOptions) {
     this.handler = handler;
     this.expectMask = options.role === 'server';
@@ -98,9 +102,18 @@ export class FrameParser {
 
   /** Feeds bytes read from the connection. Everything that completes is reported before it returns. */
   push(chunk: Buffer): void {
+    if (this.paused) {
+      if (this.state !== State.Done) (this.held ??= []).push(chunk);
+      return;
+    }
     let offset = 0;
     const length = chunk.length;
     while (offset < length) {
+      if (this.paused) {
+        // A handler paused us (an extension decodes a message asynchronously): keep the rest for resume().
+        if (this.state !== State.Done) (this.held ??= []).push(chunk.subarray(offset));
+        return;
+      }
       if (this.state === State.Header) {
         if (this.headerHave > 0) {
           offset = this.continueHeader(chunk, offset);
@@ -139,6 +152,31 @@ export class FrameParser {
     }
   }
 
+  /**
+   * Stops reporting after the event being reported now; bytes pushed until
+   * `resume()` are held, so events keep their order around asynchronous work.
+   */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Reports what was held since `pause()`, until done or paused again. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    const held = this.held;
+    this.held = null;
+    if (held === null) return;
+    while (held.length > 0) {
+      this.push(held.shift()!);
+      if (this.paused) {
+        // Paused again: what push() kept goes before the chunks not reached yet.
+        this.held = this.held === null ? held : this.held.concat(held);
+        return;
+      }
+    }
+  }
+
   /** Stops parsing and drops what is buffered (the connection is gone). */
   destroy(): void {
     this.state = State.Done;
@@ -147,6 +185,7 @@ export class FrameParser {
 
   private release(): void {
     this.headerScratch = null;
+    this.held = null;
     this.payloadPieces = null;
     this.fragments = null;
     this.utf8 = null;
