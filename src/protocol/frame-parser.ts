@@ -171,7 +171,8 @@ export class FrameParser {
       this.push(held.shift()!);
       if (this.paused) {
         // Paused again: what push() kept goes before the chunks not reached yet.
-        this.held = this.held === null ? held : this.held.concat(held);
+        const kept = this.held as Buffer[] | null;
+        this.held = kept === null ? held : kept.concat(held);
         return;
       }
     }
