@@ -121,7 +121,8 @@ export function validateUpgradeRequest(request: UpgradeRequest): ValidatedUpgrad
   if (versionHeader === undefined) {
     throw new HandshakeError('WS_ERR_INVALID_VERSION', 426, 'Missing Sec-WebSocket-Version header', { 'Sec-WebSocket-Version': '13' });
   }
-  const version = Number(versionHeader.trim());
+  // Compare the token itself: Number() would also turn "0x0d", "13.0", "+13" or "1.3e1" into 13.
+  const version = versionHeader.trim() === '13' ? 13 : NaN;
   if (version !== 13) {
     throw new HandshakeError('WS_ERR_INVALID_VERSION', 426, `Unsupported Sec-WebSocket-Version ${JSON.stringify(versionHeader)}: only 13 is supported`, {
       'Sec-WebSocket-Version': '13',

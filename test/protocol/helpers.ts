@@ -61,12 +61,12 @@ export function hex(s: string): Buffer {
 }
 
 export function cat(...parts: (Uint8Array | string | number[])[]): Buffer {
-  return Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Array.isArray(p) ? Buffer.from(p) : Buffer.from(p))));
+  return Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p))));
 }
 
 export interface RawFrame {
   opcode: number;
-  payload?: Uint8Array | string;
+  payload?: Uint8Array | string | number[];
   fin?: boolean;
   /** Bits 0x70 of the first byte: 0x40 = RSV1, 0x20 = RSV2, 0x10 = RSV3. */
   rsv?: number;

@@ -1,0 +1,85 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Buffer } from 'node:buffer';
+import fc from 'fast-check';
+import { applyMask, copyMasked } from '../../src/protocol/index.js';
+import { hex } from './helpers.js';
+
+/** Reference masking: byte i XOR key[(i + keyOffset) % 4]. */
+function referenceMask(data: Uint8Array, key: Uint8Array, keyOffset = 0): Buffer {
+  return Buffer.from(data.map((b, i) => b ^ key[(i + keyOffset) % 4]!));
+}
+
+const KEY = hex('37 fa 21 3d');
+
+describe('applyMask', () => {
+  test('RFC 6455 section 5.7 example: "Hello" with key 37 fa 21 3d', () => {
+    const data = Buffer.from('Hello');
+    applyMask(data, KEY);
+    assert.deepEqual(data, hex('7f 9f 4d 51 58'));
+    applyMask(data, KEY);
+    assert.deepEqual(data, Buffer.from('Hello'));
+  });
+
+  test('every length 0..17 and every key offset 0..7 matches the reference', () => {
+    const key = hex('01 80 ff 5a');
+    for (let len = 0; len <= 17; len++) {
+      for (let offset = 0; offset < 8; offset++) {
+        const data = Buffer.from(Array.from({ length: len }, (_, i) => (i * 31 + 7) & 0xff));
+        const expected = referenceMask(data, key, offset);
+        applyMask(data, key, offset);
+        assert.deepEqual(data, expected, `len ${len} offset ${offset}`);
+      }
+    }
+  });
+
+  test('only touches the given view', () => {
+    const backing = Buffer.alloc(16, 0xaa);
+    applyMask(backing.subarray(4, 9), hex('ff ff ff ff'));
+    assert.deepEqual(backing, hex('aaaaaaaa 5555555555 aaaaaaaaaaaaaa'));
+  });
+
+  test('property: masking in pieces with running key offsets equals masking whole, and is an involution', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.uint8Array({ minLength: 4, maxLength: 4 }), fc.array(fc.nat(), { maxLength: 6 }), (data, key, cuts) => {
+        const whole = Buffer.from(data);
+        applyMask(whole, key, 0);
+        assert.deepEqual(whole, referenceMask(data, key));
+
+        const pieces = Buffer.from(data);
+        const points = [0, ...cuts.map((c) => c % (data.length + 1)).sort((a, b) => a - b), data.length];
+        for (let i = 0; i + 1 < points.length; i++) applyMask(pieces.subarray(points[i], points[i + 1]), key, points[i]);
+        assert.deepEqual(pieces, whole);
+
+        applyMask(whole, key, 0);
+        assert.deepEqual(whole, Buffer.from(data));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('copyMasked', () => {
+  test('writes the masked bytes at the offset and leaves the source alone', () => {
+    const source = Buffer.from('Hello');
+    const target = Buffer.alloc(9, 0xee);
+    copyMasked(source, target, 2, KEY);
+    assert.deepEqual(source, Buffer.from('Hello'));
+    assert.deepEqual(target, hex('ee ee 7f 9f 4d 51 58 ee ee'));
+  });
+
+  test('property: equals the reference for any length, without touching the source or bytes outside the range', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 100 }), fc.uint8Array({ minLength: 4, maxLength: 4 }), fc.nat({ max: 10 }), (data, key, offset) => {
+        const source = Uint8Array.from(data);
+        const target = Buffer.alloc(offset + data.length + 3, 0xcd);
+        copyMasked(source, target, offset, key);
+        assert.deepEqual(source, data);
+        assert.deepEqual(target.subarray(offset, offset + data.length), referenceMask(data, key));
+        assert.ok(target.subarray(0, offset).every((b) => b === 0xcd));
+        assert.ok(target.subarray(offset + data.length).every((b) => b === 0xcd));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
