@@ -71,7 +71,8 @@ export function initAsClient(ws: WebSocket, address: string | URL, protocols: st
   if (offered.length > 0) {
     try {
       const set = parseProtocolList(offered.join(','));
-      if (set.size !== offered.length) throw new Error('duplicate');
+      // parseProtocolList trims around commas; a protocol must be a token as given (no surrounding whitespace).
+      if (set.size !== offered.length || offered.some((p) => !set.has(p))) throw new Error('duplicate or not a token');
     } catch {
       throw new DOMException('An invalid or duplicated subprotocol was specified', 'SyntaxError');
     }
@@ -165,15 +166,19 @@ function openHandshake(ws: WebSocket, url: URL): void {
       openHandshake(ws, next);
       return;
     }
+    // Node reports a 101 as 'response' (not 'upgrade') when Upgrade or Connection is missing: name which.
+    const error =
+      (status === 101 ? checkUpgradeResponse(response, key, st.protocols) : null) ??
+      new WebSocketError('WS_ERR_UNEXPECTED_RESPONSE', `Unexpected server response: ${status}`, response);
     if (ws.listenerCount('unexpected-response') > 0) {
       // ws's contract: the listener owns the response and decides what happens next.
       st.request = null;
       ws.emit('unexpected-response', request, response);
-      fail(ws, new WebSocketError('WS_ERR_UNEXPECTED_RESPONSE', `Unexpected server response: ${status}`, response), false);
+      fail(ws, error, false);
       return;
     }
     response.resume();
-    fail(ws, new WebSocketError('WS_ERR_UNEXPECTED_RESPONSE', `Unexpected server response: ${status}`, response));
+    fail(ws, error);
   });
   request.on('upgrade', (response: IncomingMessage, socket: Socket, head: Buffer) => {
     if (st.request !== request) {
