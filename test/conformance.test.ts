@@ -115,6 +115,19 @@ describe(`conformance (${IMPL_NAME} serve --echo, cases ${CASES})`, { timeout: S
     });
   }
 
+  test('serve --echo printed only its listening line and exits on SIGTERM', async () => {
+    assert.ok(server, 'the echo server was not started');
+    const r = await server.stop('SIGTERM', 5000);
+    assert.equal(r.killed, false, `serve --echo did not exit within 5 s of SIGTERM: ${server.child.describe()}`);
+    assert.deepEqual(server.child.lines, [server.child.lines[0]], `unexpected stdout: ${server.child.describe()}`);
+  });
+
+  test('serve --echo exits on SIGINT', async () => {
+    const s = await startEchoCli();
+    const r = await s.stop('SIGINT', 5000);
+    assert.equal(r.killed, false, `serve --echo did not exit within 5 s of SIGINT: ${s.child.describe()}`);
+  });
+
   test('summary', (t) => {
     requireSetup();
     const outcomes = ['OK', 'NON-STRICT', 'INFORMATIONAL', 'FAILED', 'UNIMPLEMENTED'] as const;
