@@ -13,6 +13,7 @@ export {
 export { createWebSocketStream } from './node/stream.js';
 export { MessageEvent, CloseEvent, ErrorEvent, WebSocketEvent } from './node/events.js';
 export type { HeartbeatOptions } from './node/heartbeat.js';
+export type { PerMessageDeflateOptions } from './protocol/index.js';
 export { CloseCode, Opcode, ProtocolError, HandshakeError, type ProtocolErrorCode, type HandshakeErrorCode } from './protocol/index.js';
 
 export default WebSocket;

@@ -2,12 +2,13 @@ import { parseArgs } from 'node:util';
 import { WebSocketServer } from '../index.js';
 import type { WebSocket } from '../node/websocket.js';
 
-const USAGE = `Usage: switchboard serve [--port 8082] [--host HOST] [--echo | --tutorial]
+const USAGE = `Usage: switchboard serve [--port 8082] [--host HOST] [--echo | --tutorial] [--deflate]
 
   --port N      port to listen on (default 8082; 0 picks a free port)
   --host H      address to listen on (default: all interfaces)
   --echo        echo every message back unchanged (same type)
   --tutorial    behave as the classic ws tutorial server (the default)
+  --deflate     negotiate permessage-deflate when clients offer it
 
 Prints "listening on ws://HOST:PORT" when ready.`;
 
@@ -31,6 +32,7 @@ export function main(argv: string[]): number | undefined {
         host: { type: 'string' },
         echo: { type: 'boolean', default: false },
         tutorial: { type: 'boolean', default: false },
+        deflate: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -52,12 +54,12 @@ export function main(argv: string[]): number | undefined {
     console.error('switchboard: choose one of --echo and --tutorial');
     return 2;
   }
-  serve(port, values.host, values.echo ? 'echo' : 'tutorial');
+  serve(port, values.host, values.echo ? 'echo' : 'tutorial', values.deflate);
   return undefined;
 }
 
-function serve(port: number, host: string | undefined, mode: 'echo' | 'tutorial'): void {
-  const wss = new WebSocketServer({ port, ...(host !== undefined ? { host } : {}), maxPayload: 64 * 1024 * 1024 });
+function serve(port: number, host: string | undefined, mode: 'echo' | 'tutorial', deflate: boolean): void {
+  const wss = new WebSocketServer({ port, ...(host !== undefined ? { host } : {}), maxPayload: 64 * 1024 * 1024, perMessageDeflate: deflate });
   wss.on('connection', mode === 'echo' ? echo : tutorial);
   wss.on('listening', () => {
     const address = wss.address();

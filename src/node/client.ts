@@ -5,7 +5,17 @@ import { request as httpsRequest } from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ConnectionOptions as TlsConnectionOptions, SecureContextOptions } from 'node:tls';
-import { computeAcceptKey, hasToken, parseProtocolList } from '../protocol/index.js';
+import {
+  acceptDeflateAnswer,
+  computeAcceptKey,
+  deflateOffer,
+  hasToken,
+  parseExtensions,
+  parseProtocolList,
+  type DeflateParams,
+  type PerMessageDeflateOptions,
+} from '../protocol/index.js';
+import { PerMessageDeflate } from './deflate.js';
 import { WebSocketError } from './errors.js';
 import type { ConnectionOptions, WebSocket } from './websocket.js';
 
@@ -25,6 +35,8 @@ export interface ClientOptions extends ConnectionOptions, Pick<SecureContextOpti
   createConnection?: (options: Record<string, unknown>, oncreate?: (error: Error | null, socket: Duplex) => void) => Duplex;
   rejectUnauthorized?: boolean;
   servername?: string;
+  /** Offer permessage-deflate (RFC 7692). On by default, as browsers do; false to not offer it. */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
   /** Any other option is passed to `http.request`/`https.request`. */
   [option: string]: unknown;
 }
@@ -98,6 +110,8 @@ function openHandshake(ws: WebSocket, url: URL): void {
   };
   if (st.protocols.length > 0) headers['Sec-WebSocket-Protocol'] = st.protocols.join(',');
   if (options.origin !== undefined) headers.Origin = options.origin;
+  const deflateOptions = options.perMessageDeflate === false ? null : options.perMessageDeflate === true || options.perMessageDeflate === undefined ? {} : options.perMessageDeflate;
+  if (deflateOptions !== null) headers['Sec-WebSocket-Extensions'] = deflateOffer(deflateOptions);
 
   const {
     headers: _h,
@@ -110,6 +124,7 @@ function openHandshake(ws: WebSocket, url: URL): void {
     skipUTF8Validation: _s,
     autoPong: _a,
     closeTimeout: _c,
+    perMessageDeflate: _d,
     ...requestOptions
   } = options;
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
@@ -197,9 +212,20 @@ function openHandshake(ws: WebSocket, url: URL): void {
       fail(ws, problem);
       return;
     }
+    let deflate: DeflateParams | null;
+    try {
+      deflate = negotiateDeflate(response, deflateOptions);
+    } catch (error) {
+      socket.destroy();
+      fail(ws, error as Error);
+      return;
+    }
     const protocol = response.headers['sec-websocket-protocol'];
     if (typeof protocol === 'string') ws._protocol = protocol.trim();
+    if (deflate !== null) ws._extensions = String(response.headers['sec-websocket-extensions']);
     ws._attach(socket, head, false, {
+      transform: deflate === null ? null : new PerMessageDeflate(deflate, false, options.maxPayload ?? 100 * 1024 * 1024, deflateOptions!),
+      compressThreshold: deflateOptions?.threshold ?? 1024,
       maxPayload: options.maxPayload,
       skipUTF8Validation: options.skipUTF8Validation,
       autoPong: options.autoPong,
@@ -235,10 +261,23 @@ function checkUpgradeResponse(response: IncomingMessage, key: string, offered: s
     if (offered.length === 0) return new WebSocketError('WS_ERR_INVALID_SUBPROTOCOL', 'Server sent a subprotocol but none was requested', response);
     if (!offered.includes(chosen)) return new WebSocketError('WS_ERR_INVALID_SUBPROTOCOL', `Server sent a subprotocol that was not offered: ${chosen}`, response);
   }
-  if (headers['sec-websocket-extensions'] !== undefined) {
-    return new WebSocketError('WS_ERR_INVALID_EXTENSION', `Server accepted an extension that was not offered: ${String(headers['sec-websocket-extensions'])}`, response);
-  }
   return null;
+}
+
+/** Checks the extensions the server accepted against the offer; returns the deflate parameters, or null for none. */
+function negotiateDeflate(response: IncomingMessage, offered: PerMessageDeflateOptions | null): DeflateParams | null {
+  const header = response.headers['sec-websocket-extensions'];
+  if (header === undefined) return null;
+  if (offered === null) {
+    throw new WebSocketError('WS_ERR_INVALID_EXTENSION', `Server accepted an extension that was not offered: ${String(header)}`, response);
+  }
+  const answers = parseExtensions(String(header));
+  if (answers === null) throw new WebSocketError('WS_ERR_INVALID_EXTENSION', `Invalid Sec-WebSocket-Extensions header: ${String(header)}`, response);
+  try {
+    return acceptDeflateAnswer(answers, offered);
+  } catch (error) {
+    throw new WebSocketError('WS_ERR_INVALID_EXTENSION', `Unacceptable permessage-deflate answer: ${(error as Error).message}`, response);
+  }
 }
 
 /** Aborts a handshake in flight (close() or terminate() while connecting). */

@@ -9,8 +9,13 @@ import {
   HandshakeError,
   acceptResponseLines,
   errorResponse,
+  acceptDeflateOffer,
+  parseExtensions,
   validateUpgradeRequest,
+  type DeflateParams,
+  type PerMessageDeflateOptions,
 } from '../protocol/index.js';
+import { PerMessageDeflate } from './deflate.js';
 import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
 import { WebSocket } from './websocket.js';
 
@@ -47,8 +52,8 @@ export interface WebSocketServerOptions {
   clientTracking?: boolean;
   skipUTF8Validation?: boolean;
   autoPong?: boolean;
-  /** permessage-deflate is not negotiated yet; only `false` is accepted. */
-  perMessageDeflate?: boolean;
+  /** Negotiate permessage-deflate (RFC 7692) when a client offers it. Off by default, as in ws. */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
   /** Ping silent connections and terminate those that do not answer. Needs clientTracking. */
   heartbeat?: HeartbeatOptions;
   /**
@@ -68,6 +73,12 @@ export interface ShutdownOptions {
   reason?: string;
   /** Milliseconds to wait for clients to close before terminating them (default 5,000). */
   timeout?: number;
+}
+
+interface Negotiated {
+  params: DeflateParams;
+  response: string;
+  options: PerMessageDeflateOptions;
 }
 
 const RUNNING = 0;
@@ -97,9 +108,6 @@ export class WebSocketServer extends EventEmitter {
     const given = [options.port != null, options.server != null, options.noServer === true].filter(Boolean).length;
     if (given !== 1) {
       throw new TypeError('One and only one of the "port", "server", or "noServer" options must be specified');
-    }
-    if (options.perMessageDeflate) {
-      throw new TypeError('perMessageDeflate is not supported yet; leave it unset or false');
     }
     this.options = {
       maxPayload: DEFAULT_MAX_PAYLOAD,
@@ -173,11 +181,13 @@ export class WebSocketServer extends EventEmitter {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, callback: (ws: WebSocket, req: IncomingMessage) => void): void {
     socket.on('error', destroySocket);
     let upgrade;
+    let deflate: Negotiated | null = null;
     try {
       upgrade = validateUpgradeRequest(req);
       if (!this.shouldHandle(req)) {
         throw new HandshakeError('WS_ERR_INVALID_PATH', 400, `No WebSocket endpoint at ${req.url ?? '/'}`);
       }
+      deflate = this.negotiateDeflate(upgrade.extensions);
     } catch (error) {
       if (!(error instanceof HandshakeError)) throw error;
       this.refuse(error, socket, req);
@@ -200,7 +210,7 @@ export class WebSocketServer extends EventEmitter {
             abortHandshake(socket, code ?? 401, message ?? '', headers);
             return;
           }
-          this.completeUpgrade(upgrade.key, upgrade.protocols, req, socket, head, callback);
+          this.completeUpgrade(upgrade.key, upgrade.protocols, deflate, req, socket, head, callback);
         };
         try {
           (verifyClient as (info: VerifyClientInfo, cb: VerifyClientCallback) => void)(info, done);
@@ -226,7 +236,18 @@ export class WebSocketServer extends EventEmitter {
         return;
       }
     }
-    this.completeUpgrade(upgrade.key, upgrade.protocols, req, socket, head, callback);
+    this.completeUpgrade(upgrade.key, upgrade.protocols, deflate, req, socket, head, callback);
+  }
+
+  /** Picks the first acceptable permessage-deflate offer; a header that breaks the grammar refuses the handshake. */
+  private negotiateDeflate(header: string | undefined): Negotiated | null {
+    const configured = this.options.perMessageDeflate;
+    if (!configured || header === undefined) return null;
+    const offers = parseExtensions(header);
+    if (offers === null) throw new HandshakeError('WS_ERR_INVALID_EXTENSION_HEADER', 400, 'Invalid Sec-WebSocket-Extensions header');
+    const options = configured === true ? {} : configured;
+    const accepted = acceptDeflateOffer(offers, options);
+    return accepted === null ? null : { ...accepted, options };
   }
 
   private refuse(error: HandshakeError, socket: Duplex, req: IncomingMessage): void {
@@ -241,6 +262,7 @@ export class WebSocketServer extends EventEmitter {
   private completeUpgrade(
     key: string,
     protocols: Set<string>,
+    deflate: Negotiated | null,
     req: IncomingMessage,
     socket: Duplex,
     head: Buffer,
@@ -263,7 +285,7 @@ export class WebSocketServer extends EventEmitter {
       const chosen = this.options.handleProtocols ? this.options.handleProtocols(protocols, req) : protocols.values().next().value;
       if (chosen) protocol = chosen;
     }
-    const headers = acceptResponseLines(key, protocol, undefined);
+    const headers = acceptResponseLines(key, protocol, deflate?.response);
     this.emit('headers', headers, req);
     socket.write(headers.concat('\r\n').join('\r\n'));
     socket.removeListener('error', destroySocket);
@@ -272,7 +294,10 @@ export class WebSocketServer extends EventEmitter {
     const Class = this.options.WebSocket ?? WebSocket;
     const ws = new Class();
     if (protocol !== undefined) ws._protocol = protocol;
+    if (deflate !== null) ws._extensions = deflate.response;
     ws._attach(socket, head, true, {
+      transform: deflate === null ? null : new PerMessageDeflate(deflate.params, true, this.options.maxPayload, deflate.options),
+      compressThreshold: deflate?.options.threshold ?? 1024,
       maxPayload: this.options.maxPayload,
       skipUTF8Validation: this.options.skipUTF8Validation,
       autoPong: this.options.autoPong,

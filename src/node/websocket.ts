@@ -17,6 +17,8 @@ import {
   isValidCloseCode,
   writeFrameHeader,
 } from '../protocol/index.js';
+import type { MessageTransform } from '../protocol/index.js';
+import { isUtf8 } from 'node:buffer';
 import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent, type WebSocketEventListener } from './events.js';
 import { heartbeatClock } from './heartbeat.js';
 import { abortHandshake, initAsClient, type ClientOptions } from './client.js';
@@ -34,6 +36,10 @@ export interface SendOptions {
 
 /** Options of the connection itself, shared by server- and client-side sockets. */
 export interface ConnectionOptions {
+  /** The negotiated per-message extension (permessage-deflate), if any. @internal */
+  transform?: MessageTransform | null;
+  /** Messages smaller than this are sent uncompressed. @internal */
+  compressThreshold?: number;
   maxPayload?: number;
   skipUTF8Validation?: boolean;
   autoPong?: boolean;
@@ -117,9 +123,18 @@ export class WebSocket extends EventEmitter {
   private paused = false;
   /** Opcode a fragmented send continues with (0 when no fragmented send is open). */
   private sendFragmentOpcode = 0;
-  /** Sends waiting for a Blob before them to be read, so order is kept. */
-  private sendQueue: Array<() => void> | null = null;
+  /** Sends waiting behind one still being prepared (a Blob being read, a message being compressed). */
+  private sendQueue: Array<{ task: () => void; cb: SendCallback | undefined }> | null = null;
+  private sendBusy = false;
   private queuedBytes = 0;
+  /** permessage-deflate, when negotiated. */
+  private transform: MessageTransform | null = null;
+  private compressThreshold = 1024;
+  /** Whether the message being sent (possibly in fragments) is compressed. */
+  private sendCompressing = false;
+  /** Whether a received message is being decompressed (the parser waits for it). */
+  private decoding = false;
+  private validateUtf8 = true;
 
   /**
    * `new WebSocket(url, protocols?, options?)` connects as a client.
@@ -192,10 +207,14 @@ export class WebSocket extends EventEmitter {
     this.autoPong = options.autoPong ?? true;
     this.closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this._lastActivity = heartbeatClock.now;
+    this.transform = options.transform ?? null;
+    this.compressThreshold = options.compressThreshold ?? 1024;
+    this.validateUtf8 = !options.skipUTF8Validation;
     this.parser = new FrameParser(this.parserHandler, {
       role: isServer ? 'server' : 'client',
       maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
       skipUtf8Validation: options.skipUTF8Validation ?? false,
+      allowRsv1: this.transform !== null,
     });
     const tcp = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void };
     tcp.setTimeout?.(0);
@@ -207,8 +226,14 @@ export class WebSocket extends EventEmitter {
     this._readyState = WebSocket.OPEN;
     if (head.length > 0) {
       // Frames that came in the same packet as the handshake are read once
-      // the user had a chance to add listeners (after 'connection'/'open').
-      process.nextTick(() => this.onSocketData(head));
+      // the user had a chance to add listeners, including after
+      // `await WebSocket.connect()` (promise continuations run before
+      // setImmediate); the socket waits meanwhile so order is kept.
+      socket.pause();
+      setImmediate(() => {
+        this.onSocketData(head);
+        if (!this.paused && !this.decoding) socket.resume();
+      });
     }
   }
 
@@ -240,17 +265,18 @@ export class WebSocket extends EventEmitter {
     }
     this.parser?.destroy();
     this.parser = null;
+    this.transform?.release();
     this.failQueuedSends();
     this.safeEmit('close', this.closeCode, this.closeReason);
   };
 
   private readonly parserHandler: FrameParserHandler = {
-    onMessage: (data, isBinary) => {
-      if (isBinary) this.safeEmit('message', this.convertBinary(data), true);
-      else this.safeEmit('message', this._binaryType === 'fragments' ? [data] : data, false);
+    onMessage: (data, isBinary, compressed) => {
+      if (compressed) this.decodeMessage(data, isBinary);
+      else this.deliverMessage(data, isBinary);
     },
     onPing: (data) => {
-      if (this.autoPong && this._readyState === WebSocket.OPEN) this.writeControl(Opcode.Pong, data, undefined);
+      if (this.autoPong && this._readyState === WebSocket.OPEN) this.writeControl(Opcode.Pong, data, !this._isServer, undefined);
       this.safeEmit('ping', data);
     },
     onPong: (data) => {
@@ -270,6 +296,38 @@ export class WebSocket extends EventEmitter {
     },
     onError: (error) => this.failConnection(error),
   };
+
+  private deliverMessage(data: Buffer, isBinary: boolean): void {
+    if (isBinary) this.safeEmit('message', this.convertBinary(data), true);
+    else this.safeEmit('message', this._binaryType === 'fragments' ? [data] : data, false);
+  }
+
+  /**
+   * A compressed message: the parser and the socket wait while it is
+   * inflated, so messages and control frames behind it keep their order.
+   */
+  private decodeMessage(data: Buffer, isBinary: boolean): void {
+    const parser = this.parser!;
+    parser.pause();
+    this.decoding = true;
+    this._socket?.pause();
+    this.transform!.decode(data, (error, result) => {
+      this.decoding = false;
+      if (this.parser !== parser) return;
+      if (error) {
+        this.failConnection(error);
+        return;
+      }
+      const message = result as Buffer;
+      if (!isBinary && this.validateUtf8 && !isUtf8(message)) {
+        this.failConnection(new ProtocolError('WS_ERR_INVALID_UTF8', 'Invalid UTF-8 sequence in a text message', CloseCode.InvalidPayload));
+        return;
+      }
+      this.deliverMessage(message, isBinary);
+      if (!this.paused) this._socket?.resume();
+      parser.resume();
+    });
+  }
 
   private convertBinary(data: Buffer): unknown {
     switch (this._binaryType) {
@@ -309,17 +367,17 @@ export class WebSocket extends EventEmitter {
     } else {
       process.emitWarning(`A '${event}' listener of a WebSocket threw: ${error instanceof Error ? error.stack : String(error)}`, 'SwitchboardWarning');
     }
-    if (this._readyState === WebSocket.OPEN) {
-      this.sendCloseFrame(CloseCode.InternalError, EMPTY);
-      this._socket?.end();
-    }
+    if (this._readyState === WebSocket.OPEN) this.sendCloseFrame(CloseCode.InternalError, EMPTY, true);
   }
 
   /** Fails the connection after a protocol violation by the peer (RFC 6455 section 7.1.7). */
   private failConnection(error: ProtocolError): void {
     this.closeCode = error.closeCode;
-    if (!this.closeFrameSent && this._readyState !== WebSocket.CLOSED) this.sendCloseFrame(error.closeCode, EMPTY);
-    this._socket?.end();
+    this.parser?.destroy();
+    if (this._readyState !== WebSocket.CLOSED) {
+      if (!this.closeFrameSent) this.sendCloseFrame(error.closeCode, EMPTY, true);
+      else if (!this.sendBusy && this.sendQueue === null) this._socket?.end();
+    }
     if (!this.errorEmitted && this.listenerCount('error') > 0) {
       this.errorEmitted = true;
       this.safeEmit('error', error);
@@ -338,88 +396,119 @@ export class WebSocket extends EventEmitter {
     const binary = options?.binary ?? typeof data !== 'string';
     const fin = options?.fin ?? true;
     const mask = options?.mask ?? !this._isServer;
+    const compress = options?.compress ?? true;
     if (this._readyState !== WebSocket.OPEN) {
-      this.reportSendAfterClose(data, cb);
+      this.reportSendAfterClose(cb);
       return;
     }
     if (data instanceof Blob) {
-      this.sendBlob(data, binary, fin, mask, cb);
+      const blob = data;
+      this.queuedBytes += blob.size;
+      this.schedule(
+        () => {
+          this.sendBusy = true;
+          blob.arrayBuffer().then(
+            (arrayBuffer) => {
+              this.queuedBytes -= blob.size;
+              this.sendBusy = false;
+              this.sendData(Buffer.from(arrayBuffer), binary, fin, mask, compress, cb);
+              this.runSendQueue();
+            },
+            (error: unknown) => {
+              this.queuedBytes -= blob.size;
+              this.sendBusy = false;
+              if (cb) cb(error as Error);
+              this.runSendQueue();
+            },
+          );
+        },
+        cb,
+      );
       return;
     }
-    if (this.sendQueue !== null) {
-      const bytes = toBuffer(data);
-      this.queuedBytes += bytes.length;
-      this.sendQueue.push(() => {
-        this.queuedBytes -= bytes.length;
-        this.sendData(bytes, binary, fin, mask, cb);
-      });
+    const bytes = toBuffer(data);
+    if (!this.sendBusy && this.sendQueue === null) {
+      this.sendData(bytes, binary, fin, mask, compress, cb);
       return;
     }
-    this.sendData(toBuffer(data), binary, fin, mask, cb);
+    this.queuedBytes += bytes.length;
+    this.schedule(() => {
+      this.queuedBytes -= bytes.length;
+      this.sendData(bytes, binary, fin, mask, compress, cb);
+    }, cb);
   }
 
-  private sendBlob(blob: Blob, binary: boolean, fin: boolean, mask: boolean, cb: SendCallback | undefined): void {
-    let bytes: Buffer | null = null;
-    const queue = (this.sendQueue ??= []);
-    this.queuedBytes += blob.size;
-    queue.push(() => {
-      this.queuedBytes -= blob.size;
-      this.sendData(bytes!, binary, fin, mask, cb);
-    });
-    blob.arrayBuffer().then(
-      (arrayBuffer) => {
-        bytes = Buffer.from(arrayBuffer);
-        this.drainSendQueue();
-      },
-      (error: unknown) => {
-        this.sendQueue = null;
-        this.queuedBytes = 0;
-        this.handlerFailed('send', error);
-      },
-    );
+  /**
+   * Runs `task` now, or after the sends before it when one of them is still
+   * being prepared (a Blob being read, a message being compressed), so
+   * frames leave in the order they were sent.
+   */
+  private schedule(task: () => void, cb: SendCallback | undefined): void {
+    if (!this.sendBusy && this.sendQueue === null) {
+      task();
+      return;
+    }
+    (this.sendQueue ??= []).push({ task, cb });
   }
 
-  /** Runs queued sends up to the next Blob that is still being read. */
-  private drainSendQueue(): void {
+  private runSendQueue(): void {
     const queue = this.sendQueue;
     if (queue === null) return;
-    while (queue.length > 0) {
-      const run = queue.shift()!;
-      try {
-        run();
-      } catch {
-        // A Blob still being read rethrows below; the queue keeps it first.
-      }
-    }
-    this.sendQueue = null;
+    while (queue.length > 0 && !this.sendBusy) queue.shift()!.task();
+    if (queue.length === 0 && this.sendQueue === queue) this.sendQueue = null;
   }
 
+  /** The connection closed with sends still waiting: their callbacks learn it. */
   private failQueuedSends(): void {
+    const queue = this.sendQueue;
     this.sendQueue = null;
     this.queuedBytes = 0;
+    if (queue === null) return;
+    for (const { cb } of queue) this.reportSendAfterClose(cb);
   }
 
-  private reportSendAfterClose(data: WebSocketData, cb: SendCallback | undefined): void {
+  private reportSendAfterClose(cb: SendCallback | undefined): void {
     if (cb) {
       const error = new Error(`WebSocket is not open: readyState ${this._readyState} (${READY_STATES[this._readyState]})`);
       process.nextTick(cb, error);
     }
   }
 
-  private sendData(payload: Buffer, binary: boolean, fin: boolean, mask: boolean, cb: SendCallback | undefined): void {
-    if (this._readyState !== WebSocket.OPEN) {
-      this.reportSendAfterClose(payload, cb);
+  private sendData(payload: Buffer, binary: boolean, fin: boolean, mask: boolean, compress: boolean, cb: SendCallback | undefined): void {
+    const socket = this._socket;
+    if (socket === null || socket.destroyed) {
+      this.reportSendAfterClose(cb);
       return;
     }
     let opcode: number;
-    if (this.sendFragmentOpcode !== 0) opcode = Opcode.Continuation;
-    else opcode = binary ? Opcode.Binary : Opcode.Text;
-    this.sendFragmentOpcode = fin ? 0 : binary ? Opcode.Binary : Opcode.Text;
-    this.writeFrame(opcode, payload, fin, mask, cb);
+    const continuing = this.sendFragmentOpcode !== 0;
+    if (continuing) opcode = Opcode.Continuation;
+    else {
+      opcode = binary ? Opcode.Binary : Opcode.Text;
+      // The whole message is compressed or not, decided on its first fragment.
+      this.sendCompressing = this.transform !== null && compress && payload.length >= this.compressThreshold;
+    }
+    this.sendFragmentOpcode = fin ? 0 : opcode === Opcode.Continuation ? this.sendFragmentOpcode : opcode;
+    if (!this.sendCompressing) {
+      this.writeFrame(opcode, payload, fin, mask, false, cb);
+      return;
+    }
+    this.sendBusy = true;
+    this.transform!.encode(payload, fin, (error, compressed) => {
+      this.sendBusy = false;
+      if (error) {
+        if (cb) cb(error);
+      } else if (this._socket !== null && !this._socket.destroyed) {
+        this.writeFrame(opcode, compressed as Buffer, fin, mask, !continuing, cb);
+      } else {
+        this.reportSendAfterClose(cb);
+      }
+      this.runSendQueue();
+    });
   }
 
   /** Writes one frame: header and payload in one buffer when small, header then the caller's payload (uncopied) when large. */
-  private writeFrame(opcode: number, payload: Buffer, fin: boolean, mask: boolean, cb: SendCallback | undefined): void {
+  private writeFrame(opcode: number, payload: Buffer, fin: boolean, mask: boolean, rsv1: boolean, cb: SendCallback | undefined): void {
     const socket = this._socket!;
     const maskKey = mask ? nextMaskKey() : null;
     const length = payload.length;
@@ -427,7 +516,7 @@ export class WebSocket extends EventEmitter {
     if (length <= COPY_THRESHOLD || maskKey !== null) {
       // Masked payloads must be copied anyway (the caller's bytes stay as they are).
       const frame = Buffer.allocUnsafe(headerSize + length);
-      writeFrameHeader(frame, 0, length, opcode, fin, false, maskKey);
+      writeFrameHeader(frame, 0, length, opcode, fin, rsv1, maskKey);
       if (maskKey !== null) {
         copyMasked(payload, frame, headerSize, maskKey);
       } else if (length > 0) {
@@ -437,15 +526,20 @@ export class WebSocket extends EventEmitter {
       return;
     }
     const header = Buffer.allocUnsafe(headerSize);
-    writeFrameHeader(header, 0, length, opcode, fin, false, null);
+    writeFrameHeader(header, 0, length, opcode, fin, rsv1, null);
     socket.cork();
     socket.write(header);
     socket.write(payload, cb);
     socket.uncork();
   }
 
-  private writeControl(opcode: number, payload: Buffer, cb: SendCallback | undefined): void {
-    this.writeFrame(opcode, payload, true, !this._isServer, cb);
+  /** Control frames wait behind data still being prepared, like every other frame. */
+  private writeControl(opcode: number, payload: Buffer, mask: boolean, cb: SendCallback | undefined): void {
+    this.schedule(() => {
+      const socket = this._socket;
+      if (socket === null || socket.destroyed) this.reportSendAfterClose(cb);
+      else this.writeFrame(opcode, payload, true, mask, false, cb);
+    }, cb);
   }
 
   ping(data?: WebSocketData, mask?: boolean | SendCallback, cb?: SendCallback): void {
@@ -470,10 +564,10 @@ export class WebSocket extends EventEmitter {
     const payload = data === undefined ? EMPTY : toBuffer(typeof data === 'number' ? String(data) : data);
     if (payload.length > MAX_CONTROL_PAYLOAD) throw new RangeError('The data size must not be greater than 125 bytes');
     if (this._readyState !== WebSocket.OPEN) {
-      this.reportSendAfterClose(payload, cb);
+      this.reportSendAfterClose(cb);
       return;
     }
-    this.writeFrame(opcode, payload, true, typeof mask === 'boolean' ? mask : !this._isServer, cb);
+    this.writeControl(opcode, payload, typeof mask === 'boolean' ? mask : !this._isServer, cb);
   }
 
   // ---- closing --------------------------------------------------------------
@@ -525,7 +619,8 @@ export class WebSocket extends EventEmitter {
     this.safeEmit('close', CloseCode.Abnormal, EMPTY);
   }
 
-  private sendCloseFrame(code: number | undefined, reason: Buffer): void {
+  /** Sends our close frame (once). `endAfter`: end TCP as soon as it is written, when failing the connection. */
+  private sendCloseFrame(code: number | undefined, reason: Buffer, endAfter = false): void {
     const socket = this._socket;
     this._readyState = WebSocket.CLOSING;
     if (this.closeFrameSent || socket === null) return;
@@ -535,9 +630,9 @@ export class WebSocket extends EventEmitter {
       socket.destroy();
       return;
     }
-    this.writeFrame(Opcode.Close, encodeClosePayload(code, reason), true, !this._isServer, (error) => {
-      if (error) return;
-      if (this.closeFrameReceived && this._isServer) socket.end();
+    this.writeControl(Opcode.Close, encodeClosePayload(code, reason), !this._isServer, (error) => {
+      if (error) socket.destroy();
+      else if (endAfter || (this.closeFrameReceived && this._isServer)) socket.end();
     });
     // A peer that never answers cannot hold the socket.
     this.closeTimer = setTimeout(() => socket.destroy(), this.closeTimeout);
@@ -564,7 +659,7 @@ export class WebSocket extends EventEmitter {
   resume(): void {
     if (this._readyState === WebSocket.CONNECTING || this._readyState === WebSocket.CLOSED) return;
     this.paused = false;
-    if (!this.closeFrameReceived) this._socket?.resume();
+    if (!this.decoding) this._socket?.resume();
   }
 
   // ---- async iteration ----------------------------------------------------------

@@ -16,3 +16,14 @@ export {
   type UpgradeRequest,
   type ValidatedUpgrade,
 } from './handshake.js';
+export { parseExtensions, formatExtension, type ExtensionOffer, type MessageTransform } from './extensions.js';
+export {
+  PERMESSAGE_DEFLATE,
+  acceptDeflateOffer,
+  acceptDeflateAnswer,
+  deflateOffer,
+  parseDeflateParams,
+  DeflateNegotiationError,
+  type DeflateParams,
+  type PerMessageDeflateOptions,
+} from './permessage-deflate.js';

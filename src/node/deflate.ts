@@ -1,0 +1,200 @@
+import { Buffer } from 'node:buffer';
+import { constants as zlibConstants, createDeflateRaw, createInflateRaw, type DeflateRaw, type InflateRaw } from 'node:zlib';
+import { CloseCode, ProtocolError, type DeflateParams, type MessageTransform, type PerMessageDeflateOptions } from '../protocol/index.js';
+
+/** The four bytes RFC 7692 strips from the end of every compressed message (an empty stored block). */
+const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+const DEFAULT_CONCURRENCY = 10;
+
+/**
+ * Bounds the zlib work of the whole process: at most `limit` operations run
+ * at once (zlib runs on libuv's thread pool, which everything else shares).
+ */
+class Limiter {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private limit: number) {}
+
+  setLimit(limit: number): void {
+    this.limit = Math.max(1, limit);
+  }
+
+  run(job: (done: () => void) => void): void {
+    if (this.running < this.limit) {
+      this.running++;
+      job(this.done);
+    } else {
+      this.waiting.push(() => job(this.done));
+    }
+  }
+
+  private readonly done = (): void => {
+    const next = this.waiting.shift();
+    if (next) process.nextTick(next);
+    else this.running--;
+  };
+}
+
+const limiter = new Limiter(DEFAULT_CONCURRENCY);
+
+/**
+ * permessage-deflate (RFC 7692) as a message transform over node:zlib. The
+ * zlib contexts are created on the first compressed message (an idle
+ * connection holds none) and freed by `release()`. Inflation stops as soon as
+ * the output passes `maxPayload`, so a decompression bomb never sits in memory.
+ */
+export class PerMessageDeflate implements MessageTransform {
+  private inflate: InflateRaw | null = null;
+  private deflate: DeflateRaw | null = null;
+  private inflateChunks: Buffer[] = [];
+  private inflateLength = 0;
+  private inflateCallback: ((error: ProtocolError | null, result?: Uint8Array) => void) | null = null;
+  private deflateChunks: Buffer[] = [];
+  private deflateLength = 0;
+  private deflateCallback: ((error: Error | null, result?: Uint8Array) => void) | null = null;
+  private released = false;
+
+  constructor(
+    private readonly params: DeflateParams,
+    private readonly isServer: boolean,
+    private readonly maxPayload: number,
+    private readonly options: PerMessageDeflateOptions = {},
+  ) {
+    if (options.concurrencyLimit !== undefined) limiter.setLimit(options.concurrencyLimit);
+  }
+
+  decode(data: Uint8Array, callback: (error: ProtocolError | null, result?: Uint8Array) => void): void {
+    limiter.run((done) => {
+      this.inflateMessage(data, (error, result) => {
+        done();
+        callback(error, result);
+      });
+    });
+  }
+
+  encode(data: Uint8Array, fin: boolean, callback: (error: Error | null, result?: Uint8Array) => void): void {
+    limiter.run((done) => {
+      this.deflateFragment(data, fin, (error, result) => {
+        done();
+        callback(error, result);
+      });
+    });
+  }
+
+  /** Frees both zlib contexts; an operation still running is answered with an error (so its limiter slot is freed). */
+  release(): void {
+    this.released = true;
+    this.failInflate(new ProtocolError('WS_ERR_INVALID_COMPRESSED_DATA', 'The connection is closed'));
+    this.failDeflate(new Error('The connection is closed'));
+  }
+
+  private inflateMessage(data: Uint8Array, callback: (error: ProtocolError | null, result?: Uint8Array) => void): void {
+    if (this.released) {
+      callback(new ProtocolError('WS_ERR_INVALID_COMPRESSED_DATA', 'The connection is closed'));
+      return;
+    }
+    const inflate = this.inflate ?? this.createInflate();
+    this.inflateCallback = callback;
+    inflate.write(data);
+    inflate.write(TRAILER);
+    inflate.flush(() => {
+      const pending = this.inflateCallback;
+      if (pending === null || this.inflate !== inflate) return;
+      this.inflateCallback = null;
+      const chunks = this.inflateChunks;
+      const result = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.inflateLength);
+      this.inflateChunks = [];
+      this.inflateLength = 0;
+      const noContextTakeover = this.isServer ? this.params.clientNoContextTakeover : this.params.serverNoContextTakeover;
+      if (noContextTakeover) inflate.reset();
+      pending(null, result);
+    });
+  }
+
+  /** Drops the inflater (its state is unusable after an error) and answers the pending decode with `error`. */
+  private failInflate(error: ProtocolError): void {
+    const inflate = this.inflate;
+    this.inflate = null;
+    this.inflateChunks = [];
+    this.inflateLength = 0;
+    inflate?.close();
+    const pending = this.inflateCallback;
+    this.inflateCallback = null;
+    pending?.(error);
+  }
+
+  private createInflate(): InflateRaw {
+    // A 15-bit window inflates what any smaller window produced.
+    const inflate = createInflateRaw({ ...this.options.zlibInflateOptions, windowBits: 15 });
+    inflate.on('data', (chunk: Buffer) => {
+      if (this.inflate !== inflate) return;
+      this.inflateLength += chunk.length;
+      if (this.maxPayload > 0 && this.inflateLength > this.maxPayload) {
+        // Stop at once: the rest of the message is never inflated.
+        this.failInflate(
+          new ProtocolError('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', `Decompressed message exceeds the limit of ${this.maxPayload} bytes`, CloseCode.MessageTooBig),
+        );
+        return;
+      }
+      this.inflateChunks.push(chunk);
+    });
+    inflate.on('error', (error: Error) => {
+      if (this.inflate !== inflate) return;
+      this.failInflate(new ProtocolError('WS_ERR_INVALID_COMPRESSED_DATA', `Invalid compressed data: ${error.message}`, CloseCode.InvalidPayload));
+    });
+    this.inflate = inflate;
+    return inflate;
+  }
+
+  private deflateFragment(data: Uint8Array, fin: boolean, callback: (error: Error | null, result?: Uint8Array) => void): void {
+    if (this.released) {
+      callback(new Error('The connection is closed'));
+      return;
+    }
+    const deflate = this.deflate ?? this.createDeflate();
+    this.deflateCallback = callback;
+    deflate.write(data);
+    deflate.flush(zlibConstants.Z_SYNC_FLUSH, () => {
+      const pending = this.deflateCallback;
+      if (pending === null || this.deflate !== deflate) return;
+      this.deflateCallback = null;
+      const chunks = this.deflateChunks;
+      let result = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.deflateLength);
+      this.deflateChunks = [];
+      this.deflateLength = 0;
+      // A sync flush ends with 00 00 ff ff; RFC 7692 sends messages without it.
+      if (fin) result = result.subarray(0, result.length - 4);
+      const noContextTakeover = this.isServer ? this.params.serverNoContextTakeover : this.params.clientNoContextTakeover;
+      if (fin && noContextTakeover) deflate.reset();
+      pending(null, result);
+    });
+  }
+
+  private failDeflate(error: Error): void {
+    const deflate = this.deflate;
+    this.deflate = null;
+    this.deflateChunks = [];
+    this.deflateLength = 0;
+    deflate?.close();
+    const pending = this.deflateCallback;
+    this.deflateCallback = null;
+    pending?.(error);
+  }
+
+  private createDeflate(): DeflateRaw {
+    const windowBits = this.isServer ? this.params.serverMaxWindowBits : this.params.clientMaxWindowBits;
+    const deflate = createDeflateRaw({ ...this.options.zlibDeflateOptions, windowBits });
+    deflate.on('data', (chunk: Buffer) => {
+      if (this.deflate !== deflate) return;
+      this.deflateChunks.push(chunk);
+      this.deflateLength += chunk.length;
+    });
+    deflate.on('error', (error: Error) => {
+      if (this.deflate !== deflate) return;
+      this.failDeflate(error);
+    });
+    this.deflate = deflate;
+    return deflate;
+  }
+}
