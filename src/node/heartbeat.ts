@@ -29,6 +29,9 @@ export class Heartbeat {
       throw new RangeError('heartbeat.interval and heartbeat.timeout must be positive numbers of milliseconds');
     }
     const tick = Math.max(5, Math.min(options.interval, options.timeout) / 4);
+    // The clock only advances while a heartbeat ticks: bring it up to date, or
+    // connections opened before the first tick look silent since it last ran.
+    heartbeatClock.now = Date.now();
     this.timer = setInterval(() => this.check(), tick);
     this.timer.unref();
   }

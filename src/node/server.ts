@@ -102,6 +102,8 @@ export class WebSocketServer extends EventEmitter {
   private shouldEmitClose = false;
   private heartbeat: Heartbeat | null = null;
   private removeServerListeners: (() => void) | null = null;
+  /** Every open connection, kept even with clientTracking: false, so that shutdown() can close them all. */
+  private readonly connections = new Set<WebSocket>();
 
   constructor(options: WebSocketServerOptions, callback?: () => void) {
     super();
@@ -303,6 +305,8 @@ export class WebSocketServer extends EventEmitter {
       autoPong: this.options.autoPong,
       ...(this.options.closeTimeout !== undefined ? { closeTimeout: this.options.closeTimeout } : {}),
     });
+    this.connections.add(ws);
+    ws.on('close', () => this.connections.delete(ws));
     if (this.options.clientTracking) {
       this.clients.add(ws);
       ws.on('close', () => {
@@ -350,7 +354,7 @@ export class WebSocketServer extends EventEmitter {
   shutdown(options: ShutdownOptions = {}): Promise<void> {
     const code = options.code ?? CloseCode.GoingAway;
     const timeout = options.timeout ?? 5000;
-    const clients = [...this.clients];
+    const clients = [...this.connections];
     const closed = new Promise<void>((resolve) => this.close(() => resolve()));
     const gone = clients.map(
       (ws) =>

@@ -292,14 +292,16 @@ export class WebSocket extends EventEmitter {
         if (this._isServer) this._socket?.end();
         return;
       }
-      this.sendCloseFrame(code === CloseCode.NoStatus ? undefined : code, EMPTY);
+      // Echo the peer's code and reason, as ws does.
+      this.sendCloseFrame(code === CloseCode.NoStatus ? undefined : code, code === CloseCode.NoStatus ? EMPTY : reason);
     },
     onError: (error) => this.failConnection(error),
   };
 
   private deliverMessage(data: Buffer, isBinary: boolean): void {
     if (isBinary) this.safeEmit('message', this.convertBinary(data), true);
-    else this.safeEmit('message', this._binaryType === 'fragments' ? [data] : data, false);
+    // Text is one Buffer whatever binaryType says, as in ws (binaryType is "the type for binary data").
+    else this.safeEmit('message', data, false);
   }
 
   /**
