@@ -2,7 +2,7 @@
 // TypeScript compiler, then adds the CommonJS entry that makes
 // `require('switchboard')` return the WebSocket class, as `require('ws')` does.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,3 +36,16 @@ declare const WebSocket: typeof api.WebSocket & Omit<typeof api, 'default'>;
 export = WebSocket;
 `,
 );
+
+// examples/ is its own CommonJS scope (the tutorial is a CommonJS script), so
+// `require("switchboard")` there resolves through node_modules, as it would
+// in a user's project: link the package into its own node_modules.
+const selfLink = join(root, 'node_modules', 'switchboard');
+let linked = false;
+try {
+  linked = lstatSync(selfLink).isSymbolicLink();
+} catch {}
+if (!linked && !existsSync(selfLink)) {
+  mkdirSync(join(root, 'node_modules'), { recursive: true });
+  symlinkSync('..', selfLink, 'dir');
+}

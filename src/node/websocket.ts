@@ -96,10 +96,11 @@ export class WebSocket extends EventEmitter {
   static readonly OPEN = 1;
   static readonly CLOSING = 2;
   static readonly CLOSED = 3;
-  readonly CONNECTING = 0;
-  readonly OPEN = 1;
-  readonly CLOSING = 2;
-  readonly CLOSED = 3;
+  // On the prototype (below), as in ws and browsers, not copied onto every instance.
+  declare readonly CONNECTING: 0;
+  declare readonly OPEN: 1;
+  declare readonly CLOSING: 2;
+  declare readonly CLOSED: 3;
 
   /** @internal */ _readyState = 0;
   /** @internal */ _socket: Duplex | null = null;
@@ -844,3 +845,7 @@ export class WebSocket extends EventEmitter {
 }
 
 type WrappedListener = ((...args: any[]) => void) & { original: unknown; isAttribute: boolean };
+
+for (const [value, name] of READY_STATES.entries()) {
+  Object.defineProperty(WebSocket.prototype, name, { enumerable: true, value });
+}
