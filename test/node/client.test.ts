@@ -1100,7 +1100,6 @@ describe('client: async iteration', { timeout: 60_000 }, () => {
 
   test(
     'after `await WebSocket.connect()`, for await gets the messages sent right after the handshake',
-    { todo: 'websocket.ts _attach replays bytes that came with the 101 on process.nextTick, before the connect() promise continuation attaches the iterator' },
     async () => {
       const srv = await plainServer();
       srv.wss.on('connection', (s: Client) => {
