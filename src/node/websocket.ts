@@ -451,6 +451,35 @@ export class WebSocket extends EventEmitter {
   }
 
   /**
+   * Writes one complete message that is already framed: an unmasked,
+   * uncompressed data frame with FIN set (header and payload in `frame`), as
+   * `encodeFrame` from `switchboard/protocol` makes it. For fan-out:
+   * switchboard/hub frames a room broadcast once and hands the same bytes to
+   * every member. Server-side connections only (client frames must be
+   * masked). Keeps the order of `send`s around it and counts in
+   * `bufferedAmount`. The caller vouches for the bytes: they are not checked.
+   */
+  sendFrame(frame: Buffer, cb?: SendCallback): void {
+    if (!this._isServer) throw new Error('sendFrame is for server-side connections (client frames are masked)');
+    if (this._readyState !== WebSocket.OPEN || this._socket === null || this._socket.destroyed) {
+      this.reportSendAfterClose(cb);
+      return;
+    }
+    if (this.sendFragmentOpcode !== 0) throw new Error('sendFrame cannot interleave with a fragmented message being sent');
+    if (!this.sendBusy && this.sendQueue === null) {
+      this._socket.write(frame, cb);
+      return;
+    }
+    this.queuedBytes += frame.length;
+    this.schedule(() => {
+      this.queuedBytes -= frame.length;
+      const socket = this._socket;
+      if (socket === null || socket.destroyed) this.reportSendAfterClose(cb);
+      else socket.write(frame, cb);
+    }, cb);
+  }
+
+  /**
    * Runs `task` now, or after the sends before it when one of them is still
    * being prepared (a Blob being read, a message being compressed), so
    * frames leave in the order they were sent.
