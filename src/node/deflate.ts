@@ -1,10 +1,17 @@
 import { Buffer } from 'node:buffer';
-import { constants as zlibConstants, createDeflateRaw, createInflateRaw, type DeflateRaw, type InflateRaw } from 'node:zlib';
+import { constants as zlibConstants, createDeflateRaw, createInflateRaw, inflateRawSync, type DeflateRaw, type InflateRaw } from 'node:zlib';
 import { CloseCode, ProtocolError, type DeflateParams, type MessageTransform, type PerMessageDeflateOptions } from '../protocol/index.js';
 
 /** The four bytes RFC 7692 strips from the end of every compressed message (an empty stored block). */
 const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 const DEFAULT_CONCURRENCY = 10;
+/**
+ * Compressed messages up to this size are inflated synchronously when the
+ * sender keeps no context between messages: a one-shot inflate costs less
+ * than a trip through the thread pool, and blocks the loop only briefly.
+ */
+const SYNC_INFLATE_LIMIT = 64 * 1024;
+const MAX_BUFFER_LENGTH = 2 ** 31 - 1;
 
 /**
  * Bounds the zlib work of the whole process: at most `limit` operations run
@@ -65,6 +72,11 @@ export class PerMessageDeflate implements MessageTransform {
   }
 
   decode(data: Uint8Array, callback: (error: ProtocolError | null, result?: Uint8Array) => void): void {
+    const noContextTakeover = this.isServer ? this.params.clientNoContextTakeover : this.params.serverNoContextTakeover;
+    if (noContextTakeover && data.length <= SYNC_INFLATE_LIMIT && this.inflateCallback === null && !this.released) {
+      this.inflateOnce(data, callback);
+      return;
+    }
     limiter.run((done) => {
       this.inflateMessage(data, (error, result) => {
         done();
@@ -87,6 +99,29 @@ export class PerMessageDeflate implements MessageTransform {
     this.released = true;
     this.failInflate(new ProtocolError('WS_ERR_INVALID_COMPRESSED_DATA', 'The connection is closed'));
     this.failDeflate(new Error('The connection is closed'));
+  }
+
+  /** Inflates a message that shares no context with others, at once (`finishFlush` accepts the missing trailer). */
+  private inflateOnce(data: Uint8Array, callback: (error: ProtocolError | null, result?: Uint8Array) => void): void {
+    let result: Buffer;
+    try {
+      result = inflateRawSync(data, {
+        ...this.options.zlibInflateOptions,
+        windowBits: 15,
+        finishFlush: zlibConstants.Z_SYNC_FLUSH,
+        maxOutputLength: this.maxPayload > 0 ? this.maxPayload : MAX_BUFFER_LENGTH,
+      });
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+        callback(
+          new ProtocolError('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', `Decompressed message exceeds the limit of ${this.maxPayload} bytes`, CloseCode.MessageTooBig),
+        );
+      } else {
+        callback(new ProtocolError('WS_ERR_INVALID_COMPRESSED_DATA', `Invalid compressed data: ${(error as Error).message}`, CloseCode.InvalidPayload));
+      }
+      return;
+    }
+    callback(null, result);
   }
 
   private inflateMessage(data: Uint8Array, callback: (error: ProtocolError | null, result?: Uint8Array) => void): void {

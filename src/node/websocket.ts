@@ -320,11 +320,11 @@ export class WebSocket extends EventEmitter {
    */
   private decodeMessage(data: Buffer, isBinary: boolean): void {
     const parser = this.parser!;
-    parser.pause();
-    this.decoding = true;
-    this._socket?.pause();
+    let settled = false;
+    let waited = false;
     this.transform!.decode(data, (error, result) => {
-      this.decoding = false;
+      settled = true;
+      if (waited) this.decoding = false;
       if (this.parser !== parser) return;
       if (error) {
         this.failConnection(error);
@@ -336,9 +336,18 @@ export class WebSocket extends EventEmitter {
         return;
       }
       this.deliverMessage(message, isBinary);
-      if (!this.paused) this._socket?.resume();
-      parser.resume();
+      if (waited) {
+        if (!this.paused) this._socket?.resume();
+        parser.resume();
+      }
     });
+    if (!settled) {
+      // Decoding went asynchronous: the parser and the socket wait, so what follows keeps its order.
+      waited = true;
+      this.decoding = true;
+      parser.pause();
+      this._socket?.pause();
+    }
   }
 
   private convertBinary(data: Buffer): unknown {
