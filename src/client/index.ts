@@ -1,0 +1,622 @@
+// switchboard/client: the browser (and Node) client of the switchboard.v1
+// hub protocol (docs/protocol.md). One ES module, no dependencies, no Node
+// modules: it uses the WebSocket class you pass in, or globalThis.WebSocket.
+
+/** The WebSocket subprotocol of the hub. */
+export const SUBPROTOCOL = 'switchboard.v1';
+
+/** What the client needs of a WebSocket: the browser API (Switchboard's WebSocket has it too). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  readonly protocol: string;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: any) => void) | null;
+  onmessage: ((event: { data: any }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: any) => void) | null;
+}
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
+
+/** Event map: event name → `(data) => reply` (the return type is what a request resolves with). */
+export type EventsMap = { [event: string]: (data: any) => any };
+export type DefaultEvents = { [event: string]: (data: any) => any };
+type Data<E extends EventsMap, K extends keyof E> = Parameters<E[K]>[0];
+type Result<E extends EventsMap, K extends keyof E> = Awaited<ReturnType<E[K]>>;
+
+export interface Member {
+  id: string;
+  user: string | null;
+  meta?: unknown;
+}
+export interface Sender {
+  id: string;
+  user: string | null;
+}
+/** What came with a message besides its data. */
+export interface Meta {
+  room?: string;
+  /** The message's id in its room (absent for volatile and non-room messages). */
+  mid?: number;
+  from?: Sender;
+}
+export interface Reply<R = unknown> {
+  (result: R): void;
+  error(code: string, message?: string): void;
+  readonly expected: boolean;
+}
+
+export interface ReconnectOptions {
+  /** First delay, ms (default 500). */
+  initialDelay?: number;
+  /** Largest delay, ms (default 30,000). */
+  maxDelay?: number;
+  /** Growth per attempt (default 2). */
+  factor?: number;
+  /** Share of the delay that is random, 0-1 (default 0.5): delay × (1 - jitter × random). */
+  jitter?: number;
+  /** Give up after this many attempts in a row (default: never). */
+  maxAttempts?: number;
+}
+
+export interface ClientOptions {
+  /** The WebSocket class (default globalThis.WebSocket). In Node: `import { WebSocket } from 'switchboard'`. */
+  WebSocket?: WebSocketConstructor;
+  /** Sent in `hello` for middleware; a function is called on every (re)connection. */
+  auth?: unknown;
+  /** Automatic reconnection; `false` turns it off. */
+  reconnect?: ReconnectOptions | false;
+  /** Default request timeout, ms (default 10,000). */
+  requestTimeout?: number;
+  /** Messages held while disconnected (default 100); when full the oldest is dropped. */
+  outboxSize?: number;
+  /** Heartbeat, overriding what the server announces; `false` turns it off. */
+  heartbeat?: { interval: number; timeout: number } | false;
+}
+
+export class HubError extends Error {
+  constructor(
+    readonly code: string,
+    message?: string,
+  ) {
+    super(message ?? code);
+    this.name = 'HubError';
+  }
+}
+
+export type Status = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export interface LifecycleEvents {
+  connect: (info: { id: string; user: string | null; reconnected: boolean }) => void;
+  disconnect: (info: { code: number; reason: string; willReconnect: boolean }) => void;
+  reconnecting: (info: { attempt: number; delay: number }) => void;
+  error: (error: HubError) => void;
+  gap: (info: { room: string; from: number; to: number; reset?: boolean }) => void;
+  presence: (info: { room: string; join?: Member; leave?: Member; members: Member[] }) => void;
+  joined: (info: { room: string; members: Member[] }) => void;
+  left: (info: { room: string }) => void;
+}
+
+interface Room {
+  /** Highest message id seen (null until the join is answered). */
+  last: number | null;
+  /** Ask for the held history on the first join. */
+  history: boolean;
+  members: Map<string, Member>;
+  waiters: Array<[(v: { head: number; members: Member[] }) => void, (e: Error) => void]>;
+}
+
+interface Pending {
+  resolve: (value: any) => void;
+  reject: (error: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+const RESERVED = new Set(['connect', 'disconnect', 'reconnecting', 'error', 'gap', 'presence', 'joined', 'left']);
+/** Close codes after which reconnecting is pointless. */
+const FATAL = new Set([4400, 4401, 1008, 1003]);
+
+function toBase64(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+/** A message with a top-level binary `data` travels base64-encoded with `bin: 1`. */
+function encode(message: Record<string, unknown>): string {
+  const d = message.data;
+  if (d instanceof ArrayBuffer || ArrayBuffer.isView(d)) {
+    const bytes = d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+    return JSON.stringify({ ...message, data: toBase64(bytes), bin: 1 });
+  }
+  return JSON.stringify(message);
+}
+
+function decodeData(m: any): unknown {
+  if (m.bin !== 1 || typeof m.data !== 'string') return m.data;
+  const s = atob(m.data);
+  const bytes = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
+  return bytes;
+}
+
+/**
+ * A hub client. `Listen` are the events the server (and other clients'
+ * room messages) send; `Send` the events this client sends.
+ */
+export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends EventsMap = DefaultEvents> {
+  /** The connection id the server gave (changes on every reconnection). */
+  id: string | null = null;
+  user: string | null = null;
+  status: Status = 'connecting';
+  private ws: WebSocketLike | null = null;
+  private readonly Ctor: WebSocketConstructor;
+  private readonly handlers = new Map<string, Array<(...args: any[]) => unknown>>();
+  private readonly rooms = new Map<string, Room>();
+  private readonly pending = new Map<number, Pending>();
+  private outbox: Array<{ message: Record<string, unknown>; id?: number }> = [];
+  private nextId = 1;
+  private attempt = 0;
+  private everConnected = false;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private hbTimer: ReturnType<typeof setTimeout> | null = null;
+  private deadTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly options: ClientOptions;
+  /** Every connection id this client has had: its own messages carry one. */
+  private readonly ids = new Set<string>();
+
+  constructor(
+    readonly url: string,
+    options: ClientOptions = {},
+  ) {
+    this.options = options;
+    const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (!Ctor) throw new TypeError('No WebSocket class: pass options.WebSocket (in Node: the WebSocket of "switchboard")');
+    this.Ctor = Ctor;
+    this.open();
+  }
+
+  // ---- events ------------------------------------------------------------------
+
+  on<K extends keyof LifecycleEvents>(event: K, handler: LifecycleEvents[K]): this;
+  on<K extends keyof Listen & string>(event: K, handler: (data: Data<Listen, K>, reply: Reply<Result<Listen, K>>, meta: Meta) => unknown): this;
+  on(event: string, handler: (...args: any[]) => unknown): this {
+    const list = this.handlers.get(event);
+    if (list) list.push(handler);
+    else this.handlers.set(event, [handler]);
+    return this;
+  }
+
+  off(event: string, handler: (...args: any[]) => unknown): this {
+    const list = this.handlers.get(event);
+    const i = list ? list.indexOf(handler) : -1;
+    if (i !== -1) list!.splice(i, 1);
+    return this;
+  }
+
+  private fire(event: string, ...args: unknown[]): boolean {
+    const list = this.handlers.get(event);
+    if (!list || list.length === 0) return false;
+    for (const handler of [...list]) {
+      try {
+        handler(...args);
+      } catch (error) {
+        if (event === 'error') setTimeout(() => { throw error; });
+        else this.fire('error', new HubError('handler_error', String(error)));
+      }
+    }
+    return true;
+  }
+
+  // ---- sending -------------------------------------------------------------------
+
+  /** Sends an event to the server (`client.on(event)` handlers there). Held in the outbox while disconnected. */
+  emit<K extends keyof Send & string>(event: K, data: Data<Send, K>): void {
+    check(event);
+    this.post({ t: 'emit', ev: event, data });
+  }
+
+  /** A request to the server; resolves with its reply, rejects with a HubError (`timeout`, ...). */
+  request<K extends keyof Send & string>(event: K, data: Data<Send, K>, options: { timeout?: number } = {}): Promise<Result<Send, K>> {
+    check(event);
+    return this.call({ t: 'req', ev: event, data }, options.timeout);
+  }
+
+  /** Publishes to a room this client is in (other members get it; not this client). Resolves with the message id. */
+  publish<K extends keyof Listen & string>(room: string, event: K, data: Data<Listen, K>, options: { volatile?: boolean; timeout?: number } = {}): Promise<number> {
+    check(event);
+    const message: Record<string, unknown> = { t: 'pub', room, ev: event, data };
+    if (options.volatile) message.volatile = true;
+    return this.call(message, options.timeout).then((r: { mid: number }) => r.mid);
+  }
+
+  /** A direct message to every connection of a user, or to one connection. */
+  direct<K extends keyof Listen & string>(to: { user: string } | { client: string }, event: K, data: Data<Listen, K>): Promise<unknown> {
+    check(event);
+    return this.call({ t: 'dm', to, ev: event, data });
+  }
+
+  /**
+   * Joins a room, now and after every reconnection (resuming from the last
+   * message seen). `history: true` also asks for the history the server holds.
+   */
+  join(room: string, options: { history?: boolean } = {}): Promise<{ head: number; members: Member[] }> {
+    let state = this.rooms.get(room);
+    if (state && state.last !== null) return Promise.resolve({ head: state.last, members: [...state.members.values()] });
+    const p = new Promise<{ head: number; members: Member[] }>((resolve, reject) => {
+      if (!state) {
+        state = { last: null, history: options.history === true, members: new Map(), waiters: [] };
+        this.rooms.set(room, state);
+        if (this.status === 'open') this.sendJoin(room, state);
+      }
+      state.waiters.push([resolve, reject]);
+    });
+    return p;
+  }
+
+  /** Leaves a room (and stops rejoining it). */
+  leave(room: string): Promise<void> {
+    const state = this.rooms.get(room);
+    if (!state) return Promise.resolve();
+    this.rooms.delete(room);
+    for (const [, reject] of state.waiters) reject(new HubError('left', `Left "${room}"`));
+    return this.status === 'open' ? this.call({ t: 'leave', room }).then(() => undefined) : Promise.resolve();
+  }
+
+  /** Members of a room as last reported. */
+  members(room: string): Member[] {
+    return [...(this.rooms.get(room)?.members.values() ?? [])];
+  }
+
+  /** The highest message id seen in a room (what a resume starts after). */
+  lastSeen(room: string): number | null {
+    return this.rooms.get(room)?.last ?? null;
+  }
+
+  /** Resolves once connected (at once if already), rejects when the client is closed for good. */
+  ready(): Promise<void> {
+    if (this.status === 'open') return Promise.resolve();
+    if (this.status === 'closed') return Promise.reject(new HubError('closed', 'The client is closed'));
+    return new Promise((resolve, reject) => {
+      const onConnect = (): void => {
+        cleanup();
+        resolve();
+      };
+      const onDisconnect = (info: { code: number; reason: string; willReconnect: boolean }): void => {
+        if (info.willReconnect) return;
+        cleanup();
+        reject(new HubError('closed', `Disconnected (${info.code} ${info.reason})`));
+      };
+      const cleanup = (): void => {
+        this.off('connect', onConnect);
+        this.off('disconnect', onDisconnect);
+      };
+      this.on('connect', onConnect);
+      this.on('disconnect', onDisconnect);
+    });
+  }
+
+  /** Closes for good: no more reconnection; pending requests reject. */
+  close(code = 1000, reason = ''): void {
+    const was = this.status;
+    this.status = 'closed';
+    if (this.timer) clearTimeout(this.timer);
+    this.stopHeartbeat();
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) {
+      detach(ws);
+      try {
+        ws.close(code, reason);
+      } catch {}
+    }
+    this.failPending('closed');
+    for (const item of this.outbox) if (item.id !== undefined) this.settle(item.id, new HubError('closed'));
+    this.outbox = [];
+    if (was !== 'closed') this.fire('disconnect', { code, reason, willReconnect: false });
+  }
+
+  private call(message: Record<string, unknown>, timeout?: number): Promise<any> {
+    if (this.status === 'closed') return Promise.reject(new HubError('closed', 'The client is closed'));
+    const id = this.nextId++;
+    message.id = id;
+    const ms = timeout ?? this.options.requestTimeout ?? 10_000;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new HubError('timeout', `No reply within ${ms} ms`));
+      }, ms);
+      this.pending.set(id, { resolve, reject, timer });
+      this.post(message, id);
+    });
+  }
+
+  private post(message: Record<string, unknown>, id?: number): void {
+    if (this.status === 'open') {
+      this.ws!.send(encode(message));
+      return;
+    }
+    if (this.status === 'closed') return;
+    this.outbox.push({ message, id });
+    if (this.outbox.length > (this.options.outboxSize ?? 100)) {
+      const dropped = this.outbox.shift()!;
+      if (dropped.id !== undefined) this.settle(dropped.id, new HubError('outbox_full', 'Dropped from the outbox while disconnected'));
+    }
+  }
+
+  private settle(id: number, error: Error | null, value?: unknown): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    clearTimeout(p.timer);
+    if (error) p.reject(error);
+    else p.resolve(value);
+  }
+
+  private failPending(code: string): void {
+    const held = new Set(this.outbox.map((o) => o.id));
+    for (const id of [...this.pending.keys()]) if (!held.has(id)) this.settle(id, new HubError(code, 'The connection closed before the reply'));
+  }
+
+  // ---- the connection ------------------------------------------------------------
+
+  private open(): void {
+    let ws: WebSocketLike;
+    try {
+      ws = new this.Ctor(this.url, SUBPROTOCOL);
+    } catch (error) {
+      this.status = 'closed';
+      throw error;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      const auth = typeof this.options.auth === 'function' ? (this.options.auth as () => unknown)() : this.options.auth;
+      Promise.resolve(auth).then(
+        (value) => {
+          if (this.ws === ws) ws.send(encode(value === undefined ? { t: 'hello' } : { t: 'hello', auth: value }));
+        },
+        () => ws.close(4000, 'auth failed'),
+      );
+    };
+    ws.onmessage = (event) => {
+      if (this.ws !== ws) return;
+      this.alive();
+      let m: any;
+      try {
+        m = JSON.parse(typeof event.data === 'string' ? event.data : String(event.data));
+      } catch {
+        return;
+      }
+      if (m && typeof m === 'object') this.receive(m);
+    };
+    ws.onclose = (event) => {
+      if (this.ws === ws) this.closed(event.code, event.reason);
+    };
+    ws.onerror = () => {};
+  }
+
+  private closed(code: number, reason: string): void {
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) detach(ws);
+    this.stopHeartbeat();
+    this.id = null;
+    this.failPending('disconnected');
+    const attempts = this.options.reconnect === false ? 0 : (this.options.reconnect?.maxAttempts ?? Infinity);
+    const willReconnect = this.status !== 'closed' && !FATAL.has(code) && this.attempt < attempts;
+    const wasOpen = this.status === 'open';
+    if (!willReconnect) {
+      this.status = 'closed';
+      for (const state of this.rooms.values()) for (const [, reject] of state.waiters.splice(0)) reject(new HubError('closed', 'Closed'));
+      for (const item of this.outbox) if (item.id !== undefined) this.settle(item.id, new HubError('closed'));
+      this.outbox = [];
+      this.fire('disconnect', { code, reason, willReconnect: false });
+      return;
+    }
+    this.status = 'reconnecting';
+    if (wasOpen) this.fire('disconnect', { code, reason, willReconnect: true });
+    const r = this.options.reconnect || {};
+    const base = Math.min(r.maxDelay ?? 30_000, (r.initialDelay ?? 500) * Math.pow(r.factor ?? 2, this.attempt));
+    const delay = Math.round(base * (1 - (r.jitter ?? 0.5) * Math.random()));
+    this.attempt++;
+    this.fire('reconnecting', { attempt: this.attempt, delay });
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this.status === 'reconnecting') this.open();
+    }, delay);
+  }
+
+  private receive(m: any): void {
+    switch (m.t) {
+      case 'welcome': {
+        this.id = m.id;
+        this.ids.add(m.id);
+        this.user = m.user ?? null;
+        this.status = 'open';
+        const reconnected = this.everConnected;
+        this.everConnected = true;
+        this.attempt = 0;
+        this.startHeartbeat(m.hb);
+        const resume: Record<string, number> = {};
+        let resuming = false;
+        for (const [room, state] of this.rooms) {
+          if (state.last === null) this.sendJoin(room, state);
+          else {
+            resume[room] = state.last;
+            resuming = true;
+          }
+        }
+        if (resuming) this.ws!.send(encode({ t: 'resume', rooms: resume }));
+        const outbox = this.outbox;
+        this.outbox = [];
+        for (const item of outbox) this.ws!.send(encode(item.message));
+        this.fire('connect', { id: m.id, user: this.user, reconnected });
+        return;
+      }
+      case 'msg': {
+        const state = this.rooms.get(m.room);
+        if (!state) return;
+        if (typeof m.mid === 'number') {
+          if (state.last !== null && m.mid <= state.last) return; // seen already
+          state.last = m.mid;
+        }
+        // Our own messages come back only in a replay after reconnecting: count them as seen, do not deliver them.
+        if (m.from && this.ids.has(m.from.id)) return;
+        this.dispatch(m.ev, decodeData(m), undefined, { room: m.room, mid: m.mid, from: m.from });
+        return;
+      }
+      case 'emit':
+        this.dispatch(m.ev, decodeData(m), undefined, m.from ? { from: m.from } : {});
+        return;
+      case 'req':
+        this.dispatch(m.ev, decodeData(m), m.id, {});
+        return;
+      case 'ack':
+        this.settle(m.id, null, decodeData(m));
+        return;
+      case 'error':
+        if (typeof m.id === 'number' && this.pending.has(m.id)) this.settle(m.id, new HubError(m.code, m.message));
+        else this.fire('error', new HubError(m.code, m.message));
+        return;
+      case 'gap': {
+        const state = this.rooms.get(m.room);
+        if (state && m.reset) state.last = 0;
+        this.fire('gap', { room: m.room, from: m.from, to: m.to, reset: m.reset });
+        return;
+      }
+      case 'presence': {
+        const state = this.rooms.get(m.room);
+        if (!state) return;
+        if (m.join) state.members.set(m.join.id, m.join);
+        if (m.leave) state.members.delete(m.leave.id);
+        this.fire('presence', { room: m.room, join: m.join, leave: m.leave, members: [...state.members.values()] });
+        return;
+      }
+      case 'joined': {
+        let state = this.rooms.get(m.room);
+        if (!state) this.rooms.set(m.room, (state = { last: null, history: false, members: new Map(), waiters: [] }));
+        this.joinedRoom(state, m.head, m.members, true);
+        this.fire('joined', { room: m.room, members: m.members });
+        return;
+      }
+      case 'left':
+        this.rooms.delete(m.room);
+        this.fire('left', { room: m.room });
+        return;
+    }
+  }
+
+  private sendJoin(room: string, state: Room): void {
+    const id = this.nextId++;
+    const message: Record<string, unknown> = { t: 'join', id, room };
+    if (state.history) message.since = 0;
+    const timer = setTimeout(() => this.settle(id, new HubError('timeout')), this.options.requestTimeout ?? 10_000);
+    this.pending.set(id, {
+      timer,
+      resolve: (r: { head: number; members: Member[] }) => {
+        if (this.rooms.get(room) === state) this.joinedRoom(state, r.head, r.members, !state.history);
+      },
+      reject: (error: Error) => {
+        if (error instanceof HubError && error.code !== 'disconnected' && error.code !== 'timeout' && this.rooms.get(room) === state) {
+          this.rooms.delete(room);
+          for (const [, reject] of state.waiters.splice(0)) reject(error);
+        }
+      },
+    });
+    this.ws!.send(encode(message));
+  }
+
+  private joinedRoom(state: Room, head: number, members: Member[], atHead: boolean): void {
+    if (state.last === null) state.last = atHead ? head : 0;
+    state.members = new Map(members.map((m) => [m.id, m]));
+    for (const [resolve] of state.waiters.splice(0)) resolve({ head, members });
+  }
+
+  private dispatch(event: string, data: unknown, id: number | undefined, meta: Meta): void {
+    let replied = false;
+    const reply = ((result: unknown) => {
+      if (replied || id === undefined || !this.ws) return;
+      replied = true;
+      this.ws.send(encode({ t: 'ack', id, data: result }));
+    }) as Reply;
+    reply.error = (code: string, message?: string) => {
+      if (replied || id === undefined || !this.ws) return;
+      replied = true;
+      this.ws.send(JSON.stringify({ t: 'error', id, code, message: message ?? code }));
+    };
+    Object.defineProperty(reply, 'expected', { value: id !== undefined });
+    const list = RESERVED.has(event) ? undefined : this.handlers.get(event);
+    if (!list || list.length === 0) {
+      reply.error('no_handler', `No handler for "${event}"`);
+      return;
+    }
+    for (const handler of [...list]) {
+      try {
+        const r = handler(data, reply, meta);
+        if (r instanceof Promise) r.catch((e: unknown) => reply.error('handler_error', String(e)));
+      } catch (error) {
+        reply.error('handler_error', String(error));
+      }
+    }
+  }
+
+  // ---- heartbeat -----------------------------------------------------------------
+
+  private startHeartbeat(announced: { interval: number; timeout: number } | undefined): void {
+    const hb = this.options.heartbeat === undefined ? announced : this.options.heartbeat;
+    if (!hb) return;
+    const beat = (): void => {
+      this.hbTimer = setTimeout(() => {
+        if (!this.ws) return;
+        this.ws.send('{"t":"ping"}');
+        // Anything received before the timeout proves the connection alive (see alive()).
+        this.deadTimer = setTimeout(() => {
+          const ws = this.ws;
+          if (!ws) return;
+          detach(ws);
+          try {
+            ws.close(4408, 'heartbeat timeout');
+          } catch {}
+          this.closed(4408, 'heartbeat timeout');
+        }, hb.timeout);
+      }, hb.interval);
+    };
+    this.beat = beat;
+    beat();
+  }
+
+  private beat: (() => void) | null = null;
+
+  private alive(): void {
+    if (this.deadTimer) {
+      clearTimeout(this.deadTimer);
+      this.deadTimer = null;
+      this.beat?.();
+    }
+  }
+
+  private stopHeartbeat(): void {
+    if (this.hbTimer) clearTimeout(this.hbTimer);
+    if (this.deadTimer) clearTimeout(this.deadTimer);
+    this.hbTimer = this.deadTimer = null;
+    this.beat = null;
+  }
+}
+
+function detach(ws: WebSocketLike): void {
+  ws.onopen = ws.onmessage = ws.onclose = null;
+  ws.onerror = () => {};
+}
+
+function check(event: string): void {
+  if (typeof event !== 'string' || !event || event.length > 256 || RESERVED.has(event)) throw new TypeError(`Invalid event name ${JSON.stringify(event)}`);
+}
+
+/** Creates a client and resolves once it is connected. */
+export function connect<Listen extends EventsMap = DefaultEvents, Send extends EventsMap = DefaultEvents>(
+  url: string,
+  options?: ClientOptions,
+): Promise<HubClient<Listen, Send>> {
+  const client = new HubClient<Listen, Send>(url, options);
+  return client.ready().then(() => client);
+}
