@@ -115,11 +115,12 @@ describe(`conformance (${IMPL_NAME} serve --echo, cases ${CASES})`, { timeout: S
     });
   }
 
-  test('serve --echo printed only its listening line and exits on SIGTERM', async () => {
+  test('serve --echo printed its listening line once and exits on SIGTERM', async () => {
     assert.ok(server, 'the echo server was not started');
     const r = await server.stop('SIGTERM', 5000);
     assert.equal(r.killed, false, `serve --echo did not exit within 5 s of SIGTERM: ${server.child.describe()}`);
-    assert.deepEqual(server.child.lines, [server.child.lines[0]], `unexpected stdout: ${server.child.describe()}`);
+    const listening = server.child.lines.filter((l) => l.startsWith('listening on'));
+    assert.equal(listening.length, 1, `"listening on" printed ${listening.length} times: ${server.child.describe()}`);
   });
 
   test('serve --echo exits on SIGINT', async () => {

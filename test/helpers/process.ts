@@ -70,7 +70,8 @@ export class Child {
   /** What the process printed, for error messages. */
   describe(): string {
     const st = this.exit ? `exited with ${this.exit.signal ?? `code ${this.exit.code}`}` : 'still running';
-    return `${this.label} (${st})\n--- stdout ---\n${this.stdout || '(empty)'}\n--- stderr ---\n${this.stderr || '(empty)'}`;
+    const clip = (t: string) => (t.length <= 4000 ? t : `${t.slice(0, 1500)}\n[... ${t.length - 4000} characters left out ...]\n${t.slice(-2500)}`);
+    return `${this.label} (${st})\n--- stdout ---\n${clip(this.stdout) || '(empty)'}\n--- stderr ---\n${clip(this.stderr) || '(empty)'}`;
   }
 
   /**
