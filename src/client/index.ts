@@ -446,7 +446,18 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
             resuming = true;
           }
         }
-        if (resuming) this.ws!.send(encode({ t: 'resume', rooms: resume }));
+        if (resuming) {
+          this.call({ t: 'resume', rooms: resume }).then(
+            (r: { rooms: Record<string, { members?: Member[]; error?: string }> }) => {
+              for (const [room, result] of Object.entries(r.rooms)) {
+                const state = this.rooms.get(room);
+                if (state && result.members) state.members = new Map(result.members.map((m) => [m.id, m]));
+                else if (state && result.error) this.fire('error', new HubError(result.error, `Could not rejoin "${room}"`));
+              }
+            },
+            () => {},
+          );
+        }
         const outbox = this.outbox;
         this.outbox = [];
         for (const item of outbox) this.ws!.send(encode(item.message));

@@ -513,10 +513,10 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
         this.ack(message.id, { room: message.room });
         return;
       case 'resume': {
-        const rooms: Record<string, { head: number } | { error: string }> = {};
+        const rooms: Record<string, { head: number; members: PresenceMember[] } | { error: string }> = {};
         for (const [room, since] of Object.entries(message.rooms)) {
           if (this._memberships.has(room)) {
-            rooms[room] = { head: (await hub.adapter.history(room)).head };
+            rooms[room] = { head: (await hub.adapter.history(room)).head, members: await hub.adapter.members(room) };
             continue;
           }
           if (!(await hub._canJoin(this, room))) {
@@ -525,7 +525,7 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
           }
           const result = await this._join(room, since);
           if (result === null) return;
-          rooms[room] = { head: result.history.head };
+          rooms[room] = { head: result.history.head, members: result.members };
           this.goLive(room, result.history, since);
         }
         this.ack(message.id, { rooms });

@@ -91,7 +91,7 @@ describe('hub: resume', { timeout: 60_000 }, () => {
     assert.ok(c.received.indexOf(ack) < c.received.findIndex((m) => m.t === 'msg'), 'the answer comes before the replay');
     const d = await RawClient.open(t.url);
     const r = await d.call({ t: 'resume', rooms: { r: 4, other: 0 } }, 1);
-    assert.deepEqual(r.data, { rooms: { r: { head: 5 }, other: { head: 0 } } });
+    assert.deepEqual(r.data, { rooms: { r: { head: 5, members: [{ id: c.id, user: null }, { id: d.id, user: null }] }, other: { head: 0, members: [{ id: d.id, user: null }] } } });
     assert.deepEqual(d.received.filter((m) => m.t === 'msg').map((m) => m.mid), [5]);
     // A last id beyond the head: the sequence restarted (in-memory history after a restart).
     const e = await RawClient.open(t.url);
