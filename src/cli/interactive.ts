@@ -1,0 +1,176 @@
+// `switchboard connect` on a terminal: a readline prompt with history;
+// received messages are printed above the prompt, marked "<", what you send
+// is marked ">", binary data is shown as hex, and slash commands send pings
+// and close the connection.
+import { clearLine, createInterface, cursorTo, type Interface } from 'node:readline';
+import type { Style } from './color.js';
+import { controlData, formatRtt, type ControlExtra, type ControlKind, type Direction, type OpenInfo, type Printer } from './connect-output.js';
+import { bytes, describeClose, oneLine, spacedHex } from './format.js';
+import type { Driver, Session } from './session.js';
+
+export const INTERACTIVE_HELP = [
+  'type a line and press Enter to send it as a message',
+  '/ping [data]            send a ping; its pong is shown with the round-trip time',
+  '/close [code] [reason]  close the connection (code 1000 by default) and exit',
+  '/help                   show this list',
+  '//text                  send "/text" (a message that starts with a slash)',
+  'Ctrl+D, Ctrl+C          close the connection with 1000 and exit',
+];
+
+export class InteractiveUi implements Printer, Driver {
+  private rl: Interface | null = null;
+  private session: Session | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly style: Style,
+    private readonly input: NodeJS.ReadStream = process.stdin,
+    private readonly output: NodeJS.WriteStream = process.stdout,
+  ) {}
+
+  // ---- output ---------------------------------------------------------------
+
+  /** Prints a line above the prompt and redraws the prompt with what was being typed. */
+  private print(line: string): void {
+    const rl = this.rl;
+    if (rl === null || !this.output.isTTY) {
+      this.output.write(`${line}\n`);
+      return;
+    }
+    cursorTo(this.output, 0);
+    clearLine(this.output, 0);
+    this.output.write(`${line}\n`);
+    rl.prompt(true);
+  }
+
+  open(info: OpenInfo): void {
+    const details = [info.protocol && `subprotocol ${info.protocol}`, info.extensions && info.extensions.split(';')[0]].filter(Boolean);
+    this.status(`connected to ${info.url}${details.length ? ` (${details.join(', ')})` : ''}; /help lists the commands`);
+  }
+
+  message(data: Buffer, isBinary: boolean): void {
+    const body = isBinary ? `${this.style.dim(`[binary, ${bytes(data.length)}]`)} ${spacedHex(data)}` : data.toString('utf8');
+    this.print(`${this.style.cyan('<')} ${body}`);
+  }
+
+  control(kind: ControlKind, direction: Direction, data: Buffer, extra: ControlExtra = {}): void {
+    const marker = direction === 'in' ? '<' : '>';
+    const detail = kind === 'close' ? describeClose(extra.code ?? 1005, data) : controlData(data);
+    const rtt = extra.rttMs === undefined ? '' : ` (${formatRtt(extra.rttMs)})`;
+    this.print(this.style.magenta(`${marker} ${kind}${detail ? ` ${detail}` : ''}${rtt}`));
+  }
+
+  status(text: string, kind: 'info' | 'error' = 'info'): void {
+    this.print(kind === 'error' ? this.style.red(`! ${text}`) : this.style.dim(`* ${text}`));
+  }
+
+  closed(code: number, reason: Buffer): void {
+    this.status(`closed: ${describeClose(code, reason)}`);
+  }
+
+  // ---- input ----------------------------------------------------------------
+
+  start(session: Session): void {
+    this.session = session;
+    const rl = createInterface({
+      input: this.input,
+      output: this.output,
+      terminal: this.output.isTTY === true,
+      historySize: 1000,
+      removeHistoryDuplicates: true,
+      prompt: this.style.green('> '),
+    });
+    this.rl = rl;
+    rl.on('line', (line: string) => {
+      this.recolorSentLine(line);
+      this.onLine(line);
+      if (this.rl !== null) rl.prompt();
+    });
+    // Ctrl+D on an empty line ends the input; Ctrl+C arrives as 'SIGINT' in raw mode.
+    rl.on('close', () => {
+      this.rl = null;
+      if (this.stopped) return;
+      if (this.output.isTTY) {
+        cursorTo(this.output, 0);
+        clearLine(this.output, 0);
+      }
+      this.closeConnection(1000, '');
+    });
+    rl.on('SIGINT', () => rl.close());
+    rl.prompt();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    const rl = this.rl;
+    this.rl = null;
+    if (rl !== null) {
+      cursorTo(this.output, 0);
+      clearLine(this.output, 0);
+      rl.close();
+    }
+    this.input.pause();
+    if (this.input.isTTY) this.input.setRawMode?.(false);
+    this.input.destroy();
+  }
+
+  /** With colour, repaints the line just entered ("> text") in the outgoing colour. */
+  private recolorSentLine(line: string): void {
+    if (!this.style.enabled || !this.output.isTTY || line === '') return;
+    const columns = this.output.columns || 80;
+    const rows = Math.max(1, Math.ceil((2 + line.length) / columns));
+    this.output.write(`\x1b[${rows}A\r\x1b[J${this.style.green(`> ${line}`)}\n`);
+  }
+
+  private onLine(line: string): void {
+    const session = this.session!;
+    if (line.startsWith('/') && !line.startsWith('//')) {
+      this.command(line);
+      return;
+    }
+    if (line === '') return;
+    if (!session.isOpen) {
+      this.status('the connection is closing; not sent', 'error');
+      return;
+    }
+    session.send(line.startsWith('//') ? line.slice(1) : line);
+  }
+
+  private command(line: string): void {
+    const session = this.session!;
+    const space = line.indexOf(' ');
+    const name = space === -1 ? line.slice(1) : line.slice(1, space);
+    const rest = space === -1 ? '' : line.slice(space + 1);
+    switch (name) {
+      case 'help':
+        for (const help of INTERACTIVE_HELP) this.status(help);
+        return;
+      case 'ping':
+        try {
+          session.ping(rest);
+        } catch (error) {
+          this.status(`cannot ping: ${oneLine((error as Error).message)}`, 'error');
+        }
+        return;
+      case 'close': {
+        const m = /^\s*(\d+)?\s*(.*)$/s.exec(rest)!;
+        this.closeConnection(m[1] === undefined ? 1000 : Number(m[1]), m[2] ?? '');
+        return;
+      }
+      default:
+        this.status(`unknown command /${name}; /help lists the commands (//${name} sends "/${name}")`, 'error');
+    }
+  }
+
+  private closeConnection(code: number, reason: string): void {
+    const session = this.session!;
+    try {
+      session.close(code, reason);
+    } catch (error) {
+      this.status(`cannot close: ${oneLine((error as Error).message)}`, 'error');
+      return;
+    }
+    // --show-control shows the close frame itself.
+    if (!session.options.showControl) this.status(`closing with ${describeClose(code, reason)}`);
+  }
+}

@@ -1,0 +1,158 @@
+// The command line: commands, options, help texts. Parsing and usage errors
+// are commander's; what the commands do is in serve.ts and connect.ts.
+import { Command, Option } from 'commander';
+import type { ConnectOptions } from './connect.js';
+import type { Mode } from './modes.js';
+import { collect, parseHeader, parsePort, parseSeconds, parseSize, parseSubprotocol } from './options.js';
+import type { LogFormat } from './server-log.js';
+import { DEFAULT_MAX_PAYLOAD, type ServeOptions } from './serve.js';
+
+export interface Actions {
+  serve(options: ServeOptions): Promise<void>;
+  connect(options: ConnectOptions): Promise<void>;
+}
+
+const SERVE_EXAMPLES = `
+Modes:
+  --tutorial (default)  the classic ws tutorial server: prints "New Client Connected",
+                        "Client Has send us the data: <data>", "Client has disconnected!"
+                        and replies "We have recieved a message: <data>"
+  --echo                sends every message back to its sender (text as text, binary as binary)
+  --broadcast           sends every message to every other connected client (a group chat)
+
+Log: one line per event (connect, message, close, error) on stdout, with a
+timestamp and a connection id (#1, #2, ...). The first line is always
+"listening on ws://HOST:PORT" (--json: {"event":"listening","url":...}).
+In tutorial mode the tutorial's own lines replace the connect, message and
+close lines; --json prints only JSON lines and --quiet only the listening line.
+SIGINT/SIGTERM (Ctrl+C) closes every connection with 1001 and exits 0.
+
+Examples:
+  $ switchboard serve                                   # tutorial server on port 8082
+  $ switchboard serve --echo --port 9001 --host 127.0.0.1
+  $ switchboard serve --broadcast --path /chat --json
+  $ switchboard serve --echo --tls-cert cert.pem --tls-key key.pem --port 8443
+  $ switchboard serve --echo --subprotocol chat.v2 --subprotocol chat.v1
+`;
+
+const CONNECT_EXAMPLES = `
+Input:
+  stdin is a terminal  interactive: a prompt with history; /ping [data],
+                       /close [code] [reason], /help; Ctrl+D closes with 1000
+  stdin is a pipe      each line is a message; when stdin ends (and --wait
+                       seconds pass, default 0) the connection closes with 1000
+  -x MESSAGE           sends the messages, waits --wait seconds (default 1),
+                       closes with 1000; stdin is not read
+  --echo               sends every received message back; runs until the server
+                       closes (stdin is not read)
+Received messages are printed one per line (binary ones as hex).
+
+Exit codes: 0 clean close, 1 connection or protocol error (reason on stderr),
+2 usage error.
+
+Examples:
+  $ switchboard connect ws://localhost:8082
+  $ printf 'hello\\nworld\\n' | switchboard connect ws://localhost:8082
+  $ switchboard connect ws://localhost:8082 -x hello -x world --wait 0.5
+  $ switchboard connect wss://example.test/feed -H "Authorization: Bearer s3cret" -s feed.v2
+  $ switchboard connect wss://localhost:8443 --ca cert.pem --json --show-control
+  $ switchboard connect ws://127.0.0.1:9001 --echo
+`;
+
+export function createProgram(version: string, actions: Actions): Command {
+  const program = new Command('switchboard')
+    .description('WebSocket server and client (RFC 6455) from the command line')
+    .version(version, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .helpCommand('help [command]', 'show help for a command')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => process.stdout.write(text),
+      writeErr: (text) => process.stderr.write(text),
+      outputError: (text, write) => write(text.replace(/^error: /, 'switchboard: ')),
+    })
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText('after', `
+Examples:
+  $ switchboard serve --echo --port 9001
+  $ switchboard connect ws://localhost:9001
+
+Run "switchboard <command> --help" for a command's options.`);
+
+  program
+    .command('serve')
+    .description('run a WebSocket server (tutorial, echo or broadcast)')
+    .option('--port <port>', 'port to listen on (0 picks a free port)', parsePort, 8082)
+    .option('--host <host>', 'address to listen on (default: all interfaces)')
+    .option('--path <path>', 'accept connections on this path only (others get 400)')
+    .addOption(new Option('--tutorial', 'the classic ws tutorial server (default)').conflicts(['echo', 'broadcast']))
+    .addOption(new Option('--echo', 'echo every message back to its sender').conflicts(['broadcast']))
+    .addOption(new Option('--broadcast', 'send every message to every other client'))
+    .option('--deflate', 'negotiate permessage-deflate when clients offer it')
+    .option('--tls-cert <file>', 'PEM certificate: serve wss:// (with --tls-key)')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .option('--subprotocol <name>', 'accept only this subprotocol (repeatable; the first the client offers that is listed is chosen)', parseSubprotocol)
+    .addOption(
+      new Option('--max-payload <bytes>', 'largest message (e.g. 1048576, 64k, 16M); larger ones close with 1009')
+        .argParser(parseSize)
+        .default(DEFAULT_MAX_PAYLOAD, '64M'),
+    )
+    .addOption(new Option('--quiet', 'print only the listening line').conflicts(['json']))
+    .option('--json', 'log JSON lines instead of text')
+    .addHelpText('after', SERVE_EXAMPLES)
+    .action(async (o: Record<string, unknown>) => {
+      const mode: Mode = o.echo ? 'echo' : o.broadcast ? 'broadcast' : 'tutorial';
+      const log: LogFormat = o.json ? 'json' : o.quiet ? 'quiet' : 'human';
+      await actions.serve({
+        port: o.port as number,
+        host: o.host as string | undefined,
+        path: o.path as string | undefined,
+        mode,
+        deflate: o.deflate === true,
+        tlsCert: o.tlsCert as string | undefined,
+        tlsKey: o.tlsKey as string | undefined,
+        subprotocols: (o.subprotocol as string[] | undefined) ?? [],
+        maxPayload: o.maxPayload as number,
+        log,
+      });
+    });
+
+  program
+    .command('connect')
+    .description('connect to a WebSocket server: interactive, piped or one-shot')
+    .argument('<url>', 'ws://, wss://, http(s):// (as ws(s)://) or ws+unix:///path.sock:/route')
+    .option('-H, --header <header>', 'extra request header "Name: value" (repeatable)', parseHeader)
+    .option('-s, --subprotocol <name>', 'offer this subprotocol (repeatable, in order of preference)', parseSubprotocol)
+    .option('--origin <origin>', 'send this Origin header')
+    .option('--insecure', 'do not verify the server\'s TLS certificate')
+    .option('--ca <file>', 'trust this PEM CA certificate (e.g. a self-signed server certificate)')
+    .option('-x, --execute <message>', 'send this message once connected, then close (repeatable)', collect)
+    .option('--wait <seconds>', 'seconds to wait after the last message is sent before closing (default: 1 with -x, 0 for stdin)', parseSeconds)
+    .option('--binary', 'send lines as binary frames instead of text')
+    .option('--echo', 'send every received message back (same type)')
+    .option('--show-control', 'print pings, pongs and close frames')
+    .option('--json', 'print JSON lines (open, message, close, and control frames with --show-control)')
+    .option('--no-deflate', 'do not offer permessage-deflate')
+    .option('--handshake-timeout <seconds>', 'give up if the opening handshake takes longer', parseSeconds, 10)
+    .addHelpText('after', CONNECT_EXAMPLES)
+    .action(async (url: string, o: Record<string, unknown>) => {
+      await actions.connect({
+        url,
+        headers: (o.header as Array<[string, string]> | undefined) ?? [],
+        subprotocols: (o.subprotocol as string[] | undefined) ?? [],
+        origin: o.origin as string | undefined,
+        insecure: o.insecure === true,
+        ca: o.ca as string | undefined,
+        execute: (o.execute as string[] | undefined) ?? [],
+        wait: o.wait as number | undefined,
+        binary: o.binary === true,
+        echo: o.echo === true,
+        showControl: o.showControl === true,
+        json: o.json === true,
+        deflate: o.deflate !== false,
+        handshakeTimeout: o.handshakeTimeout as number,
+      });
+    });
+
+  return program;
+}

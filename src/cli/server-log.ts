@@ -1,0 +1,112 @@
+// The event log of `switchboard serve`: one line per event (listening,
+// connect, message, close, error, refused, shutdown) on stdout, with a
+// timestamp and the connection's id. Human-readable, JSON lines (--json) or
+// nothing but the listening line (--quiet).
+//
+// In tutorial mode the human log leaves connect, message and close to the
+// tutorial's own lines ("New Client Connected", ...), so the output is the
+// classic tutorial's; with --json only JSON lines are printed and with
+// --quiet neither.
+import { bytes, describeClose, oneLine, preview } from './format.js';
+import type { Style } from './color.js';
+
+export type LogFormat = 'human' | 'json' | 'quiet';
+
+export interface ConnectInfo {
+  remote: string;
+  path: string;
+  protocol: string;
+  extensions: string;
+}
+
+/** Messages are logged up to this many characters (of text, or of hex for binary data). */
+export const PREVIEW_CHARS = 200;
+
+type Fields = Record<string, string | number | boolean | undefined>;
+
+export class ServerLog {
+  constructor(
+    readonly format: LogFormat,
+    private readonly style: Style,
+    /** Tutorial mode: the tutorial's own lines stand for connect/message/close in the human log. */
+    private readonly tutorial = false,
+    private readonly write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** The readiness line: `listening on ws://HOST:PORT` (also with --quiet), or a JSON object. */
+  listening(url: string): void {
+    if (this.format === 'json') this.json('listening', undefined, { url });
+    else this.write(`listening on ${url}`);
+  }
+
+  /** One of the classic tutorial's lines, printed verbatim (human log only). */
+  tutorialLine(line: string): void {
+    if (this.format === 'human') this.write(line);
+  }
+
+  connect(id: number, info: ConnectInfo): void {
+    if (this.format === 'json') {
+      this.json('connect', id, { remote: info.remote, path: info.path, protocol: info.protocol, extensions: info.extensions });
+    } else if (this.showsHumanEvent()) {
+      const extra = [info.protocol && `protocol ${info.protocol}`, info.extensions && info.extensions.split(';')[0]].filter(Boolean);
+      this.human(id, this.style.green('connect'), `${info.remote} ${info.path}${extra.length ? ` (${extra.join(', ')})` : ''}`);
+    }
+  }
+
+  /** A received message; `relayedTo` is how many clients it was forwarded to (broadcast mode). */
+  message(id: number, data: Buffer, isBinary: boolean, relayedTo?: number): void {
+    if (this.format === 'quiet' || (this.format === 'human' && this.tutorial)) return;
+    const shown = preview(data, isBinary, PREVIEW_CHARS, this.format === 'human');
+    if (this.format === 'json') {
+      this.json('message', id, {
+        type: isBinary ? 'binary' : 'text',
+        size: data.length,
+        data: shown.text,
+        truncated: shown.truncated || undefined,
+        relayedTo,
+      });
+      return;
+    }
+    const relayed = relayedTo === undefined ? '' : `, relayed to ${relayedTo} other${relayedTo === 1 ? '' : 's'}`;
+    const body = isBinary ? shown.text : JSON.stringify(shown.text);
+    this.human(id, this.style.cyan('message'), `${isBinary ? 'binary' : 'text'}, ${bytes(data.length)}${relayed}: ${body}${shown.truncated ? '…' : ''}`);
+  }
+
+  close(id: number, code: number, reason: Buffer): void {
+    if (this.format === 'json') this.json('close', id, { code, reason: reason.toString('utf8') });
+    else if (this.showsHumanEvent()) this.human(id, this.style.yellow('close'), describeClose(code, reason));
+  }
+
+  error(id: number, error: Error & { code?: string }): void {
+    if (this.format === 'json') this.json('error', id, { code: error.code, message: error.message });
+    else if (this.format === 'human') this.human(id, this.style.red('error'), `${error.code ? `${error.code}: ` : ''}${oneLine(error.message)}`);
+  }
+
+  /** A handshake the CLI itself refused (no acceptable subprotocol). */
+  refused(remote: string, status: number, reason: string): void {
+    if (this.format === 'json') this.json('refused', undefined, { remote, status, reason });
+    else if (this.format === 'human') this.human(undefined, this.style.red('refused'), `${remote} ${status} ${reason}`);
+  }
+
+  shutdown(signal: string, connections: number): void {
+    if (this.format === 'json') this.json('shutdown', undefined, { signal, connections });
+    else if (this.format === 'human') {
+      this.human(undefined, this.style.yellow('shutdown'), `${signal}: closing ${connections} connection${connections === 1 ? '' : 's'} with 1001 (going away)`);
+    }
+  }
+
+  private showsHumanEvent(): boolean {
+    return this.format === 'human' && !this.tutorial;
+  }
+
+  private human(id: number | undefined, event: string, text: string): void {
+    const tag = id === undefined ? '-' : `#${id}`;
+    this.write(`${this.style.dim(this.now().toISOString())} ${this.style.bold(tag)} ${event} ${text}`);
+  }
+
+  private json(event: string, id: number | undefined, fields: Fields): void {
+    const record: Fields = { time: this.now().toISOString(), event, id, ...fields };
+    this.write(JSON.stringify(record));
+  }
+}

@@ -1,0 +1,94 @@
+// One `switchboard connect` connection: sending with bookkeeping (so the
+// command knows when everything it sent has left), pings and their pongs,
+// and who started the closing handshake.
+import { performance } from 'node:perf_hooks';
+import type { WebSocket } from '../index.js';
+import type { Printer } from './connect-output.js';
+
+/** Where the messages to send come from: -x, stdin lines, the interactive prompt, or nowhere (--echo). */
+export interface Driver {
+  /** The connection is open. */
+  start(session: Session): void;
+  /** The connection is over: stop reading input and release stdin. */
+  stop(): void;
+}
+
+export interface SessionOptions {
+  /** Send text as binary frames (--binary). */
+  binary: boolean;
+  /** Show every ping, pong and close frame (--show-control). */
+  showControl: boolean;
+}
+
+export class Session {
+  /** Whether this side sent the first close frame. */
+  closedByUs = false;
+  private pending = 0;
+  private waiters: Array<() => void> = [];
+  private pings: Array<{ data: Buffer; at: number }> = [];
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly printer: Printer,
+    readonly options: SessionOptions,
+  ) {}
+
+  get isOpen(): boolean {
+    return this.ws.readyState === this.ws.OPEN;
+  }
+
+  /** Messages handed to the socket and not yet written. */
+  get backlog(): number {
+    return this.pending;
+  }
+
+  /** Sends `text` as a text message, or its UTF-8 bytes as a binary one with --binary. */
+  send(text: string): void {
+    this.sendData(this.options.binary ? Buffer.from(text, 'utf8') : text, this.options.binary);
+  }
+
+  sendData(data: string | Buffer, binary: boolean): void {
+    this.pending++;
+    this.ws.send(data, { binary }, () => {
+      this.pending--;
+      if (this.pending === 0) this.flushWaiters();
+    });
+  }
+
+  /** Calls `fn` once everything sent so far has been written to the socket. */
+  afterSent(fn: () => void): void {
+    if (this.pending === 0) setImmediate(fn);
+    else this.waiters.push(fn);
+  }
+
+  private flushWaiters(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const fn of waiters) fn();
+  }
+
+  /** Sends a ping (throws if the connection is not open or the data is over 125 bytes). */
+  ping(data = ''): void {
+    const payload = Buffer.from(data, 'utf8');
+    this.ws.ping(payload);
+    this.pings.push({ data: payload, at: performance.now() });
+    if (this.options.showControl) this.printer.control('ping', 'out', payload);
+  }
+
+  /** If `data` answers one of our pings, forgets it and returns the round trip in ms. */
+  answerPong(data: Buffer): number | undefined {
+    const i = this.pings.findIndex((p) => p.data.equals(data));
+    if (i === -1) return undefined;
+    const [ping] = this.pings.splice(i, 1);
+    return performance.now() - ping!.at;
+  }
+
+  /** Starts the closing handshake (throws on a code or reason the client may not send). */
+  close(code = 1000, reason = ''): void {
+    if (this.ws.readyState === this.ws.CLOSING || this.ws.readyState === this.ws.CLOSED) return;
+    const wasOpen = this.isOpen;
+    this.ws.close(code, reason);
+    this.closedByUs = true;
+    if (wasOpen && this.options.showControl) this.printer.control('close', 'out', Buffer.from(reason, 'utf8'), { code });
+  }
+}
