@@ -46,6 +46,67 @@ class Limiter {
 const limiter = new Limiter(DEFAULT_CONCURRENCY);
 
 /**
+ * One compressor shared by every connection whose messages carry no
+ * context (server_no_context_takeover, the server's default): one zlib state
+ * for the whole process instead of ~270 KB per connection, which also keeps
+ * it in the CPU's cache. Messages are compressed one at a time, each from a
+ * fresh state (reset after each).
+ */
+class SharedCompressor {
+  private readonly stream: DeflateRaw;
+  private chunks: Buffer[] = [];
+  private length = 0;
+  private busy = false;
+  private readonly queue: Array<{ data: Uint8Array; callback: (error: Error | null, result?: Uint8Array) => void }> = [];
+
+  constructor(options: Record<string, unknown>) {
+    this.stream = createDeflateRaw(options);
+    this.stream.on('data', (chunk: Buffer) => {
+      this.chunks.push(chunk);
+      this.length += chunk.length;
+    });
+    // A failed compression is reported to its caller by the flush callback; the process must not crash.
+    this.stream.on('error', () => {});
+  }
+
+  compress(data: Uint8Array, callback: (error: Error | null, result?: Uint8Array) => void): void {
+    this.queue.push({ data, callback });
+    if (!this.busy) this.next();
+  }
+
+  private next(): void {
+    const job = this.queue.shift();
+    if (job === undefined) {
+      this.busy = false;
+      return;
+    }
+    this.busy = true;
+    this.stream.write(job.data);
+    this.stream.flush(zlibConstants.Z_SYNC_FLUSH, () => {
+      const chunks = this.chunks;
+      const result = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.length);
+      this.chunks = [];
+      this.length = 0;
+      this.stream.reset();
+      job.callback(null, result.subarray(0, result.length - 4));
+      this.next();
+    });
+  }
+}
+
+const sharedCompressors = new Map<string, SharedCompressor>();
+
+function sharedCompressor(windowBits: number, options: Record<string, unknown> | undefined): SharedCompressor {
+  const key = `${windowBits} ${JSON.stringify(options ?? {})}`;
+  let compressor = sharedCompressors.get(key);
+  if (compressor === undefined) {
+    compressor = new SharedCompressor({ ...options, windowBits });
+    sharedCompressors.set(key, compressor);
+  }
+  return compressor;
+}
+
+/**
  * permessage-deflate (RFC 7692) as a message transform over node:zlib. The
  * zlib contexts are created on the first compressed message (an idle
  * connection holds none) and freed by `release()`. Inflation stops as soon as
@@ -61,6 +122,8 @@ export class PerMessageDeflate implements MessageTransform {
   private deflateLength = 0;
   private deflateCallback: ((error: Error | null, result?: Uint8Array) => void) | null = null;
   private released = false;
+  /** Whether a fragmented message is being compressed on this connection's own deflater. */
+  private midMessage = false;
 
   constructor(
     private readonly params: DeflateParams,
@@ -86,6 +149,18 @@ export class PerMessageDeflate implements MessageTransform {
   }
 
   encode(data: Uint8Array, fin: boolean, callback: (error: Error | null, result?: Uint8Array) => void): void {
+    const noContextTakeover = this.isServer ? this.params.serverNoContextTakeover : this.params.clientNoContextTakeover;
+    if (noContextTakeover && fin && !this.midMessage) {
+      if (this.released) {
+        callback(new Error('The connection is closed'));
+        return;
+      }
+      const windowBits = this.isServer ? this.params.serverMaxWindowBits : this.params.clientMaxWindowBits;
+      sharedCompressor(windowBits, this.options.zlibDeflateOptions).compress(data, callback);
+      return;
+    }
+    // A message sent in fragments keeps its own compressor state between them.
+    this.midMessage = !fin;
     limiter.run((done) => {
       this.deflateFragment(data, fin, (error, result) => {
         done();

@@ -247,7 +247,8 @@ export class WebSocketServer extends EventEmitter {
     if (!configured || header === undefined) return null;
     const offers = parseExtensions(header);
     if (offers === null) throw new HandshakeError('WS_ERR_INVALID_EXTENSION_HEADER', 400, 'Invalid Sec-WebSocket-Extensions header');
-    const options = configured === true ? {} : configured;
+    // No context takeover on the server's side unless asked for: all connections then share one compressor.
+    const options = { serverNoContextTakeover: true, ...(configured === true ? {} : configured) };
     const accepted = acceptDeflateOffer(offers, options);
     return accepted === null ? null : { ...accepted, options };
   }
