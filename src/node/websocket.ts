@@ -136,6 +136,7 @@ export class WebSocket extends EventEmitter {
   /** Whether a received message is being decompressed (the parser waits for it). */
   private decoding = false;
   private validateUtf8 = true;
+  private maxPayload = DEFAULT_MAX_PAYLOAD;
 
   /**
    * `new WebSocket(url, protocols?, options?)` connects as a client.
@@ -211,19 +212,16 @@ export class WebSocket extends EventEmitter {
     this.transform = options.transform ?? null;
     this.compressThreshold = options.compressThreshold ?? 1024;
     this.validateUtf8 = !options.skipUTF8Validation;
-    this.parser = new FrameParser(this.parserHandler, {
-      role: isServer ? 'server' : 'client',
-      maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
-      skipUtf8Validation: options.skipUTF8Validation ?? false,
-      allowRsv1: this.transform !== null,
-    });
+    this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     const tcp = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void };
     tcp.setTimeout?.(0);
     tcp.setNoDelay?.(true);
-    socket.on('data', this.onSocketData);
-    socket.on('end', this.onSocketEnd);
-    socket.on('close', this.onSocketClose);
-    socket.on('error', this.onSocketError);
+    // Shared listener functions find the connection through the socket: no closures per connection.
+    (socket as SocketWithOwner)[kOwner] = this;
+    socket.on('data', socketOnData);
+    socket.on('end', socketOnEnd);
+    socket.on('close', socketOnClose);
+    socket.on('error', socketOnError);
     this._readyState = WebSocket.OPEN;
     if (head.length > 0) {
       // Frames that came in the same packet as the handshake are read once
@@ -232,16 +230,18 @@ export class WebSocket extends EventEmitter {
       // setImmediate); the socket waits meanwhile so order is kept.
       socket.pause();
       setImmediate(() => {
-        this.onSocketData(head);
+        this._onSocketData(head);
         if (!this.paused && !this.decoding) socket.resume();
       });
     }
   }
 
-  private readonly onSocketData = (chunk: Buffer): void => {
+  /** @internal */
+  _onSocketData(chunk: Buffer): void {
     this._lastActivity = heartbeatClock.now;
-    const parser = this.parser;
-    if (parser === null) return;
+    // Created on the first bytes: an idle connection holds no parser state.
+    const parser = this.parser ?? this.createParser();
+    if (parser.done) return;
     // Replies that handlers send while this chunk's messages are reported
     // leave together, in one writev, instead of one syscall per message.
     const socket = this._socket!;
@@ -251,23 +251,31 @@ export class WebSocket extends EventEmitter {
     } finally {
       socket.uncork();
     }
-  };
+  }
 
-  private readonly onSocketEnd = (): void => {
+  private createParser(): FrameParser {
+    const parser = new FrameParser(new ParserEvents(this), {
+      role: this._isServer ? 'server' : 'client',
+      maxPayload: this.maxPayload,
+      skipUtf8Validation: !this.validateUtf8,
+      allowRsv1: this.transform !== null,
+    });
+    this.parser = parser;
+    return parser;
+  }
+
+  /** @internal */
+  _onSocketEnd(): void {
     this._readyState = WebSocket.CLOSING;
     const socket = this._socket;
     if (socket && !socket.writableEnded) socket.end();
-  };
+  }
 
-  private readonly onSocketError = (): void => {
-    // A reset connection: its 'close' follows and reports 1006.
-    this._socket?.destroy();
-  };
-
-  private readonly onSocketClose = (): void => {
+  /** @internal */
+  _onSocketClose(): void {
     const socket = this._socket!;
-    socket.removeListener('data', this.onSocketData);
-    socket.removeListener('end', this.onSocketEnd);
+    socket.removeListener('data', socketOnData);
+    socket.removeListener('end', socketOnEnd);
     this._readyState = WebSocket.CLOSED;
     if (this.closeTimer !== null) {
       clearTimeout(this.closeTimer);
@@ -278,35 +286,44 @@ export class WebSocket extends EventEmitter {
     this.transform?.release();
     this.failQueuedSends();
     this.safeEmit('close', this.closeCode, this.closeReason);
-  };
+  }
 
-  private readonly parserHandler: FrameParserHandler = {
-    onMessage: (data, isBinary, compressed) => {
-      if (compressed) this.decodeMessage(data, isBinary);
-      else this.deliverMessage(data, isBinary);
-    },
-    onPing: (data) => {
-      if (this.autoPong && this._readyState === WebSocket.OPEN) this.writeControl(Opcode.Pong, data, !this._isServer, undefined);
-      this.safeEmit('ping', data);
-    },
-    onPong: (data) => {
-      this._pingSentAt = 0;
-      this.safeEmit('pong', data);
-    },
-    onClose: (code, reason) => {
-      this.closeFrameReceived = true;
-      this.closeCode = code;
-      this.closeReason = reason;
-      if (this.closeFrameSent) {
-        // Our close was answered: the server ends TCP now; a client waits for the server to (RFC 6455 section 7.1.1).
-        if (this._isServer) this._socket?.end();
-        return;
-      }
-      // Echo the peer's code and reason, as ws does.
-      this.sendCloseFrame(code === CloseCode.NoStatus ? undefined : code, code === CloseCode.NoStatus ? EMPTY : reason);
-    },
-    onError: (error) => this.failConnection(error),
-  };
+  /** @internal */
+  _onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void {
+    if (compressed) this.decodeMessage(data, isBinary);
+    else this.deliverMessage(data, isBinary);
+  }
+
+  /** @internal */
+  _onPing(data: Buffer): void {
+    if (this.autoPong && this._readyState === WebSocket.OPEN) this.writeControl(Opcode.Pong, data, !this._isServer, undefined);
+    this.safeEmit('ping', data);
+  }
+
+  /** @internal */
+  _onPong(data: Buffer): void {
+    this._pingSentAt = 0;
+    this.safeEmit('pong', data);
+  }
+
+  /** @internal */
+  _onCloseFrame(code: number, reason: Buffer): void {
+    this.closeFrameReceived = true;
+    this.closeCode = code;
+    this.closeReason = reason;
+    if (this.closeFrameSent) {
+      // Our close was answered: the server ends TCP now; a client waits for the server to (RFC 6455 section 7.1.1).
+      if (this._isServer) this._socket?.end();
+      return;
+    }
+    // Echo the peer's code and reason, as ws does.
+    this.sendCloseFrame(code === CloseCode.NoStatus ? undefined : code, code === CloseCode.NoStatus ? EMPTY : reason);
+  }
+
+  /** @internal */
+  _onProtocolError(error: ProtocolError): void {
+    this.failConnection(error);
+  }
 
   private deliverMessage(data: Buffer, isBinary: boolean): void {
     if (isBinary) this.safeEmit('message', this.convertBinary(data), true);
@@ -895,4 +912,41 @@ type WrappedListener = ((...args: any[]) => void) & { original: unknown; isAttri
 
 for (const [value, name] of READY_STATES.entries()) {
   Object.defineProperty(WebSocket.prototype, name, { enumerable: true, value });
+}
+
+const kOwner = Symbol('switchboard.websocket');
+type SocketWithOwner = Duplex & { [kOwner]: WebSocket };
+
+function socketOnData(this: SocketWithOwner, chunk: Buffer): void {
+  this[kOwner]._onSocketData(chunk);
+}
+function socketOnEnd(this: SocketWithOwner): void {
+  this[kOwner]._onSocketEnd();
+}
+function socketOnClose(this: SocketWithOwner): void {
+  this[kOwner]._onSocketClose();
+}
+function socketOnError(this: SocketWithOwner): void {
+  // A reset connection: its 'close' follows and reports 1006.
+  this.destroy();
+}
+
+/** Forwards the parser's events to the connection (one small object, no closures). */
+class ParserEvents implements FrameParserHandler {
+  constructor(private readonly ws: WebSocket) {}
+  onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void {
+    this.ws._onMessage(data, isBinary, compressed);
+  }
+  onPing(data: Buffer): void {
+    this.ws._onPing(data);
+  }
+  onPong(data: Buffer): void {
+    this.ws._onPong(data);
+  }
+  onClose(code: number, reason: Buffer): void {
+    this.ws._onCloseFrame(code, reason);
+  }
+  onError(error: ProtocolError): void {
+    this.ws._onProtocolError(error);
+  }
 }
