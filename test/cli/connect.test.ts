@@ -111,6 +111,12 @@ describe('switchboard connect (pipe, -x, --echo)', { timeout: 180_000 }, () => {
     assert.equal(failed.code, 1, failed.child.describe());
     assert.equal(failed.stderr, 'switchboard: closed by the server: 1011 (internal error) "oops"\n');
 
+    // A text frame with invalid UTF-8 (C3 28), written raw: the client fails the connection with 1007.
+    const corrupt = await peer({}, (ws) => ws.on('message', () => (ws as unknown as { _socket: import('node:net').Socket })._socket.write(Buffer.from([0x81, 0x02, 0xc3, 0x28]))));
+    const invalid = await runCli(['connect', corrupt.url, '-x', 'hi', '--wait', '5']);
+    assert.equal(invalid.code, 1, invalid.child.describe());
+    assert.equal(invalid.stderr, 'switchboard: protocol error: Invalid UTF-8 sequence in a text message (WS_ERR_INVALID_UTF8); closed with 1007 (invalid payload data)\n');
+
     const leaving = await peer({}, (ws) => ws.on('message', () => ws.close(1001, 'restarting')));
     const left = await runCli(['connect', leaving.url, '-x', 'hi', '--wait', '5']);
     assert.equal(left.code, 0, `1001 is a normal end: ${left.child.describe()}`);

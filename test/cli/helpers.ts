@@ -89,8 +89,8 @@ export interface Served {
  * its first stdout line, `listening on ws://127.0.0.1:PORT` (or the JSON
  * "listening" object with --json).
  */
-export async function startServe(args: string[], timeoutMs = 10_000): Promise<Served> {
-  const child = spawnCli(['serve', '--port', '0', '--host', '127.0.0.1', ...args]);
+export async function startServe(args: string[], timeoutMs = 10_000, env?: NodeJS.ProcessEnv): Promise<Served> {
+  const child = spawnCli(['serve', '--port', '0', '--host', '127.0.0.1', ...args], { env });
   try {
     const first = await child.waitFor(() => child.lines[0], 'the listening line', timeoutMs);
     let url: string;

@@ -29,15 +29,23 @@ class Terminal {
     readonly name: string,
     dir: string,
     args: string[],
+    env: Record<string, string> = {},
   ) {
     this.rcFile = path.join(dir, `${name}.rc`);
-    const command = `${quote(process.execPath)} ${quote(CLI)} connect ${args.map(quote).join(' ')}; echo $? > ${quote(this.rcFile)}`;
+    // FORCE_COLOR from the test runner's environment would override the terminal check.
+    const vars = Object.entries(env).map(([k, v]) => `${k}=${quote(v)}`).join(' ');
+    const command = `unset FORCE_COLOR NO_COLOR; ${vars} ${quote(process.execPath)} ${quote(CLI)} connect ${args.map(quote).join(' ')}; echo $? > ${quote(this.rcFile)}`;
     // remain-on-exit keeps the last screen readable after the command ends.
     tmux('new-session', '-d', '-s', name, '-x', '200', '-y', '50', command, ';', 'set-option', '-t', name, 'remain-on-exit', 'on');
   }
 
   screen(): string {
     return tmux('capture-pane', '-p', '-t', this.name);
+  }
+
+  /** The screen with its colours (SGR escape sequences). */
+  coloured(): string {
+    return tmux('capture-pane', '-p', '-e', '-t', this.name);
   }
 
   lines(): string[] {
@@ -102,6 +110,7 @@ describe('switchboard connect on a terminal (tmux)', { timeout: 120_000 }, () =>
   });
 
   test('send, receive, history, binary, /ping, then /close 1000 bye exits 0', T, async () => {
+    const closesBefore = closes.length;
     const term = new Terminal('session1', dir, [url]);
     await term.waitFor(/\* connected to ws:\/\/127\.0\.0\.1:\d+\/; \/help lists the commands/, 'the connected line');
 
@@ -109,6 +118,9 @@ describe('switchboard connect on a terminal (tmux)', { timeout: 120_000 }, () =>
     term.keys('Enter');
     await term.waitFor(/^< echo: hello$/m, 'the reply');
     assert.ok(term.lines().includes('> hello'), term.screen());
+    // On a terminal, incoming is cyan and outgoing green.
+    assert.match(term.coloured(), /\x1b\[36m<\x1b\[39m echo: hello/);
+    assert.match(term.coloured(), /\x1b\[32m(?:\x1b\[\d+m)*> hello/);
 
     // History: Up recalls the last line.
     term.keys('Up', 'Enter');
@@ -137,12 +149,13 @@ describe('switchboard connect on a terminal (tmux)', { timeout: 120_000 }, () =>
     term.keys('Enter');
     assert.equal(await term.exitCode(), 0, term.screen());
     await term.waitFor(/^\* closed: 1000 \(normal closure\) "bye"$/m, 'the closed line');
-    await until(() => closes.length === 1, 'the server to see the close');
-    assert.deepEqual(closes[0], { code: 1000, reason: 'bye' });
+    await until(() => closes.length === closesBefore + 1, 'the server to see the close');
+    assert.deepEqual(closes.at(-1), { code: 1000, reason: 'bye' });
   });
 
-  test('--show-control shows ping, pong and close frames; Ctrl+D closes with 1000 and exits 0', T, async () => {
-    const term = new Terminal('session2', dir, [url, '--show-control']);
+  test('--show-control shows ping, pong and close frames; NO_COLOR; Ctrl+D closes with 1000 and exits 0', T, async () => {
+    const closesBefore = closes.length;
+    const term = new Terminal('session2', dir, [url, '--show-control'], { NO_COLOR: '1' });
     await term.waitFor(/\* connected to /, 'the connected line');
     term.type('/ping');
     term.keys('Enter');
@@ -154,11 +167,12 @@ describe('switchboard connect on a terminal (tmux)', { timeout: 120_000 }, () =>
     term.type('/nope');
     term.keys('Enter');
     await term.waitFor(/^! unknown command \/nope/m, 'the unknown command line');
+    assert.doesNotMatch(term.coloured(), /\x1b\[3[1-6]m/, 'NO_COLOR: no colours');
     term.keys('C-d');
     assert.equal(await term.exitCode(), 0, term.screen());
     await term.waitFor(/^> close 1000 \(normal closure\)$/m, 'the close frame sent');
     await term.waitFor(/^< close 1000 \(normal closure\)$/m, 'the close frame received');
-    await until(() => closes.length === 2, 'the server to see the close');
-    assert.deepEqual(closes[1], { code: 1000, reason: '' });
+    await until(() => closes.length === closesBefore + 1, 'the server to see the close');
+    assert.deepEqual(closes.at(-1), { code: 1000, reason: '' });
   });
 });

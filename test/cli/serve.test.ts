@@ -12,7 +12,7 @@ import WsClient from 'ws';
 import { onceEvent } from '../helpers/async.js';
 import { MessageLog } from '../helpers/messages.js';
 import { repoRoot } from '../helpers/env.js';
-import { assertBuilt, runCli, startServe, stopAll, until, type Served } from './helpers.js';
+import { assertBuilt, cliEnv, runCli, startServe, stopAll, until, type Served } from './helpers.js';
 
 const T = { timeout: 30_000 };
 const ISO = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z';
@@ -256,6 +256,19 @@ describe('switchboard serve', { timeout: 180_000 }, () => {
       assert.match(r.stderr, /^switchboard: listen EADDRINUSE/);
     } finally {
       blocker.close();
+    }
+  });
+
+  test('the human log is coloured only when asked: FORCE_COLOR=1 colours it, NO_COLOR (and a pipe) does not', T, async () => {
+    for (const [env, coloured] of [[{ FORCE_COLOR: '1', NO_COLOR: undefined }, true], [{ FORCE_COLOR: undefined, NO_COLOR: '1' }, false], [{ FORCE_COLOR: undefined, NO_COLOR: undefined }, false]] as const) {
+      const s = await startServe(['--echo'], 10_000, cliEnv(env));
+      const ws = await open(s.url);
+      await closeClient(ws);
+      await until(() => s.child.lines.length >= 3, 'the connect and close lines');
+      await stopServer(s);
+      assert.equal(s.child.lines[0], `listening on ws://127.0.0.1:${s.port}`, 'the listening line is never coloured');
+      assert.equal(s.child.lines.slice(1).every((line) => line.includes('\x1b[')), coloured, `${JSON.stringify(env)}: ${s.child.stdout}`);
+      assert.equal(s.child.lines.slice(1).some((line) => line.includes('\x1b[')), coloured, `${JSON.stringify(env)}: ${s.child.stdout}`);
     }
   });
 
