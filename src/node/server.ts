@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import type { Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   CloseCode,
@@ -16,6 +17,7 @@ import {
   type PerMessageDeflateOptions,
 } from '../protocol/index.js';
 import { PerMessageDeflate } from './deflate.js';
+import { createUpgradeServer } from './upgrade-server.js';
 import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
 import { WebSocket } from './websocket.js';
 
@@ -96,7 +98,7 @@ export class WebSocketServer extends EventEmitter {
   readonly options: Required<Pick<WebSocketServerOptions, 'maxPayload' | 'clientTracking' | 'skipUTF8Validation' | 'autoPong'>> &
     WebSocketServerOptions;
   readonly clients: Set<WebSocket>;
-  private server: HttpServer | HttpsServer | null = null;
+  private server: HttpServer | HttpsServer | NetServer | null = null;
   private ownsServer = false;
   private state = RUNNING;
   private shouldEmitClose = false;
@@ -125,15 +127,7 @@ export class WebSocketServer extends EventEmitter {
     }
 
     if (options.port != null) {
-      const timeout = options.handshakeTimeout ?? 10_000;
-      const server = createServer(
-        { headersTimeout: timeout, requestTimeout: timeout + 1000, connectionsCheckingInterval: Math.min(1000, timeout) },
-        (req: IncomingMessage, res: ServerResponse) => {
-          const body = 'Upgrade Required';
-          res.writeHead(426, { 'Content-Length': Buffer.byteLength(body), 'Content-Type': 'text/plain' });
-          res.end(body);
-        },
-      );
+      const server = createUpgradeServer(options.handshakeTimeout ?? 10_000);
       this.server = server;
       this.ownsServer = true;
       server.listen(options.port, options.host, options.backlog, callback);

@@ -233,6 +233,9 @@ export class WebSocket extends EventEmitter {
         this._onSocketData(head);
         if (!this.paused && !this.decoding) socket.resume();
       });
+    } else {
+      // A socket handed over paused (by our own upgrade server) starts flowing now.
+      socket.resume();
     }
   }
 

@@ -27,3 +27,4 @@ export {
   type DeflateParams,
   type PerMessageDeflateOptions,
 } from './permessage-deflate.js';
+export { findHeadEnd, parseRequestHead, type RequestHead } from './http-head.js';

@@ -1,0 +1,92 @@
+import { Buffer } from 'node:buffer';
+import { IncomingMessage } from 'node:http';
+import { createServer, type Server, type Socket } from 'node:net';
+import { errorResponse, findHeadEnd, hasToken, parseRequestHead } from '../protocol/index.js';
+
+/** Largest request head accepted (ws-style servers see small heads; this bounds what a client can make us hold). */
+const MAX_HEAD_SIZE = 16 * 1024;
+
+/**
+ * The listening server a `WebSocketServer({ port })` creates: a TCP server
+ * that reads just the request head and hands upgrade requests over as an
+ * http server would (`'upgrade'`, (req, socket, head)), with none of the
+ * per-connection machinery of a general HTTP server. Other requests get 426
+ * (as ws answers them), malformed ones 400, and a client that does not send
+ * its whole head within `handshakeTimeout` ms gets 408.
+ */
+export function createUpgradeServer(handshakeTimeout: number): Server {
+  const server = createServer({ noDelay: true }, (socket) => readRequestHead(server, socket, handshakeTimeout));
+  return server;
+}
+
+function readRequestHead(server: Server, socket: Socket, handshakeTimeout: number): void {
+  let buffered: Buffer | null = null;
+  const onTimeout = (): void => refuse(socket, 408, 'The request head did not arrive in time');
+  const onData = (chunk: Buffer): void => {
+    const data = buffered === null ? chunk : Buffer.concat([buffered, chunk]);
+    const end = findHeadEnd(data, buffered === null ? 0 : buffered.length);
+    if (end === -1) {
+      if (data.length > MAX_HEAD_SIZE) {
+        socket.removeListener('data', onData);
+        refuse(socket, 431, 'Request header fields too large');
+      } else {
+        buffered = data;
+      }
+      return;
+    }
+    socket.removeListener('data', onData);
+    socket.removeListener('timeout', onTimeout);
+    socket.setTimeout(0);
+    // Nothing may be read (and lost) until the WebSocket takes the socket over.
+    socket.pause();
+    const head = parseRequestHead(data.subarray(0, end));
+    if (head === null) {
+      refuse(socket, 400, 'Malformed HTTP request');
+      return;
+    }
+    const req = new IncomingMessage(socket);
+    req.method = head.method;
+    req.url = head.target;
+    req.httpVersionMajor = head.versionMajor;
+    req.httpVersionMinor = head.versionMinor;
+    req.httpVersion = `${head.versionMajor}.${head.versionMinor}`;
+    req.rawHeaders = head.rawHeaders;
+    const headers = headerObject(head.rawHeaders);
+    req.headers = headers;
+    req.complete = true;
+    const isUpgrade = headers.upgrade !== undefined && hasToken(headers.connection, 'upgrade');
+    if (!isUpgrade || server.listenerCount('upgrade') === 0) {
+      refuse(socket, 426, 'Upgrade Required', { Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' });
+      return;
+    }
+    server.emit('upgrade', req, socket, data.subarray(end));
+  };
+  socket.on('error', destroySelf);
+  socket.setTimeout(handshakeTimeout);
+  socket.once('timeout', onTimeout);
+  socket.on('data', onData);
+}
+
+/** `req.headers` as Node builds it: lower-case names, repeated fields joined with ", " (set-cookie as a list). */
+function headerObject(rawHeaders: string[]): IncomingMessage['headers'] {
+  const headers: Record<string, string | string[]> = {};
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase();
+    const value = rawHeaders[i + 1]!;
+    const existing = headers[name];
+    if (existing === undefined) headers[name] = name === 'set-cookie' ? [value] : value;
+    else if (Array.isArray(existing)) existing.push(value);
+    else headers[name] = `${existing}, ${value}`;
+  }
+  return headers;
+}
+
+function refuse(socket: Socket, status: number, message: string, headers?: Record<string, string>): void {
+  socket.once('finish', destroySelf);
+  if (socket.writable) socket.end(errorResponse(status, message, headers));
+  else socket.destroy();
+}
+
+function destroySelf(this: Socket): void {
+  this.destroy();
+}
