@@ -49,6 +49,8 @@ export interface ConnectionOptions {
 
 /** Payloads up to this size are copied behind their header and written once; larger ones are written separately, uncopied. */
 const COPY_THRESHOLD = 16 * 1024;
+/** A batch of frames up to this size is joined into one buffer; larger ones go out as a writev. */
+const BATCH_COPY_LIMIT = 64 * 1024;
 const DEFAULT_CLOSE_TIMEOUT = 30_000;
 const READY_STATES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
 const EMPTY: Buffer = Buffer.alloc(0);
@@ -137,6 +139,15 @@ export class WebSocket extends EventEmitter {
   private decoding = false;
   private validateUtf8 = true;
   private maxPayload = DEFAULT_MAX_PAYLOAD;
+  /**
+   * Frames written while a received chunk's messages are reported wait here
+   * and leave together at its end: one write for all the replies to a
+   * pipelined burst, instead of one syscall each.
+   */
+  private batching = false;
+  private batch: Buffer[] | null = null;
+  private batchCallbacks: SendCallback[] | null = null;
+  private batchBytes = 0;
 
   /**
    * `new WebSocket(url, protocols?, options?)` connects as a client.
@@ -195,7 +206,7 @@ export class WebSocket extends EventEmitter {
   /** Bytes accepted by `send` but not yet handed to the kernel. */
   get bufferedAmount(): number {
     const socket = this._socket;
-    return this.queuedBytes + (socket ? socket.writableLength : 0);
+    return this.queuedBytes + this.batchBytes + (socket ? socket.writableLength : 0);
   }
 
   /**
@@ -245,15 +256,61 @@ export class WebSocket extends EventEmitter {
     // Created on the first bytes: an idle connection holds no parser state.
     const parser = this.parser ?? this.createParser();
     if (parser.done) return;
-    // Replies that handlers send while this chunk's messages are reported
-    // leave together, in one writev, instead of one syscall per message.
-    const socket = this._socket!;
-    socket.cork();
+    this.batching = true;
     try {
       parser.push(chunk);
     } finally {
+      this.batching = false;
+      if (this.batch !== null) this.flushBatch();
+    }
+  }
+
+  /** Hands bytes to the socket, or to the batch while a chunk is being reported. */
+  private output(bytes: Buffer, cb: SendCallback | undefined): void {
+    if (!this.batching) {
+      this._socket!.write(bytes, cb);
+      return;
+    }
+    (this.batch ??= []).push(bytes);
+    this.batchBytes += bytes.length;
+    if (cb !== undefined) (this.batchCallbacks ??= []).push(cb);
+  }
+
+  private flushBatch(): void {
+    const frames = this.batch;
+    if (frames === null) return;
+    const callbacks = this.batchCallbacks;
+    const bytes = this.batchBytes;
+    this.batch = null;
+    this.batchCallbacks = null;
+    this.batchBytes = 0;
+    const cb: SendCallback | undefined =
+      callbacks === null ? undefined : callbacks.length === 1 ? callbacks[0] : (error) => callbacks.forEach((callback) => callback(error));
+    const socket = this._socket!;
+    if (socket.destroyed) {
+      // terminate() from a handler: the batch goes nowhere; its senders learn it.
+      if (cb) process.nextTick(cb, new Error('WebSocket is not open: the connection was destroyed'));
+      return;
+    }
+    if (frames.length === 1) {
+      socket.write(frames[0]!, cb);
+    } else if (bytes <= BATCH_COPY_LIMIT) {
+      socket.write(Buffer.concat(frames, bytes), cb);
+    } else {
+      socket.cork();
+      const last = frames.length - 1;
+      for (let i = 0; i < last; i++) socket.write(frames[i]!);
+      socket.write(frames[last]!, cb);
       socket.uncork();
     }
+  }
+
+  /** Ends our side of TCP after whatever is still batched. */
+  private endSocket(): void {
+    const socket = this._socket;
+    if (socket === null) return;
+    if (this.batch !== null) this.flushBatch();
+    if (!socket.writableEnded) socket.end();
   }
 
   private createParser(): FrameParser {
@@ -271,7 +328,7 @@ export class WebSocket extends EventEmitter {
   _onSocketEnd(): void {
     this._readyState = WebSocket.CLOSING;
     const socket = this._socket;
-    if (socket && !socket.writableEnded) socket.end();
+    if (socket) this.endSocket();
   }
 
   /** @internal */
@@ -316,7 +373,7 @@ export class WebSocket extends EventEmitter {
     this.closeReason = reason;
     if (this.closeFrameSent) {
       // Our close was answered: the server ends TCP now; a client waits for the server to (RFC 6455 section 7.1.1).
-      if (this._isServer) this._socket?.end();
+      if (this._isServer) this.endSocket();
       return;
     }
     // Echo the peer's code and reason, as ws does.
@@ -417,7 +474,7 @@ export class WebSocket extends EventEmitter {
     this.parser?.destroy();
     if (this._readyState !== WebSocket.CLOSED) {
       if (!this.closeFrameSent) this.sendCloseFrame(error.closeCode, EMPTY, true);
-      else if (!this.sendBusy && this.sendQueue === null) this._socket?.end();
+      else if (!this.sendBusy && this.sendQueue === null) this.endSocket();
     }
     if (!this.errorEmitted && this.listenerCount('error') > 0) {
       this.errorEmitted = true;
@@ -496,7 +553,7 @@ export class WebSocket extends EventEmitter {
     }
     if (this.sendFragmentOpcode !== 0) throw new Error('sendFrame cannot interleave with a fragmented message being sent');
     if (!this.sendBusy && this.sendQueue === null) {
-      this._socket.write(frame, cb);
+      this.output(frame, cb);
       return;
     }
     this.queuedBytes += frame.length;
@@ -504,7 +561,7 @@ export class WebSocket extends EventEmitter {
       this.queuedBytes -= frame.length;
       const socket = this._socket;
       if (socket === null || socket.destroyed) this.reportSendAfterClose(cb);
-      else socket.write(frame, cb);
+      else this.output(frame, cb);
     }, cb);
   }
 
@@ -592,11 +649,16 @@ export class WebSocket extends EventEmitter {
       } else if (length > 0) {
         payload.copy(frame, headerSize);
       }
-      socket.write(frame, cb);
+      this.output(frame, cb);
       return;
     }
     const header = Buffer.allocUnsafe(headerSize);
     writeFrameHeader(header, 0, length, opcode, fin, rsv1, null);
+    if (this.batching) {
+      this.output(header, undefined);
+      this.output(payload, cb);
+      return;
+    }
     socket.cork();
     socket.write(header);
     socket.write(payload, cb);
@@ -664,7 +726,7 @@ export class WebSocket extends EventEmitter {
       return;
     }
     if (this._readyState === WebSocket.CLOSING) {
-      if (this.closeFrameSent && this.closeFrameReceived && this._isServer) this._socket?.end();
+      if (this.closeFrameSent && this.closeFrameReceived && this._isServer) this.endSocket();
       return;
     }
     this.sendCloseFrame(code, reasonBytes);
