@@ -17,14 +17,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { repoRoot } from './helpers/env.js';
+import { repoRoot, conformanceSuiteDir } from './helpers/env.js';
 import { startNode, type Child } from './helpers/process.js';
 
 const CASES = '1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*,H.*';
 const GROUPS = ['1', '2', '3', '4', '5', '6', '7', '9', '10', 'H'];
 const SUITE_TIMEOUT_MS = 8 * 60_000;
 
-const suiteDir = path.resolve(process.env.SWITCHBOARD_CONFORMANCE_DIR ?? path.resolve(repoRoot, '../shared/conformance'));
+const suiteDir = conformanceSuiteDir();
 const runner = path.join(suiteDir, 'run.mjs');
 const agentScript = path.join(repoRoot, 'scripts/conformance-client.mjs');
 const builtEntry = path.join(repoRoot, 'dist/esm/index.js');

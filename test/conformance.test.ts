@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { repoRoot, IMPL_NAME } from './helpers/env.js';
+import { repoRoot, IMPL_NAME, conformanceSuiteDir } from './helpers/env.js';
 import { Child, startEchoCli, startNode, type CliServer } from './helpers/process.js';
 
 const CASES = '1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*,H.*';
@@ -25,7 +25,7 @@ const GROUPS = ['1', '2', '3', '4', '5', '6', '7', '9', '10', 'H'];
 // case itself (10 s, 60 s for 9.*); this bounds the run as a whole.
 const SUITE_TIMEOUT_MS = 8 * 60_000;
 
-const suiteDir = path.resolve(process.env.SWITCHBOARD_CONFORMANCE_DIR ?? path.resolve(repoRoot, '../shared/conformance'));
+const suiteDir = conformanceSuiteDir();
 const runner = path.join(suiteDir, 'run.mjs');
 
 interface CaseResult {

@@ -6,6 +6,7 @@
 // package instead (the reference Switchboard is a drop-in for), which checks
 // the tests themselves: a test that fails against ws is either wrong or
 // documents a deliberate difference. `npm test` never sets it.
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,4 +22,19 @@ export const IMPL_NAME: 'ws' | 'switchboard' = against === 'ws' ? 'ws' : 'switch
 
 if (IMPL_NAME === 'ws') {
   process.stderr.write('\n*** SWITCHBOARD_TEST_AGAINST=ws: these tests run against the `ws` package, NOT Switchboard ***\n\n');
+}
+
+/**
+ * The conformance suite (../shared/conformance beside the repository; the
+ * workplace keeps it at /work/shared/conformance). SWITCHBOARD_CONFORMANCE_DIR
+ * overrides both. Returns the first that has run.mjs, else the expected path,
+ * so the tests that need it fail with a message naming it.
+ */
+export function conformanceSuiteDir(): string {
+  const candidates = [
+    process.env.SWITCHBOARD_CONFORMANCE_DIR,
+    path.resolve(repoRoot, '../shared/conformance'),
+    '/work/shared/conformance',
+  ].filter((dir): dir is string => typeof dir === 'string' && dir !== '');
+  return candidates.find((dir) => existsSync(path.join(dir, 'run.mjs'))) ?? path.resolve(candidates[0]!);
 }
