@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
-import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -99,7 +99,6 @@ export class WebSocketServer extends EventEmitter {
     WebSocketServerOptions;
   readonly clients: Set<WebSocket>;
   private server: HttpServer | HttpsServer | NetServer | null = null;
-  private ownsServer = false;
   private state = RUNNING;
   private shouldEmitClose = false;
   private heartbeat: Heartbeat | null = null;
@@ -129,7 +128,6 @@ export class WebSocketServer extends EventEmitter {
     if (options.port != null) {
       const server = createUpgradeServer(options.handshakeTimeout ?? 10_000);
       this.server = server;
-      this.ownsServer = true;
       server.listen(options.port, options.host, options.backlog, callback);
     } else if (options.server) {
       this.server = options.server;

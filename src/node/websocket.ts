@@ -80,7 +80,7 @@ export function toBuffer(data: Exclude<WebSocketData, Blob>): Buffer {
   return Buffer.from(String(data));
 }
 
-function invalidState(action: string, readyState: number): Error {
+function invalidState(readyState: number): Error {
   return new DOMException(`WebSocket is not open: readyState ${readyState} (${READY_STATES[readyState]})`, 'InvalidStateError');
 }
 
@@ -489,7 +489,7 @@ export class WebSocket extends EventEmitter {
       cb = options;
       options = undefined;
     }
-    if (this._readyState === WebSocket.CONNECTING) throw invalidState('send', this._readyState);
+    if (this._readyState === WebSocket.CONNECTING) throw invalidState(this._readyState);
     if (typeof data === 'number' || typeof data === 'boolean') data = String(data);
     const binary = options?.binary ?? typeof data !== 'string';
     const fin = options?.fin ?? true;
@@ -683,7 +683,7 @@ export class WebSocket extends EventEmitter {
   }
 
   private control(opcode: number, data: WebSocketData | undefined, mask: boolean | SendCallback | undefined, cb: SendCallback | undefined): void {
-    if (this._readyState === WebSocket.CONNECTING) throw invalidState('ping', this._readyState);
+    if (this._readyState === WebSocket.CONNECTING) throw invalidState(this._readyState);
     if (typeof data === 'function') {
       cb = data as unknown as SendCallback;
       data = undefined;

@@ -66,7 +66,6 @@ export class FrameParser {
 
   // The frame being read.
   private fin = false;
-  private rsv1 = false;
   private opcode = 0;
   private masked = false;
   private readonly maskKey = new Uint8Array(4);
@@ -358,7 +357,6 @@ export class FrameParser {
       this.maskKey[3] = buf[pos + 3]!;
     }
     this.fin = fin;
-    this.rsv1 = rsv1;
     this.opcode = opcode;
     this.masked = masked;
     this.payloadLength = length;
