@@ -1,5 +1,5 @@
 // Builds dist/esm (ES modules) and dist/cjs (CommonJS) from src/ with the
-// TypeScript compiler, then adds the CommonJS entry that makes
+// TypeScript compiler, dist/playground from playground/ with Vite, then adds the CommonJS entry that makes
 // `require('switchboard')` return the WebSocket class, as `require('ws')` does.
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -13,6 +13,10 @@ rmSync(join(root, 'dist'), { recursive: true, force: true });
 for (const config of ['tsconfig.json', 'tsconfig.cjs.json']) {
   execFileSync(process.execPath, [tsc, '-p', join(root, config)], { stdio: 'inherit', cwd: root });
 }
+// The browser playground (playground/, Preact, bundled by Vite) into
+// dist/playground, which `switchboard serve` serves as it is: no build at run time.
+const { build: vite } = await import('vite');
+await vite({ configFile: join(root, 'playground/vite.config.ts') });
 const cjs = join(root, 'dist/cjs');
 mkdirSync(cjs, { recursive: true });
 writeFileSync(join(cjs, 'package.json'), '{ "type": "commonjs" }\n');

@@ -2,12 +2,15 @@
 import { CommanderError } from 'commander';
 import { connect } from './connect.js';
 import { UsageError } from './options.js';
+import { servePlayground } from './playground.js';
 import { createProgram } from './program.js';
 import { serve } from './serve.js';
 
 export interface MainOptions {
   /** The package version, for --version (bin/switchboard.js reads it from package.json). */
   version?: string;
+  /** Where the built playground page is (dist/playground); bin/switchboard.js passes it. */
+  playgroundDir?: string;
 }
 
 /**
@@ -19,7 +22,10 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   let code = 0;
   const program = createProgram(options.version ?? '0.0.0', {
     serve: async (o) => {
-      code = await serve(o);
+      code = await serve({ ...o, playgroundDir: options.playgroundDir });
+    },
+    playground: async (o) => {
+      code = await servePlayground({ ...o, playgroundDir: options.playgroundDir });
     },
     connect: async (o) => {
       code = await connect(o);

@@ -4,12 +4,14 @@ import { Command, Option } from 'commander';
 import type { ConnectOptions } from './connect.js';
 import type { Mode } from './modes.js';
 import { collect, parseHeader, parsePort, parseSeconds, parseSize, parseSubprotocol } from './options.js';
+import { parseRelayAllow, type PlaygroundOptions } from './playground.js';
 import type { LogFormat } from './server-log.js';
 import { DEFAULT_MAX_PAYLOAD, type ServeOptions } from './serve.js';
 
 export interface Actions {
   serve(options: ServeOptions): Promise<void>;
   connect(options: ConnectOptions): Promise<void>;
+  playground(options: PlaygroundOptions): Promise<void>;
 }
 
 const SERVE_EXAMPLES = `
@@ -26,6 +28,12 @@ timestamp and a connection id (#1, #2, ...). The first line is always
 In tutorial mode the tutorial's own lines replace the connect, message and
 close lines; --json prints only JSON lines and --quiet only the listening line.
 SIGINT/SIGTERM (Ctrl+C) closes every connection with 1001 and exits 0.
+
+Playground: open http://HOST:PORT/ (the same port) in a browser for a page
+that connects, sends text, JSON or binary messages and shows the traffic.
+With request headers it connects through a relay in this process, which
+reaches only this machine unless --relay-allow lists other hosts.
+--no-playground answers plain HTTP requests with 426 instead.
 
 Examples:
   $ switchboard serve                                   # tutorial server on port 8082
@@ -57,6 +65,19 @@ Examples:
   $ switchboard connect wss://example.test/feed -H "Authorization: Bearer s3cret" -s feed.v2
   $ switchboard connect wss://localhost:8443 --ca cert.pem --json --show-control
   $ switchboard connect ws://127.0.0.1:9001 --echo
+`;
+
+const PLAYGROUND_EXAMPLES = `
+The page is at http://HOST:PORT/ ("listening on http://HOST:PORT" is the
+first line printed). Messages with request headers, and pings, go through
+the relay in this process, which connects only to this machine (127.0.0.0/8,
+::1, localhost) and to hosts listed with --relay-allow: an open relay would
+let anyone who reaches it use this machine to reach hosts on its network.
+
+Examples:
+  $ switchboard playground                              # http://localhost:8083/
+  $ switchboard playground --port 9000 --host 127.0.0.1 --url ws://127.0.0.1:9001/chat
+  $ switchboard playground --relay-allow staging.example.test
 `;
 
 export function createProgram(version: string, actions: Actions): Command {
@@ -99,6 +120,8 @@ Run "switchboard <command> --help" for a command's options.`);
     )
     .addOption(new Option('--quiet', 'print only the listening line').conflicts(['json']))
     .option('--json', 'log JSON lines instead of text')
+    .option('--no-playground', 'do not serve the browser playground (GET /) and its relay')
+    .option('--relay-allow <hosts>', 'let the playground\'s relay connect to these hosts too (comma-separated, repeatable; "*" for any)', parseRelayAllow)
     .addHelpText('after', SERVE_EXAMPLES)
     .action(async (o: Record<string, unknown>) => {
       const mode: Mode = o.echo ? 'echo' : o.broadcast ? 'broadcast' : 'tutorial';
@@ -114,6 +137,28 @@ Run "switchboard <command> --help" for a command's options.`);
         subprotocols: (o.subprotocol as string[] | undefined) ?? [],
         maxPayload: o.maxPayload as number,
         log,
+        playground: o.playground !== false,
+        relayAllow: (o.relayAllow as string[] | undefined) ?? [],
+      });
+    });
+
+  program
+    .command('playground')
+    .description('serve only the browser playground (and its relay), for any WebSocket server')
+    .option('--port <port>', 'port to listen on (0 picks a free port)', parsePort, 8083)
+    .option('--host <host>', 'address to listen on (default: all interfaces)')
+    .option('--url <url>', 'the URL the page\'s URL field starts with', 'ws://localhost:8082/')
+    .option('--relay-allow <hosts>', 'let the relay connect to these hosts too (comma-separated, repeatable; "*" for any)', parseRelayAllow)
+    .option('--json', 'log JSON lines instead of text')
+    .addHelpText('after', PLAYGROUND_EXAMPLES)
+    .action(async (o: Record<string, unknown>) => {
+      await actions.playground({
+        port: o.port as number,
+        host: o.host as string | undefined,
+        url: o.url as string,
+        relayAllow: (o.relayAllow as string[] | undefined) ?? [],
+        maxPayload: DEFAULT_MAX_PAYLOAD,
+        log: o.json ? 'json' : 'human',
       });
     });
 

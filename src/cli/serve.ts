@@ -1,13 +1,17 @@
 // `switchboard serve`: a WebSocket server (ws://, or wss:// with --tls-cert
 // and --tls-key) in tutorial, echo or broadcast mode, with an event log, that
-// closes every connection with 1001 on SIGINT/SIGTERM and exits 0.
+// closes every connection with 1001 on SIGINT/SIGTERM and exits 0. Plain
+// GET requests on the same port get the browser playground (playground.ts).
 import { readFileSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer, type VerifyClientCallback, type VerifyClientInfo, type WebSocket, type WebSocketServerOptions } from '../index.js';
 import { styleFor } from './color.js';
 import { MODES, type Mode } from './modes.js';
 import { UsageError } from './options.js';
+import { isRelayRequest, PlaygroundSite, relayLogger, upgradeRequired } from './playground.js';
+import { PlaygroundRelay } from './playground-relay.js';
 import { ServerLog, type LogFormat } from './server-log.js';
 
 export interface ServeOptions {
@@ -22,6 +26,12 @@ export interface ServeOptions {
   subprotocols: string[];
   maxPayload: number;
   log: LogFormat;
+  /** Serve the browser playground (GET /) and its relay on the same port (--no-playground: plain requests get 426). */
+  playground?: boolean;
+  /** Hosts the playground's relay may connect to besides loopback (--relay-allow; "*": any). */
+  relayAllow?: string[];
+  /** Where the built playground is (dist/playground); bin/switchboard.js says. */
+  playgroundDir?: string;
 }
 
 /** Largest message by default: larger than the conformance suite's 16 MiB cases. */
@@ -40,22 +50,26 @@ export function serve(options: ServeOptions): Promise<number> {
     ...(options.path !== undefined ? { path: options.path } : {}),
     ...(options.subprotocols.length > 0 ? subprotocolOptions(options.subprotocols, log) : {}),
   };
-  let httpsServer: HttpsServer | null = null;
-  let wss: WebSocketServer;
-  if (tls) {
-    httpsServer = createHttpsServer(
-      { ...tls, headersTimeout: HANDSHAKE_TIMEOUT_MS, requestTimeout: HANDSHAKE_TIMEOUT_MS + 1000 },
-      (_req: IncomingMessage, res: ServerResponse) => {
-        const body = 'Upgrade Required';
-        res.writeHead(426, { 'Content-Length': Buffer.byteLength(body), 'Content-Type': 'text/plain', Upgrade: 'websocket' });
-        res.end(body);
-      },
-    );
-    wss = new WebSocketServer({ ...wssOptions, server: httpsServer });
-    httpsServer.listen(options.port, options.host);
-  } else {
-    wss = new WebSocketServer({ ...wssOptions, port: options.port, ...(options.host !== undefined ? { host: options.host } : {}) });
-  }
+  // An HTTP(S) server of our own: plain GET requests get the playground page,
+  // upgrades go to the WebSocket server (or, at RELAY_PATH, to the playground's relay).
+  const relayAllow = options.relayAllow ?? [];
+  const site =
+    options.playground === false
+      ? null
+      : PlaygroundSite.load(options.playgroundDir, { defaultUrl: options.path ?? '/', relayAllow, server: `serve (${options.mode})` });
+  const relay =
+    options.playground === false ? null : new PlaygroundRelay({ allow: relayAllow, maxPayload: options.maxPayload, log: relayLogger(options.log) });
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    if (site?.handle(req, res)) return;
+    upgradeRequired(res);
+  };
+  const timeouts = { headersTimeout: HANDSHAKE_TIMEOUT_MS, requestTimeout: HANDSHAKE_TIMEOUT_MS + 1000, connectionsCheckingInterval: 1000 };
+  const server = tls ? createHttpsServer({ ...tls, ...timeouts }, onRequest) : createHttpServer(timeouts, onRequest);
+  const wss = new WebSocketServer({ ...wssOptions, noServer: true });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (relay !== null && isRelayRequest(req)) relay.handleUpgrade(req, socket, head, tls !== null);
+    else wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
 
   const handle = MODES[options.mode];
   let nextId = 0;
@@ -68,15 +82,15 @@ export function serve(options: ServeOptions): Promise<number> {
   });
 
   return new Promise<number>((resolve) => {
-    wss.on('listening', () => {
-      const address = wss.address();
+    server.on('listening', () => {
+      const address = server.address();
       if (address === null || typeof address !== 'object') return;
       const host = options.host ?? 'localhost';
       log.listening(`${tls ? 'wss' : 'ws'}://${host.includes(':') ? `[${host}]` : host}:${address.port}`);
     });
-    wss.on('error', (error: Error) => {
+    server.on('error', (error: Error) => {
       process.stderr.write(`switchboard: ${error.message}\n`);
-      httpsServer?.close();
+      server.close();
       resolve(1);
     });
     const stop = (signal: NodeJS.Signals): void => {
@@ -84,16 +98,18 @@ export function serve(options: ServeOptions): Promise<number> {
       process.removeListener('SIGTERM', stop);
       // A second Ctrl+C now has Node's default effect: exit at once.
       log.shutdown(signal, wss.clients.size);
-      wss.shutdown({ code: 1001, reason: 'server shutting down', timeout: SHUTDOWN_TIMEOUT_MS }).then(() => {
-        if (httpsServer) {
-          httpsServer.closeAllConnections();
-          httpsServer.close();
-        }
+      void Promise.all([
+        wss.shutdown({ code: 1001, reason: 'server shutting down', timeout: SHUTDOWN_TIMEOUT_MS }),
+        relay?.shutdown(SHUTDOWN_TIMEOUT_MS),
+      ]).then(() => {
+        server.closeAllConnections();
+        server.close();
         resolve(0);
       });
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    server.listen(options.port, options.host);
   });
 }
 

@@ -1,0 +1,39 @@
+// Saved messages, kept in localStorage.
+export type ComposeMode = 'text' | 'json' | 'binary';
+
+export interface SavedMessage {
+  id: string;
+  name: string;
+  mode: ComposeMode;
+  /** The text, the JSON, or the bytes as hex. */
+  body: string;
+}
+
+const KEY = 'switchboard-playground:saved-messages';
+
+export function loadSaved(): SavedMessage[] {
+  try {
+    const parsed = JSON.parse(localStorage.getItem(KEY) ?? '[]') as unknown;
+    if (!Array.isArray(parsed)) return [];
+    return parsed.filter(
+      (m): m is SavedMessage =>
+        typeof m === 'object' && m !== null && typeof m.id === 'string' && typeof m.name === 'string' && typeof m.body === 'string' && ['text', 'json', 'binary'].includes(m.mode),
+    );
+  } catch {
+    return [];
+  }
+}
+
+/** Stores the list; the error message when the browser refuses (quota, private mode). */
+export function storeSaved(messages: SavedMessage[]): string | null {
+  try {
+    localStorage.setItem(KEY, JSON.stringify(messages));
+    return null;
+  } catch (error) {
+    return `Could not save in this browser's storage: ${(error as Error).message}`;
+  }
+}
+
+export function newId(): string {
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}

@@ -1,0 +1,333 @@
+// The playground's relay: what a browser cannot do, done by this process on
+// the page's behalf. The page opens a WebSocket to RELAY_PATH on the server
+// that served it and asks (first message) for a connection to a target URL
+// with request headers of its choosing; the relay opens it with Switchboard's
+// client, passes messages both ways, and reports what the browser's own
+// WebSocket hides: the HTTP response to the opening handshake (101 or not),
+// and the ping and pong frames. See playground-protocol.ts for the messages.
+//
+// A relay that connects anywhere for anyone is an open proxy: anybody who can
+// reach it could use this machine to reach hosts on its network (or its own
+// loopback-only services, with headers of their choosing). So:
+// - targets are loopback only (127.0.0.0/8, ::1, localhost) unless listed
+//   with --relay-allow (or "*" for any host);
+// - only clients on this machine may use it (the peer address is loopback);
+// - a request from a browser must come from a page of this server (Origin
+//   equal to the Host it asked for) and name it by IP address or "localhost"
+//   (Host), which stops other web sites, including through DNS rebinding.
+import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import { isIP } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from '../index.js';
+import {
+  BODY_LIMIT,
+  DATA_BINARY,
+  DATA_TEXT,
+  type PageToRelay,
+  type RelayConnect,
+  type RelayToPage,
+} from './playground-protocol.js';
+
+export interface RelayOptions {
+  /** Hostnames (lowercase) the relay may connect to besides loopback; "*" allows any. */
+  allow: string[];
+  /** Largest message either way. */
+  maxPayload: number;
+  /** Reports relay sessions (opened, refused, closed) to the server's log. */
+  log?: (event: string, fields: Record<string, string | number | undefined>) => void;
+}
+
+/** Header names the client sets itself: a page may not send its own. */
+const RESERVED_HEADERS = new Set(['connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol', 'content-length', 'transfer-encoding']);
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** 127.0.0.0/8, ::1 (also IPv4-mapped), "localhost". `hostname` as in a URL (IPv6 in brackets or not). */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  if (isIP(host) === 6) {
+    if (host === '::1' || /^(0{1,4}:){7}0{0,3}1$/.test(host)) return true;
+    // ::ffff:127.x.y.z, which URL parsing writes as ::ffff:7fxx:yyzz
+    return /^::ffff:(127\.|7f[0-9a-f]{2}:)/.test(host);
+  }
+  return false;
+}
+
+/** Whether the relay may connect to `target`; the reason when not. */
+export function checkTarget(target: string, allow: readonly string[]): { url: URL } | { refused: string } {
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    return { refused: `not a URL: ${target}` };
+  }
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  else if (url.protocol === 'https:') url.protocol = 'wss:';
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') return { refused: `the relay connects to ws:// and wss:// URLs only, not ${url.protocol}` };
+  if (url.hash) url.hash = '';
+  const host = url.hostname.toLowerCase();
+  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  if (isLoopbackHost(host) || allow.includes('*') || allow.includes(host) || allow.includes(bare)) return { url };
+  return {
+    refused: `the relay connects only to this machine (127.0.0.0/8, ::1, localhost) and hosts allowed with --relay-allow; ${url.hostname} is neither (start the server with --relay-allow ${url.hostname} to allow it)`,
+  };
+}
+
+/** Why a client may not use the relay, or null when it may. */
+export function checkRelayClient(req: IncomingMessage, secure: boolean): string | null {
+  const remote = req.socket.remoteAddress ?? '';
+  if (!isLoopbackHost(remote)) return 'the relay serves only pages opened on this machine';
+  const hostHeader = req.headers.host ?? '';
+  let hostname: string;
+  try {
+    hostname = new URL(`http://${hostHeader}`).hostname;
+  } catch {
+    return 'bad Host header';
+  }
+  const bare = hostname.replace(/^\[(.*)\]$/, '$1');
+  if (hostname !== 'localhost' && isIP(bare) === 0) return 'the page must be opened as localhost or by IP address to use the relay';
+  const origin = req.headers.origin;
+  if (origin !== undefined && origin !== `${secure ? 'https' : 'http'}://${hostHeader}`) {
+    return 'the relay serves only pages of this server';
+  }
+  return null;
+}
+
+function parseConnect(message: unknown): RelayConnect | string {
+  if (typeof message !== 'object' || message === null) return 'expected a JSON object';
+  const m = message as Partial<RelayConnect>;
+  if (typeof m.url !== 'string') return 'url must be a string';
+  const protocols = m.protocols ?? [];
+  if (!Array.isArray(protocols) || protocols.some((p) => typeof p !== 'string' || !TOKEN.test(p))) {
+    return 'protocols must be tokens (letters, digits, !#$%&\'*+-.^_`|~)';
+  }
+  const headers = m.headers ?? [];
+  if (!Array.isArray(headers)) return 'headers must be a list of [name, value]';
+  for (const pair of headers) {
+    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') return 'headers must be a list of [name, value]';
+    if (!TOKEN.test(pair[0])) return `not a header name: ${JSON.stringify(pair[0])}`;
+    if (/[\r\n\0]/.test(pair[1])) return `the value of ${pair[0]} has a line break or NUL`;
+    if (RESERVED_HEADERS.has(pair[0].toLowerCase())) return `${pair[0]} is set by the WebSocket client itself${pair[0].toLowerCase() === 'sec-websocket-protocol' ? ' (use the subprotocols field)' : ''}`;
+  }
+  return { type: 'connect', url: m.url, protocols: protocols as string[], headers: headers as Array<[string, string]> };
+}
+
+/** Pairs of raw headers, as received. */
+function headerPairs(res: IncomingMessage): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) pairs.push([res.rawHeaders[i]!, res.rawHeaders[i + 1]!]);
+  return pairs;
+}
+
+/** A close reason of at most 123 bytes. */
+function shortReason(text: string): string {
+  let reason = text;
+  while (Buffer.byteLength(reason) > 123) reason = `${reason.slice(0, reason.length - 2)}…`;
+  return reason;
+}
+
+export class PlaygroundRelay {
+  private readonly wss: WebSocketServer;
+  private readonly upstreams = new Set<WebSocket>();
+  private nextId = 0;
+
+  constructor(private readonly options: RelayOptions) {
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload + 1, perMessageDeflate: false });
+  }
+
+  /** Takes an upgrade request for RELAY_PATH. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, secure: boolean): void {
+    const problem = checkRelayClient(req, secure);
+    if (problem !== null) {
+      this.options.log?.('relay-refused', { remote: req.socket.remoteAddress, reason: problem });
+      const body = `Forbidden: ${problem}\n`;
+      socket.on('error', () => socket.destroy());
+      socket.end(`HTTP/1.1 403 ${STATUS_CODES[403]}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (page) => this.session(page));
+  }
+
+  /** Closes every relayed connection (1001) and every page connected to the relay. */
+  async shutdown(timeout: number): Promise<void> {
+    for (const upstream of this.upstreams) {
+      if (upstream.readyState === WebSocket.OPEN) upstream.close(1001, 'relay shutting down');
+      else upstream.terminate();
+    }
+    await this.wss.shutdown({ code: 1001, reason: 'server shutting down', timeout });
+    for (const upstream of this.upstreams) upstream.terminate();
+  }
+
+  private session(page: WebSocket): void {
+    const id = ++this.nextId;
+    const log = this.options.log;
+    let upstream: WebSocket | null = null;
+    let target = '';
+    let finished = false;
+    let bodyRead: Promise<void> = Promise.resolve();
+    const send = (message: RelayToPage): void => {
+      if (page.readyState === WebSocket.OPEN) page.send(JSON.stringify(message));
+    };
+    /** Ends the session with an error of the relay's own (no upstream close to report). */
+    const refuse = (code: string, message: string): void => {
+      finished = true;
+      log?.('relay-refused', { relay: id, target: target || undefined, reason: message });
+      send({ type: 'error', code, message });
+      page.close(1008, shortReason(message));
+      upstream?.terminate();
+    };
+
+    page.on('error', () => {});
+    page.on('close', () => {
+      if (upstream === null) return;
+      if (upstream.readyState === WebSocket.OPEN) upstream.close(1000, '');
+      else if (upstream.readyState === WebSocket.CONNECTING) upstream.terminate();
+    });
+    page.on('message', (data: Buffer, isBinary: boolean) => {
+      if (finished) return;
+      if (isBinary) {
+        if (upstream === null || upstream.readyState !== WebSocket.OPEN) {
+          send({ type: 'error', code: 'RELAY_NOT_OPEN', message: 'the upstream connection is not open; the message was not sent' });
+          return;
+        }
+        const tag = data[0];
+        if (tag !== DATA_TEXT && tag !== DATA_BINARY) {
+          send({ type: 'error', code: 'RELAY_BAD_REQUEST', message: `unknown data tag ${String(tag)}` });
+          return;
+        }
+        upstream.send(data.subarray(1), { binary: tag === DATA_BINARY });
+        return;
+      }
+      let message: PageToRelay;
+      try {
+        message = JSON.parse(data.toString('utf8')) as PageToRelay;
+      } catch {
+        refuse('RELAY_BAD_REQUEST', 'control messages are JSON');
+        return;
+      }
+      if (message.type === 'connect') {
+        if (upstream !== null) {
+          send({ type: 'error', code: 'RELAY_BAD_REQUEST', message: 'already connected' });
+          return;
+        }
+        const connect = parseConnect(message);
+        if (typeof connect === 'string') {
+          refuse('RELAY_BAD_REQUEST', connect);
+          return;
+        }
+        target = connect.url;
+        const checked = checkTarget(connect.url, this.options.allow);
+        if ('refused' in checked) {
+          refuse('RELAY_REFUSED', checked.refused);
+          return;
+        }
+        const sendData = (framed: Buffer): void => {
+          if (page.readyState === WebSocket.OPEN) page.send(framed, { binary: true });
+        };
+        upstream = this.open(id, checked.url, connect, send, sendData, (p) => (bodyRead = p));
+        upstream.on('close', (code: number, reason: Buffer) => {
+          this.upstreams.delete(upstream!);
+          log?.('relay-close', { relay: id, target: checked.url.href, code });
+          void Promise.race([bodyRead, new Promise((r) => setTimeout(r, 1000))]).then(() => {
+            finished = true;
+            send({ type: 'close', code, reason: reason.toString('utf8'), wasClean: code !== 1006 });
+            page.close(1000, 'upstream closed');
+          });
+        });
+      } else if (message.type === 'close') {
+        if (upstream === null || upstream.readyState === WebSocket.CLOSED) return;
+        try {
+          if (upstream.readyState === WebSocket.CONNECTING) upstream.terminate();
+          else upstream.close(message.code, message.reason);
+        } catch (error) {
+          send({ type: 'error', code: 'RELAY_BAD_REQUEST', message: (error as Error).message });
+        }
+      } else if (message.type === 'ping' || message.type === 'pong') {
+        if (upstream === null || upstream.readyState !== WebSocket.OPEN) {
+          send({ type: 'error', code: 'RELAY_NOT_OPEN', message: `the upstream connection is not open; the ${message.type} was not sent` });
+          return;
+        }
+        const payload = Buffer.from(typeof message.data === 'string' ? message.data : '', 'hex');
+        if (payload.length > 125) {
+          send({ type: 'error', code: 'RELAY_BAD_REQUEST', message: `a ${message.type} carries at most 125 bytes` });
+          return;
+        }
+        if (message.type === 'ping') upstream.ping(payload);
+        else upstream.pong(payload);
+      } else {
+        send({ type: 'error', code: 'RELAY_BAD_REQUEST', message: `unknown message type ${JSON.stringify((message as { type?: unknown }).type)}` });
+      }
+    });
+  }
+
+  private open(
+    id: number,
+    url: URL,
+    connect: RelayConnect,
+    send: (message: RelayToPage) => void,
+    sendData: (framed: Buffer) => void,
+    onBody: (read: Promise<void>) => void,
+  ): WebSocket {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of connect.headers) {
+      const existing = Object.keys(headers).find((n) => n.toLowerCase() === name.toLowerCase());
+      if (existing !== undefined) headers[existing] = `${headers[existing]!}, ${value}`;
+      else headers[name] = value;
+    }
+    this.options.log?.('relay-connect', { relay: id, target: url.href, headers: connect.headers.map(([n]) => n).join(', ') || undefined });
+    const upstream = new WebSocket(url.href, connect.protocols, {
+      headers,
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      maxPayload: this.options.maxPayload,
+    });
+    this.upstreams.add(upstream);
+    upstream.on('upgrade', (res: IncomingMessage) => {
+      send({ type: 'handshake', status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', httpVersion: res.httpVersion, headers: headerPairs(res) });
+    });
+    upstream.on('unexpected-response', (req: { destroy(): void }, res: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      onBody(
+        new Promise<void>((resolve) => {
+          const done = (): void => {
+            const body = Buffer.concat(chunks).subarray(0, BODY_LIMIT).toString('utf8');
+            send({ type: 'handshake', status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', httpVersion: res.httpVersion, headers: headerPairs(res), body });
+            req.destroy();
+            resolve();
+          };
+          res.on('data', (chunk: Buffer) => {
+            chunks.push(chunk);
+            size += chunk.length;
+            if (size >= BODY_LIMIT) {
+              res.removeAllListeners('data');
+              res.removeAllListeners('end');
+              done();
+            }
+          });
+          res.on('end', done);
+          res.on('error', done);
+          res.on('aborted', done);
+        }),
+      );
+    });
+    upstream.on('open', () => {
+      this.options.log?.('relay-open', { relay: id, target: url.href, protocol: upstream.protocol || undefined });
+      send({ type: 'open', url: upstream.url, protocol: upstream.protocol, extensions: upstream.extensions });
+    });
+    upstream.on('message', (data: Buffer, isBinary: boolean) => {
+      const framed = Buffer.allocUnsafe(data.length + 1);
+      framed[0] = isBinary ? DATA_BINARY : DATA_TEXT;
+      data.copy(framed, 1);
+      sendData(framed);
+    });
+    upstream.on('ping', (data: Buffer) => send({ type: 'ping', data: data.toString('hex') }));
+    upstream.on('pong', (data: Buffer) => send({ type: 'pong', data: data.toString('hex') }));
+    upstream.on('error', (error: Error & { code?: string }) => {
+      send({ type: 'error', code: error.code ?? 'ERROR', message: error.message });
+    });
+    return upstream;
+  }
+}

@@ -1,0 +1,212 @@
+// The browser playground: the built page (dist/playground, made by Vite from
+// playground/ in `npm run build`) served from memory over plain GET/HEAD on
+// the same port as `switchboard serve`, and `switchboard playground`, which
+// serves only the page and the relay.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { extname, join, relative, sep } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { styleFor } from './color.js';
+import { RELAY_PATH, type PlaygroundConfig } from './playground-protocol.js';
+import { PlaygroundRelay } from './playground-relay.js';
+import type { LogFormat } from './server-log.js';
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json',
+  '.txt': 'text/plain; charset=utf-8',
+  '.woff2': 'font/woff2',
+};
+
+/** The page may load its own files and connect to any WebSocket URL; nothing else (no inline script). */
+const SECURITY_HEADERS = {
+  'Content-Security-Policy':
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+};
+
+const CONFIG_PLACEHOLDER = '__SWITCHBOARD_PLAYGROUND_CONFIG__';
+
+interface Asset {
+  body: Buffer;
+  type: string;
+  /** Hashed file names (assets/*) never change: cache them for good. */
+  immutable: boolean;
+}
+
+/** The built page, in memory; answers GET/HEAD for its files. */
+export class PlaygroundSite {
+  private readonly assets = new Map<string, Asset>();
+
+  private constructor(dir: string, config: PlaygroundConfig) {
+    for (const file of walk(dir)) {
+      const urlPath = `/${relative(dir, file).split(sep).join('/')}`;
+      let body = readFileSync(file);
+      if (urlPath === '/index.html') {
+        const json = JSON.stringify(config).replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+        body = Buffer.from(body.toString('utf8').replace(CONFIG_PLACEHOLDER, json));
+      }
+      this.assets.set(urlPath, {
+        body,
+        type: CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+        immutable: urlPath.startsWith('/assets/'),
+      });
+    }
+    const index = this.assets.get('/index.html');
+    if (index) this.assets.set('/', index);
+  }
+
+  /** The page built into `dir`, or null when there is none (a checkout that was never built). */
+  static load(dir: string | undefined, config: PlaygroundConfig): PlaygroundSite | null {
+    if (dir === undefined) return null;
+    try {
+      if (!statSync(join(dir, 'index.html')).isFile()) return null;
+    } catch {
+      return null;
+    }
+    return new PlaygroundSite(dir, config);
+  }
+
+  /** Answers the request when it is for one of the page's files; false otherwise. */
+  handle(req: IncomingMessage, res: ServerResponse): boolean {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const asset = this.assets.get(query === -1 ? url : url.slice(0, query));
+    if (!asset) return false;
+    res.writeHead(200, {
+      ...SECURITY_HEADERS,
+      'Content-Type': asset.type,
+      'Content-Length': asset.body.length,
+      'Cache-Control': asset.immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+    });
+    res.end(req.method === 'HEAD' ? undefined : asset.body);
+    return true;
+  }
+}
+
+function walk(dir: string): string[] {
+  const files: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) files.push(...walk(path));
+    else if (entry.isFile()) files.push(path);
+  }
+  return files;
+}
+
+/** Whether an upgrade request is for the relay. */
+export function isRelayRequest(req: IncomingMessage): boolean {
+  const url = req.url ?? '/';
+  const query = url.indexOf('?');
+  return (query === -1 ? url : url.slice(0, query)) === RELAY_PATH;
+}
+
+/** "a.example, b.example" (repeatable) → lowercase hostnames. */
+export function parseRelayAllow(value: string, previous: string[] | undefined): string[] {
+  const hosts = value
+    .split(',')
+    .map((h) => h.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1'))
+    .filter(Boolean);
+  return [...(previous ?? []), ...hosts];
+}
+
+/** The relay's lines in the server's event log, in the log's format. */
+export function relayLogger(format: LogFormat): (event: string, fields: Record<string, string | number | undefined>) => void {
+  const style = styleFor(process.stdout);
+  return (event, fields) => {
+    const time = new Date().toISOString();
+    if (format === 'json') {
+      process.stdout.write(`${JSON.stringify({ time, event, ...fields })}\n`);
+    } else if (format === 'human') {
+      const text = Object.entries(fields)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => `${k} ${typeof v === 'string' && /\s/.test(v) ? JSON.stringify(v) : String(v)}`)
+        .join(', ');
+      const colour = event === 'relay-refused' ? style.red : style.magenta;
+      process.stdout.write(`${style.dim(time)} ${style.bold('-')} ${colour(event)} ${text}\n`);
+    }
+  };
+}
+
+/** Answers requests that are not for the page as a WebSocket server does: 426. */
+export function upgradeRequired(res: ServerResponse): void {
+  const body = 'Upgrade Required';
+  res.writeHead(426, { 'Content-Length': Buffer.byteLength(body), 'Content-Type': 'text/plain', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' });
+  res.end(body);
+}
+
+export interface PlaygroundOptions {
+  port: number;
+  host?: string;
+  /** The URL the page's URL field starts with. */
+  url: string;
+  relayAllow: string[];
+  maxPayload: number;
+  log: LogFormat;
+  /** Where the built page is (dist/playground). */
+  playgroundDir?: string;
+}
+
+const HTTP_TIMEOUT_MS = 10_000;
+const SHUTDOWN_TIMEOUT_MS = 2000;
+
+/**
+ * `switchboard playground`: the page and the relay, no WebSocket server of
+ * its own. Prints `listening on http://HOST:PORT` and runs until
+ * SIGINT/SIGTERM (resolves 0) or a server error (resolves 1).
+ */
+export function servePlayground(options: PlaygroundOptions): Promise<number> {
+  const site = PlaygroundSite.load(options.playgroundDir, { defaultUrl: options.url, relayAllow: options.relayAllow, server: 'playground' });
+  if (site === null) {
+    process.stderr.write(`switchboard: the playground page is not built (${options.playgroundDir ?? 'no directory'}): run "npm run build"\n`);
+    return Promise.resolve(1);
+  }
+  const relay = new PlaygroundRelay({ allow: options.relayAllow, maxPayload: options.maxPayload, log: relayLogger(options.log) });
+  const server = createHttpServer({ headersTimeout: HTTP_TIMEOUT_MS, requestTimeout: HTTP_TIMEOUT_MS + 1000 }, (req, res) => {
+    if (site.handle(req, res)) return;
+    const body = 'Not Found';
+    res.writeHead(404, { 'Content-Length': Buffer.byteLength(body), 'Content-Type': 'text/plain' });
+    res.end(body);
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (isRelayRequest(req)) relay.handleUpgrade(req, socket, head, false);
+    else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+  return runUntilSignal(server, options.port, options.host, 'http', async () => relay.shutdown(SHUTDOWN_TIMEOUT_MS));
+}
+
+/** Listens, prints the listening line, and on SIGINT/SIGTERM runs `shutdown` and closes the server. */
+function runUntilSignal(server: Server, port: number, host: string | undefined, scheme: string, shutdown: () => Promise<void>): Promise<number> {
+  return new Promise<number>((resolve) => {
+    server.on('listening', () => {
+      const address = server.address();
+      if (address === null || typeof address !== 'object') return;
+      const shown = host ?? 'localhost';
+      process.stdout.write(`listening on ${scheme}://${shown.includes(':') ? `[${shown}]` : shown}:${address.port}\n`);
+    });
+    server.on('error', (error: Error) => {
+      process.stderr.write(`switchboard: ${error.message}\n`);
+      resolve(1);
+    });
+    const stop = (): void => {
+      process.removeListener('SIGINT', stop);
+      process.removeListener('SIGTERM', stop);
+      void shutdown().then(() => {
+        server.closeAllConnections();
+        server.close();
+        resolve(0);
+      });
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    server.listen(port, host);
+  });
+}
