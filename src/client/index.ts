@@ -507,7 +507,7 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
         let state = this.rooms.get(m.room);
         if (!state) this.rooms.set(m.room, (state = { last: null, history: false, members: new Map(), waiters: [] }));
         this.joinedRoom(state, m.head, m.members, true);
-        this.fire('joined', { room: m.room, members: m.members });
+        this.fire('joined', { room: m.room, members: m.members ?? [] });
         return;
       }
       case 'left':
@@ -537,7 +537,7 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     this.ws!.send(encode(message));
   }
 
-  private joinedRoom(state: Room, head: number, members: Member[], atHead: boolean): void {
+  private joinedRoom(state: Room, head: number, members: Member[] = [], atHead: boolean): void {
     if (state.last === null) state.last = atHead ? head : 0;
     state.members = new Map(members.map((m) => [m.id, m]));
     for (const [resolve] of state.waiters.splice(0)) resolve({ head, members });

@@ -96,6 +96,13 @@ export interface HubOptions {
   disconnectBufferedAmount?: number;
   /** Largest message accepted from a client, in bytes (default 1 MiB): larger ones get `too_large`. */
   maxMessageSize?: number;
+  /**
+   * Presence pushes for a room (join/leave notices to members, the member
+   * list in join answers). Default: on. Each join or leave costs one message
+   * per member, so a join wave into a room of n members costs n² messages:
+   * turn it off for large broadcast rooms (`hub.presence(room)` still works).
+   */
+  presence?: boolean | ((room: string) => boolean);
   /** May this client join this room? Default: yes. */
   canJoin?: (client: HubConnection<any, any>, room: string) => boolean | Promise<boolean>;
   /** May this client publish to this room (it is a member)? Default: yes. */
@@ -252,7 +259,7 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
       if (this._memberships.has(room)) return;
       const result = await this._join(room, undefined);
       if (result === null) return;
-      this.send({ t: 'joined', room, head: result.history.head, members: result.members });
+      this.send({ t: 'joined', room, head: result.history.head, ...withMembers(result.members) });
       this.goLive(room, result.history, undefined);
     });
   }
@@ -348,7 +355,7 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
    * presence, fetches history after `since` (or just the head). The caller
    * answers, then `goLive` replays and releases what was held.
    */
-  private async _join(room: string, since: number | undefined): Promise<{ history: HistoryResult; members: PresenceMember[] } | null> {
+  private async _join(room: string, since: number | undefined): Promise<{ history: HistoryResult; members: PresenceMember[] | undefined } | null> {
     const membership: Membership = { buffer: [] };
     this._memberships.set(room, membership);
     this.hub._addLocal(room, this);
@@ -361,7 +368,7 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
       return null;
     }
     const history = await adapter.history(room, since);
-    const members = await adapter.members(room);
+    const members = this.hub._presenceOn(room) ? await adapter.members(room) : undefined;
     if (this._state === STATE_CLOSED || this._memberships.get(room) !== membership) return null;
     return { history, members };
   }
@@ -498,13 +505,14 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
         if (this._memberships.has(message.room)) {
           // Already a member: nothing to replay (live delivery never stopped).
           const history = await hub.adapter.history(message.room);
-          this.ack(message.id, { room: message.room, head: history.head, members: await hub.adapter.members(message.room) });
+          const members = hub._presenceOn(message.room) ? await hub.adapter.members(message.room) : undefined;
+          this.ack(message.id, { room: message.room, head: history.head, ...withMembers(members) });
           return;
         }
         if (!(await hub._canJoin(this, message.room))) throw new WireError('forbidden', `Not allowed to join "${message.room}"`);
         const result = await this._join(message.room, message.since);
         if (result === null) return;
-        this.ack(message.id, { room: message.room, head: result.history.head, members: result.members });
+        this.ack(message.id, { room: message.room, head: result.history.head, ...withMembers(result.members) });
         this.goLive(message.room, result.history, message.since);
         return;
       }
@@ -513,10 +521,11 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
         this.ack(message.id, { room: message.room });
         return;
       case 'resume': {
-        const rooms: Record<string, { head: number; members: PresenceMember[] } | { error: string }> = {};
+        const rooms: Record<string, { head: number; members?: PresenceMember[] } | { error: string }> = {};
         for (const [room, since] of Object.entries(message.rooms)) {
           if (this._memberships.has(room)) {
-            rooms[room] = { head: (await hub.adapter.history(room)).head, members: await hub.adapter.members(room) };
+            const members = hub._presenceOn(room) ? await hub.adapter.members(room) : undefined;
+            rooms[room] = { head: (await hub.adapter.history(room)).head, ...withMembers(members) };
             continue;
           }
           if (!(await hub._canJoin(this, room))) {
@@ -525,7 +534,7 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
           }
           const result = await this._join(room, since);
           if (result === null) return;
-          rooms[room] = { head: result.history.head, members: result.members };
+          rooms[room] = { head: result.history.head, ...withMembers(result.members) };
           this.goLive(room, result.history, since);
         }
         this.ack(message.id, { rooms });
@@ -625,6 +634,10 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
       }
     }
   }
+}
+
+function withMembers(members: PresenceMember[] | undefined): { members?: PresenceMember[] } {
+  return members === undefined ? {} : { members };
 }
 
 function checkEventName(event: string): void {
@@ -897,6 +910,12 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
   }
 
   /** @internal */
+  _presenceOn(room: string): boolean {
+    const p = this.options.presence;
+    return p === undefined ? true : typeof p === 'function' ? p(room) : p;
+  }
+
+  /** @internal */
   _canJoin(client: HubConnection<In, Out>, room: string): Promise<boolean> | boolean {
     return this.options.canJoin ? this.options.canJoin(client, room) : true;
   }
@@ -971,7 +990,7 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
     },
     presenceChanged: (room, change) => {
       const members = this.localRooms.get(room);
-      if (members === undefined) return;
+      if (members === undefined || !this._presenceOn(room)) return;
       const member = (change.join ?? change.leave)!;
       const frame = frameOf(change.join ? { t: 'presence', room, join: change.join } : { t: 'presence', room, leave: change.leave });
       for (const client of members) {

@@ -74,4 +74,25 @@ describe('hub: presence', { timeout: 30_000 }, () => {
     assert.deepEqual(await ids('vip'), []);
     dan.ws.close();
   });
+
+  test("presence: false for a room: no notices, no member lists; hub.presence() still answers", async () => {
+    const q = await startHub({ rateLimit: false, presence: (room) => room !== 'broadcast' });
+    try {
+      const a = await RawClient.open(q.url);
+      const b = await RawClient.open(q.url);
+      const ackA = await a.call({ t: 'join', room: 'broadcast' }, 1);
+      assert.equal(ackA.data.members, undefined);
+      await b.call({ t: 'join', room: 'broadcast' }, 1);
+      await b.call({ t: 'join', room: 'small' }, 2);
+      await a.call({ t: 'join', room: 'small' }, 2);
+      await b.next((m) => m.t === 'presence' && m.room === 'small');
+      b.destroy();
+      await a.next((m) => m.t === 'presence' && m.room === 'small' && m.leave);
+      assert.equal(a.received.filter((m) => m.t === 'presence' && m.room === 'broadcast').length, 0);
+      assert.equal((await q.hub.presence('broadcast')).length, 1);
+      a.ws.close();
+    } finally {
+      await q.close();
+    }
+  });
 });
