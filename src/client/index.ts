@@ -19,10 +19,10 @@ export interface WebSocketLike {
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
 /** Event map: event name → `(data) => reply` (the return type is what a request resolves with). */
-export type EventsMap = { [event: string]: (data: any) => any };
+export type EventsMap = { [event: string]: any };
 export type DefaultEvents = { [event: string]: (data: any) => any };
-type Data<E extends EventsMap, K extends keyof E> = Parameters<E[K]>[0];
-type Result<E extends EventsMap, K extends keyof E> = Awaited<ReturnType<E[K]>>;
+type Data<E extends EventsMap, K extends keyof E> = E[K] extends (data: infer D, ...rest: any[]) => any ? D : any;
+type Result<E extends EventsMap, K extends keyof E> = E[K] extends (...args: any[]) => infer R ? Awaited<R> : any;
 
 export interface Member {
   id: string;

@@ -23,11 +23,11 @@ import { HubCloseCode, SUBPROTOCOL, WireError, encodeMessage, errorMessage, pars
  * event carries; the return type is what a request for it resolves with
  * (`void` for plain events). As in socket.io's typed events.
  */
-export type EventsMap = { [event: string]: (data: any) => any };
+export type EventsMap = { [event: string]: any };
 export type DefaultEvents = { [event: string]: (data: any) => any };
 export type EventNames<E extends EventsMap> = keyof E & string;
-export type EventData<E extends EventsMap, K extends keyof E> = Parameters<E[K]>[0];
-export type EventResult<E extends EventsMap, K extends keyof E> = Awaited<ReturnType<E[K]>>;
+export type EventData<E extends EventsMap, K extends keyof E> = E[K] extends (data: infer D, ...rest: any[]) => any ? D : any;
+export type EventResult<E extends EventsMap, K extends keyof E> = E[K] extends (...args: any[]) => infer R ? Awaited<R> : any;
 
 /** Names the client library uses for its own events; application events may not use them. */
 export const RESERVED_EVENTS: ReadonlySet<string> = new Set(['connect', 'disconnect', 'reconnecting', 'error', 'gap', 'presence', 'joined', 'left']);
