@@ -33,6 +33,25 @@ describe('applyMask', () => {
     }
   });
 
+  test('the word-at-a-time path (32+ bytes) matches the reference at every alignment, key offset and tail length', () => {
+    const key = hex('c3 01 7e a5');
+    const backing = Buffer.alloc(256 + 8);
+    for (let align = 0; align < 4; align++) {
+      for (let offset = 0; offset < 4; offset++) {
+        for (let len = 28; len <= 72; len++) {
+          for (let i = 0; i < backing.length; i++) backing[i] = (i * 13 + len) & 0xff;
+          const before = Buffer.from(backing);
+          const view = backing.subarray(align, align + len);
+          const expected = referenceMask(view, key, offset);
+          applyMask(view, key, offset);
+          assert.deepEqual(view, expected, `align ${align} offset ${offset} len ${len}`);
+          assert.deepEqual(backing.subarray(align + len), before.subarray(align + len), 'bytes after the view untouched');
+          assert.deepEqual(backing.subarray(0, align), before.subarray(0, align), 'bytes before the view untouched');
+        }
+      }
+    }
+  });
+
   test('only touches the given view', () => {
     const backing = Buffer.alloc(16, 0xaa);
     applyMask(backing.subarray(4, 9), hex('ff ff ff ff'));

@@ -1,0 +1,122 @@
+// The write batching fast path: frames that handlers write while one received
+// chunk is reported leave together when the chunk is done.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Buffer } from 'node:buffer';
+import type { WebSocket } from '../../src/index.js';
+import { RawClient, clientFrame, parseClose, startServer, waitFor, withTimeout } from './helpers.js';
+
+const TEXT = 0x1;
+const BINARY = 0x2;
+const CLOSE = 0x8;
+
+/** Counts the socket writes a server-side connection makes. */
+function countWrites(ws: WebSocket): () => number {
+  const socket = ws._socket!;
+  let writes = 0;
+  const original = socket.write.bind(socket);
+  socket.write = ((...args: Parameters<typeof socket.write>) => {
+    writes++;
+    return original(...args);
+  }) as typeof socket.write;
+  return () => writes;
+}
+
+describe('write batching per received chunk', () => {
+  test('50 small messages in one TCP segment: 50 replies in order, written with one socket write', async (t) => {
+    const server = await startServer(t);
+    const connection = server.nextConnection();
+    const raw = await RawClient.open(t, server.port);
+    const [ws] = await connection;
+    const writes = countWrites(ws);
+    ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
+    const burst = Buffer.concat(Array.from({ length: 50 }, (_, i) => clientFrame(TEXT, `message ${i}`)));
+    raw.write(burst);
+    for (let i = 0; i < 50; i++) {
+      const frame = await raw.readFrame();
+      assert.equal(frame.opcode, TEXT);
+      assert.equal(frame.payload.toString(), `message ${i}`);
+    }
+    assert.equal(writes(), 1, 'the 50 replies went out in one write');
+  });
+
+  test('a batch holding a reply over 64 KiB keeps order and content (header and payload written uncopied)', async (t) => {
+    const server = await startServer(t);
+    const connection = server.nextConnection();
+    const raw = await RawClient.open(t, server.port);
+    const [ws] = await connection;
+    ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
+    const big = Buffer.alloc(100_000, 7);
+    raw.write(Buffer.concat([clientFrame(TEXT, 'before'), clientFrame(BINARY, big), clientFrame(TEXT, 'after')]));
+    const first = await raw.readFrame();
+    const second = await raw.readFrame();
+    const third = await raw.readFrame();
+    assert.equal(first.payload.toString(), 'before');
+    assert.equal(second.opcode, BINARY);
+    assert.ok(second.payload.equals(big), 'the large payload arrives intact');
+    assert.equal(third.payload.toString(), 'after');
+  });
+
+  test('bufferedAmount counts the batched bytes while the handler runs', async (t) => {
+    const server = await startServer(t);
+    const connection = server.nextConnection();
+    const raw = await RawClient.open(t, server.port);
+    const [ws] = await connection;
+    let seen = -1;
+    ws.on('message', () => {
+      ws.send(Buffer.alloc(1000));
+      seen = ws.bufferedAmount;
+    });
+    raw.write(clientFrame(TEXT, 'go'));
+    await raw.readFrame();
+    assert.ok(seen >= 1000, `bufferedAmount was ${seen} right after send`);
+  });
+
+  test('a message sent before close() in the same handler arrives before the close frame', async (t) => {
+    const server = await startServer(t);
+    const connection = server.nextConnection();
+    const raw = await RawClient.open(t, server.port);
+    const [ws] = await connection;
+    ws.on('message', () => {
+      ws.send('last words');
+      ws.close(4000, 'done');
+    });
+    raw.write(clientFrame(TEXT, 'go'));
+    const message = await raw.readFrame();
+    assert.equal(message.payload.toString(), 'last words');
+    const close = await raw.readFrame();
+    assert.equal(close.opcode, CLOSE);
+    assert.deepEqual(parseClose(close), { code: 4000, reason: 'done' });
+  });
+
+  test('terminate() inside a handler drops the batch: its send callbacks get an error, nothing throws', async (t) => {
+    const server = await startServer(t);
+    const connection = server.nextConnection();
+    const raw = await RawClient.open(t, server.port);
+    const [ws] = await connection;
+    const results: Array<Error | null | undefined> = [];
+    ws.on('message', () => {
+      ws.send('never sent', (error) => results.push(error));
+      ws.terminate();
+    });
+    raw.write(clientFrame(TEXT, 'go'));
+    await withTimeout(waitFor(() => results.length === 1), 5000, 'the send callback');
+    assert.ok(results[0] instanceof Error, 'the callback learns the message was not sent');
+    await raw.waitClosed();
+  });
+
+  test('frames from a chunk that also holds a ping: pong and replies keep the order of the requests', async (t) => {
+    const server = await startServer(t);
+    const connection = server.nextConnection();
+    const raw = await RawClient.open(t, server.port);
+    const [ws] = await connection;
+    ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
+    raw.write(Buffer.concat([clientFrame(TEXT, 'one'), clientFrame(0x9, 'ping!'), clientFrame(TEXT, 'two')]));
+    const frames = [await raw.readFrame(), await raw.readFrame(), await raw.readFrame()].map((f) => [f.opcode, f.payload.toString()]);
+    assert.deepEqual(frames, [
+      [TEXT, 'one'],
+      [0xa, 'ping!'],
+      [TEXT, 'two'],
+    ]);
+  });
+});
