@@ -240,6 +240,7 @@ export function Composer({ send, connected }: { send: (data: string | Uint8Array
             <li key={m.id}>
               <button type="button" class="saved-send" onClick={() => sendSaved(m)} title={m.body.slice(0, 200)}>
                 <span class="visually-hidden">Send </span>
+                <span aria-hidden="true" class="play">▶ </span>
                 {m.name}
               </button>
               <span class={`badge badge-${m.mode}`}>{m.mode}</span>

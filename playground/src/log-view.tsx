@@ -139,7 +139,7 @@ export function LogView({ store }: { store: LogStore }) {
       <p class="hint log-summary" aria-live="off">
         {showing}
         {store.dropped > 0 ? ` · ${formatCount(store.dropped)} older dropped (the log keeps ${formatCount(MAX_ENTRIES)})` : ''}
-        {!follow && view.length > 0 && (
+        {!follow && total > viewport && (
           <>
             {' · '}
             <button

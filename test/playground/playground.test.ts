@@ -191,8 +191,12 @@ describe('playground (switchboard serve + Chromium)', { timeout: 300_000 }, () =
       assert.ok(await page.getByTestId('log-list').getAttribute('aria-activedescendant'));
 
       if (UPDATE_SCREENSHOTS) {
-        await page.getByTestId('log-row').filter({ hasText: 'We have recieved a message: {' }).first().click();
         await page.getByLabel('JSON', { exact: true }).check();
+        await page.getByLabel('Save as').fill('greeting');
+        await page.getByRole('button', { name: 'Save message' }).click();
+        await page.getByRole('button', { name: 'Send greeting' }).click();
+        await page.getByTestId('received-count').filter({ hasText: /^4 msg/ }).waitFor();
+        await page.getByTestId('log-row').filter({ hasText: '"greeting"' }).first().click();
         await page.screenshot({ path: path.join(DOCS, 'playground.png'), fullPage: true });
         await page.setViewportSize({ width: 420, height: 900 });
         await page.screenshot({ path: path.join(DOCS, 'playground-narrow.png'), fullPage: true });
