@@ -1,0 +1,197 @@
+// The playground's relay without a browser: which targets and clients it
+// accepts, and its protocol (control messages as JSON text, data as tagged
+// binary frames) against upstream servers of the test's own.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import WsClient from 'ws';
+import { WebSocketServer, type WebSocket } from '../../src/index.js';
+import { DATA_BINARY, DATA_TEXT, RELAY_PATH, type RelayToPage } from '../../src/cli/playground-protocol.js';
+import { checkTarget, isLoopbackHost, PlaygroundRelay } from '../../src/cli/playground-relay.js';
+import { onceEvent, withTimeout } from '../helpers/async.js';
+import { HOST } from '../helpers/net.js';
+
+test('loopback hosts: 127.0.0.0/8, ::1 (also IPv4-mapped), localhost; nothing else', () => {
+  for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', 'LOCALHOST', '[::1]', '::1', '::ffff:127.0.0.1', '[::ffff:7f00:1]', '0:0:0:0:0:0:0:1']) {
+    assert.equal(isLoopbackHost(host), true, host);
+  }
+  for (const host of ['10.0.0.1', '0.0.0.0', '128.0.0.1', 'example.com', 'localhost.example.com', '::', '[::2]', '::ffff:10.0.0.1', '169.254.169.254', '']) {
+    assert.equal(isLoopbackHost(host), false, host);
+  }
+});
+
+test('targets: loopback by default, allowed hosts, "*"; URL spellings of 127.0.0.1 are normalised first', () => {
+  assert.ok('url' in checkTarget('ws://127.0.0.1:9001/chat', []));
+  assert.ok('url' in checkTarget('ws://localhost/', []));
+  assert.ok('url' in checkTarget('wss://[::1]:8443/', []));
+  assert.ok('url' in checkTarget('ws://2130706433:80/', []), 'a decimal IPv4 address is 127.0.0.1');
+  assert.ok('url' in checkTarget('http://127.0.0.1/', []), 'http:// means ws://');
+  const refused = checkTarget('ws://intranet.example:80/', []);
+  assert.ok('refused' in refused && /--relay-allow intranet\.example/.test(refused.refused), JSON.stringify(refused));
+  assert.ok('refused' in checkTarget('ws://169.254.169.254/', []));
+  assert.ok('url' in checkTarget('ws://intranet.example:80/', ['intranet.example']));
+  assert.ok('url' in checkTarget('ws://10.1.2.3/', ['10.1.2.3']));
+  assert.ok('url' in checkTarget('ws://[fd00::1]/', ['fd00::1']));
+  assert.ok('url' in checkTarget('wss://anything.example/', ['*']));
+  assert.ok('refused' in checkTarget('ftp://127.0.0.1/', []));
+  assert.ok('refused' in checkTarget('not a url', []));
+});
+
+describe('relay protocol', { timeout: 60_000 }, () => {
+  let server: Server;
+  let relay: PlaygroundRelay;
+  let base = '';
+  let upstream: WebSocketServer;
+  let upstreamUrl = '';
+  const heard: IncomingMessage[] = [];
+
+  before(async () => {
+    relay = new PlaygroundRelay({ allow: [], maxPayload: 1024 * 1024 });
+    server = createServer((_req, res) => res.writeHead(404).end());
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (req.url === RELAY_PATH) relay.handleUpgrade(req, socket, head, false);
+      else socket.destroy();
+    });
+    server.listen(0, HOST);
+    await onceEvent(server, 'listening');
+    base = `ws://${HOST}:${(server.address() as AddressInfo).port}${RELAY_PATH}`;
+
+    upstream = new WebSocketServer({
+      port: 0,
+      host: HOST,
+      verifyClient: (info: { req: IncomingMessage }, done: (ok: boolean, code?: number, message?: string) => void) => {
+        heard.push(info.req);
+        if (info.req.url === '/refuse') done(false, 403, 'go away');
+        else done(true);
+      },
+    });
+    await onceEvent(upstream, 'listening');
+    upstreamUrl = `ws://${HOST}:${(upstream.address() as AddressInfo).port}`;
+    upstream.on('connection', (ws: WebSocket) => {
+      ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
+    });
+  });
+
+  after(async () => {
+    await relay.shutdown(1000);
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    for (const ws of upstream.clients) ws.terminate();
+    await new Promise((r) => upstream.close(r));
+  });
+
+  /** A page: the relay's messages, control ones parsed. */
+  async function page(connect: Record<string, unknown>, headers: Record<string, string> = {}) {
+    const ws = new WsClient(base, { headers });
+    const control: RelayToPage[] = [];
+    const data: Array<{ tag: number; body: Buffer }> = [];
+    let notify = (): void => {};
+    ws.on('message', (raw: Buffer, isBinary: boolean) => {
+      if (isBinary) data.push({ tag: raw[0]!, body: raw.subarray(1) });
+      else control.push(JSON.parse(raw.toString()) as RelayToPage);
+      notify();
+    });
+    const closed = onceEvent<[number, Buffer]>(ws, 'close', 10_000);
+    await onceEvent(ws, 'open');
+    ws.send(JSON.stringify({ type: 'connect', ...connect }));
+    const until = async (check: () => boolean, what: string): Promise<void> => {
+      await withTimeout(
+        (async () => {
+          while (!check()) await new Promise<void>((r) => (notify = r));
+        })(),
+        5000,
+        `${what}: ${JSON.stringify(control)}`,
+      );
+    };
+    return { ws, control, data, closed, until };
+  }
+
+  test('handshake, open, text and binary both ways, ping/pong, close passed upstream', async () => {
+    const p = await page({ url: `${upstreamUrl}/x`, protocols: [], headers: [['X-One', 'a'], ['x-one', 'b'], ['Authorization', 'Bearer t']] });
+    await p.until(() => p.control.some((m) => m.type === 'open'), 'open');
+    const hs = p.control.find((m) => m.type === 'handshake');
+    assert.ok(hs && hs.type === 'handshake' && hs.status === 101 && hs.headers.some(([n]) => n.toLowerCase() === 'sec-websocket-accept'));
+    const req = heard.at(-1)!;
+    assert.equal(req.headers['x-one'], 'a, b', 'repeated headers are joined');
+    assert.equal(req.headers.authorization, 'Bearer t');
+
+    p.ws.send(Buffer.concat([Buffer.from([DATA_TEXT]), Buffer.from('héllo')]));
+    p.ws.send(Buffer.from([DATA_BINARY, 0, 255]));
+    await p.until(() => p.data.length === 2, 'two echoes');
+    assert.deepEqual(p.data.map((d) => [d.tag, d.body.toString('hex')]), [
+      [DATA_TEXT, Buffer.from('héllo').toString('hex')],
+      [DATA_BINARY, '00ff'],
+    ]);
+
+    p.ws.send(JSON.stringify({ type: 'ping', data: 'abcd' }));
+    await p.until(() => p.control.some((m) => m.type === 'pong'), 'the pong');
+    assert.deepEqual(p.control.find((m) => m.type === 'pong'), { type: 'pong', data: 'abcd' });
+
+    const upstreamSide = [...upstream.clients].at(-1)!;
+    const upstreamClosed = onceEvent<[number, Buffer]>(upstreamSide, 'close');
+    p.ws.send(JSON.stringify({ type: 'close', code: 4000, reason: 'bye' }));
+    const [code, reason] = await upstreamClosed;
+    assert.deepEqual([code, reason.toString()], [4000, 'bye']);
+    await p.until(() => p.control.some((m) => m.type === 'close'), 'the close report');
+    assert.deepEqual(p.control.find((m) => m.type === 'close'), { type: 'close', code: 4000, reason: 'bye', wasClean: true });
+    assert.equal((await p.closed)[0], 1000);
+  });
+
+  test('a refused handshake: status, headers and body reach the page before the close', async () => {
+    const p = await page({ url: `${upstreamUrl}/refuse`, protocols: [], headers: [] });
+    await p.until(() => p.control.some((m) => m.type === 'close'), 'the close');
+    const types = p.control.map((m) => m.type);
+    assert.ok(types.indexOf('handshake') < types.indexOf('close'), types.join());
+    const hs = p.control.find((m) => m.type === 'handshake');
+    assert.ok(hs && hs.type === 'handshake');
+    assert.equal(hs.status, 403);
+    assert.match(hs.body ?? '', /go away/);
+    assert.ok(p.control.some((m) => m.type === 'error'));
+  });
+
+  test('refused: other hosts, reserved headers, bad subprotocols, line breaks in values; an unreachable port is an error, then a close', async () => {
+    for (const [connect, pattern] of [
+      [{ url: 'ws://intranet.example/', protocols: [], headers: [] }, /only to this machine/],
+      [{ url: `${upstreamUrl}/`, protocols: [], headers: [['Sec-WebSocket-Key', 'x']] }, /set by the WebSocket client/],
+      [{ url: `${upstreamUrl}/`, protocols: ['bad protocol'], headers: [] }, /protocols must be tokens/],
+      [{ url: `${upstreamUrl}/`, protocols: [], headers: [['X-A', 'line\r\nbreak']] }, /line break/],
+    ] as const) {
+      const p = await page(connect);
+      const [code, reason] = await p.closed;
+      assert.equal(code, 1008);
+      const error = p.control.find((m) => m.type === 'error');
+      assert.ok(error && error.type === 'error' && pattern.test(error.message), `${JSON.stringify(connect)}: ${JSON.stringify(p.control)} ${reason.toString()}`);
+      assert.ok(Buffer.byteLength(reason) <= 123);
+    }
+    const free = createServer();
+    free.listen(0, HOST);
+    await onceEvent(free, 'listening');
+    const port = (free.address() as AddressInfo).port;
+    await new Promise((r) => free.close(r));
+    const p = await page({ url: `ws://${HOST}:${port}/`, protocols: [], headers: [] });
+    await p.closed;
+    assert.ok(p.control.some((m) => m.type === 'error' && m.code === 'ECONNREFUSED'), JSON.stringify(p.control));
+    assert.ok(p.control.some((m) => m.type === 'close' && m.code === 1006));
+  });
+
+  test('only this machine\'s pages: a foreign Origin or a DNS name as Host gets 403', async () => {
+    for (const headers of [{ Origin: 'http://evil.example' }, { Host: 'rebound.example:1234', Origin: 'http://rebound.example:1234' }]) {
+      const ws = new WsClient(base, { headers });
+      ws.on('error', () => {});
+      const [, res] = await onceEvent<[unknown, IncomingMessage]>(ws, 'unexpected-response');
+      assert.equal(res.statusCode, 403, JSON.stringify(headers));
+      ws.terminate();
+    }
+  });
+
+  test('a page that goes away closes its upstream connection', async () => {
+    const p = await page({ url: `${upstreamUrl}/`, protocols: [], headers: [] });
+    await p.until(() => p.control.some((m) => m.type === 'open'), 'open');
+    const upstreamSide = [...upstream.clients].at(-1)!;
+    const closed = onceEvent<[number, Buffer]>(upstreamSide, 'close');
+    p.ws.terminate();
+    assert.equal((await closed)[0], 1000);
+  });
+});
