@@ -24,13 +24,30 @@ export const PREVIEW_CHARS = 200;
 
 type Fields = Record<string, string | number | boolean | undefined>;
 
+/**
+ * Writes lines in one write per turn of the event loop instead of one per
+ * line: a busy echo server logs thousands of messages a second.
+ */
+export function batchedWriter(stream: { write(text: string): unknown }): (line: string) => void {
+  let pending: string[] = [];
+  const flush = (): void => {
+    const text = pending.join('');
+    pending = [];
+    stream.write(text);
+  };
+  return (line) => {
+    if (pending.length === 0) setImmediate(flush);
+    pending.push(`${line}\n`);
+  };
+}
+
 export class ServerLog {
   constructor(
     readonly format: LogFormat,
     private readonly style: Style,
     /** Tutorial mode: the tutorial's own lines stand for connect/message/close in the human log. */
     private readonly tutorial = false,
-    private readonly write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+    private readonly write: (line: string) => void = batchedWriter(process.stdout),
     private readonly now: () => Date = () => new Date(),
   ) {}
 
