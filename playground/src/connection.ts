@@ -91,6 +91,8 @@ function openDirect(request: ConnectRequest, events: ConnectionEvents): Connecti
   };
 }
 
+const decoder = new TextDecoder();
+
 function openRelay(request: ConnectRequest, events: ConnectionEvents): Connection {
   const ws = new WebSocket(relayUrl());
   ws.binaryType = 'arraybuffer';
@@ -105,7 +107,7 @@ function openRelay(request: ConnectRequest, events: ConnectionEvents): Connectio
     if (typeof e.data !== 'string') {
       const bytes = new Uint8Array(e.data as ArrayBuffer);
       const body = bytes.subarray(1);
-      events.message(bytes[0] === DATA_TEXT ? new TextDecoder().decode(body) : body.slice());
+      events.message(bytes[0] === DATA_TEXT ? decoder.decode(body) : body.slice());
       return;
     }
     let message: RelayToPage;

@@ -20,8 +20,10 @@ export interface Entry {
   text?: string;
   bytes?: Uint8Array;
   handshake?: RelayHandshake;
-  /** Text that looks like a JSON object or array. */
+  /** Text that looks like a JSON object or array (see isJson). */
   json?: boolean;
+  /** Whether `json` was confirmed by parsing. */
+  jsonChecked?: boolean;
   /** Lowercased text the search looks in, made on first use. */
   search?: string;
 }
@@ -38,6 +40,26 @@ export interface Counters {
 /** How many entries are kept; older ones are dropped (and counted). */
 export const MAX_ENTRIES = 10_000;
 const PREVIEW_CHARS = 240;
+
+const JSON_CHECK_LIMIT = 256 * 1024;
+
+/**
+ * Whether a text message is a JSON object or array: the cheap guess made
+ * when it arrived, confirmed by parsing the first time it is shown (only
+ * the rows on screen are), and trusted without parsing for very long texts.
+ */
+export function isJson(entry: Entry): boolean {
+  if (!entry.json || entry.jsonChecked || entry.text === undefined) return entry.json === true;
+  entry.jsonChecked = true;
+  if (entry.text.length <= JSON_CHECK_LIMIT) {
+    try {
+      JSON.parse(entry.text);
+    } catch {
+      entry.json = false;
+    }
+  }
+  return entry.json;
+}
 
 export function previewOf(entry: Entry): string {
   if (entry.bytes !== undefined && entry.kind === 'binary') return toHex(entry.bytes, 64);

@@ -5,7 +5,7 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { formatBytes, formatCount, formatTime, hexDump, parseJson, toHex } from './codec';
 import { JsonView } from './json-tree';
-import { MAX_ENTRIES, previewOf, type DirectionFilter, type Entry, type LogStore } from './log-store';
+import { isJson, MAX_ENTRIES, previewOf, type DirectionFilter, type Entry, type LogStore } from './log-store';
 
 /** Must match .log-row's height in styles.css. */
 export const ROW_HEIGHT = 30;
@@ -15,7 +15,7 @@ const DIRECTION_LABEL: Record<Entry['dir'], string> = { in: 'received', out: 'se
 const DIRECTION_ICON: Record<Entry['dir'], string> = { in: '↓', out: '↑', event: '•' };
 
 function kindLabel(entry: Entry): string {
-  if (entry.kind === 'text' && entry.json) return 'JSON';
+  if (entry.kind === 'text' && isJson(entry)) return 'JSON';
   return entry.kind;
 }
 
@@ -237,7 +237,7 @@ function Detail({ entry, onClose }: { entry: Entry; onClose: () => void }) {
   const [copied, setCopied] = useState(false);
   const [pretty, setPretty] = useState(false);
   useEffect(() => setCopied(false), [entry]);
-  const parsed = useMemo(() => (entry.kind === 'text' && entry.json && entry.text !== undefined ? parseJson(entry.text) : null), [entry]);
+  const parsed = useMemo(() => (entry.kind === 'text' && isJson(entry) && entry.text !== undefined ? parseJson(entry.text) : null), [entry]);
   const json = parsed && 'value' in parsed ? parsed : null;
 
   let body;
