@@ -181,6 +181,8 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
   /** Client messages that change state (join, pub, ...) run one at a time, in order. */
   private chain: Promise<void> = Promise.resolve();
   private slowTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Closed by the hub for a rate-limit violation: what still arrives is ignored. */
+  private closing = false;
   /** Volatile messages dropped because the connection was slow. */
   droppedVolatile = 0;
 
@@ -404,7 +406,7 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
   /** @internal */
   _onMessage(data: Buffer, isBinary: boolean): void {
     this._lastSeen = Date.now();
-    if (this._state === STATE_CLOSED) return;
+    if (this._state === STATE_CLOSED || this.closing) return;
     if (isBinary) {
       this.send(errorMessage('bad_message', 'switchboard.v1 uses text frames only (binary data travels base64-encoded)'));
       return;
@@ -427,6 +429,7 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
     }
     if (message.t !== 'ack' && message.t !== 'error' && this.bucket !== null && !this.bucket.take()) {
       if (this.hub.options.rateLimit !== false && this.hub.options.rateLimit.onLimit === 'disconnect') {
+        this.closing = true;
         this.ws.close(HubCloseCode.RateLimited, 'rate limit exceeded');
         return;
       }
