@@ -528,7 +528,8 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
         if (this.rooms.get(room) === state) this.joinedRoom(state, r.head, r.members, !state.history);
       },
       reject: (error: Error) => {
-        if (error instanceof HubError && error.code !== 'disconnected' && error.code !== 'timeout' && this.rooms.get(room) === state) {
+        // A refusal or no answer: give up on the room. A lost connection: it is joined again after reconnecting.
+        if (error instanceof HubError && error.code !== 'disconnected' && this.rooms.get(room) === state) {
           this.rooms.delete(room);
           for (const [, reject] of state.waiters.splice(0)) reject(error);
         }
