@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import { styleFor } from './color.js';
 import { RELAY_PATH, type PlaygroundConfig } from './playground-protocol.js';
 import { PlaygroundRelay } from './playground-relay.js';
-import type { LogFormat } from './server-log.js';
+import { batchedWriter, type LogFormat } from './server-log.js';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -121,17 +121,19 @@ export function parseRelayAllow(value: string, previous: string[] | undefined): 
 /** The relay's lines in the server's event log, in the log's format. */
 export function relayLogger(format: LogFormat): (event: string, fields: Record<string, string | number | undefined>) => void {
   const style = styleFor(process.stdout);
+  // Batched like the server's own log lines, so that the two keep their order across turns.
+  const write = batchedWriter(process.stdout);
   return (event, fields) => {
     const time = new Date().toISOString();
     if (format === 'json') {
-      process.stdout.write(`${JSON.stringify({ time, event, ...fields })}\n`);
+      write(JSON.stringify({ time, event, ...fields }));
     } else if (format === 'human') {
       const text = Object.entries(fields)
         .filter(([, v]) => v !== undefined)
         .map(([k, v]) => `${k} ${typeof v === 'string' && /\s/.test(v) ? JSON.stringify(v) : String(v)}`)
         .join(', ');
       const colour = event === 'relay-refused' ? style.red : style.magenta;
-      process.stdout.write(`${style.dim(time)} ${style.bold('-')} ${colour(event)} ${text}\n`);
+      write(`${style.dim(time)} ${style.bold('-')} ${colour(event)} ${text}`);
     }
   };
 }
@@ -180,17 +182,18 @@ export function servePlayground(options: PlaygroundOptions): Promise<number> {
     if (isRelayRequest(req)) relay.handleUpgrade(req, socket, head, false);
     else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });
-  return runUntilSignal(server, options.port, options.host, 'http', async () => relay.shutdown(SHUTDOWN_TIMEOUT_MS));
+  return runUntilSignal(server, options, async () => relay.shutdown(SHUTDOWN_TIMEOUT_MS));
 }
 
 /** Listens, prints the listening line, and on SIGINT/SIGTERM runs `shutdown` and closes the server. */
-function runUntilSignal(server: Server, port: number, host: string | undefined, scheme: string, shutdown: () => Promise<void>): Promise<number> {
+function runUntilSignal(server: Server, { port, host, log }: PlaygroundOptions, shutdown: () => Promise<void>): Promise<number> {
   return new Promise<number>((resolve) => {
     server.on('listening', () => {
       const address = server.address();
       if (address === null || typeof address !== 'object') return;
       const shown = host ?? 'localhost';
-      process.stdout.write(`listening on ${scheme}://${shown.includes(':') ? `[${shown}]` : shown}:${address.port}\n`);
+      const url = `http://${shown.includes(':') ? `[${shown}]` : shown}:${address.port}`;
+      process.stdout.write(log === 'json' ? `${JSON.stringify({ time: new Date().toISOString(), event: 'listening', url })}\n` : `listening on ${url}\n`);
     });
     server.on('error', (error: Error) => {
       process.stderr.write(`switchboard: ${error.message}\n`);
