@@ -156,13 +156,12 @@ export function App({ config, store }: { config: PlaygroundConfig; store: LogSto
     }
   }
 
-  function send(data: string | Uint8Array, label?: string): SendResult {
+  function send(data: string | Uint8Array): SendResult {
     const c = conn.current;
     if (!c || status !== 'open') return { ok: false, error: 'Not connected: connect first' };
     if (!c.send(data)) return { ok: false, error: 'The connection is not open' };
     if (typeof data === 'string') store.add('out', 'text', { text: data, size: utf8Length(data) });
     else store.add('out', 'binary', { bytes: data, size: data.length });
-    void label;
     return { ok: true };
   }
 
