@@ -105,6 +105,9 @@ interface RoomState {
 export class InProcessAdapter implements Adapter {
   private sink: AdapterSink | null = null;
   private readonly rooms = new Map<string, RoomState>();
+  /** Heads of rooms whose state was dropped (no members, history expired): ids go on from there. */
+  private readonly heads = new Map<string, number>();
+  private sweeper: ReturnType<typeof setInterval> | null = null;
   readonly maxMessages: number;
   readonly maxAge: number;
   /** Clock, replaceable in tests. */
@@ -118,12 +121,27 @@ export class InProcessAdapter implements Adapter {
 
   attach(sink: AdapterSink): void {
     this.sink = sink;
+    // Rooms nobody touches any more still expire: their history is dropped once too old.
+    this.sweeper = setInterval(() => this.sweep(), Math.max(1000, Math.min(this.maxAge, 60_000)));
+    this.sweeper.unref?.();
+  }
+
+  /** Trims every room's history and drops the state of rooms with no members and nothing held. */
+  sweep(): void {
+    for (const [name, state] of this.rooms) {
+      this.trim(state);
+      if (state.members.size === 0 && state.start === state.log.length) {
+        this.rooms.delete(name);
+        if (state.head > 0) this.heads.set(name, state.head);
+      }
+    }
   }
 
   private room(name: string): RoomState {
     let state = this.rooms.get(name);
     if (state === undefined) {
-      state = { head: 0, log: [], start: 0, members: new Map() };
+      state = { head: this.heads.get(name) ?? 0, log: [], start: 0, members: new Map() };
+      this.heads.delete(name);
       this.rooms.set(name, state);
     }
     return state;
@@ -162,7 +180,9 @@ export class InProcessAdapter implements Adapter {
   history(room: string, since?: number): Promise<HistoryResult> {
     const state = this.rooms.get(room);
     if (state === undefined) {
-      return Promise.resolve(since !== undefined && since > 0 ? { head: 0, messages: [], gap: { from: 1, to: since, reset: true } } : { head: 0, messages: [] });
+      const head = this.heads.get(room) ?? 0;
+      if (since === undefined || since === head) return Promise.resolve({ head, messages: [] });
+      return Promise.resolve({ head, messages: [], gap: since > head ? { from: 1, to: since, reset: true } : { from: since + 1, to: head } });
     }
     this.trim(state);
     const head = state.head;
@@ -214,7 +234,9 @@ export class InProcessAdapter implements Adapter {
   }
 
   close(): Promise<void> {
+    if (this.sweeper !== null) clearInterval(this.sweeper);
     this.rooms.clear();
+    this.heads.clear();
     this.sink = null;
     return Promise.resolve();
   }

@@ -150,5 +150,12 @@ describe('InProcessAdapter history limits', () => {
     assert.equal((await a.publish('x', { ev: 'e', data: 6 })), 6, 'ids go on after everything expired');
     assert.equal(await a.publish('x', { ev: 'typing', data: 0, volatile: true }), 0);
     assert.deepEqual((await a.history('x', 5)).messages.map((m) => m.mid), [6]);
+    // A room nobody touches: the sweep drops its expired history and state, and ids go on after.
+    now = 10_000;
+    a.sweep();
+    assert.deepEqual(await a.history('x', 4), { head: 6, messages: [], gap: { from: 5, to: 6 } });
+    assert.deepEqual(await a.history('x', 6), { head: 6, messages: [] });
+    assert.equal(await a.publish('x', { ev: 'e', data: 7 }), 7);
+    await a.close();
   });
 });
