@@ -206,6 +206,7 @@ export class PerMessageDeflate implements MessageTransform {
     }
     const inflate = this.inflate ?? this.createInflate();
     this.inflateCallback = callback;
+    const consumedAfter = inflate.bytesWritten + data.length + TRAILER.length;
     inflate.write(data);
     inflate.write(TRAILER);
     inflate.flush(() => {
@@ -217,7 +218,13 @@ export class PerMessageDeflate implements MessageTransform {
       this.inflateChunks = [];
       this.inflateLength = 0;
       const noContextTakeover = this.isServer ? this.params.clientNoContextTakeover : this.params.serverNoContextTakeover;
-      if (noContextTakeover) inflate.reset();
+      if (inflate.bytesWritten < consumedAfter) {
+        // The message ended its deflate stream with a BFINAL block (RFC 7692
+        // 7.2.3.4): zlib takes no more input on this stream, so the next
+        // message needs a new inflater (else it would inflate to nothing).
+        this.inflate = null;
+        inflate.close();
+      } else if (noContextTakeover) inflate.reset();
       pending(null, result);
     });
   }

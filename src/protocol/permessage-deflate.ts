@@ -72,7 +72,8 @@ export function parseDeflateParams(offer: ExtensionOffer, isAnswer: boolean): Pa
           }
           throw new DeflateNegotiationError(`Parameter ${key} needs a value`);
         }
-        if (!/^[0-9]+$/.test(value)) throw new DeflateNegotiationError(`Invalid value for ${key}: ${value}`);
+        // RFC 7692 section 7.1.2: a decimal integer without leading zeros.
+        if (!/^[1-9][0-9]*$/.test(value)) throw new DeflateNegotiationError(`Invalid value for ${key}: ${value}`);
         const bits = Number(value);
         if (bits < MIN_BITS || bits > MAX_BITS) throw new DeflateNegotiationError(`Invalid value for ${key}: ${value}`);
         parsed[key] = bits;
@@ -144,7 +145,8 @@ export function deflateOffer(options: PerMessageDeflateOptions): string {
   if (options.serverNoContextTakeover) params.push(['server_no_context_takeover', true]);
   if (options.clientNoContextTakeover) params.push(['client_no_context_takeover', true]);
   if (typeof options.serverMaxWindowBits === 'number') params.push(['server_max_window_bits', options.serverMaxWindowBits]);
-  if (typeof options.clientMaxWindowBits === 'number') params.push(['client_max_window_bits', options.clientMaxWindowBits]);
+  // Never offer a window zlib cannot compress with (8 bits): 9 instead, as the server announces.
+  if (typeof options.clientMaxWindowBits === 'number') params.push(['client_max_window_bits', Math.max(options.clientMaxWindowBits, MIN_DEFLATE_BITS)]);
   else if (options.clientMaxWindowBits !== false) params.push(['client_max_window_bits', true]);
   return formatExtension(PERMESSAGE_DEFLATE, params);
 }
@@ -167,11 +169,13 @@ export function acceptDeflateAnswer(answers: ExtensionOffer[], options: PerMessa
       throw new DeflateNegotiationError('The server ignored the server_max_window_bits request');
     }
   }
-  let clientMaxWindowBits = typeof options.clientMaxWindowBits === 'number' ? options.clientMaxWindowBits : MAX_BITS;
+  // What deflateOffer offered (an 8-bit window is offered as 9).
+  const offeredClientBits = typeof options.clientMaxWindowBits === 'number' ? Math.max(options.clientMaxWindowBits, MIN_DEFLATE_BITS) : MAX_BITS;
+  let clientMaxWindowBits = offeredClientBits;
   if (p.client_max_window_bits !== undefined) {
     if (options.clientMaxWindowBits === false) throw new DeflateNegotiationError('The server set client_max_window_bits, which was not offered');
     const bits = p.client_max_window_bits as number;
-    if (typeof options.clientMaxWindowBits === 'number' && bits > options.clientMaxWindowBits) {
+    if (bits > offeredClientBits) {
       throw new DeflateNegotiationError('The server set client_max_window_bits above the offered value');
     }
     if (bits < MIN_DEFLATE_BITS) throw new DeflateNegotiationError('client_max_window_bits=8 is not supported by zlib');
