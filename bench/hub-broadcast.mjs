@@ -43,15 +43,26 @@ async function server(mode) {
   const http = createServer();
   let broadcast;
   let count = () => 0;
+  let state = () => ({});
   if (mode === 'hub') {
     const { Hub } = await import('switchboard/hub');
     const hub = new Hub({ server: http, path: '/hub', rateLimit: false, presence: false, heartbeat: { interval: 3_600_000, timeout: 60_000 }, history: { maxMessages: 1000 } });
     count = () => hub.clients.size;
+    state = () => {
+      let buffered = 0;
+      for (const c of hub.clients.values()) buffered += c.ws.bufferedAmount;
+      return { clients: hub.clients.size, buffered };
+    };
     broadcast = (data) => hub.to('all').emit('tick', data);
   } else {
     const { WebSocketServer } = await import('ws');
     const wss = new WebSocketServer({ server: http, path: '/hub', perMessageDeflate: false });
     count = () => wss.clients.size;
+    state = () => {
+      let buffered = 0;
+      for (const c of wss.clients) buffered += c.bufferedAmount;
+      return { clients: wss.clients.size, buffered };
+    };
     // What a ws user writes: serialise once, send to each client.
     broadcast = (data) => {
       const text = JSON.stringify({ t: 'msg', room: 'all', ev: 'tick', data });
@@ -62,6 +73,7 @@ async function server(mode) {
   process.on('SIGTERM', () => process.exit(0));
   process.on('message', async (m) => {
     if (m.type === 'count') process.send({ type: 'count', count: count() });
+    if (m.type === 'state') process.send({ type: 'state', state: state() });
     if (m.type === 'go') {
       const text = 'x'.repeat(m.size);
       let loopMs = 0;
@@ -84,6 +96,7 @@ async function clients(port, n, mode) {
   let target = Infinity;
   let ready = 0;
   const sockets = [];
+  const closes = {};
   const onMessage = () => {
     if (++received === target) process.send({ type: 'done' });
   };
@@ -91,6 +104,10 @@ async function clients(port, n, mode) {
     new Promise((resolve, reject) => {
       const ws = new WebSocket(url, ['switchboard.v1']);
       ws.on('error', reject);
+      ws.on('close', (code, reason) => {
+        const key = `${code} ${reason}`;
+        closes[key] = (closes[key] ?? 0) + 1;
+      });
       ws.on('open', () => {
         sockets.push(ws);
         if (mode !== 'hub') {
@@ -119,6 +136,7 @@ async function clients(port, n, mode) {
   }
   process.send({ type: 'ready', ready });
   process.on('message', (m) => {
+    if (m.type === 'state') process.send({ type: 'state', received, target, open: sockets.filter((ws) => ws.readyState === 1).length, closes });
     if (m.type === 'expect') {
       received = 0;
       target = m.target;
@@ -160,7 +178,15 @@ async function main() {
     const sent = nextMessage(side.srv, 'sent');
     const start = performance.now();
     side.srv.send({ type: 'go', messages, size });
+    const stalled = setTimeout(async () => {
+      side.srv.send({ type: 'state' });
+      side.cli.send({ type: 'state' });
+      const [s, c] = await Promise.all([nextMessage(side.srv, 'state'), nextMessage(side.cli, 'state')]);
+      console.error(`stalled: server ${JSON.stringify(s.state)}, clients ${JSON.stringify(c)}`);
+      process.exit(1);
+    }, 120_000);
     await done;
+    clearTimeout(stalled);
     const ms = performance.now() - start;
     const { loopMs } = await sent;
     return { rate: (n * messages) / (ms / 1000), loopMs };
