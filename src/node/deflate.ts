@@ -11,6 +11,8 @@ const DEFAULT_CONCURRENCY = 10;
  * than a trip through the thread pool, and blocks the loop only briefly.
  */
 const SYNC_INFLATE_LIMIT = 64 * 1024;
+/** What a one-shot inflate may produce before the message goes to the asynchronous path instead (bounds the time the loop is blocked). */
+const SYNC_OUTPUT_LIMIT = 1024 * 1024;
 const MAX_BUFFER_LENGTH = 2 ** 31 - 1;
 
 /**
@@ -53,20 +55,26 @@ const limiter = new Limiter(DEFAULT_CONCURRENCY);
  * fresh state (reset after each).
  */
 class SharedCompressor {
-  private readonly stream: DeflateRaw;
+  private stream: DeflateRaw;
   private chunks: Buffer[] = [];
   private length = 0;
   private busy = false;
   private readonly queue: Array<{ data: Uint8Array; callback: (error: Error | null, result?: Uint8Array) => void }> = [];
 
-  constructor(options: Record<string, unknown>) {
-    this.stream = createDeflateRaw(options);
-    this.stream.on('data', (chunk: Buffer) => {
+  constructor(private readonly options: Record<string, unknown>) {
+    this.stream = this.createStream();
+  }
+
+  private createStream(): DeflateRaw {
+    const stream = createDeflateRaw(this.options);
+    stream.on('data', (chunk: Buffer) => {
+      if (stream !== this.stream) return;
       this.chunks.push(chunk);
       this.length += chunk.length;
     });
     // A failed compression is reported to its caller by the flush callback; the process must not crash.
-    this.stream.on('error', () => {});
+    stream.on('error', () => {});
+    return stream;
   }
 
   compress(data: Uint8Array, callback: (error: Error | null, result?: Uint8Array) => void): void {
@@ -81,14 +89,22 @@ class SharedCompressor {
       return;
     }
     this.busy = true;
-    this.stream.write(job.data);
-    this.stream.flush(zlibConstants.Z_SYNC_FLUSH, () => {
+    const stream = this.stream;
+    stream.write(job.data);
+    stream.flush(zlibConstants.Z_SYNC_FLUSH, (error?: Error | null) => {
       const chunks = this.chunks;
-      const result = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.length);
+      const length = this.length;
       this.chunks = [];
       this.length = 0;
-      this.stream.reset();
-      job.callback(null, result.subarray(0, result.length - 4));
+      if (error || stream.destroyed) {
+        // A broken stream cannot be reset: the next message gets a new one; this one fails.
+        this.stream = this.createStream();
+        job.callback(error ?? new Error('The compressor failed'));
+      } else {
+        const result = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length);
+        stream.reset();
+        job.callback(null, result.subarray(0, result.length - 4));
+      }
       this.next();
     });
   }
@@ -156,16 +172,32 @@ export class PerMessageDeflate implements MessageTransform {
         return;
       }
       const windowBits = this.isServer ? this.params.serverMaxWindowBits : this.params.clientMaxWindowBits;
-      sharedCompressor(windowBits, this.options.zlibDeflateOptions).compress(data, callback);
+      let compressor: SharedCompressor;
+      try {
+        compressor = sharedCompressor(windowBits, this.options.zlibDeflateOptions);
+      } catch (error) {
+        // Bad zlibDeflateOptions: the send fails, the connection's queue goes on.
+        callback(error as Error);
+        return;
+      }
+      compressor.compress(data, callback);
       return;
     }
     // A message sent in fragments keeps its own compressor state between them.
     this.midMessage = !fin;
     limiter.run((done) => {
-      this.deflateFragment(data, fin, (error, result) => {
+      let answered = false;
+      try {
+        this.deflateFragment(data, fin, (error, result) => {
+          answered = true;
+          done();
+          callback(error, result);
+        });
+      } catch (error) {
+        if (answered) throw error;
         done();
-        callback(error, result);
-      });
+        callback(error as Error);
+      }
     });
   }
 
@@ -184,10 +216,21 @@ export class PerMessageDeflate implements MessageTransform {
         ...this.options.zlibInflateOptions,
         windowBits: 15,
         finishFlush: zlibConstants.Z_SYNC_FLUSH,
-        maxOutputLength: this.maxPayload > 0 ? this.maxPayload : MAX_BUFFER_LENGTH,
+        maxOutputLength: Math.min(this.maxPayload > 0 ? this.maxPayload : MAX_BUFFER_LENGTH, SYNC_OUTPUT_LIMIT),
       });
     } catch (error) {
-      if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+      const tooLarge = (error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
+      if (tooLarge && (this.maxPayload <= 0 || this.maxPayload > SYNC_OUTPUT_LIMIT)) {
+        // Larger than a one-shot inflate should block the loop for: inflate it in the thread pool, still bounded by maxPayload.
+        limiter.run((done) => {
+          this.inflateMessage(data, (asyncError, result) => {
+            done();
+            callback(asyncError, result);
+          });
+        });
+        return;
+      }
+      if (tooLarge) {
         callback(
           new ProtocolError('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', `Decompressed message exceeds the limit of ${this.maxPayload} bytes`, CloseCode.MessageTooBig),
         );

@@ -625,6 +625,8 @@ export class WebSocket extends EventEmitter {
       this.sendBusy = false;
       if (error) {
         if (cb) cb(error);
+        // The peer's decompressor and ours no longer agree on what was sent: end the connection (1011).
+        if (this._readyState === WebSocket.OPEN) this.sendCloseFrame(CloseCode.InternalError, EMPTY, true);
       } else if (this._socket !== null && !this._socket.destroyed) {
         this.writeFrame(opcode, compressed as Buffer, fin, mask, !continuing, cb);
       } else {
