@@ -24,14 +24,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { IMPL_NAME, repoRoot } from './helpers/env.js';
+import { IMPL_NAME, repoRoot, conformanceSuiteDir } from './helpers/env.js';
 import { startEchoCli, startNode, type Child, type CliServer } from './helpers/process.js';
 
 const CASES = '12.*,13.*';
 const GROUPS = ['12', '13'];
 const SUITE_TIMEOUT_MS = 25 * 60_000;
 
-const suiteDir = path.resolve(process.env.SWITCHBOARD_CONFORMANCE_DIR ?? path.resolve(repoRoot, '../shared/conformance'));
+const suiteDir = conformanceSuiteDir();
 const runner = path.join(suiteDir, 'run.mjs');
 const agentScript = path.join(repoRoot, 'scripts/conformance-client.mjs');
 const builtEntry = path.join(repoRoot, 'dist/esm/index.js');
