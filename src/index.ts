@@ -11,6 +11,7 @@ export {
   type ShutdownOptions,
 } from './node/server.js';
 export { createWebSocketStream } from './node/stream.js';
+export { broadcast, type BroadcastOptions } from './node/broadcast.js';
 export { MessageEvent, CloseEvent, ErrorEvent, WebSocketEvent } from './node/events.js';
 export type { HeartbeatOptions } from './node/heartbeat.js';
 export type { PerMessageDeflateOptions } from './protocol/index.js';

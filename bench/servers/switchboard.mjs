@@ -1,6 +1,6 @@
 // Server under test for ../shared/perf (see its README, "Server convention"):
 // echo on any path, one broadcast group on /broadcast, READY when listening.
-import { WebSocketServer } from 'switchboard';
+import { WebSocketServer, broadcast } from 'switchboard';
 
 const port = Number(process.env.PORT);
 if (!port) throw new Error('PORT is required');
@@ -15,9 +15,8 @@ wss.on('connection', (ws, req) => {
   if (req.url === '/broadcast') {
     room.add(ws);
     ws.on('close', () => room.delete(ws));
-    ws.on('message', (data, isBinary) => {
-      for (const peer of room) peer.send(data, { binary: isBinary });
-    });
+    // One frame built per message and the same bytes written to every member.
+    ws.on('message', (data, isBinary) => broadcast(room, data, { binary: isBinary }));
   } else {
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
   }

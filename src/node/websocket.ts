@@ -566,6 +566,31 @@ export class WebSocket extends EventEmitter {
   }
 
   /**
+   * Writes a frame shared by many connections (see `broadcast`) when this
+   * connection can take it as it is: open, server-side, without
+   * permessage-deflate, no fragmented send open and nothing queued ahead.
+   * Returns false otherwise, and the caller falls back to `send`.
+   * @internal
+   */
+  _writeSharedFrame(frame: Buffer): boolean {
+    if (
+      !this._isServer ||
+      this.transform !== null ||
+      this.sendFragmentOpcode !== 0 ||
+      this.sendBusy ||
+      this.sendQueue !== null ||
+      this._readyState !== WebSocket.OPEN
+    ) {
+      return false;
+    }
+    const socket = this._socket!;
+    if (socket.destroyed) return false;
+    if (this.batching) this.output(frame, undefined);
+    else socket.write(frame);
+    return true;
+  }
+
+  /**
    * Runs `task` now, or after the sends before it when one of them is still
    * being prepared (a Blob being read, a message being compressed), so
    * frames leave in the order they were sent.
