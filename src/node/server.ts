@@ -88,7 +88,8 @@ const CLOSING = 1;
 const CLOSED = 2;
 
 /** Marks sockets that were already upgraded, to refuse a second handleUpgrade on them. */
-const upgradedSockets = new WeakSet<Duplex>();
+const kUpgraded = Symbol('switchboard.upgraded');
+type MarkedSocket = Duplex & { [kUpgraded]?: true };
 
 /**
  * A WebSocket server with ws's options, events and behaviour, plus a
@@ -267,7 +268,7 @@ export class WebSocketServer extends EventEmitter {
       socket.destroy();
       return;
     }
-    if (upgradedSockets.has(socket)) {
+    if ((socket as MarkedSocket)[kUpgraded] === true) {
       throw new Error('server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration');
     }
     if (this.state !== RUNNING) {
@@ -284,7 +285,7 @@ export class WebSocketServer extends EventEmitter {
     this.emit('headers', headers, req);
     socket.write(headers.concat('\r\n').join('\r\n'));
     socket.removeListener('error', destroySocket);
-    upgradedSockets.add(socket);
+    (socket as MarkedSocket)[kUpgraded] = true;
 
     const Class = this.options.WebSocket ?? WebSocket;
     const ws = new Class();
@@ -299,15 +300,19 @@ export class WebSocketServer extends EventEmitter {
       ...(this.options.closeTimeout !== undefined ? { closeTimeout: this.options.closeTimeout } : {}),
     });
     this.connections.add(ws);
-    ws.on('close', () => this.connections.delete(ws));
-    if (this.options.clientTracking) {
-      this.clients.add(ws);
-      ws.on('close', () => {
-        this.clients.delete(ws);
-        if (this.shouldEmitClose && this.clients.size === 0) process.nextTick(emitClose, this);
-      });
-    }
+    if (this.options.clientTracking) this.clients.add(ws);
+    // One shared listener per connection (no closure): it finds the server through the connection.
+    (ws as TrackedWebSocket)[kServer] = this;
+    ws.on('close', forgetConnection);
     callback(ws, req);
+  }
+
+  /** A connection closed: drop it from the sets, and emit 'close' if close() was waiting for it. @internal */
+  _forget(ws: WebSocket): void {
+    this.connections.delete(ws);
+    if (!this.options.clientTracking) return;
+    this.clients.delete(ws);
+    if (this.shouldEmitClose && this.clients.size === 0) process.nextTick(emitClose, this);
   }
 
   /**
@@ -368,6 +373,13 @@ export class WebSocketServer extends EventEmitter {
       .then(() => closed)
       .finally(() => clearTimeout(timer));
   }
+}
+
+const kServer = Symbol('switchboard.server');
+type TrackedWebSocket = WebSocket & { [kServer]: WebSocketServer };
+
+function forgetConnection(this: TrackedWebSocket): void {
+  this[kServer]._forget(this);
 }
 
 function emitClose(server: WebSocketServer): void {

@@ -37,8 +37,6 @@ function readRequestHead(server: Server, socket: Socket, handshakeTimeout: numbe
     socket.removeListener('data', onData);
     socket.removeListener('timeout', onTimeout);
     socket.setTimeout(0);
-    // Nothing may be read (and lost) until the WebSocket takes the socket over.
-    socket.pause();
     const head = parseRequestHead(data.subarray(0, end));
     if (head === null) {
       refuse(socket, 400, 'Malformed HTTP request');
@@ -60,6 +58,11 @@ function readRequestHead(server: Server, socket: Socket, handshakeTimeout: numbe
       return;
     }
     server.emit('upgrade', req, socket, data.subarray(end));
+    // A WebSocket that took the socket over listens to 'data' now. If none
+    // did (an asynchronous verifyClient, a handler that upgrades later),
+    // the socket waits paused, so that nothing is read and lost meanwhile.
+    // Pausing only then spares the common case a pause and a resume.
+    if (socket.listenerCount('data') === 0 && !socket.destroyed) socket.pause();
   };
   socket.on('error', destroySelf);
   socket.setTimeout(handshakeTimeout);

@@ -16,6 +16,7 @@ import {
   Inbox,
   RawClient,
   WsClient,
+  clientFrame,
   closed,
   connect,
   connectPair,
@@ -252,6 +253,25 @@ describe('WebSocketServer options', () => {
     assert.equal(res.headers['x-reason'], 'x');
     const client = await connect(t, `${server.url}/fine`);
     assert.equal(await echoOnce(client, 'async ok'), 'async ok');
+  });
+
+  it('verifyClient (async): frames sent with the request and while it is being verified all arrive, in order', T, async (t) => {
+    const server = await startServer(t, {
+      verifyClient: (_info: VerifyClientInfo, cb: (ok: boolean) => void) => {
+        setTimeout(() => cb(true), 100);
+      },
+    });
+    const received: string[] = [];
+    server.wss.on('connection', (ws: WebSocket) => ws.on('message', (data: Buffer) => received.push(data.toString())));
+    const raw = await RawClient.connect(t, server.port);
+    raw.write(Buffer.concat([Buffer.from(upgradeRequest('/')), clientFrame(0x1, 'with the request')]));
+    await delay(30);
+    raw.write(clientFrame(0x1, 'during verification'));
+    const head = await raw.readHead();
+    assert.equal(head.status, 101);
+    raw.write(clientFrame(0x1, 'after'));
+    await waitFor(() => received.length === 3, 5000, 'three messages');
+    assert.deepEqual(received, ['with the request', 'during verification', 'after']);
   });
 
   it('verifyClient that throws: 500, and the server keeps working', T, async (t) => {
