@@ -112,6 +112,8 @@ interface Pending {
   timer: ReturnType<typeof setTimeout>;
 }
 
+/** Earlier connection ids a resume names (the server accepts at most 16). */
+const MAX_PREVIOUS_IDS = 16;
 const RESERVED = new Set(['connect', 'disconnect', 'reconnecting', 'error', 'gap', 'presence', 'joined', 'left']);
 /** Close codes after which reconnecting is pointless. */
 const FATAL = new Set([4400, 4401, 1008, 1003]);
@@ -162,7 +164,7 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
   private hbTimer: ReturnType<typeof setTimeout> | null = null;
   private deadTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly options: ClientOptions;
-  /** Every connection id this client has had: its own messages carry one. */
+  /** The connection ids this client has had (the most recent 17): its own messages carry one. */
   private readonly ids = new Set<string>();
 
   constructor(
@@ -431,6 +433,8 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
       case 'welcome': {
         this.id = m.id;
         this.ids.add(m.id);
+        // Only recent ids matter: older ones' messages have left the server's history.
+        if (this.ids.size > MAX_PREVIOUS_IDS + 1) this.ids.delete(this.ids.values().next().value as string);
         this.user = m.user ?? null;
         this.status = 'open';
         const reconnected = this.everConnected;
@@ -447,7 +451,9 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
           }
         }
         if (resuming) {
-          this.call({ t: 'resume', rooms: resume }).then(
+          // Earlier connection ids: the server leaves out of the replay what was kept from them (our own messages, except).
+          const was = [...this.ids].filter((id) => id !== m.id).slice(-MAX_PREVIOUS_IDS);
+          this.call(was.length > 0 ? { t: 'resume', rooms: resume, was } : { t: 'resume', rooms: resume }).then(
             (r: { rooms: Record<string, { members?: Member[]; error?: string }> }) => {
               for (const [room, result] of Object.entries(r.rooms)) {
                 const state = this.rooms.get(room);

@@ -21,6 +21,12 @@ export interface RoomMessage {
   from?: Sender;
   /** Publish time, ms since the epoch (for the age limit of history). */
   time: number;
+  /**
+   * Connection ids the message was not delivered to (the publisher, `except`).
+   * Kept with the message so that a replay to the same client after it
+   * reconnected (under a new id, naming its old ones) leaves it out too.
+   */
+  except?: readonly string[];
 }
 
 /** A room member as presence reports it: one per connection. */
@@ -46,7 +52,7 @@ export interface PublishOptions {
   ev: string;
   data: unknown;
   from?: Sender;
-  /** Connection ids that must not receive it (live delivery only). */
+  /** Connection ids that must not receive it, live or in a replay after they resume. */
   except?: readonly string[];
   /** Volatile: no id, no history, dropped for slow consumers. */
   volatile?: boolean;
@@ -168,6 +174,7 @@ export class InProcessAdapter implements Adapter {
     const volatile = message.volatile === true;
     const stored: RoomMessage = { room, mid: volatile ? 0 : ++state.head, ev: message.ev, data: message.data, time: this.now() };
     if (message.from !== undefined) stored.from = message.from;
+    if (message.except !== undefined && message.except.length > 0) stored.except = message.except;
     if (!volatile && this.maxMessages > 0) {
       state.log.push(stored);
       this.trim(state);

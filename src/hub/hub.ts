@@ -375,7 +375,13 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
     return { history, members };
   }
 
-  private goLive(room: string, history: HistoryResult, since: number | undefined): void {
+  /**
+   * Replays what the client missed in `room` (after `since`), then releases
+   * the live messages held meanwhile. `previous` are the client's earlier
+   * connection ids (a resume names them): messages kept from those
+   * connections (their own publications, `except`) stay left out.
+   */
+  private goLive(room: string, history: HistoryResult, since: number | undefined, previous?: ReadonlySet<string>): void {
     const membership = this._memberships.get(room);
     if (membership === undefined || membership.buffer === null) return;
     let last = history.head;
@@ -384,8 +390,9 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
       if (history.gap) this.send({ t: 'gap', room, ...history.gap });
       for (const message of history.messages) {
         if (message.mid <= last) continue;
-        this.writeFrame(this.hub._frameFor(message), false);
         last = message.mid;
+        if (previous !== undefined && message.except !== undefined && message.except.some((id) => previous.has(id))) continue;
+        this.writeFrame(this.hub._frameFor(message), false);
       }
     }
     const held = membership.buffer;
@@ -524,6 +531,7 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
         this.ack(message.id, { room: message.room });
         return;
       case 'resume': {
+        const previous = message.was === undefined ? undefined : new Set(message.was);
         const rooms: Record<string, { head: number; members?: PresenceMember[] } | { error: string }> = {};
         for (const [room, since] of Object.entries(message.rooms)) {
           if (this._memberships.has(room)) {
@@ -538,7 +546,7 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
           const result = await this._join(room, since);
           if (result === null) return;
           rooms[room] = { head: result.history.head, ...withMembers(result.members) };
-          this.goLive(room, result.history, since);
+          this.goLive(room, result.history, since, previous);
         }
         this.ack(message.id, { rooms });
         return;

@@ -46,7 +46,7 @@ export type ClientMessage =
   | { t: 'hello'; auth?: unknown }
   | { t: 'join'; id?: number; room: string; since?: number }
   | { t: 'leave'; id?: number; room: string }
-  | { t: 'resume'; id?: number; rooms: Record<string, number> }
+  | { t: 'resume'; id?: number; rooms: Record<string, number>; was?: string[] }
   | { t: 'pub'; id?: number; room: string; ev: string; data: unknown; volatile?: boolean }
   | { t: 'dm'; id?: number; to: { user: string } | { client: string }; ev: string; data: unknown }
   | { t: 'emit'; ev: string; data: unknown }
@@ -88,6 +88,9 @@ function decodeData(m: Record<string, unknown>, ref: number | undefined): unknow
 }
 
 /** Parses and validates one text frame; throws WireError with the code to answer. */
+/** Earlier connection ids a `resume` may name (its replay leaves out what was kept from them). */
+export const MAX_PREVIOUS_IDS = 16;
+
 export function parseClientMessage(text: string): ClientMessage {
   let m: unknown;
   try {
@@ -118,7 +121,11 @@ export function parseClientMessage(text: string): ClientMessage {
       for (const [room, last] of Object.entries(rooms)) {
         need(isName(room) && isId(last), `"rooms": ${JSON.stringify(room).slice(0, 40)} needs a non-negative integer id`);
       }
-      return { t: 'resume', id: ref, rooms: rooms as Record<string, number> };
+      need(
+        o.was === undefined || (Array.isArray(o.was) && o.was.length <= MAX_PREVIOUS_IDS && o.was.every((id) => isName(id))),
+        `"was" must be a list of at most ${MAX_PREVIOUS_IDS} earlier connection ids`,
+      );
+      return { t: 'resume', id: ref, rooms: rooms as Record<string, number>, ...(o.was === undefined ? {} : { was: o.was as string[] }) };
     }
     case 'pub':
       need(isName(o.room), '"room" must be a string of 1-256 characters');

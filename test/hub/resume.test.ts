@@ -103,6 +103,67 @@ describe('hub: resume', { timeout: 60_000 }, () => {
     for (const x of [c, d, e]) x.ws.close();
   });
 
+  test('a resume naming earlier connection ids leaves out what was kept from them (own messages, except)', async () => {
+    const t = await startHub({ rateLimit: false });
+    hubs.push(t);
+    const a = await RawClient.open(t.url);
+    const b = await RawClient.open(t.url);
+    await a.call({ t: 'join', room: 'x' }, 1);
+    await b.call({ t: 'join', room: 'x' }, 1);
+    const aClient = t.hub.clients.get(a.id)!;
+    await t.hub.to('x').emit('n', 1); // mid 1: to everyone
+    await a.call({ t: 'pub', room: 'x', ev: 'n', data: 2 }, 2); // mid 2: a's own
+    await t.hub.to('x').except(aClient).emit('n', 3); // mid 3: everyone but a
+    await t.hub.to('x').emit('n', 4); // mid 4: to everyone
+    await b.next((m) => m.t === 'msg' && m.mid === 4);
+    a.ws.close();
+
+    // a comes back under a new id and names the old one.
+    const a2 = await RawClient.open(t.url);
+    const r = await a2.call({ t: 'resume', rooms: { x: 0 }, was: [a.id] }, 1);
+    assert.equal(r.t, 'ack');
+    await a2.next((m) => m.t === 'msg' && m.mid === 4);
+    assert.deepEqual(a2.received.filter((m) => m.t === 'msg').map((m) => m.data), [1, 4]);
+    // Without the old id, the replay has everything held (as before).
+    const c = await RawClient.open(t.url);
+    await c.call({ t: 'resume', rooms: { x: 0 } }, 1);
+    await c.next((m) => m.t === 'msg' && m.mid === 4);
+    assert.deepEqual(c.received.filter((m) => m.t === 'msg').map((m) => m.data), [1, 2, 3, 4]);
+    // b was excluded from nothing: naming its id changes nothing for a newcomer.
+    const d = await RawClient.open(t.url);
+    await d.call({ t: 'resume', rooms: { x: 0 }, was: [b.id] }, 1);
+    await d.next((m) => m.t === 'msg' && m.mid === 4);
+    assert.deepEqual(d.received.filter((m) => m.t === 'msg').map((m) => m.data), [1, 2, 3, 4]);
+    // A malformed list is refused with bad_message.
+    const e = await RawClient.open(t.url);
+    const bad = await e.call({ t: 'resume', rooms: { x: 0 }, was: 'nope' }, 1);
+    assert.equal(bad.t, 'error');
+    assert.equal(bad.code, 'bad_message');
+    for (const x of [a2, b, c, d, e]) x.ws.close();
+  });
+
+  test('the client library names its earlier ids: a message excluded from it is not replayed after it reconnects', async () => {
+    const t = await startHub({ rateLimit: false });
+    hubs.push(t);
+    const client = hubClient(t.url, { reconnect: { initialDelay: 300, jitter: 0 } });
+    const got: number[] = [];
+    client.on('n', (n: number) => got.push(n));
+    await client.ready();
+    await client.join('y');
+    const first = t.hub.clients.get(client.id!)!;
+    await t.hub.to('y').emit('n', 1);
+    await until(() => got.length === 1);
+    dropClient(client);
+    await until(() => t.hub.clients.size === 0);
+    // While it is away: one message excluded from its old connection, one for everyone.
+    await t.hub.to('y').except(first).emit('n', 2);
+    await t.hub.to('y').emit('n', 3);
+    await until(() => got.length === 2, 5000, `the replay (have ${got.length})`);
+    await delay(100);
+    assert.deepEqual(got, [1, 3]);
+    client.close();
+  });
+
   test('history on join (since 0) with the client library', async () => {
     const t = await startHub({ rateLimit: false });
     hubs.push(t);
