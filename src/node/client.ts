@@ -72,6 +72,28 @@ export function parseWebSocketUrl(address: string | URL): URL {
   return url;
 }
 
+/** `WebSocket.connect`; `WebSocketClass` is the class it was called on, so subclasses connect as themselves. */
+export function connect(
+  WebSocketClass: new (address: string | URL, protocols?: string | string[], options?: ClientOptions) => WebSocket,
+  address: string | URL,
+  options?: ClientOptions & { protocols?: string | string[] },
+): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const { protocols, ...rest } = options ?? {};
+    const ws = new WebSocketClass(address, protocols as string | string[] | undefined, rest);
+    const onError = (error: Error): void => {
+      ws.removeListener('open', onOpen);
+      reject(error);
+    };
+    const onOpen = (): void => {
+      ws.removeListener('error', onError);
+      resolve(ws);
+    };
+    ws.once('error', onError);
+    ws.once('open', onOpen);
+  });
+}
+
 /** Starts the opening handshake of a client WebSocket. Called from the WebSocket constructor. */
 export function initAsClient(ws: WebSocket, address: string | URL, protocols: string | string[] | undefined, options: ClientOptions = {}): void {
   const protocolVersion = options.protocolVersion ?? 13;

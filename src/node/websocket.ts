@@ -19,9 +19,11 @@ import {
 } from '../protocol/index.js';
 import type { MessageTransform } from '../protocol/index.js';
 import { isUtf8 } from 'node:buffer';
-import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent, type WebSocketEventListener } from './events.js';
+import type { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent, WebSocketEventListener } from './events.js';
+import * as eventTarget from './event-target.js';
+import { iterateMessages } from './message-iterator.js';
 import { heartbeatClock } from './heartbeat.js';
-import { abortHandshake, initAsClient, type ClientOptions } from './client.js';
+import { abortHandshake, connect, initAsClient, type ClientOptions } from './client.js';
 
 export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
 export type WebSocketData = string | Buffer | ArrayBuffer | ArrayBufferView | Blob | number | boolean;
@@ -54,8 +56,6 @@ const BATCH_COPY_LIMIT = 64 * 1024;
 const DEFAULT_CLOSE_TIMEOUT = 30_000;
 const READY_STATES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
 const EMPTY: Buffer = Buffer.alloc(0);
-/** Messages an async iterator holds before it pauses the socket. */
-const ITERATOR_HIGH_WATER = 16;
 
 /** Masking keys come from the CSPRNG in batches: one syscall per 1,024 client frames, not one per frame. */
 const maskPool = Buffer.allocUnsafe(4096);
@@ -166,20 +166,7 @@ export class WebSocket extends EventEmitter {
 
   /** Connects and resolves once the connection is open; rejects with the handshake's typed error. */
   static connect(address: string | URL, options?: ClientOptions & { protocols?: string | string[] }): Promise<WebSocket> {
-    return new Promise((resolve, reject) => {
-      const { protocols, ...rest } = options ?? {};
-      const ws = new this(address, protocols as string | string[] | undefined, rest);
-      const onError = (error: Error): void => {
-        ws.removeListener('open', onOpen);
-        reject(error);
-      };
-      const onOpen = (): void => {
-        ws.removeListener('error', onError);
-        resolve(ws);
-      };
-      ws.once('error', onError);
-      ws.once('open', onOpen);
-    });
+    return connect(this, address, options);
   }
 
   get readyState(): number {
@@ -825,182 +812,55 @@ export class WebSocket extends EventEmitter {
 
   /**
    * `for await (const message of ws)`: text messages as strings, binary ones
-   * as `binaryType` says. The socket is paused while more than
-   * `ITERATOR_HIGH_WATER` messages wait for the consumer. The loop ends when
-   * the connection closes, and throws if it failed with an error.
+   * as `binaryType` says. The socket is paused while too many messages wait
+   * for the consumer. The loop ends when the connection closes, and throws if
+   * it failed with an error.
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<unknown> {
-    const queue: unknown[] = [];
-    let waiter: { resolve: (result: IteratorResult<unknown>) => void; reject: (error: unknown) => void } | null = null;
-    let closed = this._readyState === WebSocket.CLOSED;
-    let failure: unknown = null;
-    let pausedByIterator = false;
-    const onMessage = (data: unknown, isBinary: boolean): void => {
-      const value = isBinary ? data : Array.isArray(data) ? Buffer.concat(data as Buffer[]).toString() : String(data);
-      if (waiter !== null) {
-        const w = waiter;
-        waiter = null;
-        w.resolve({ value, done: false });
-        return;
-      }
-      queue.push(value);
-      if (queue.length >= ITERATOR_HIGH_WATER && !pausedByIterator) {
-        pausedByIterator = true;
-        this.pause();
-      }
-    };
-    const onError = (error: unknown): void => {
-      failure = error;
-    };
-    const onClose = (): void => {
-      closed = true;
-      detach();
-      if (waiter !== null) {
-        const w = waiter;
-        waiter = null;
-        if (failure !== null) w.reject(failure);
-        else w.resolve({ value: undefined, done: true });
-      }
-    };
-    const detach = (): void => {
-      this.removeListener('message', onMessage);
-      this.removeListener('error', onError);
-      this.removeListener('close', onClose);
-    };
-    this.on('message', onMessage);
-    this.on('error', onError);
-    this.on('close', onClose);
-    const iterator: AsyncIterableIterator<unknown> = {
-      next: () => {
-        if (queue.length > 0) {
-          const value = queue.shift();
-          if (pausedByIterator && queue.length <= ITERATOR_HIGH_WATER / 2) {
-            pausedByIterator = false;
-            this.resume();
-          }
-          return Promise.resolve({ value, done: false });
-        }
-        if (closed) {
-          if (failure !== null) {
-            const error = failure;
-            failure = null;
-            return Promise.reject(error);
-          }
-          return Promise.resolve({ value: undefined, done: true });
-        }
-        return new Promise((resolve, reject) => {
-          waiter = { resolve, reject };
-        });
-      },
-      return: () => {
-        detach();
-        if (pausedByIterator) this.resume();
-        closed = true;
-        queue.length = 0;
-        return Promise.resolve({ value: undefined, done: true });
-      },
-      [Symbol.asyncIterator]() {
-        return iterator;
-      },
-    };
-    return iterator;
+    return iterateMessages(this);
   }
 
   // ---- the browser API --------------------------------------------------------
 
   get onopen(): ((event: WebSocketEvent) => void) | null {
-    return this.getAttributeHandler('open');
+    return eventTarget.getAttributeHandler(this, 'open');
   }
   set onopen(handler: ((event: WebSocketEvent) => void) | null) {
-    this.setAttributeHandler('open', handler);
+    eventTarget.setAttributeHandler(this, 'open', handler);
   }
   get onmessage(): ((event: MessageEvent) => void) | null {
-    return this.getAttributeHandler('message');
+    return eventTarget.getAttributeHandler(this, 'message');
   }
   set onmessage(handler: ((event: MessageEvent) => void) | null) {
-    this.setAttributeHandler('message', handler);
+    eventTarget.setAttributeHandler(this, 'message', handler);
   }
   get onclose(): ((event: CloseEvent) => void) | null {
-    return this.getAttributeHandler('close');
+    return eventTarget.getAttributeHandler(this, 'close');
   }
   set onclose(handler: ((event: CloseEvent) => void) | null) {
-    this.setAttributeHandler('close', handler);
+    eventTarget.setAttributeHandler(this, 'close', handler);
   }
   get onerror(): ((event: ErrorEvent) => void) | null {
-    return this.getAttributeHandler('error');
+    return eventTarget.getAttributeHandler(this, 'error');
   }
   set onerror(handler: ((event: ErrorEvent) => void) | null) {
-    this.setAttributeHandler('error', handler);
+    eventTarget.setAttributeHandler(this, 'error', handler);
   }
 
   addEventListener(type: string, listener: WebSocketEventListener, options: { once?: boolean } = {}): void {
-    if (typeof listener !== 'function' && (typeof listener !== 'object' || listener === null)) return;
-    for (const existing of this.listeners(type) as WrappedListener[]) {
-      if (existing.original === listener && !existing.isAttribute) return;
-    }
-    const wrapper = this.wrapListener(type, listener, false);
-    if (options.once) this.once(type, wrapper);
-    else this.on(type, wrapper);
+    eventTarget.addEventListener(this, type, listener, options);
   }
 
   removeEventListener(type: string, listener: WebSocketEventListener): void {
-    for (const existing of this.listeners(type) as WrappedListener[]) {
-      if (existing.original === listener && !existing.isAttribute) {
-        this.removeListener(type, existing);
-        return;
-      }
-    }
+    eventTarget.removeEventListener(this, type, listener);
   }
 
-  private getAttributeHandler<T>(type: string): T | null {
-    for (const existing of this.listeners(type) as WrappedListener[]) {
-      if (existing.isAttribute) return existing.original as T;
-    }
-    return null;
-  }
-
-  private setAttributeHandler(type: string, handler: unknown): void {
-    for (const existing of this.listeners(type) as WrappedListener[]) {
-      if (existing.isAttribute) this.removeListener(type, existing);
-    }
-    if (typeof handler === 'function') this.on(type, this.wrapListener(type, handler as WebSocketEventListener, true));
-  }
-
-  private wrapListener(type: string, listener: WebSocketEventListener, isAttribute: boolean): WrappedListener {
-    const call = (event: WebSocketEvent): void => {
-      event.target = this;
-      event.currentTarget = this;
-      if (typeof listener === 'function') listener.call(this, event);
-      else listener.handleEvent(event);
-    };
-    let wrapper: WrappedListener;
-    switch (type) {
-      case 'message':
-        wrapper = ((data: unknown, isBinary: boolean) => {
-          const value = isBinary ? data : Array.isArray(data) ? Buffer.concat(data as Buffer[]).toString() : (data as Buffer).toString();
-          call(new MessageEvent('message', { data: value }));
-        }) as WrappedListener;
-        break;
-      case 'close':
-        wrapper = ((code: number, reason: Buffer) => {
-          call(new CloseEvent('close', { code, reason: reason.toString(), wasClean: this.closeFrameSent && this.closeFrameReceived }));
-        }) as WrappedListener;
-        break;
-      case 'error':
-        wrapper = ((error: Error) => {
-          call(new ErrorEvent('error', { error, message: error?.message ?? '' }));
-        }) as WrappedListener;
-        break;
-      default:
-        wrapper = (() => call(new WebSocketEvent(type))) as WrappedListener;
-    }
-    wrapper.original = listener;
-    wrapper.isAttribute = isAttribute;
-    return wrapper;
+  /** Whether both close frames were exchanged: a CloseEvent's `wasClean`. @internal */
+  _closedCleanly(): boolean {
+    return this.closeFrameSent && this.closeFrameReceived;
   }
 }
 
-type WrappedListener = ((...args: any[]) => void) & { original: unknown; isAttribute: boolean };
 
 for (const [value, name] of READY_STATES.entries()) {
   Object.defineProperty(WebSocket.prototype, name, { enumerable: true, value });
