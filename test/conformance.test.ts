@@ -12,12 +12,9 @@
 // overrides its location. If it is missing the test fails (it does not skip).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { repoRoot, IMPL_NAME, conformanceSuiteDir } from './helpers/env.js';
-import { Child, startEchoCli, startNode, type CliServer } from './helpers/process.js';
+import { IMPL_NAME } from './helpers/env.js';
+import { startEchoCli, type CliServer } from './helpers/process.js';
+import { ConformanceRun, testOutcomes, testSummary, type AcceptOutcome } from './helpers/conformance.js';
 
 const CASES = '1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*,H.*';
 const GROUPS = ['1', '2', '3', '4', '5', '6', '7', '9', '10', 'H'];
@@ -25,95 +22,29 @@ const GROUPS = ['1', '2', '3', '4', '5', '6', '7', '9', '10', 'H'];
 // case itself (10 s, 60 s for 9.*); this bounds the run as a whole.
 const SUITE_TIMEOUT_MS = 8 * 60_000;
 
-const suiteDir = conformanceSuiteDir();
-const runner = path.join(suiteDir, 'run.mjs');
-
-interface CaseResult {
-  id: string;
-  description: string;
-  outcome: 'OK' | 'NON-STRICT' | 'INFORMATIONAL' | 'FAILED' | 'UNIMPLEMENTED';
-  reason: string;
-  duration_ms: number;
-}
-interface CaseDef {
-  id: string;
-  informational?: boolean;
-}
+const acceptable: AcceptOutcome = (r, def) => {
+  if (r.outcome === 'OK' || r.outcome === 'NON-STRICT') return true;
+  if (r.outcome === 'INFORMATIONAL') return !!def?.informational;
+  return false;
+};
 
 let server: CliServer | undefined;
-let results: CaseResult[] = [];
-let selected: CaseDef[] = [];
-let setupError: Error | undefined;
-let harnessRun: Child | undefined;
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'switchboard-conformance-'));
-
-function requireSetup(): void {
-  if (setupError) throw new Error(`no results, the conformance run failed: ${setupError.message}`);
-  if (!results.length) throw new Error('no results: the conformance run did not happen');
-}
+const run = new ConformanceRun(CASES, SUITE_TIMEOUT_MS, 'switchboard-conformance-');
 
 describe(`conformance (${IMPL_NAME} serve --echo, cases ${CASES})`, { timeout: SUITE_TIMEOUT_MS + 60_000 }, () => {
-  test(`run the suite (${CASES}) against serve --echo`, { timeout: SUITE_TIMEOUT_MS + 30_000 }, async () => {
-    try {
-      if (!existsSync(runner)) {
-        throw new Error(
-          `conformance suite not found: ${runner} does not exist. ` +
-            `Put the suite at ${path.resolve(repoRoot, '../shared/conformance')} or set SWITCHBOARD_CONFORMANCE_DIR to its directory.`,
-        );
-      }
-      const index = (await import(pathToFileURL(path.join(suiteDir, 'cases/index.mjs')).href)) as {
-        selectCases: (mode: string, include?: string, exclude?: string) => CaseDef[];
-      };
-      selected = index.selectCases('server', CASES);
-      assert.ok(selected.length > 0, 'the suite selected no cases');
-
+  test(`run the suite (${CASES}) against serve --echo`, { timeout: SUITE_TIMEOUT_MS + 30_000 }, () =>
+    run.againstServer(async () => {
       server = await startEchoCli();
-      const jsonFile = path.join(tmp, 'results.json');
-      harnessRun = startNode(runner, ['server', '--url', server.url, '--cases', CASES, '--json', jsonFile], { cwd: suiteDir });
-      const timer = setTimeout(() => void harnessRun?.stop('SIGKILL'), SUITE_TIMEOUT_MS);
-      const exit = await harnessRun.exited;
-      clearTimeout(timer);
-      // The harness's own report: per-group table and every non-OK case.
-      process.stdout.write(`\n${harnessRun.stdout}\n`);
-      if (exit.signal) throw new Error(`conformance run did not finish within ${SUITE_TIMEOUT_MS / 1000} s (killed): ${harnessRun.describe()}`);
-      if (exit.code === 2 || !existsSync(jsonFile)) throw new Error(`conformance harness did not complete: ${harnessRun.describe()}`);
-      const doc = JSON.parse(readFileSync(jsonFile, 'utf8')) as { cases: CaseResult[] };
-      results = doc.cases;
-    } catch (e) {
-      setupError = e as Error;
-      throw e;
-    }
-  });
+      return server.url;
+    }),
+  );
 
   after(async () => {
-    await harnessRun?.stop('SIGKILL', 1000);
+    await run.dispose();
     await server?.stop();
-    rmSync(tmp, { recursive: true, force: true });
   });
 
-  test('every selected case was run and reported', () => {
-    requireSetup();
-    const got = new Set(results.map((r) => r.id));
-    const missing = selected.filter((c) => !got.has(c.id)).map((c) => c.id);
-    assert.deepEqual(missing, [], `cases missing from the report: ${missing.join(', ')}`);
-    assert.equal(results.length, selected.length);
-  });
-
-  for (const group of GROUPS) {
-    test(`group ${group}: every case OK (or an outcome the suite allows)`, () => {
-      requireSetup();
-      const defs = new Map(selected.map((c) => [c.id, c]));
-      const mine = results.filter((r) => r.id.split('.')[0] === group);
-      assert.ok(mine.length > 0, `no results for group ${group}`);
-      const bad = mine.filter((r) => {
-        if (r.outcome === 'OK' || r.outcome === 'NON-STRICT') return false;
-        if (r.outcome === 'INFORMATIONAL') return !defs.get(r.id)?.informational;
-        return true;
-      });
-      const lines = bad.map((r) => `  ${r.id} ${r.outcome}: ${r.reason}\n      (${r.description})`);
-      assert.equal(bad.length, 0, `${bad.length} case(s) in group ${group} not acceptable:\n${lines.join('\n')}`);
-    });
-  }
+  testOutcomes(run, GROUPS, 'every case OK (or an outcome the suite allows)', acceptable);
 
   test('serve --echo printed its listening line once and exits on SIGTERM', async () => {
     assert.ok(server, 'the echo server was not started');
@@ -129,19 +60,5 @@ describe(`conformance (${IMPL_NAME} serve --echo, cases ${CASES})`, { timeout: S
     assert.equal(r.killed, false, `serve --echo did not exit within 5 s of SIGINT: ${s.child.describe()}`);
   });
 
-  test('summary', (t) => {
-    requireSetup();
-    const outcomes = ['OK', 'NON-STRICT', 'INFORMATIONAL', 'FAILED', 'UNIMPLEMENTED'] as const;
-    const rows = GROUPS.map((g) => {
-      const mine = results.filter((r) => r.id.split('.')[0] === g);
-      return [g, ...outcomes.map((o) => mine.filter((r) => r.outcome === o).length), mine.length];
-    });
-    rows.push(['all', ...outcomes.map((o) => results.filter((r) => r.outcome === o).length), results.length]);
-    const head = ['group', ...outcomes, 'total'];
-    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-    const fmt = (r: (string | number)[]) => r.map((v, i) => (i === 0 ? String(v).padEnd(widths[i]!) : String(v).padStart(widths[i]!))).join('  ');
-    const table = [fmt(head), ...rows.map(fmt)];
-    for (const r of results.filter((x) => x.outcome !== 'OK')) table.push(`${r.id.padEnd(8)} ${r.outcome.padEnd(13)} ${r.reason}`);
-    for (const l of table) t.diagnostic(l);
-  });
+  testSummary(run, GROUPS);
 });
