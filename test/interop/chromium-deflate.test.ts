@@ -4,29 +4,24 @@
 // JSON messages travel compressed both ways and come back intact.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http, { type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { EventEmitter } from 'node:events';
-import type { AddressInfo, Socket } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
+import type { Socket } from 'node:net';
 import { IMPL_NAME } from '../helpers/impl.js';
 import { listenEcho, type Listening } from '../helpers/server.js';
 import { onceEvent, withTimeout } from '../helpers/async.js';
 import { MessageLog } from '../helpers/messages.js';
-import { HOST } from '../helpers/net.js';
+import { ChromiumPage, echoPage, type EchoPageResult } from '../helpers/chromium.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const KiB = 1024;
 const MiB = 1024 * 1024;
 
 // The page builds JSON documents of about 200 KiB and 2 MiB (plus a small
-// one, under the server's threshold, and a binary one), sends them, checks
-// the echoes in order, closes with 1000 and reports everything.
-const PAGE = `<!doctype html>
-<meta charset="utf-8">
-<title>switchboard deflate echo</title>
-<link rel="icon" href="data:,">
-<script>
+// one, under the server's threshold, and a binary one), sends them and checks
+// the echoes in order, and that the echoed documents parse.
+const PAGE = echoPage(
+  'switchboard deflate echo',
+  `
 function jsonOf(size, tag) {
   const rows = [];
   let length = 0;
@@ -38,42 +33,14 @@ function jsonOf(size, tag) {
   }
   return '[' + rows.join(',') + ']';
 }
-window.__result = (async () => {
-  const log = [];
-  const url = new URLSearchParams(location.search).get('ws');
-  const bin = new Uint8Array(300 * 1024).map((_, i) => (i % 251) & 0xf0);
-  const sent = [
-    { type: 'text', data: jsonOf(200 * 1024, 'j200k') },
-    { type: 'text', data: jsonOf(2 * 1024 * 1024, 'j2m') },
-    { type: 'text', data: '{"small":true}' },
-    { type: 'binary', data: bin.buffer },
-  ];
-  const ws = new WebSocket(url);
-  ws.binaryType = 'arraybuffer';
-  const received = [];
-  let gotAll;
-  const allReceived = new Promise((r) => (gotAll = r));
-  const closed = new Promise((r) => ws.addEventListener('close', (e) => r({ code: e.code, reason: e.reason, wasClean: e.wasClean })));
-  ws.addEventListener('error', () => log.push('error event'));
-  ws.addEventListener('message', (e) => {
-    received.push(e.data);
-    if (received.length === sent.length) gotAll();
-  });
-  const opened = await Promise.race([
-    new Promise((r) => ws.addEventListener('open', () => r(true))),
-    closed.then(() => false),
-  ]);
-  if (!opened) return { opened, log, close: await closed };
-  const extensions = ws.extensions;
-  for (const m of sent) ws.send(m.data);
-  await Promise.race([allReceived, closed]);
-  const same = (a, b) => {
-    if (typeof a === 'string' || typeof b === 'string') return a === b;
-    const x = new Uint8Array(a), y = new Uint8Array(b);
-    if (x.length !== y.length) return false;
-    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
-    return true;
-  };
+const bin = new Uint8Array(300 * 1024).map((_, i) => (i % 251) & 0xf0);
+const sent = [
+  { type: 'text', data: jsonOf(200 * 1024, 'j200k') },
+  { type: 'text', data: jsonOf(2 * 1024 * 1024, 'j2m') },
+  { type: 'text', data: '{"small":true}' },
+  { type: 'binary', data: bin.buffer },
+];
+window.__result = echoRoundTrip(sent, (received) => {
   let parsedOk = true;
   for (let i = 0; i < 2; i++) {
     try {
@@ -83,83 +50,42 @@ window.__result = (async () => {
       parsedOk = false;
     }
   }
-  const echoes = received.map((d, i) => ({
-    type: typeof d === 'string' ? 'text' : 'binary',
-    length: typeof d === 'string' ? d.length : d.byteLength,
-    matches: i < sent.length && same(d, sent[i].data),
-  }));
-  ws.close(1000, 'done');
-  return {
-    opened, extensions, echoes, parsedOk,
-    expected: sent.map((m) => m.type),
-    sentLengths: sent.map((m) => (typeof m.data === 'string' ? m.data.length : m.data.byteLength)),
-    close: await closed, log,
-  };
-})();
-</script>
-`;
+  return { parsedOk };
+});
+`,
+);
 
-interface PageResult {
-  opened: boolean;
-  extensions?: string;
-  echoes?: Array<{ type: string; length: number; matches: boolean }>;
+interface PageResult extends EchoPageResult {
   parsedOk?: boolean;
-  expected?: string[];
-  sentLengths?: number[];
-  close: { code: number; reason: string; wasClean: boolean };
-  log: string[];
 }
 
 describe(`Chromium WebSocket -> ${IMPL_NAME} echo server with perMessageDeflate: true`, { timeout: 120_000 }, () => {
-  let browser: Browser | undefined;
+  const page = new ChromiumPage('/deflate.html', PAGE);
   let echo: Listening | undefined;
-  let web: http.Server | undefined;
-  let webPort = 0;
 
   before(async () => {
     echo = await listenEcho({ perMessageDeflate: true });
-    web = http.createServer((req, res) => {
-      if (req.url?.startsWith('/deflate.html')) {
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-        res.end(PAGE);
-      } else {
-        res.writeHead(404).end();
-      }
-    });
-    web.listen(0, HOST);
-    await onceEvent(web, 'listening');
-    webPort = (web.address() as AddressInfo).port;
+    await page.serve();
   });
 
   after(async () => {
-    await withTimeout(browser?.close() ?? Promise.resolve(), 15_000, 'closing Chromium').catch((e) => {
-      process.stderr.write(`chromium close: ${e}\n`);
-    });
+    await page.close();
     await echo?.close();
-    web?.closeAllConnections();
-    await new Promise((r) => (web ? web.close(r) : r(undefined)));
   });
 
   test('permessage-deflate negotiated; 200 KiB and 2 MiB JSON (and binary) echo intact, compressed on the wire both ways', { timeout: 100_000 }, async (t) => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
-    const page = await browser.newPage();
-    page.setDefaultTimeout(30_000);
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(String(e)));
-    page.on('console', (m) => m.type() === 'error' && pageErrors.push(m.text()));
-
     const conn = new Promise<{ ws: EventEmitter & { extensions: string; _socket: Socket }; req: IncomingMessage; log: MessageLog; close: Promise<[number, Buffer]> }>(
       (resolve) =>
         echo!.wss.once('connection', (ws: EventEmitter & { extensions: string; _socket: Socket }, req: IncomingMessage) =>
           resolve({ ws, req, log: new MessageLog(ws), close: onceEvent<[number, Buffer]>(ws, 'close', 60_000) }),
         ),
     );
-    const wsUrl = `${echo!.base}/deflate`;
-    await page.goto(`http://${HOST}:${webPort}/deflate.html?ws=${encodeURIComponent(wsUrl)}`);
+    await page.open(`${echo!.base}/deflate`, 30_000);
     const { ws, req, log: serverLog, close: serverClose } = await withTimeout(conn, 30_000, 'the server to see the connection');
     const socket = ws._socket;
 
-    const r = (await withTimeout(page.evaluate('window.__result'), 60_000, 'the page script')) as PageResult;
+    const r = await page.result<PageResult>(60_000);
+    const pageErrors = page.errors;
     const info = `page result ${JSON.stringify(r)}; page errors ${JSON.stringify(pageErrors)}`;
 
     // Negotiation, as both ends see it.
