@@ -1,6 +1,7 @@
 // Chromium's native WebSocket in tests: the system browser (/usr/bin/chromium,
 // or CHROMIUM_PATH) driven through playwright-core, which brings no browser
 // of its own, on a page served from 127.0.0.1.
+import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -82,6 +83,20 @@ export interface EchoPageResult {
   sentLengths?: number[];
   close: { code: number; reason: string; wasClean: boolean };
   log: string[];
+}
+
+/**
+ * The end of every echo round trip: no error event in the page, and a clean
+ * close with 1000 'done' as the page and the server (`serverClose`, the
+ * arguments of its 'close' event) saw it. `info` goes into the messages.
+ */
+export async function assertClosedCleanly(r: EchoPageResult, serverClose: Promise<[number, Buffer]>, info: string): Promise<void> {
+  assert.deepEqual(r.log, [], `unexpected events in the page: ${info}`);
+  assert.equal(r.close.code, 1000, info);
+  assert.equal(r.close.wasClean, true, info);
+  const [code, reason] = await serverClose;
+  assert.equal(code, 1000);
+  assert.equal(reason.toString(), 'done');
 }
 
 /**

@@ -11,7 +11,7 @@ import { IMPL_NAME } from '../helpers/impl.js';
 import { listenEcho, type Listening } from '../helpers/server.js';
 import { onceEvent, withTimeout } from '../helpers/async.js';
 import { MessageLog } from '../helpers/messages.js';
-import { ChromiumPage, echoPage, type EchoPageResult } from '../helpers/chromium.js';
+import { ChromiumPage, assertClosedCleanly, echoPage, type EchoPageResult } from '../helpers/chromium.js';
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
@@ -103,12 +103,7 @@ describe(`Chromium WebSocket -> ${IMPL_NAME} echo server with perMessageDeflate:
     const [l200k, l2m] = r.sentLengths!;
     assert.ok(l200k! >= 200 * KiB && l200k! < 210 * KiB, `first document is ${l200k} characters`);
     assert.ok(l2m! >= 2 * MiB && l2m! < 2 * MiB + 10 * KiB, `second document is ${l2m} characters`);
-    assert.deepEqual(r.log, [], `unexpected events in the page: ${info}`);
-    assert.equal(r.close.code, 1000, info);
-    assert.equal(r.close.wasClean, true, info);
-    const [code, reason] = await serverClose;
-    assert.equal(code, 1000);
-    assert.equal(reason.toString(), 'done');
+    await assertClosedCleanly(r, serverClose, info);
 
     // What the server received: the same documents...
     const received = serverLog.messages;

@@ -8,7 +8,7 @@ import { IMPL_NAME } from '../helpers/impl.js';
 import { listenEcho, type Listening } from '../helpers/server.js';
 import { onceEvent, withTimeout } from '../helpers/async.js';
 import { MessageLog } from '../helpers/messages.js';
-import { ChromiumPage, echoPage, type EchoPageResult } from '../helpers/chromium.js';
+import { ChromiumPage, assertClosedCleanly, echoPage, type EchoPageResult } from '../helpers/chromium.js';
 
 // The page sends four messages and checks their echoes in order.
 const PAGE = echoPage(
@@ -63,13 +63,7 @@ describe(`Chromium WebSocket -> ${IMPL_NAME} echo server`, { timeout: 90_000 }, 
       `echoes must be intact and in order: ${info}`,
     );
     assert.deepEqual(r.echoes?.map((e) => e.length), [23, 256, 1024 * 1024, 1024 * 1024]);
-    assert.deepEqual(r.log, [], `unexpected events in the page: ${info}`);
-    assert.equal(r.close.code, 1000, info);
-    assert.equal(r.close.wasClean, true, info);
-
-    const [code, reason] = await serverClose;
-    assert.equal(code, 1000);
-    assert.equal(reason.toString(), 'done');
+    await assertClosedCleanly(r, serverClose, info);
     assert.deepEqual(
       serverLog.messages.map((m) => [m.isBinary, m.data.length]),
       [
