@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer';
 import { IncomingMessage } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { errorResponse, findHeadEnd, hasToken, parseRequestHead } from '../protocol/index.js';
+import { acceptWithSharedReads, hasSharedReads, kChunkSink } from './shared-reads.js';
 
 /** Largest request head accepted (ws-style servers see small heads; this bounds what a client can make us hold). */
 const MAX_HEAD_SIZE = 16 * 1024;
@@ -10,31 +11,36 @@ const MAX_HEAD_SIZE = 16 * 1024;
  * The listening server a `WebSocketServer({ port })` creates: a TCP server
  * that reads just the request head and hands upgrade requests over as an
  * http server would (`'upgrade'`, (req, socket, head)), with none of the
- * per-connection machinery of a general HTTP server. Other requests get 426
+ * per-connection machinery of a general HTTP server. Every connection
+ * reads into one shared buffer (shared-reads.ts). Other requests get 426
  * (as ws answers them), malformed ones 400, and a client that does not send
  * its whole head within `handshakeTimeout` ms gets 408.
  */
 export function createUpgradeServer(handshakeTimeout: number): Server {
   const server = createServer({ noDelay: true }, (socket) => readRequestHead(server, socket, handshakeTimeout));
+  // Before any connection can arrive: 'listening' is emitted before the event loop polls the new handle.
+  server.on('listening', () => acceptWithSharedReads(server));
   return server;
 }
 
 function readRequestHead(server: Server, socket: Socket, handshakeTimeout: number): void {
   let buffered: Buffer | null = null;
   const onTimeout = (): void => refuse(socket, 408, 'The request head did not arrive in time');
-  const onData = (chunk: Buffer): void => {
+  // The chunk is lent (shared-reads.ts): whatever is kept is copied.
+  const onChunk = (chunk: Buffer): void => {
+    if (sharedReads) chunk = Buffer.from(chunk);
     const data = buffered === null ? chunk : Buffer.concat([buffered, chunk]);
     const end = findHeadEnd(data, buffered === null ? 0 : buffered.length);
     if (end === -1) {
       if (data.length > MAX_HEAD_SIZE) {
-        socket.removeListener('data', onData);
+        stopReading();
         refuse(socket, 431, 'Request header fields too large');
       } else {
         buffered = data;
       }
       return;
     }
-    socket.removeListener('data', onData);
+    stopReading();
     socket.removeListener('timeout', onTimeout);
     socket.setTimeout(0);
     const head = parseRequestHead(data.subarray(0, end));
@@ -58,17 +64,26 @@ function readRequestHead(server: Server, socket: Socket, handshakeTimeout: numbe
       return;
     }
     server.emit('upgrade', req, socket, data.subarray(end));
-    // A WebSocket that took the socket over listens to 'data' now. If none
+    // A WebSocket that took the socket over reads from it now. If none
     // did (an asynchronous verifyClient, a handler that upgrades later),
     // the socket waits paused, so that nothing is read and lost meanwhile.
     // Pausing only then spares the common case a pause and a resume.
-    if (socket.listenerCount('data') === 0 && !socket.destroyed) socket.pause();
+    if (!socket.destroyed && !isTakenOver()) socket.pause();
   };
+  const sharedReads = hasSharedReads(socket);
+  const stopReading = (): void => {
+    if (sharedReads) socket[kChunkSink] = ignoreChunk;
+    else socket.removeListener('data', onChunk);
+  };
+  const isTakenOver = (): boolean => (sharedReads ? socket[kChunkSink] !== ignoreChunk : socket.listenerCount('data') > 0);
   socket.on('error', destroySelf);
   socket.setTimeout(handshakeTimeout);
   socket.once('timeout', onTimeout);
-  socket.on('data', onData);
+  if (sharedReads) socket[kChunkSink] = onChunk;
+  else socket.on('data', onChunk);
 }
+
+function ignoreChunk(): void {}
 
 /** `req.headers` as Node builds it: lower-case names, repeated fields joined with ", " (set-cookie as a list). */
 function headerObject(rawHeaders: string[]): IncomingMessage['headers'] {

@@ -23,6 +23,7 @@ import type { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent, WebSocketEve
 import * as eventTarget from './event-target.js';
 import { iterateMessages } from './message-iterator.js';
 import { heartbeatClock } from './heartbeat.js';
+import { hasSharedReads, kChunkSink } from './shared-reads.js';
 import { abortHandshake, connect, initAsClient, type ClientOptions } from './client.js';
 
 export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
@@ -148,6 +149,8 @@ export class WebSocket extends EventEmitter {
   private batch: Buffer[] | null = null;
   private batchCallbacks: SendCallback[] | null = null;
   private batchBytes = 0;
+  /** Whether the socket reads into the shared buffer (shared-reads.ts), whose chunks the parser must copy from. */
+  private sharedReads = false;
 
   /**
    * `new WebSocket(url, protocols?, options?)` connects as a client.
@@ -216,7 +219,12 @@ export class WebSocket extends EventEmitter {
     tcp.setNoDelay?.(true);
     // Shared listener functions find the connection through the socket: no closures per connection.
     (socket as SocketWithOwner)[kOwner] = this;
-    socket.on('data', socketOnData);
+    if (hasSharedReads(socket)) {
+      this.sharedReads = true;
+      socket[kChunkSink] = (chunk) => this._onSocketData(chunk);
+    } else {
+      socket.on('data', socketOnData);
+    }
     socket.on('end', socketOnEnd);
     socket.on('close', socketOnClose);
     socket.on('error', socketOnError);
@@ -306,6 +314,7 @@ export class WebSocket extends EventEmitter {
       maxPayload: this.maxPayload,
       skipUtf8Validation: !this.validateUtf8,
       allowRsv1: this.transform !== null,
+      borrowedChunks: this.sharedReads,
     });
     this.parser = parser;
     return parser;
@@ -321,7 +330,8 @@ export class WebSocket extends EventEmitter {
   /** @internal */
   _onSocketClose(): void {
     const socket = this._socket!;
-    socket.removeListener('data', socketOnData);
+    if (hasSharedReads(socket)) socket[kChunkSink] = null;
+    else socket.removeListener('data', socketOnData);
     socket.removeListener('end', socketOnEnd);
     this._readyState = WebSocket.CLOSED;
     if (this.closeTimer !== null) {
@@ -459,6 +469,9 @@ export class WebSocket extends EventEmitter {
   private failConnection(error: ProtocolError): void {
     this.closeCode = error.closeCode;
     this.parser?.destroy();
+    // Nothing more is parsed, but the socket must read on (it may have
+    // been paused for a decode) to see the peer's close and end of stream.
+    this._socket?.resume();
     if (this._readyState !== WebSocket.CLOSED) {
       if (!this.closeFrameSent) this.sendCloseFrame(error.closeCode, EMPTY, true);
       else if (!this.sendBusy && this.sendQueue === null) this.endSocket();

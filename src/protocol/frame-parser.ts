@@ -37,9 +37,32 @@ export interface FrameParserOptions {
   allowRsv1?: boolean;
   /** Skip UTF-8 validation of text messages and close reasons. */
   skipUtf8Validation?: boolean;
+  /**
+   * The chunks passed to `push` are lent for the duration of the call (the
+   * I/O layer reads every connection into one buffer it reuses), so
+   * whatever outlives the call is copied: reported payloads, pieces of a
+   * split frame, bytes held while paused. Payloads are still unmasked in
+   * place, in the chunk, before they are copied.
+   */
+  borrowedChunks?: boolean;
 }
 
 const EMPTY: Buffer = Buffer.alloc(0);
+/**
+ * With borrowed chunks, a frame split across chunks up to this size is
+ * copied straight into a buffer of its final size as it arrives; a longer
+ * one is kept as copied pieces joined at the end, so that a header alone
+ * cannot make us allocate more than this.
+ */
+const PREALLOCATE_LIMIT = 16 * 1024 * 1024;
+
+/** An owned copy of bytes that live in a borrowed chunk. */
+function copyOf(view: Buffer): Buffer {
+  if (view.length === 0) return EMPTY;
+  const copy = Buffer.allocUnsafe(view.length);
+  copy.set(view);
+  return copy;
+}
 
 const enum State {
   Header,
@@ -58,6 +81,7 @@ export class FrameParser {
   private readonly maxPayload: number;
   private readonly allowRsv1: boolean;
   private readonly validateUtf8: boolean;
+  private readonly borrowed: boolean;
 
   private state = State.Header;
   /** Header bytes of a header that was split across chunks. */
@@ -72,6 +96,8 @@ export class FrameParser {
   private payloadLength = 0;
   private payloadReceived = 0;
   private payloadPieces: Buffer[] | null = null;
+  /** With borrowed chunks: the split frame's payload, allocated at its full length and filled as pieces arrive. */
+  private payloadTarget: Buffer | null = null;
 
   // The data message being reassembled.
   private messageOpcode = 0;
@@ -92,6 +118,7 @@ export class FrameParser {
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     this.allowRsv1 = options.allowRsv1 ?? false;
     this.validateUtf8 = !options.skipUtf8Validation;
+    this.borrowed = options.borrowedChunks ?? false;
   }
 
   /** Whether the parser has stopped (after a close frame or a protocol error). */
@@ -102,7 +129,7 @@ export class FrameParser {
   /** Feeds bytes read from the connection. Everything that completes is reported before it returns. */
   push(chunk: Buffer): void {
     if (this.paused) {
-      if (this.state !== State.Done) (this.held ??= []).push(chunk);
+      if (this.state !== State.Done) (this.held ??= []).push(this.borrowed ? copyOf(chunk) : chunk);
       return;
     }
     let offset = 0;
@@ -110,7 +137,10 @@ export class FrameParser {
     while (offset < length) {
       if (this.paused) {
         // A handler paused us (an extension decodes a message asynchronously): keep the rest for resume().
-        if (this.state !== State.Done) (this.held ??= []).push(chunk.subarray(offset));
+        if (this.state !== State.Done) {
+          const rest = chunk.subarray(offset);
+          (this.held ??= []).push(this.borrowed ? copyOf(rest) : rest);
+        }
         return;
       }
       if (this.state === State.Header) {
@@ -133,11 +163,11 @@ export class FrameParser {
         offset += headerLength;
         const payloadEnd = offset + this.payloadLength;
         if (payloadEnd <= length) {
-          // The common case: the whole payload is in this chunk; no copy.
+          // The common case: the whole payload is in this chunk; no copy unless the chunk is only lent.
           const payload = chunk.subarray(offset, payloadEnd);
           offset = payloadEnd;
           if (this.masked) applyMask(payload, this.maskKey, 0);
-          if (!this.completeFrame(payload, true)) return;
+          if (!this.completeFrame(this.borrowed ? copyOf(payload) : payload, true)) return;
           continue;
         }
         this.state = State.Payload;
@@ -187,6 +217,7 @@ export class FrameParser {
     this.headerScratch = null;
     this.held = null;
     this.payloadPieces = null;
+    this.payloadTarget = null;
     this.fragments = null;
     this.utf8 = null;
   }
@@ -224,6 +255,7 @@ export class FrameParser {
     const take = Math.min(this.payloadLength - this.payloadReceived, chunk.length - offset);
     const piece = chunk.subarray(offset, offset + take);
     if (this.masked) applyMask(piece, this.maskKey, this.payloadReceived);
+    const pieceOffset = this.payloadReceived;
     this.payloadReceived += take;
     offset += take;
     const last = this.payloadReceived === this.payloadLength;
@@ -233,23 +265,41 @@ export class FrameParser {
       if (!this.checkTextPiece(piece)) return -1;
       if (last) {
         this.state = State.Header;
-        const payload = this.joinPieces(piece);
+        const payload = this.joinPieces(piece, pieceOffset);
         return this.completeFrame(payload, false) ? offset : -1;
       }
-      (this.payloadPieces ??= []).push(piece);
+      this.keepPiece(piece, pieceOffset);
       return offset;
     }
     if (!last) {
-      (this.payloadPieces ??= []).push(piece);
+      this.keepPiece(piece, pieceOffset);
       return offset;
     }
     this.state = State.Header;
-    return this.completeFrame(this.joinPieces(piece), true) ? offset : -1;
+    return this.completeFrame(this.joinPieces(piece, pieceOffset), true) ? offset : -1;
   }
 
-  private joinPieces(lastPiece: Buffer): Buffer {
+  /** Keeps a piece of a split payload (at `pieceOffset` in it) until the rest has arrived. */
+  private keepPiece(piece: Buffer, pieceOffset: number): void {
+    if (!this.borrowed) {
+      (this.payloadPieces ??= []).push(piece);
+    } else if (this.payloadLength <= PREALLOCATE_LIMIT) {
+      (this.payloadTarget ??= Buffer.allocUnsafe(this.payloadLength)).set(piece, pieceOffset);
+    } else {
+      (this.payloadPieces ??= []).push(copyOf(piece));
+    }
+  }
+
+  /** The whole payload of a split frame, given its last piece. */
+  private joinPieces(lastPiece: Buffer, pieceOffset: number): Buffer {
+    const target = this.payloadTarget;
+    if (target !== null) {
+      this.payloadTarget = null;
+      target.set(lastPiece, pieceOffset);
+      return target;
+    }
     const pieces = this.payloadPieces;
-    if (pieces === null) return lastPiece;
+    if (pieces === null) return this.borrowed ? copyOf(lastPiece) : lastPiece;
     this.payloadPieces = null;
     pieces.push(lastPiece);
     return Buffer.concat(pieces, this.payloadLength);

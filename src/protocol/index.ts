@@ -2,7 +2,7 @@ export { Opcode, CloseCode, HANDSHAKE_GUID, MAX_CONTROL_PAYLOAD, MAX_CLOSE_REASO
 export { ProtocolError, type ProtocolErrorCode } from './errors.js';
 export { FrameParser, type FrameParserHandler, type FrameParserOptions } from './frame-parser.js';
 export { encodeFrame, encodeFrameHeader, encodeClosePayload, frameHeaderSize, writeFrameHeader, MAX_HEADER_SIZE, type FrameOptions } from './frame-writer.js';
-export { applyMask, copyMasked } from './mask.js';
+export { applyMask, copyMasked, simdMaskBuffer, SIMD_BUFFER_SIZE } from './mask.js';
 export { StreamingUtf8Validator } from './utf8.js';
 export {
   HandshakeError,

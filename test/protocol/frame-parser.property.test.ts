@@ -135,6 +135,66 @@ describe('FrameParser properties', () => {
     );
   });
 
+  /**
+   * Feeds the chunks as the I/O layer with shared reads does: each one is
+   * copied into the same lent buffer, pushed, then the lent bytes are
+   * overwritten. The handler keeps what it is given without copying, so a
+   * payload left pointing into the lent buffer shows up as 0xee bytes.
+   * `pauseEvery` pauses the parser after every event and resumes it before
+   * the next push, so that bytes held while paused come from lent chunks.
+   */
+  function runBorrowed(options: FrameParserOptions, chunks: Buffer[], pauseEvery: boolean): unknown[] {
+    const events: unknown[] = [];
+    const lent = Buffer.alloc(Math.max(1, ...chunks.map((c) => c.length)) + 7);
+    const parser: FrameParser = new FrameParser(
+      {
+        onMessage: (data, isBinary, compressed) => (events.push({ type: 'message', data, isBinary, compressed }), pauseEvery && parser.pause()),
+        onPing: (data) => (events.push({ type: 'ping', data }), pauseEvery && parser.pause()),
+        onPong: (data) => (events.push({ type: 'pong', data }), pauseEvery && parser.pause()),
+        onClose: (code, reason) => events.push({ type: 'close', code, reason }),
+        onError: (error) => events.push({ type: 'error', code: error.code, closeCode: error.closeCode }),
+      },
+      { ...options, borrowedChunks: true },
+    );
+    let shift = 0;
+    for (const chunk of chunks) {
+      parser.resume();
+      // Lent chunks start anywhere in the buffer, as the unmasking's alignment varies.
+      shift = (shift + 3) % 8;
+      const view = lent.subarray(shift, shift + chunk.length);
+      view.set(chunk);
+      parser.push(view);
+      lent.fill(0xee);
+    }
+    for (let i = 0; i < 10_000 && !parser.done; i++) {
+      const before = events.length;
+      parser.resume();
+      if (events.length === before) break;
+    }
+    return events;
+  }
+
+  test('borrowed chunks: the same events as owned ones, although every chunk is overwritten after its push', () => {
+    fc.assert(
+      fc.property(
+        fc.array(itemArb, { maxLength: 6 }),
+        closeArb,
+        fc.array(keyArb, { minLength: 1, maxLength: 6 }),
+        fc.constantFrom('server' as const, 'client' as const),
+        fc.array(fc.nat(), { maxLength: 40 }),
+        fc.option(fc.integer({ min: 1, max: 13 }), { nil: undefined }),
+        fc.boolean(),
+        (items, close, keys, role, cuts, step, pauseEvery) => {
+          const { bytes, expected } = encodeStream(items, close, keys, role);
+          const options: FrameParserOptions = { role };
+          assert.deepEqual(runBorrowed(options, [bytes], pauseEvery), expected);
+          assert.deepEqual(runBorrowed(options, chunksFor(bytes, cuts, step), pauseEvery), expected);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   /** Checks the invariants of one event list: at most one error, and nothing after an error or a close. */
   function checkInvariants(events: unknown[]): void {
     const types = events.map((e) => (e as { type: string }).type);

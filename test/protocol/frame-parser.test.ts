@@ -768,3 +768,58 @@ describe('FrameParser: pause() / resume()', () => {
     assert.equal(rec.events.length, 2);
   });
 });
+
+describe('FrameParser: borrowed chunks', () => {
+  /** Pushes `bytes` through one lent 64 KiB buffer, overwritten after every push; the handler keeps what it gets uncopied. */
+  function feedLent(bytes: Buffer, options: FrameParserOptions): Array<{ type: string; data?: Buffer }> {
+    const events: Array<{ type: string; data?: Buffer }> = [];
+    const parser = new FrameParser(
+      {
+        onMessage: (data) => events.push({ type: 'message', data }),
+        onPing: (data) => events.push({ type: 'ping', data }),
+        onPong: (data) => events.push({ type: 'pong', data }),
+        onClose: () => events.push({ type: 'close' }),
+        onError: (error) => events.push({ type: error.code }),
+      },
+      { ...options, borrowedChunks: true },
+    );
+    const lent = Buffer.alloc(64 * 1024);
+    for (let offset = 0; offset < bytes.length; offset += lent.length) {
+      const n = bytes.copy(lent, 0, offset, offset + lent.length);
+      parser.push(lent.subarray(0, n));
+      lent.fill(0xee);
+    }
+    return events;
+  }
+
+  for (const size of [0, 125, 126, 65535, 65536, 1024 * 1024, 16 * 1024 * 1024 + 5]) {
+    test(`a ${size}-byte masked payload pushed in lent 64 KiB chunks arrives intact`, () => {
+      const payload = Buffer.alloc(size);
+      for (let i = 0; i < size; i++) payload[i] = (i * 7 + (i >>> 9)) & 0xff;
+      // Above 16 MiB the parser keeps copied pieces instead of allocating the whole frame from its header.
+      const frame = rawFrame({ opcode: Opcode.Binary, payload, maskKey: KEY });
+      const events = feedLent(Buffer.concat([frame, rawFrame({ opcode: Opcode.Ping, payload: 'p', maskKey: KEY })]), { role: 'server', maxPayload: 0 });
+      assert.equal(events.length, 2);
+      assert.equal(events[0]!.type, 'message');
+      assert.ok(events[0]!.data!.equals(payload), 'payload intact after the lent buffer was overwritten');
+      assert.deepEqual(events[1], { type: 'ping', data: Buffer.from('p') });
+    });
+  }
+
+  test('a header split inside its masking key, then the payload, both lent', () => {
+    const frame = rawFrame({ opcode: Opcode.Text, payload: 'hello, lent world', maskKey: KEY });
+    for (let cut = 1; cut < frame.length; cut++) {
+      const events: Buffer[] = [];
+      const parser = new FrameParser(
+        { onMessage: (d) => events.push(d), onPing() {}, onPong() {}, onClose() {}, onError: (e) => assert.fail(e.message) },
+        { role: 'server', borrowedChunks: true },
+      );
+      for (const piece of [frame.subarray(0, cut), frame.subarray(cut)]) {
+        const lent = Buffer.from(piece);
+        parser.push(lent);
+        lent.fill(0xee);
+      }
+      assert.deepEqual(events.map(String), ['hello, lent world'], `cut at ${cut}`);
+    }
+  });
+});

@@ -2,7 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import fc from 'fast-check';
-import { applyMask, copyMasked } from '../../src/protocol/index.js';
+import { execFileSync } from 'node:child_process';
+import { applyMask, copyMasked, simdMaskBuffer, SIMD_BUFFER_SIZE } from '../../src/protocol/index.js';
 import { hex } from './helpers.js';
 
 /** Reference masking: byte i XOR key[(i + keyOffset) % 4]. */
@@ -73,6 +74,71 @@ describe('applyMask', () => {
         applyMask(whole, key, 0);
         assert.deepEqual(whole, Buffer.from(data));
       }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('applyMask in the SIMD buffer (WebAssembly, mask.wat)', () => {
+  const simd = simdMaskBuffer();
+
+  test('WebAssembly SIMD is available on this Node, and the buffer is one 64 KiB page', () => {
+    assert.ok(simd !== null, 'simdMaskBuffer() returned null');
+    assert.equal(simd.length, SIMD_BUFFER_SIZE);
+    assert.equal(simdMaskBuffer(), simd, 'one buffer per process');
+  });
+
+  test('src/protocol/mask-wasm.ts is what src/protocol/mask.wat compiles to', () => {
+    // Exits 1 with a message when they differ.
+    execFileSync(process.execPath, ['scripts/build-wasm.mjs', '--check'], { stdio: 'pipe' });
+  });
+
+  test('every start alignment, key offset and length around the 128-byte threshold and the 64/16/4-byte steps matches the reference', () => {
+    const key = hex('c3 01 7e a5');
+    const lengths = [0, 1, 3, 4, 5, 31, 32, 127, 128, 129, 130, 131, 132, 143, 144, 145, 191, 192, 193, 255, 256, 257, 1000, 4099];
+    for (const start of [0, 1, 2, 3, 5, 16, 61]) {
+      for (let offset = 0; offset < 4; offset++) {
+        for (const len of lengths) {
+          const view = simd!.subarray(start, start + len);
+          for (let i = 0; i < 5000; i++) simd![i] = (i * 13 + len + start) & 0xff;
+          const before = Buffer.from(simd!.subarray(0, 5000));
+          const expected = referenceMask(view, key, offset);
+          applyMask(view, key, offset);
+          assert.deepEqual(Buffer.from(view), expected, `start ${start} offset ${offset} len ${len}`);
+          assert.deepEqual(Buffer.from(simd!.subarray(0, start)), before.subarray(0, start), 'bytes before the view untouched');
+          assert.deepEqual(Buffer.from(simd!.subarray(start + len, 5000)), before.subarray(start + len), 'bytes after the view untouched');
+        }
+      }
+    }
+  });
+
+  test('the whole 64 KiB buffer, and its last bytes, at every key offset', () => {
+    const key = hex('9d 00 ff 42');
+    for (const [start, len] of [[0, SIMD_BUFFER_SIZE], [SIMD_BUFFER_SIZE - 200, 200], [SIMD_BUFFER_SIZE - 131, 131]] as const) {
+      for (let offset = 0; offset < 4; offset++) {
+        for (let i = 0; i < SIMD_BUFFER_SIZE; i++) simd![i] = (i * 7 + (i >>> 8)) & 0xff;
+        const view = simd!.subarray(start, start + len);
+        const expected = referenceMask(view, key, offset);
+        applyMask(view, key, offset);
+        assert.ok(Buffer.from(view).equals(expected), `start ${start} len ${len} offset ${offset}`);
+      }
+    }
+  });
+
+  test('property: in the SIMD buffer, masking in pieces with running key offsets equals the reference', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 3000 }),
+        fc.nat({ max: 4000 }),
+        fc.uint8Array({ minLength: 4, maxLength: 4 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        (data, start, key, cuts) => {
+          simd!.set(data, start);
+          const points = [0, ...cuts.map((c) => c % (data.length + 1)).sort((a, b) => a - b), data.length];
+          for (let i = 0; i + 1 < points.length; i++) applyMask(simd!.subarray(start + points[i]!, start + points[i + 1]!), key, points[i]);
+          assert.deepEqual(Buffer.from(simd!.subarray(start, start + data.length)), referenceMask(data, key));
+        },
+      ),
       { numRuns: 300 },
     );
   });
