@@ -19,7 +19,7 @@ let readBuffer: Uint8Array | null = null;
  * payloads are unmasked where they were read, several times faster than
  * JavaScript can, and then copied out once.
  */
-function sharedReadBuffer(): Uint8Array {
+export function sharedReadBuffer(): Uint8Array {
   return (readBuffer ??= simdMaskBuffer() ?? new Uint8Array(READ_BUFFER_SIZE));
 }
 
