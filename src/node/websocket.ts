@@ -55,6 +55,18 @@ const COPY_THRESHOLD = 16 * 1024;
 /** A batch of frames up to this size is joined into one buffer; larger ones go out as a writev. */
 const BATCH_COPY_LIMIT = 64 * 1024;
 const DEFAULT_CLOSE_TIMEOUT = 30_000;
+/**
+ * Small frames sent while a received chunk's messages are reported (the
+ * replies to a pipelined burst) are written one after another into a
+ * shared slab, so that the batch leaves as one buffer with no allocation
+ * and no copy per frame. A region handed to a socket is never written
+ * again: a full slab is replaced, not rewound.
+ */
+const SLAB_SIZE = 64 * 1024;
+/** Frames up to this size (header included) go into the slab. */
+const SLAB_FRAME_LIMIT = 4 * 1024;
+let slab: Buffer | null = null;
+let slabUsed = SLAB_SIZE;
 const READY_STATES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
 const EMPTY: Buffer = Buffer.alloc(0);
 
@@ -149,6 +161,8 @@ export class WebSocket extends EventEmitter {
   private batch: Buffer[] | null = null;
   private batchCallbacks: SendCallback[] | null = null;
   private batchBytes = 0;
+  /** Where this connection's run of frames in the slab starts (-1: none open). Only one connection batches at a time. */
+  private slabRunStart = -1;
   /** Whether the socket reads into the shared buffer (shared-reads.ts), whose chunks the parser must copy from. */
   private sharedReads = false;
 
@@ -256,7 +270,7 @@ export class WebSocket extends EventEmitter {
       parser.push(chunk);
     } finally {
       this.batching = false;
-      if (this.batch !== null) this.flushBatch();
+      if (this.batch !== null || this.slabRunStart >= 0) this.flushBatch();
     }
   }
 
@@ -266,12 +280,37 @@ export class WebSocket extends EventEmitter {
       this._socket!.write(bytes, cb);
       return;
     }
+    if (this.slabRunStart >= 0) this.closeSlabRun();
     (this.batch ??= []).push(bytes);
     this.batchBytes += bytes.length;
     if (cb !== undefined) (this.batchCallbacks ??= []).push(cb);
   }
 
+  /** Writes a small unmasked frame into the slab, for the batch being gathered. */
+  private slabFrame(opcode: number, payload: Buffer, fin: boolean, rsv1: boolean, headerSize: number, cb: SendCallback | undefined): void {
+    const size = headerSize + payload.length;
+    if (slabUsed + size > SLAB_SIZE) {
+      if (this.slabRunStart >= 0) this.closeSlabRun();
+      slab = Buffer.allocUnsafe(SLAB_SIZE);
+      slabUsed = 0;
+    }
+    const target = slab!;
+    if (this.slabRunStart < 0) this.slabRunStart = slabUsed;
+    writeFrameHeader(target, slabUsed, payload.length, opcode, fin, rsv1, null);
+    if (payload.length > 0) target.set(payload, slabUsed + headerSize);
+    slabUsed += size;
+    this.batchBytes += size;
+    if (cb !== undefined) (this.batchCallbacks ??= []).push(cb);
+  }
+
+  /** Ends this connection's run of frames in the slab: the run joins the batch as one buffer. */
+  private closeSlabRun(): void {
+    (this.batch ??= []).push(slab!.subarray(this.slabRunStart, slabUsed));
+    this.slabRunStart = -1;
+  }
+
   private flushBatch(): void {
+    if (this.slabRunStart >= 0) this.closeSlabRun();
     const frames = this.batch;
     if (frames === null) return;
     const callbacks = this.batchCallbacks;
@@ -304,7 +343,7 @@ export class WebSocket extends EventEmitter {
   private endSocket(): void {
     const socket = this._socket;
     if (socket === null) return;
-    if (this.batch !== null) this.flushBatch();
+    if (this.batch !== null || this.slabRunStart >= 0) this.flushBatch();
     if (!socket.writableEnded) socket.end();
   }
 
@@ -667,6 +706,10 @@ export class WebSocket extends EventEmitter {
     const maskKey = mask ? nextMaskKey() : null;
     const length = payload.length;
     const headerSize = frameHeaderSize(length, maskKey !== null);
+    if (this.batching && maskKey === null && headerSize + length <= SLAB_FRAME_LIMIT) {
+      this.slabFrame(opcode, payload, fin, rsv1, headerSize, cb);
+      return;
+    }
     if (length <= COPY_THRESHOLD || maskKey !== null) {
       // Masked payloads must be copied anyway (the caller's bytes stay as they are).
       const frame = Buffer.allocUnsafe(headerSize + length);

@@ -107,7 +107,8 @@ describe('switchboard connect (pipe, -x, --echo)', { timeout: 180_000 }, () => {
     assert.equal(dropped.stderr, 'switchboard: connection lost: closed without a close frame (1006)\n');
 
     const failing = await peer({}, (ws) => ws.on('message', () => ws.close(1011, 'oops')));
-    const failed = await runCli(['connect', failing.url], { stdin: 'hi\n' });
+    // --wait: with the default of 0 for stdin, the client's own close 1000 could cross the server's 1011.
+    const failed = await runCli(['connect', failing.url, '--wait', '5'], { stdin: 'hi\n' });
     assert.equal(failed.code, 1, failed.child.describe());
     assert.equal(failed.stderr, 'switchboard: closed by the server: 1011 (internal error) "oops"\n');
 

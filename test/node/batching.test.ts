@@ -119,4 +119,38 @@ describe('write batching per received chunk', () => {
       [TEXT, 'two'],
     ]);
   });
+  test('replies that fill the shared slab several times over, mixed with larger ones, all arrive in order and intact, and their callbacks run', async (t) => {
+    // ~3,000 B replies (under the 4 KiB slab frame limit) overflow the 64 KiB slab every ~21 frames;
+    // every 7th reply is 5,000 B (written on its own), so runs in the slab are cut and resumed.
+    const server = await startServer(t);
+    const connection = server.nextConnection();
+    const raw = await RawClient.open(t, server.port);
+    const [ws] = await connection;
+    let callbacks = 0;
+    ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }, (error) => (error ? assert.fail(error) : callbacks++)));
+    const payloads = Array.from({ length: 120 }, (_, i) => Buffer.alloc(i % 7 === 6 ? 5000 : 3000 + i, i & 0xff));
+    raw.write(Buffer.concat(payloads.map((p) => clientFrame(BINARY, p))));
+    for (let i = 0; i < payloads.length; i++) {
+      const frame = await raw.readFrame();
+      assert.ok(frame.payload.equals(payloads[i]!), `reply ${i} intact`);
+    }
+    await waitFor(() => callbacks === payloads.length, 5000, 'every send callback');
+  });
+
+  test('two connections whose bursts are answered one after the other do not see each other\'s replies', async (t) => {
+    const server = await startServer(t);
+    server.wss.on('connection', (ws: WebSocket) => ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary })));
+    const a = await RawClient.open(t, server.port);
+    const b = await RawClient.open(t, server.port);
+    for (let round = 0; round < 20; round++) {
+      a.write(Buffer.concat(Array.from({ length: 30 }, (_, i) => clientFrame(TEXT, `a${round}.${i}`.padEnd(700, 'a')))));
+      b.write(Buffer.concat(Array.from({ length: 30 }, (_, i) => clientFrame(TEXT, `b${round}.${i}`.padEnd(900, 'b')))));
+    }
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 30; i++) {
+        assert.equal((await a.readFrame()).payload.toString(), `a${round}.${i}`.padEnd(700, 'a'));
+        assert.equal((await b.readFrame()).payload.toString(), `b${round}.${i}`.padEnd(900, 'b'));
+      }
+    }
+  });
 });
