@@ -26,7 +26,8 @@ export function sharedReadBuffer(): Uint8Array {
 /** Who gets the bytes a socket with shared reads has read (nothing is emitted as 'data'). */
 export const kChunkSink = Symbol('switchboard.chunkSink');
 
-export type ChunkSink = (chunk: Buffer) => void;
+/** Gets the socket too, so that one function can serve every connection (no closure per connection). */
+export type ChunkSink = (chunk: Buffer, socket: SharedReadSocket) => void;
 export type SharedReadSocket = Socket & { [kChunkSink]: ChunkSink | null };
 
 export function hasSharedReads(socket: object): socket is SharedReadSocket {
@@ -103,7 +104,7 @@ function withSharedReads(clientHandle: ClientHandle, allowHalfOpen: boolean): Sh
       buffer: sharedReadBuffer(),
       callback: (nread: number, buffer: Uint8Array): boolean => {
         const sink = socket[kChunkSink];
-        if (sink !== null) sink(Buffer.from(buffer.buffer, buffer.byteOffset, nread));
+        if (sink !== null) sink(Buffer.from(buffer.buffer, buffer.byteOffset, nread), socket);
         // false would stop reading; pause() is how that is asked for.
         return true;
       },

@@ -235,7 +235,7 @@ export class WebSocket extends EventEmitter {
     (socket as SocketWithOwner)[kOwner] = this;
     if (hasSharedReads(socket)) {
       this.sharedReads = true;
-      socket[kChunkSink] = (chunk) => this._onSocketData(chunk);
+      socket[kChunkSink] = socketOnChunk;
     } else {
       socket.on('data', socketOnData);
     }
@@ -927,6 +927,9 @@ type SocketWithOwner = Duplex & { [kOwner]: WebSocket };
 
 function socketOnData(this: SocketWithOwner, chunk: Buffer): void {
   this[kOwner]._onSocketData(chunk);
+}
+function socketOnChunk(chunk: Buffer, socket: Duplex): void {
+  (socket as SocketWithOwner)[kOwner]._onSocketData(chunk);
 }
 function socketOnEnd(this: SocketWithOwner): void {
   this[kOwner]._onSocketEnd();
