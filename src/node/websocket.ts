@@ -161,8 +161,16 @@ export class WebSocket extends EventEmitter {
   private batch: Buffer[] | null = null;
   private batchCallbacks: SendCallback[] | null = null;
   private batchBytes = 0;
-  /** Where this connection's run of frames in the slab starts (-1: none open). Only one connection batches at a time. */
+  /**
+   * This connection's run of frames in the slab: where it starts (-1: none
+   * open), in which slab, and where it ends. Another connection may write
+   * to the slab while this one's batch is open (a handler's send reaching,
+   * through a synchronous stream, a connection of the same process), so a
+   * run continues only if nothing else was written behind it.
+   */
   private slabRunStart = -1;
+  private slabRunEnd = 0;
+  private slabRunSlab: Buffer | null = null;
   /** Whether the socket reads into the shared buffer (shared-reads.ts), whose chunks the parser must copy from. */
   private sharedReads = false;
 
@@ -289,24 +297,30 @@ export class WebSocket extends EventEmitter {
   /** Writes a small unmasked frame into the slab, for the batch being gathered. */
   private slabFrame(opcode: number, payload: Buffer, fin: boolean, rsv1: boolean, headerSize: number, cb: SendCallback | undefined): void {
     const size = headerSize + payload.length;
+    if (this.slabRunStart >= 0 && (this.slabRunSlab !== slab || this.slabRunEnd !== slabUsed)) this.closeSlabRun();
     if (slabUsed + size > SLAB_SIZE) {
       if (this.slabRunStart >= 0) this.closeSlabRun();
       slab = Buffer.allocUnsafe(SLAB_SIZE);
       slabUsed = 0;
     }
     const target = slab!;
-    if (this.slabRunStart < 0) this.slabRunStart = slabUsed;
+    if (this.slabRunStart < 0) {
+      this.slabRunStart = slabUsed;
+      this.slabRunSlab = target;
+    }
     writeFrameHeader(target, slabUsed, payload.length, opcode, fin, rsv1, null);
     if (payload.length > 0) target.set(payload, slabUsed + headerSize);
     slabUsed += size;
+    this.slabRunEnd = slabUsed;
     this.batchBytes += size;
     if (cb !== undefined) (this.batchCallbacks ??= []).push(cb);
   }
 
   /** Ends this connection's run of frames in the slab: the run joins the batch as one buffer. */
   private closeSlabRun(): void {
-    (this.batch ??= []).push(slab!.subarray(this.slabRunStart, slabUsed));
+    (this.batch ??= []).push(this.slabRunSlab!.subarray(this.slabRunStart, this.slabRunEnd));
     this.slabRunStart = -1;
+    this.slabRunSlab = null;
   }
 
   private flushBatch(): void {

@@ -153,4 +153,31 @@ describe('write batching per received chunk', () => {
       }
     }
   });
+  test('a batch that opens inside another one (a handler whose send reaches a connection of the same process at once) keeps each peer\'s frames its own', async (t) => {
+    // What happens when a handler on A sends through an in-process stream whose far end, C, is
+    // read synchronously: C batches while A's batch is open, and both write to the shared slab.
+    const server = await startServer(t);
+    const connA = server.nextConnection();
+    const rawA = await RawClient.open(t, server.port);
+    const [a] = await connA;
+    const connC = server.nextConnection();
+    const rawC = await RawClient.open(t, server.port);
+    const [c] = await connC;
+    c.on('message', (data: Buffer) => {
+      // Large enough that a few of them replace the slab while A's run is open.
+      c.send(`C-REPLY-${String(data)}`.padEnd(3900, '.'));
+    });
+    a.on('message', (data: Buffer) => {
+      a.send(`A1-${String(data)}`);
+      for (let i = 0; i < 20; i++) (c as unknown as { _onSocketData(chunk: Buffer): void })._onSocketData(clientFrame(TEXT, `x${i}`));
+      a.send(`A2-${String(data)}`);
+    });
+    rawA.write(Buffer.concat([clientFrame(TEXT, 'p'), clientFrame(TEXT, 'q')]));
+    const fromA = [];
+    for (let i = 0; i < 4; i++) fromA.push((await rawA.readFrame()).payload.toString());
+    assert.deepEqual(fromA, ['A1-p', 'A2-p', 'A1-q', 'A2-q']);
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 20; i++) assert.equal((await rawC.readFrame()).payload.toString(), `C-REPLY-x${i}`.padEnd(3900, '.'));
+    }
+  });
 });

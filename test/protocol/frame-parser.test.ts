@@ -822,4 +822,19 @@ describe('FrameParser: borrowed chunks', () => {
       assert.deepEqual(events.map(String), ['hello, lent world'], `cut at ${cut}`);
     }
   });
+  test('a header alone does not make the parser allocate a long frame: at most 1 MiB or eight times what arrived', () => {
+    const before = process.memoryUsage().arrayBuffers;
+    const parsers: FrameParser[] = [];
+    for (let i = 0; i < 100; i++) {
+      const parser = new FrameParser({ onMessage() {}, onPing() {}, onPong() {}, onClose() {}, onError: (e) => assert.fail(e.message) }, { role: 'server', borrowedChunks: true });
+      // A 16 MiB binary frame announced, then 1 KiB of it.
+      const header = Buffer.from([0x82, 0xff, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, ...KEY]);
+      parser.push(Buffer.concat([header, Buffer.alloc(1024)]));
+      parser.push(Buffer.alloc(1024));
+      parsers.push(parser);
+    }
+    const grown = process.memoryUsage().arrayBuffers - before;
+    assert.ok(grown < 8 * 1024 * 1024, `100 parsers holding 2 KiB each of a 16 MiB frame grew array buffers by ${grown} bytes`);
+    assert.equal(parsers.length, 100);
+  });
 });
