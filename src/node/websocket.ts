@@ -278,7 +278,7 @@ export class WebSocket extends EventEmitter {
       parser.push(chunk);
     } finally {
       this.batching = false;
-      if (this.batch !== null || this.slabRunStart >= 0) this.flushBatch();
+      this.flushBatch();
     }
   }
 
@@ -357,7 +357,7 @@ export class WebSocket extends EventEmitter {
   private endSocket(): void {
     const socket = this._socket;
     if (socket === null) return;
-    if (this.batch !== null || this.slabRunStart >= 0) this.flushBatch();
+    this.flushBatch();
     if (!socket.writableEnded) socket.end();
   }
 

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { MASK_WASM } from './mask-wasm.js';
 
 /** Payloads at least this long are unmasked a 32-bit word at a time. */
@@ -101,7 +102,7 @@ let simdBuffer: Uint8Array | null | undefined;
 export function simdMaskBuffer(): Uint8Array | null {
   if (simdBuffer !== undefined) return simdBuffer;
   try {
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(base64Bytes(MASK_WASM)));
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(MASK_WASM, 'base64')));
     const exports = instance.exports as MaskExports;
     simdMemory = exports.memory.buffer;
     simdUnmask = exports.unmask;
@@ -110,11 +111,4 @@ export function simdMaskBuffer(): Uint8Array | null {
     simdBuffer = null;
   }
   return simdBuffer;
-}
-
-function base64Bytes(text: string): Uint8Array {
-  const binary = atob(text);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
 }

@@ -114,16 +114,21 @@ function chunksFor(bytes: Buffer, cuts: number[], step: number | undefined): Buf
   return splitAt(bytes, cuts.map((c) => c % (bytes.length + 1)));
 }
 
+/** A valid frame stream's parts, for fc.property: items, close, keys, role, cuts, step (see chunksFor). */
+const validStreamArbs = [
+  fc.array(itemArb, { maxLength: 6 }),
+  closeArb,
+  fc.array(keyArb, { minLength: 1, maxLength: 6 }),
+  fc.constantFrom('server' as const, 'client' as const),
+  fc.array(fc.nat(), { maxLength: 40 }),
+  fc.option(fc.integer({ min: 1, max: 13 }), { nil: undefined }),
+] as const;
+
 describe('FrameParser properties', () => {
   test('valid frame sequences parse the same, whole or split at random boundaries', () => {
     fc.assert(
       fc.property(
-        fc.array(itemArb, { maxLength: 6 }),
-        closeArb,
-        fc.array(keyArb, { minLength: 1, maxLength: 6 }),
-        fc.constantFrom('server' as const, 'client' as const),
-        fc.array(fc.nat(), { maxLength: 40 }),
-        fc.option(fc.integer({ min: 1, max: 13 }), { nil: undefined }),
+        ...validStreamArbs,
         (items, close, keys, role, cuts, step) => {
           const { bytes, expected } = encodeStream(items, close, keys, role);
           const options: FrameParserOptions = { role };
@@ -177,12 +182,7 @@ describe('FrameParser properties', () => {
   test('borrowed chunks: the same events as owned ones, although every chunk is overwritten after its push', () => {
     fc.assert(
       fc.property(
-        fc.array(itemArb, { maxLength: 6 }),
-        closeArb,
-        fc.array(keyArb, { minLength: 1, maxLength: 6 }),
-        fc.constantFrom('server' as const, 'client' as const),
-        fc.array(fc.nat(), { maxLength: 40 }),
-        fc.option(fc.integer({ min: 1, max: 13 }), { nil: undefined }),
+        ...validStreamArbs,
         fc.boolean(),
         (items, close, keys, role, cuts, step, pauseEvery) => {
           const { bytes, expected } = encodeStream(items, close, keys, role);
