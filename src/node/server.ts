@@ -8,6 +8,7 @@ import {
   CloseCode,
   DEFAULT_MAX_PAYLOAD,
   HandshakeError,
+  acceptResponse,
   acceptResponseLines,
   errorResponse,
   acceptDeflateOffer,
@@ -174,7 +175,6 @@ export class WebSocketServer extends EventEmitter {
 
   /** Completes (or refuses) the opening handshake on an upgraded socket. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, callback: (ws: WebSocket, req: IncomingMessage) => void): void {
-    socket.on('error', destroySocket);
     let upgrade;
     let deflate: Negotiated | null = null;
     try {
@@ -197,6 +197,8 @@ export class WebSocketServer extends EventEmitter {
         req,
       };
       if (verifyClient.length === 2) {
+        // The socket waits for the answer with no WebSocket to handle its errors.
+        socket.on('error', destroySocket);
         let answered = false;
         const done: VerifyClientCallback = (verified, code, message, headers) => {
           if (answered) return;
@@ -248,6 +250,7 @@ export class WebSocketServer extends EventEmitter {
 
   private refuse(error: HandshakeError, socket: Duplex, req: IncomingMessage): void {
     if (this.listenerCount('wsClientError') > 0) {
+      socket.on('error', destroySocket);
       // ws's contract: the listener answers the socket itself.
       this.emit('wsClientError', error, socket, req);
       return;
@@ -281,9 +284,16 @@ export class WebSocketServer extends EventEmitter {
       const chosen = this.options.handleProtocols ? this.options.handleProtocols(protocols, req) : protocols.values().next().value;
       if (chosen) protocol = chosen;
     }
-    const headers = acceptResponseLines(key, protocol, deflate?.response);
-    this.emit('headers', headers, req);
-    socket.write(headers.concat('\r\n').join('\r\n'));
+    let response: string;
+    if (this.listenerCount('headers') > 0) {
+      const headers = acceptResponseLines(key, protocol, deflate?.response);
+      this.emit('headers', headers, req);
+      response = headers.concat('\r\n').join('\r\n');
+    } else {
+      response = acceptResponse(key, protocol, deflate?.response);
+    }
+    socket.write(response);
+    // Added only where the handshake waited (an asynchronous verifyClient); removing an absent listener changes nothing.
     socket.removeListener('error', destroySocket);
     (socket as MarkedSocket)[kUpgraded] = true;
 
@@ -297,7 +307,7 @@ export class WebSocketServer extends EventEmitter {
       maxPayload: this.options.maxPayload,
       skipUTF8Validation: this.options.skipUTF8Validation,
       autoPong: this.options.autoPong,
-      ...(this.options.closeTimeout !== undefined ? { closeTimeout: this.options.closeTimeout } : {}),
+      closeTimeout: this.options.closeTimeout,
     });
     this.connections.add(ws);
     if (this.options.clientTracking) this.clients.add(ws);
@@ -397,6 +407,7 @@ function headerString(value: string | string[] | undefined): string | undefined 
 
 /** Answers a refused handshake with an HTTP error and closes the socket. */
 export function abortHandshake(socket: Duplex, status: number, message: string, headers?: Record<string, string | number>): void {
+  if (!socket.listeners('error').includes(destroySocket)) socket.on('error', destroySocket);
   socket.once('finish', () => socket.destroy());
   if (socket.writable) socket.end(errorResponse(status, message, headers));
   else socket.destroy();

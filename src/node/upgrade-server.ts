@@ -2,10 +2,21 @@ import { Buffer } from 'node:buffer';
 import { IncomingMessage } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { errorResponse, findHeadEnd, hasToken, parseRequestHead } from '../protocol/index.js';
-import { acceptWithSharedReads, hasSharedReads, kChunkSink } from './shared-reads.js';
+import { acceptWithSharedReads, hasSharedReads, kChunkSink, type SharedReadSocket } from './shared-reads.js';
 
 /** Largest request head accepted (ws-style servers see small heads; this bounds what a client can make us hold). */
 const MAX_HEAD_SIZE = 16 * 1024;
+/** How often at most the handshake deadlines are checked, in ms. */
+const MAX_SWEEP_INTERVAL = 1000;
+
+/** The part of a head that arrived so far, when it came in several reads. */
+const kHeadSoFar = Symbol('switchboard.headSoFar');
+/** The 'data' listener of a socket without shared reads, to remove once its head is read. */
+const kHeadListener = Symbol('switchboard.headListener');
+type HeadSocket = Socket & { [kHeadSoFar]?: Buffer; [kHeadListener]?: (chunk: Buffer) => void };
+
+/** The `head` of an upgrade that came with no bytes after its request head (most of them); empty, so safe to share. */
+const NO_BYTES = Buffer.alloc(0);
 
 /**
  * The listening server a `WebSocketServer({ port })` creates: a TCP server
@@ -13,36 +24,76 @@ const MAX_HEAD_SIZE = 16 * 1024;
  * http server would (`'upgrade'`, (req, socket, head)), with none of the
  * per-connection machinery of a general HTTP server. Every connection
  * reads into one shared buffer (shared-reads.ts). Other requests get 426
- * (as ws answers them), malformed ones 400, and a client that does not send
- * its whole head within `handshakeTimeout` ms gets 408.
+ * (as ws answers them), malformed ones 400, and a client whose whole head
+ * has not arrived `handshakeTimeout` ms after it connected gets 408.
  */
 export function createUpgradeServer(handshakeTimeout: number): Server {
-  const server = createServer({ noDelay: true }, (socket) => readRequestHead(server, socket, handshakeTimeout));
+  const server = createServer({ noDelay: true }, (socket) => reader.accept(socket));
+  const reader = new RequestHeadReader(server, handshakeTimeout);
   // Before any connection can arrive: 'listening' is emitted before the event loop polls the new handle.
   server.on('listening', () => acceptWithSharedReads(server));
+  server.on('close', () => reader.stop());
   return server;
 }
 
-function readRequestHead(server: Server, socket: Socket, handshakeTimeout: number): void {
-  let buffered: Buffer | null = null;
-  const onTimeout = (): void => refuse(socket, 408, 'The request head did not arrive in time');
-  // The chunk is lent (shared-reads.ts): whatever is kept is copied.
-  const onChunk = (chunk: Buffer): void => {
-    if (sharedReads) chunk = Buffer.from(chunk);
-    const data = buffered === null ? chunk : Buffer.concat([buffered, chunk]);
-    const end = findHeadEnd(data, buffered === null ? 0 : buffered.length);
+/**
+ * Reads the request head of every connection of one server. One instance
+ * and one chunk function serve all connections, and the handshake timeout
+ * is one periodic sweep rather than a timer per connection (as Node's http
+ * server checks its headersTimeout): accepting a connection allocates
+ * nothing here but its place in `waiting`.
+ */
+class RequestHeadReader {
+  /** Connections still sending their head, each with the time its head is due by; in order of arrival, so of deadline. */
+  private readonly waiting = new Map<HeadSocket, number>();
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly sweepInterval: number;
+
+  constructor(
+    private readonly server: Server,
+    private readonly timeout: number,
+  ) {
+    this.sweepInterval = Math.min(MAX_SWEEP_INTERVAL, Math.max(10, Math.ceil(timeout / 4)));
+  }
+
+  accept(socket: HeadSocket): void {
+    socket.on('error', destroySelf);
+    this.waiting.set(socket, Date.now() + this.timeout);
+    if (this.sweepTimer === null) {
+      this.sweepTimer = setInterval(this.sweep, this.sweepInterval);
+      this.sweepTimer.unref();
+    }
+    if (hasSharedReads(socket)) {
+      socket[kChunkSink] = this.onChunk;
+    } else {
+      const listener = (chunk: Buffer): void => this.onChunk(chunk, socket);
+      socket[kHeadListener] = listener;
+      socket.on('data', listener);
+    }
+  }
+
+  stop(): void {
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+  }
+
+  /** Shared-read chunks are lent (shared-reads.ts): whatever outlives this call is copied. */
+  private readonly onChunk = (chunk: Buffer, socket: HeadSocket): void => {
+    const soFar = socket[kHeadSoFar];
+    const data = soFar === undefined ? chunk : Buffer.concat([soFar, chunk]);
+    const end = findHeadEnd(data, soFar === undefined ? 0 : soFar.length);
     if (end === -1) {
       if (data.length > MAX_HEAD_SIZE) {
-        stopReading();
+        this.stopReading(socket);
         refuse(socket, 431, 'Request header fields too large');
       } else {
-        buffered = data;
+        socket[kHeadSoFar] = data === chunk ? Buffer.from(chunk) : data;
       }
       return;
     }
-    stopReading();
-    socket.removeListener('timeout', onTimeout);
-    socket.setTimeout(0);
+    this.stopReading(socket);
+    if (soFar !== undefined) socket[kHeadSoFar] = undefined;
+    // Every string taken from the head is a copy; only the bytes after it are kept as bytes.
     const head = parseRequestHead(data.subarray(0, end));
     if (head === null) {
       refuse(socket, 400, 'Malformed HTTP request');
@@ -55,48 +106,58 @@ function readRequestHead(server: Server, socket: Socket, handshakeTimeout: numbe
     req.httpVersionMinor = head.versionMinor;
     req.httpVersion = `${head.versionMajor}.${head.versionMinor}`;
     req.rawHeaders = head.rawHeaders;
-    const headers = headerObject(head.rawHeaders);
-    req.headers = headers;
+    req.headers = head.headers;
     req.complete = true;
-    const isUpgrade = headers.upgrade !== undefined && hasToken(headers.connection, 'upgrade');
-    if (!isUpgrade || server.listenerCount('upgrade') === 0) {
+    const headers = head.headers;
+    const isUpgrade = headers.upgrade !== undefined && hasToken(headerString(headers.connection), 'upgrade');
+    if (!isUpgrade || this.server.listenerCount('upgrade') === 0) {
       refuse(socket, 426, 'Upgrade Required', { Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' });
       return;
     }
-    server.emit('upgrade', req, socket, data.subarray(end));
+    const rest = end === data.length ? NO_BYTES : data === chunk ? Buffer.from(data.subarray(end)) : data.subarray(end);
+    this.server.emit('upgrade', req, socket, rest);
     // A WebSocket that took the socket over reads from it now. If none
     // did (an asynchronous verifyClient, a handler that upgrades later),
     // the socket waits paused, so that nothing is read and lost meanwhile.
     // Pausing only then spares the common case a pause and a resume.
-    if (!socket.destroyed && !isTakenOver()) socket.pause();
+    if (!socket.destroyed && !isTakenOver(socket)) socket.pause();
   };
-  const sharedReads = hasSharedReads(socket);
-  const stopReading = (): void => {
-    if (sharedReads) socket[kChunkSink] = ignoreChunk;
-    else socket.removeListener('data', onChunk);
+
+  private stopReading(socket: HeadSocket): void {
+    this.waiting.delete(socket);
+    if (hasSharedReads(socket)) {
+      socket[kChunkSink] = ignoreChunk;
+    } else {
+      socket.removeListener('data', socket[kHeadListener]!);
+      socket[kHeadListener] = undefined;
+    }
+  }
+
+  /**
+   * Refuses the connections whose head is overdue. A connection that closed
+   * before sending its head stays listed, and its socket object held, until
+   * its deadline: a 'close' listener per connection would cost every
+   * connection more than that costs the few that do so.
+   */
+  private readonly sweep = (): void => {
+    const now = Date.now();
+    for (const [socket, deadline] of this.waiting) {
+      if (deadline > now) break;
+      this.stopReading(socket);
+      if (!socket.destroyed) refuse(socket, 408, 'The request head did not arrive in time');
+    }
+    if (this.waiting.size === 0) this.stop();
   };
-  const isTakenOver = (): boolean => (sharedReads ? socket[kChunkSink] !== ignoreChunk : socket.listenerCount('data') > 0);
-  socket.on('error', destroySelf);
-  socket.setTimeout(handshakeTimeout);
-  socket.once('timeout', onTimeout);
-  if (sharedReads) socket[kChunkSink] = onChunk;
-  else socket.on('data', onChunk);
+}
+
+function isTakenOver(socket: HeadSocket): boolean {
+  return hasSharedReads(socket) ? (socket as SharedReadSocket)[kChunkSink] !== ignoreChunk : socket.listenerCount('data') > 0;
 }
 
 function ignoreChunk(): void {}
 
-/** `req.headers` as Node builds it: lower-case names, repeated fields joined with ", " (set-cookie as a list). */
-function headerObject(rawHeaders: string[]): IncomingMessage['headers'] {
-  const headers: Record<string, string | string[]> = {};
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!.toLowerCase();
-    const value = rawHeaders[i + 1]!;
-    const existing = headers[name];
-    if (existing === undefined) headers[name] = name === 'set-cookie' ? [value] : value;
-    else if (Array.isArray(existing)) existing.push(value);
-    else headers[name] = `${existing}, ${value}`;
-  }
-  return headers;
+function headerString(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 function refuse(socket: Socket, status: number, message: string, headers?: Record<string, string>): void {

@@ -236,15 +236,17 @@ export class WebSocket extends EventEmitter {
     this.compressThreshold = options.compressThreshold ?? 1024;
     this.validateUtf8 = !options.skipUTF8Validation;
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
-    const tcp = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void };
-    tcp.setTimeout?.(0);
-    tcp.setNoDelay?.(true);
+    const tcp = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void; timeout?: number };
+    // An idle timeout an http server may have set would cut idle connections.
+    if (tcp.timeout) tcp.setTimeout?.(0);
     // Shared listener functions find the connection through the socket: no closures per connection.
     (socket as SocketWithOwner)[kOwner] = this;
     if (hasSharedReads(socket)) {
+      // Accepted with TCP_NODELAY already set.
       this.sharedReads = true;
       socket[kChunkSink] = socketOnChunk;
     } else {
+      tcp.setNoDelay?.(true);
       socket.on('data', socketOnData);
     }
     socket.on('end', socketOnEnd);
@@ -261,8 +263,9 @@ export class WebSocket extends EventEmitter {
         this._onSocketData(head);
         if (!this.paused && !this.decoding) socket.resume();
       });
-    } else {
+    } else if (!this.sharedReads || socket.isPaused()) {
       // A socket handed over paused (by our own upgrade server) starts flowing now.
+      // One with shared reads that was not paused is reading already: a resume would only cost a tick.
       socket.resume();
     }
   }

@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { HANDSHAKE_GUID } from './constants.js';
 
 /** Stable codes for refused opening handshakes. */
@@ -60,6 +60,10 @@ function single(headers: UpgradeRequest['headers'], name: string): string | unde
 /** Whether a comma-separated header value contains `token` (case-insensitive). */
 export function hasToken(value: string | undefined, token: string): boolean {
   if (value === undefined) return false;
+  // The usual header holds just the token, or does not mention it at all.
+  const lower = value.toLowerCase();
+  if (lower === token) return true;
+  if (!lower.includes(token)) return false;
   for (const part of value.split(',')) {
     if (part.trim().toLowerCase() === token) return true;
   }
@@ -135,7 +139,22 @@ export function validateUpgradeRequest(request: UpgradeRequest): ValidatedUpgrad
 
 /** Sec-WebSocket-Accept for a Sec-WebSocket-Key: base64(SHA-1(key + GUID)). */
 export function computeAcceptKey(key: string): string {
-  return createHash('sha1').update(key + HANDSHAKE_GUID).digest('base64');
+  return sha1Base64(key + HANDSHAKE_GUID);
+}
+
+// crypto.hash (Node 20.12+) hashes in one call, without a Hash object and its stream machinery.
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'base64') => string }).hash;
+const sha1Base64: (data: string) => string =
+  typeof oneShotHash === 'function'
+    ? (data) => oneShotHash('sha1', data, 'base64')
+    : (data) => crypto.createHash('sha1').update(data).digest('base64');
+
+/** The whole head of a 101 answer, blank line included: what `acceptResponseLines` gives, joined. */
+export function acceptResponse(key: string, protocol: string | undefined, extensions: string | undefined): string {
+  let head = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${computeAcceptKey(key)}\r\n`;
+  if (protocol !== undefined) head += `Sec-WebSocket-Protocol: ${protocol}\r\n`;
+  if (extensions !== undefined) head += `Sec-WebSocket-Extensions: ${extensions}\r\n`;
+  return `${head}\r\n`;
 }
 
 /**

@@ -1,17 +1,27 @@
 import type { Buffer } from 'node:buffer';
 
-/** An HTTP/1.x request head: request line and header fields as sent (names keep their case). */
+/** An HTTP/1.x request head: request line and header fields. */
 export interface RequestHead {
   method: string;
   target: string;
   versionMajor: number;
   versionMinor: number;
-  /** Alternating names and values, as Node's `IncomingMessage#rawHeaders`. */
+  /** Alternating names and values as sent (names keep their case), as Node's `IncomingMessage#rawHeaders`. */
   rawHeaders: string[];
+  /**
+   * The fields as Node's `IncomingMessage#headers` has them: lower-case
+   * names, repeated fields joined with ", ", `set-cookie` always a list.
+   */
+  headers: Record<string, string | string[]>;
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/(\d)\.(\d)$/;
+/** Control characters, which RFC 9110's field-value excludes (a bare CR or LF would be a line break to some other parser). */
+const FORBIDDEN_IN_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+const { hasOwnProperty } = Object.prototype;
+const SPACE = 0x20;
+const TAB = 0x09;
 
 /**
  * Index just past the blank line that ends a request head in `buffer`
@@ -28,20 +38,42 @@ export function findHeadEnd(buffer: Buffer, from = 0): number {
  * folding is refused, as RFC 9112 section 5.2 allows.
  */
 export function parseRequestHead(head: Buffer): RequestHead | null {
+  // One string for the whole head, scanned by index: every name and value is one slice of it.
   const text = head.toString('latin1', 0, head.length - 4);
-  const lines = text.split('\r\n');
-  const match = REQUEST_LINE.exec(lines[0]!);
+  let lineEnd = text.indexOf('\r\n');
+  if (lineEnd === -1) lineEnd = text.length;
+  const match = REQUEST_LINE.exec(text.slice(0, lineEnd));
   if (match === null) return null;
   const rawHeaders: string[] = [];
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    const colon = line.indexOf(':');
-    if (colon <= 0) return null;
-    const name = line.slice(0, colon);
+  const headers: Record<string, string | string[]> = {};
+  for (let start = lineEnd + 2; start < text.length; start = lineEnd + 2) {
+    lineEnd = text.indexOf('\r\n', start);
+    if (lineEnd === -1) lineEnd = text.length;
+    const colon = text.indexOf(':', start);
+    if (colon <= start || colon > lineEnd) return null;
+    const name = text.slice(start, colon);
     if (!TOKEN.test(name)) return null;
-    const value = line.slice(colon + 1).trim();
-    if (/[\0\r\n]/.test(value)) return null;
+    // Optional whitespace (spaces and tabs only) around the value is not part of it.
+    let valueStart = colon + 1;
+    let valueEnd = lineEnd;
+    while (valueStart < valueEnd && isOptionalWhitespace(text.charCodeAt(valueStart))) valueStart++;
+    while (valueEnd > valueStart && isOptionalWhitespace(text.charCodeAt(valueEnd - 1))) valueEnd--;
+    const value = text.slice(valueStart, valueEnd);
+    if (FORBIDDEN_IN_VALUE.test(value)) return null;
     rawHeaders.push(name, value);
+    addField(headers, name.toLowerCase(), value);
   }
-  return { method: match[1]!, target: match[2]!, versionMajor: Number(match[3]), versionMinor: Number(match[4]), rawHeaders };
+  return { method: match[1]!, target: match[2]!, versionMajor: Number(match[3]), versionMinor: Number(match[4]), rawHeaders, headers };
+}
+
+function isOptionalWhitespace(code: number): boolean {
+  return code === SPACE || code === TAB;
+}
+
+function addField(headers: Record<string, string | string[]>, name: string, value: string): void {
+  const existing = headers[name];
+  // A name such as "constructor" finds Object.prototype's member the first time.
+  if (existing === undefined || !hasOwnProperty.call(headers, name)) headers[name] = name === 'set-cookie' ? [value] : value;
+  else if (Array.isArray(existing)) existing.push(value);
+  else headers[name] = `${existing}, ${value}`;
 }

@@ -9,6 +9,7 @@ export {
   validateUpgradeRequest,
   computeAcceptKey,
   acceptResponseLines,
+  acceptResponse,
   errorResponse,
   parseProtocolList,
   hasToken,

@@ -477,6 +477,34 @@ describe('refused handshakes over raw TCP', () => {
     const elapsed = Date.now() - start;
     assert.ok(elapsed >= 200, `closed after ${elapsed} ms, before the timeout`);
   });
+
+  it('handshakeTimeout is a deadline for the whole head: a client trickling bytes gets 408 all the same', T, async (t) => {
+    const server = await startServer(t, { handshakeTimeout: 300 });
+    const raw = await RawClient.connect(t, server.port);
+    const start = Date.now();
+    const request = `GET / HTTP/1.1\r\nHost: ${HOST}\r\nX-Slow: ${'a'.repeat(200)}`;
+    let sent = 0;
+    // One byte every 20 ms: never idle for as long as the timeout, never done within 4 s.
+    const trickle = setInterval(() => {
+      if (sent < request.length && !raw.ended) raw.write(request[sent++]!);
+    }, 20);
+    t.after(() => clearInterval(trickle));
+    const head = await raw.readHead(4000);
+    clearInterval(trickle);
+    assert.equal(head.status, 408);
+    await raw.waitClosed(2000);
+    const elapsed = Date.now() - start;
+    assert.ok(elapsed >= 250 && elapsed < 2000, `closed after ${elapsed} ms`);
+    assert.ok(sent < request.length, 'the whole head was sent before the server refused it');
+  });
+
+  it('connections that complete their head in time are not refused by the deadline sweep', T, async (t) => {
+    const server = await startServer(t, { handshakeTimeout: 200 });
+    const clients = await Promise.all(Array.from({ length: 5 }, () => RawClient.open(t, server.port)));
+    // Well past the deadline: the sweep must have run and left them alone.
+    await delay(600);
+    for (const client of clients) assert.equal(client.ended, false);
+  });
 });
 
 describe('WebSocketServer close()', () => {
