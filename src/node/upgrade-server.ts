@@ -32,7 +32,6 @@ export function createUpgradeServer(handshakeTimeout: number): Server {
   const reader = new RequestHeadReader(server, handshakeTimeout);
   // Before any connection can arrive: 'listening' is emitted before the event loop polls the new handle.
   server.on('listening', () => acceptWithSharedReads(server));
-  server.on('close', () => reader.stop());
   return server;
 }
 
@@ -72,10 +71,6 @@ class RequestHeadReader {
     }
   }
 
-  stop(): void {
-    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
-    this.sweepTimer = null;
-  }
 
   /** Shared-read chunks are lent (shared-reads.ts): whatever outlives this call is copied. */
   private readonly onChunk = (chunk: Buffer, socket: HeadSocket): void => {
@@ -146,7 +141,11 @@ class RequestHeadReader {
       this.stopReading(socket);
       if (!socket.destroyed) refuse(socket, 408, 'The request head did not arrive in time');
     }
-    if (this.waiting.size === 0) this.stop();
+    // Until the last connection accepted has its head (even after the server closed): then no timer is left behind.
+    if (this.waiting.size === 0) {
+      clearInterval(this.sweepTimer!);
+      this.sweepTimer = null;
+    }
   };
 }
 

@@ -498,6 +498,18 @@ describe('refused handshakes over raw TCP', () => {
     assert.ok(sent < request.length, 'the whole head was sent before the server refused it');
   });
 
+  it('a half-sent request still gets 408 after close(), and close() then completes', T, async (t) => {
+    const server = await startServer(t, { handshakeTimeout: 300 });
+    const raw = await RawClient.connect(t, server.port);
+    raw.write(`GET / HTTP/1.1\r\nHost: ${HOST}\r\n`);
+    await delay(50);
+    const closed = new Promise<void>((resolve) => server.wss.close(() => resolve()));
+    const head = await raw.readHead(3000);
+    assert.equal(head.status, 408);
+    await raw.waitClosed(2000);
+    await withTimeout(closed, 3000, 'wss.close()');
+  });
+
   it('connections that complete their head in time are not refused by the deadline sweep', T, async (t) => {
     const server = await startServer(t, { handshakeTimeout: 200 });
     const clients = await Promise.all(Array.from({ length: 5 }, () => RawClient.open(t, server.port)));
