@@ -268,6 +268,8 @@ export class WebSocketServer extends EventEmitter {
     callback: (ws: WebSocket, req: IncomingMessage) => void,
   ): void {
     if (!socket.readable || !socket.writable) {
+      // An error may be on its way (it made the socket unusable): someone has to handle it.
+      socket.on('error', destroySocket);
       socket.destroy();
       return;
     }

@@ -13,7 +13,9 @@ const MAX_SWEEP_INTERVAL = 1000;
 const kHeadSoFar = Symbol('switchboard.headSoFar');
 /** The 'data' listener of a socket without shared reads, to remove once its head is read. */
 const kHeadListener = Symbol('switchboard.headListener');
-type HeadSocket = Socket & { [kHeadSoFar]?: Buffer; [kHeadListener]?: (chunk: Buffer) => void };
+/** The reader a socket still sending its head is listed in, so that closing forgets it. */
+const kHeadReader = Symbol('switchboard.headReader');
+type HeadSocket = Socket & { [kHeadSoFar]?: Buffer; [kHeadListener]?: (chunk: Buffer) => void; [kHeadReader]?: RequestHeadReader };
 
 /** The `head` of an upgrade that came with no bytes after its request head (most of them); empty, so safe to share. */
 const NO_BYTES = Buffer.alloc(0);
@@ -39,28 +41,40 @@ export function createUpgradeServer(handshakeTimeout: number): Server {
  * Reads the request head of every connection of one server. One instance
  * and one chunk function serve all connections, and the handshake timeout
  * is one periodic sweep rather than a timer per connection (as Node's http
- * server checks its headersTimeout): accepting a connection allocates
- * nothing here but its place in `waiting`.
+ * server checks its headersTimeout): accepting a connection costs its
+ * place in `waiting` and shared listener functions, no timer and no closure.
  */
 class RequestHeadReader {
-  /** Connections still sending their head, each with the time its head is due by; in order of arrival, so of deadline. */
+  /**
+   * Connections still sending their head, each with the time its head is
+   * due by (a monotonic clock: setting the system clock moves no deadline);
+   * in order of arrival, so of deadline.
+   */
   private readonly waiting = new Map<HeadSocket, number>();
   private sweepTimer: NodeJS.Timeout | null = null;
   private readonly sweepInterval: number;
+  /** 0 (or anything not a positive finite number) turns the deadline off, as `socket.setTimeout(0)` does. */
+  private readonly timeout: number;
 
   constructor(
     private readonly server: Server,
-    private readonly timeout: number,
+    timeout: number,
   ) {
-    this.sweepInterval = Math.min(MAX_SWEEP_INTERVAL, Math.max(10, Math.ceil(timeout / 4)));
+    this.timeout = timeout > 0 && Number.isFinite(timeout) ? timeout : 0;
+    this.sweepInterval = Math.min(MAX_SWEEP_INTERVAL, Math.max(10, Math.ceil(this.timeout / 4)));
   }
 
   accept(socket: HeadSocket): void {
     socket.on('error', destroySelf);
-    this.waiting.set(socket, Date.now() + this.timeout);
-    if (this.sweepTimer === null) {
-      this.sweepTimer = setInterval(this.sweep, this.sweepInterval);
-      this.sweepTimer.unref();
+    if (this.timeout > 0) {
+      this.waiting.set(socket, performance.now() + this.timeout);
+      socket[kHeadReader] = this;
+      // One function for every connection: a socket that closes before its head is complete is forgotten at once.
+      socket.on('close', forgetClosedSocket);
+      if (this.sweepTimer === null) {
+        this.sweepTimer = setInterval(this.sweep, this.sweepInterval);
+        this.sweepTimer.unref();
+      }
     }
     if (hasSharedReads(socket)) {
       socket[kChunkSink] = this.onChunk;
@@ -87,7 +101,6 @@ class RequestHeadReader {
       return;
     }
     this.stopReading(socket);
-    if (soFar !== undefined) socket[kHeadSoFar] = undefined;
     // Every string taken from the head is a copy; only the bytes after it are kept as bytes.
     const head = parseRequestHead(data.subarray(0, end));
     if (head === null) {
@@ -118,8 +131,14 @@ class RequestHeadReader {
     if (!socket.destroyed && !isTakenOver(socket)) socket.pause();
   };
 
+  /** @internal The socket is gone: nothing left to wait for. */
+  forget(socket: HeadSocket): void {
+    this.waiting.delete(socket);
+  }
+
   private stopReading(socket: HeadSocket): void {
     this.waiting.delete(socket);
+    if (socket[kHeadSoFar] !== undefined) socket[kHeadSoFar] = undefined;
     if (hasSharedReads(socket)) {
       socket[kChunkSink] = ignoreChunk;
     } else {
@@ -128,14 +147,9 @@ class RequestHeadReader {
     }
   }
 
-  /**
-   * Refuses the connections whose head is overdue. A connection that closed
-   * before sending its head stays listed, and its socket object held, until
-   * its deadline: a 'close' listener per connection would cost every
-   * connection more than that costs the few that do so.
-   */
+  /** Refuses the connections whose head is overdue. */
   private readonly sweep = (): void => {
-    const now = Date.now();
+    const now = performance.now();
     for (const [socket, deadline] of this.waiting) {
       if (deadline > now) break;
       this.stopReading(socket);
@@ -147,6 +161,10 @@ class RequestHeadReader {
       this.sweepTimer = null;
     }
   };
+}
+
+function forgetClosedSocket(this: HeadSocket): void {
+  this[kHeadReader]?.forget(this);
 }
 
 function isTakenOver(socket: HeadSocket): boolean {

@@ -10,7 +10,9 @@ export interface RequestHead {
   rawHeaders: string[];
   /**
    * The fields as Node's `IncomingMessage#headers` has them: lower-case
-   * names, repeated fields joined with ", ", `set-cookie` always a list.
+   * names; a repeated field joined with ", " (`cookie` with "; "), or only
+   * its first value kept for the fields Node keeps once (`host`,
+   * `authorization`, `user-agent` ...); `set-cookie` always a list.
    */
   headers: Record<string, string | string[]>;
 }
@@ -20,6 +22,12 @@ const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/(\d)\.(\d)$/;
 /** Control characters, which RFC 9110's field-value excludes (a bare CR or LF would be a line break to some other parser). */
 const FORBIDDEN_IN_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const { hasOwnProperty } = Object.prototype;
+/** Fields of which Node's `IncomingMessage#headers` keeps the first value only (lib/_http_incoming.js). */
+const FIRST_VALUE_ONLY = new Set([
+  'age', 'authorization', 'content-length', 'content-type', 'etag', 'expires', 'from', 'host',
+  'if-modified-since', 'if-unmodified-since', 'last-modified', 'location', 'max-forwards',
+  'proxy-authorization', 'referer', 'retry-after', 'server', 'user-agent',
+]);
 const SPACE = 0x20;
 const TAB = 0x09;
 
@@ -40,6 +48,8 @@ export function findHeadEnd(buffer: Buffer, from = 0): number {
 export function parseRequestHead(head: Buffer): RequestHead | null {
   // One string for the whole head, scanned by index: every name and value is one slice of it.
   const text = head.toString('latin1', 0, head.length - 4);
+  // An empty line before the end: the head ended earlier than the caller said.
+  if (text.endsWith('\r\n')) return null;
   let lineEnd = text.indexOf('\r\n');
   if (lineEnd === -1) lineEnd = text.length;
   const match = REQUEST_LINE.exec(text.slice(0, lineEnd));
@@ -75,5 +85,5 @@ function addField(headers: Record<string, string | string[]>, name: string, valu
   // A name such as "constructor" finds Object.prototype's member the first time.
   if (existing === undefined || !hasOwnProperty.call(headers, name)) headers[name] = name === 'set-cookie' ? [value] : value;
   else if (Array.isArray(existing)) existing.push(value);
-  else headers[name] = `${existing}, ${value}`;
+  else if (!FIRST_VALUE_ONLY.has(name)) headers[name] = `${existing}${name === 'cookie' ? '; ' : ', '}${value}`;
 }

@@ -200,6 +200,26 @@ describe('WebSocketServer options', () => {
     assert.equal(await echoOnce(client, 'manual'), 'manual');
   });
 
+  it('noServer: handleUpgrade on a socket already failing with an error destroys it, and the error is handled', T, async (t) => {
+    const wss = new WebSocketServer({ noServer: true });
+    const httpServer = http.createServer();
+    t.after(() => closeHttp(httpServer, wss));
+    const handedOver = new Promise<Duplex>((resolve) => {
+      httpServer.on('upgrade', (req, socket: Duplex, head: Buffer) => {
+        // The error is emitted on the next tick: handleUpgrade must leave a listener for it.
+        socket.destroy(new Error('reset while upgrading'));
+        wss.handleUpgrade(req, socket, head, () => assert.fail('a destroyed socket was upgraded'));
+        resolve(socket);
+      });
+    });
+    await new Promise<void>((r) => httpServer.listen(0, HOST, r));
+    const raw = await RawClient.connect(t, (httpServer.address() as AddressInfo).port);
+    raw.write(upgradeRequest('/'));
+    const socket = await withTimeout(handedOver, 5000, 'the upgrade');
+    await delay(100);
+    assert.equal(socket.destroyed, true);
+  });
+
   it('path: accepts the path (query ignored), refuses others with 400', T, async (t) => {
     const server = await startServer(t, { path: '/chat' });
     server.wss.on('connection', echo);

@@ -38,10 +38,12 @@ describe('parseRequestHead', () => {
     assert.deepEqual(parseRequestHead(head('GET / HTTP/1.1\r\n\r\n'))?.rawHeaders, []);
   });
 
-  test('repeated fields are joined with ", " as Node does; set-cookie is always a list', () => {
-    const parsed = parseRequestHead(head('GET / HTTP/1.1\r\nX-A: 1\r\nx-a: 2\r\nSet-Cookie: a=1\r\nX-A: 3\r\nset-cookie: b=2\r\nCookie: c=3\r\n\r\n'))!;
-    assert.deepEqual(parsed.headers, { 'x-a': '1, 2, 3', 'set-cookie': ['a=1', 'b=2'], cookie: 'c=3' });
-    assert.deepEqual(parsed.rawHeaders, ['X-A', '1', 'x-a', '2', 'Set-Cookie', 'a=1', 'X-A', '3', 'set-cookie', 'b=2', 'Cookie', 'c=3']);
+  test('repeated fields as Node keeps them: joined with ", ", cookie with "; ", host and the like only once, set-cookie a list', () => {
+    const parsed = parseRequestHead(
+      head('GET / HTTP/1.1\r\nX-A: 1\r\nx-a: 2\r\nSet-Cookie: a=1\r\nX-A: 3\r\nset-cookie: b=2\r\nCookie: c=3\r\nHost: h1\r\nCOOKIE: d=4\r\nhost: h2\r\n\r\n'),
+    )!;
+    assert.deepEqual(parsed.headers, { 'x-a': '1, 2, 3', 'set-cookie': ['a=1', 'b=2'], cookie: 'c=3; d=4', host: 'h1' });
+    assert.deepEqual(parsed.rawHeaders, ['X-A', '1', 'x-a', '2', 'Set-Cookie', 'a=1', 'X-A', '3', 'set-cookie', 'b=2', 'Cookie', 'c=3', 'Host', 'h1', 'COOKIE', 'd=4', 'host', 'h2']);
   });
 
   test('names that Object.prototype also has are fields like any other', () => {
@@ -74,6 +76,7 @@ describe('parseRequestHead', () => {
     ['a control character in a value', 'GET / HTTP/1.1\r\nX-A: 1\x0b2\r\n\r\n'],
     ['DEL in a value', 'GET / HTTP/1.1\r\nX-A: 1\x7f2\r\n\r\n'],
     ['an empty line inside the head', 'GET / HTTP/1.1\r\nX-A: 1\r\n\r\nX-B: 2\r\n\r\n'],
+    ['an empty line just before the end', 'GET / HTTP/1.1\r\n\r\n\r\n'],
   ];
   for (const [what, text] of malformed) {
     test(`null for ${what}`, () => {
@@ -82,7 +85,14 @@ describe('parseRequestHead', () => {
   }
 
   test('property: any well-formed head parses back to its fields, names and values as sent', () => {
-    const name = fc.stringMatching(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,20}$/);
+    // Fields Node joins or keeps in its own way are the unit tests' business; "__proto__" cannot be a key.
+    const special = new Set([
+      'cookie', 'set-cookie', '__proto__',
+      'age', 'authorization', 'content-length', 'content-type', 'etag', 'expires', 'from', 'host',
+      'if-modified-since', 'if-unmodified-since', 'last-modified', 'location', 'max-forwards',
+      'proxy-authorization', 'referer', 'retry-after', 'server', 'user-agent',
+    ]);
+    const name = fc.stringMatching(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,20}$/).filter((n) => !special.has(n.toLowerCase()));
     // Field values: visible ASCII, obs-text, spaces and tabs inside (not at the ends).
     const value = fc
       .array(fc.oneof(fc.integer({ min: 0x21, max: 0x7e }), fc.integer({ min: 0x80, max: 0xff }), fc.constantFrom(0x20, 0x09)), { maxLength: 40 })
@@ -99,7 +109,7 @@ describe('parseRequestHead', () => {
         for (const [n] of fields) {
           const lower = n.toLowerCase();
           const values = fields.filter(([other]) => other.toLowerCase() === lower).map(([, v]) => v);
-          assert.deepEqual(parsed.headers[lower], lower === 'set-cookie' ? values : values.join(', '));
+          assert.deepEqual(parsed.headers[lower], values.join(', '));
         }
       }),
       { numRuns: 300 },
