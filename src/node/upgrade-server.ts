@@ -85,7 +85,6 @@ class RequestHeadReader {
     }
   }
 
-
   /** Shared-read chunks are lent (shared-reads.ts): whatever outlives this call is copied. */
   private readonly onChunk = (chunk: Buffer, socket: HeadSocket): void => {
     const soFar = socket[kHeadSoFar];
@@ -117,7 +116,8 @@ class RequestHeadReader {
     req.headers = head.headers;
     req.complete = true;
     const headers = head.headers;
-    const isUpgrade = headers.upgrade !== undefined && hasToken(headerString(headers.connection), 'upgrade');
+    // Only set-cookie is ever a list in parseRequestHead's headers.
+    const isUpgrade = headers.upgrade !== undefined && hasToken(headers.connection as string | undefined, 'upgrade');
     if (!isUpgrade || this.server.listenerCount('upgrade') === 0) {
       refuse(socket, 426, 'Upgrade Required', { Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' });
       return;
@@ -172,10 +172,6 @@ function isTakenOver(socket: HeadSocket): boolean {
 }
 
 function ignoreChunk(): void {}
-
-function headerString(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value.join(', ') : value;
-}
 
 function refuse(socket: Socket, status: number, message: string, headers?: Record<string, string>): void {
   socket.once('finish', destroySelf);

@@ -5,6 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -198,6 +199,22 @@ describe('WebSocketServer options', () => {
     assert.deepEqual(requests, ['/manual']);
     assert.ok(wss.clients.has(ws));
     assert.equal(await echoOnce(client, 'manual'), 'manual');
+  });
+
+  it('noServer: an idle timeout set on the socket before the upgrade does not cut the connection', T, async (t) => {
+    const wss = new WebSocketServer({ noServer: true });
+    const httpServer = http.createServer();
+    t.after(() => closeHttp(httpServer, wss));
+    httpServer.on('upgrade', (req, socket: net.Socket, head: Buffer) => {
+      // An idle timeout that destroys the socket, as an http server or a proxy layer might set.
+      socket.setTimeout(200, () => socket.destroy());
+      wss.handleUpgrade(req, socket, head, (ws) => echo(ws));
+    });
+    await new Promise<void>((r) => httpServer.listen(0, HOST, r));
+    const client = await connect(t, `ws://${HOST}:${(httpServer.address() as AddressInfo).port}/`);
+    await delay(600);
+    assert.equal(client.readyState, WsClient.OPEN);
+    assert.equal(await echoOnce(client, 'still here'), 'still here');
   });
 
   it('noServer: handleUpgrade on a socket already failing with an error destroys it, and the error is handled', T, async (t) => {

@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import {
+  acceptResponse,
   acceptResponseLines,
   computeAcceptKey,
   errorResponse,
@@ -194,6 +195,12 @@ describe('handshake helpers', () => {
       'Sec-WebSocket-Protocol: chat',
       'Sec-WebSocket-Extensions: permessage-deflate',
     ]);
+  });
+
+  test('acceptResponse is the lines of acceptResponseLines joined, ending with the blank line', () => {
+    for (const [protocol, extensions] of [[undefined, undefined], ['chat', undefined], [undefined, 'permessage-deflate'], ['chat', 'permessage-deflate']] as const) {
+      assert.equal(acceptResponse(KEY, protocol, extensions), `${acceptResponseLines(KEY, protocol, extensions).join('\r\n')}\r\n\r\n`);
+    }
   });
 
   test('errorResponse', () => {
