@@ -16,10 +16,10 @@
 //   equal to the Host it asked for) and name it by IP address or "localhost"
 //   (Host), which stops other web sites, including through DNS rebinding.
 import type { IncomingMessage } from 'node:http';
-import { STATUS_CODES } from 'node:http';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from '../index.js';
+import { refuseUpgrade } from '../node/refuse.js';
 import {
   BODY_LIMIT,
   DATA_BINARY,
@@ -143,9 +143,7 @@ export class PlaygroundRelay {
     const problem = checkRelayClient(req, secure);
     if (problem !== null) {
       this.options.log?.('relay-refused', { remote: req.socket.remoteAddress, reason: problem });
-      const body = `Forbidden: ${problem}\n`;
-      socket.on('error', () => socket.destroy());
-      socket.end(`HTTP/1.1 403 ${STATUS_CODES[403]}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      refuseUpgrade(socket, 403, `Forbidden: ${problem}\n`);
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (page) => this.session(page));

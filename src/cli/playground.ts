@@ -6,6 +6,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { extname, join, relative, sep } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { refuseUpgrade } from '../node/refuse.js';
 import { styleFor } from './color.js';
 import { RELAY_PATH, type PlaygroundConfig } from './playground-protocol.js';
 import { PlaygroundRelay } from './playground-relay.js';
@@ -180,7 +181,7 @@ export function servePlayground(options: PlaygroundOptions): Promise<number> {
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (isRelayRequest(req)) relay.handleUpgrade(req, socket, head, false);
-    else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else refuseUpgrade(socket, 404, 'Not Found');
   });
   return runUntilSignal(server, options, async () => relay.shutdown(SHUTDOWN_TIMEOUT_MS));
 }

@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import { Opcode, encodeFrame } from '../protocol/index.js';
 import { WebSocketServer } from '../node/server.js';
 import { WebSocket } from '../node/websocket.js';
+import { refuseUpgrade } from '../node/refuse.js';
 import { InProcessAdapter, type Adapter, type AdapterSink, type HistoryLimits, type HistoryResult, type PresenceMember, type RoomMessage, type Sender } from './adapter.js';
 import { TokenBucket } from './rate-limit.js';
 import { HubCloseCode, SUBPROTOCOL, WireError, encodeMessage, errorMessage, parseClientMessage, type ClientMessage, type ErrorCode } from './wire.js';
@@ -776,7 +777,7 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
         const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
           if (pathOf(req.url) === path) wss.handleUpgrade(req, socket, head, (ws) => this.handleConnection(ws, req));
           else if (server.listenerCount('upgrade') === 1) {
-            socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+            refuseUpgrade(socket, 400, 'No WebSocket endpoint at this path');
           }
         };
         server.on('upgrade', onUpgrade);

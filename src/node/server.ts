@@ -10,7 +10,6 @@ import {
   HandshakeError,
   acceptResponse,
   acceptResponseLines,
-  errorResponse,
   acceptDeflateOffer,
   parseExtensions,
   validateUpgradeRequest,
@@ -19,6 +18,7 @@ import {
 } from '../protocol/index.js';
 import { PerMessageDeflate } from './deflate.js';
 import { createUpgradeServer } from './upgrade-server.js';
+import { refuseUpgrade } from './refuse.js';
 import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
 import { WebSocket } from './websocket.js';
 
@@ -407,10 +407,5 @@ function headerString(value: string | string[] | undefined): string | undefined 
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** Answers a refused handshake with an HTTP error and closes the socket. */
-export function abortHandshake(socket: Duplex, status: number, message: string, headers?: Record<string, string | number>): void {
-  if (!socket.listeners('error').includes(destroySocket)) socket.on('error', destroySocket);
-  socket.once('finish', () => socket.destroy());
-  if (socket.writable) socket.end(errorResponse(status, message, headers));
-  else socket.destroy();
-}
+/** Answers a refused handshake with an HTTP error and closes the socket (see refuse.ts). */
+export const abortHandshake = refuseUpgrade;

@@ -1,7 +1,8 @@
 import { Buffer } from 'node:buffer';
 import { IncomingMessage } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
-import { errorResponse, findHeadEnd, hasToken, parseRequestHead } from '../protocol/index.js';
+import { findHeadEnd, hasToken, parseRequestHead } from '../protocol/index.js';
+import { refuseUpgrade } from './refuse.js';
 import { acceptWithSharedReads, hasSharedReads, kChunkSink, type SharedReadSocket } from './shared-reads.js';
 
 /** Largest request head accepted (ws-style servers see small heads; this bounds what a client can make us hold). */
@@ -173,11 +174,7 @@ function isTakenOver(socket: HeadSocket): boolean {
 
 function ignoreChunk(): void {}
 
-function refuse(socket: Socket, status: number, message: string, headers?: Record<string, string>): void {
-  socket.once('finish', destroySelf);
-  if (socket.writable) socket.end(errorResponse(status, message, headers));
-  else socket.destroy();
-}
+const refuse = refuseUpgrade;
 
 function destroySelf(this: Socket): void {
   this.destroy();
