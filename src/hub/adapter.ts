@@ -13,10 +13,18 @@ export interface Sender {
 /** One room message, as stored in history and delivered to members. */
 export interface RoomMessage {
   room: string;
-  /** Per-room id: 1, 2, 3, ... in publish order, never reused. */
+  /** Per-room id, in publish order, never reused (1, 2, 3, ... unless the room was forgotten: see `maxRememberedHeads`). */
   mid: number;
   ev: string;
   data: unknown;
+  /**
+   * `data` as the hub serialised it before publishing: its JSON text, or for
+   * binary data (a Buffer, typed array or ArrayBuffer) the JSON string of its
+   * base64. Adapters keep it with the message and hand it back unchanged; the
+   * hub frames messages from it. An adapter that stores messages outside the
+   * process stores this text (and whether `data` was binary), never `data`.
+   */
+  encoded?: string;
   /** The publishing client (absent for messages the server published). */
   from?: Sender;
   /** Publish time, ms since the epoch (for the age limit of history). */
@@ -50,7 +58,10 @@ export interface HistoryResult {
 
 export interface PublishOptions {
   ev: string;
+  /** JSON-serialisable (the hub checked: `encoded` is its serialisation) or binary. */
   data: unknown;
+  /** `data` serialised by the hub (see RoomMessage.encoded): store this with the message. */
+  encoded?: string;
   from?: Sender;
   /** Connection ids that must not receive it, live or in a replay after they resume. */
   except?: readonly string[];
@@ -74,6 +85,14 @@ export interface AdapterSink {
  * Everything is asynchronous so that a networked adapter fits, and ordered
  * per room: messages of one room reach `deliverRoom` on every process in
  * mid order, and `history` reflects every publish whose promise resolved.
+ *
+ * Nothing unserialisable reaches an adapter: the hub serialises every
+ * message's `data` before it calls `publish` (a value JSON.stringify rejects,
+ * such as a cycle, a BigInt or nesting too deep, is refused there and never
+ * stored), and passes the text as `encoded`. Client messages are also
+ * depth-checked before they are parsed. Room names, user ids and connection
+ * ids are arbitrary strings (`__proto__` included): key maps by them with
+ * `Map` or null-prototype objects.
  */
 export interface Adapter {
   /** Called once by the hub before any other method. */
@@ -84,7 +103,8 @@ export interface Adapter {
   history(room: string, since?: number): Promise<HistoryResult>;
   addMember(room: string, member: PresenceMember): Promise<void>;
   removeMember(room: string, member: PresenceMember): Promise<void>;
-  members(room: string): Promise<PresenceMember[]>;
+  /** The room's members, oldest first; at most `limit` of them when it is given (a join answer lists only a few). */
+  members(room: string, limit?: number): Promise<PresenceMember[]>;
   /** Delivers to every connection of the user, on every process. */
   toUser(user: string, ev: string, data: unknown, from?: Sender): Promise<void>;
   /** Delivers to one connection wherever it is; resolves false when it is nowhere. */
@@ -97,6 +117,14 @@ export interface HistoryLimits {
   maxMessages?: number;
   /** Age in ms after which a message is dropped from history (default 10 minutes). */
   maxAge?: number;
+  /**
+   * Rooms with no members and no history left whose last id is remembered,
+   * so that their ids go on from there (default 10,000). Beyond it the
+   * oldest is forgotten, and from then on every room created afresh starts
+   * after the highest id a forgotten room had used: ids are never reused,
+   * and a client resuming such a room gets a `gap` for what it cannot have.
+   */
+  maxRememberedHeads?: number;
 }
 
 interface RoomState {
@@ -111,18 +139,22 @@ interface RoomState {
 export class InProcessAdapter implements Adapter {
   private sink: AdapterSink | null = null;
   private readonly rooms = new Map<string, RoomState>();
-  /** Heads of rooms whose state was dropped (no members, history expired): ids go on from there. */
+  /** Heads of rooms whose state was dropped (no members, history expired): ids go on from there. Oldest first, at most maxRememberedHeads. */
   private readonly heads = new Map<string, number>();
+  /** The highest head among rooms forgotten entirely: a room created afresh starts after it, so ids are never reused. */
+  private forgottenHead = 0;
   private sweeper: ReturnType<typeof setInterval> | null = null;
   readonly maxMessages: number;
   readonly maxAge: number;
+  readonly maxRememberedHeads: number;
   /** Clock, replaceable in tests. */
   now: () => number = Date.now;
 
   constructor(limits: HistoryLimits = {}) {
     this.maxMessages = limits.maxMessages ?? 1000;
     this.maxAge = limits.maxAge ?? 10 * 60_000;
-    if (!(this.maxMessages >= 0) || !(this.maxAge >= 0)) throw new RangeError('history limits must be >= 0');
+    this.maxRememberedHeads = limits.maxRememberedHeads ?? 10_000;
+    if (!(this.maxMessages >= 0) || !(this.maxAge >= 0) || !(this.maxRememberedHeads >= 0)) throw new RangeError('history limits must be >= 0');
   }
 
   attach(sink: AdapterSink): void {
@@ -138,15 +170,31 @@ export class InProcessAdapter implements Adapter {
       this.trim(state);
       if (state.members.size === 0 && state.start === state.log.length) {
         this.rooms.delete(name);
-        if (state.head > 0) this.heads.set(name, state.head);
+        if (state.head > 0) this.remember(name, state.head);
       }
     }
+  }
+
+  /** Keeps a dropped room's head; past the limit the oldest kept one is forgotten into `forgottenHead`. */
+  private remember(name: string, head: number): void {
+    if (head <= this.forgottenHead) return; // a fresh room starts after it anyway
+    this.heads.set(name, head);
+    while (this.heads.size > this.maxRememberedHeads) {
+      const [oldest, oldestHead] = this.heads.entries().next().value as [string, number];
+      this.heads.delete(oldest);
+      if (oldestHead > this.forgottenHead) this.forgottenHead = oldestHead;
+    }
+  }
+
+  /** The head of a room without state: its remembered one, else where fresh rooms start. */
+  private headOf(name: string): number {
+    return this.heads.get(name) ?? this.forgottenHead;
   }
 
   private room(name: string): RoomState {
     let state = this.rooms.get(name);
     if (state === undefined) {
-      state = { head: this.heads.get(name) ?? 0, log: [], start: 0, members: new Map() };
+      state = { head: this.headOf(name), log: [], start: 0, members: new Map() };
       this.heads.delete(name);
       this.rooms.set(name, state);
     }
@@ -164,15 +212,19 @@ export class InProcessAdapter implements Adapter {
     }
   }
 
-  /** Drops rooms with no members and no history left, so memory follows activity. */
+  /** Drops rooms with no members and no history left (keeping only the head), so memory follows activity. */
   private forget(name: string, state: RoomState): void {
-    if (state.members.size === 0 && state.start === state.log.length && state.head === 0) this.rooms.delete(name);
+    if (state.members.size === 0 && state.start === state.log.length) {
+      this.rooms.delete(name);
+      if (state.head > 0) this.remember(name, state.head);
+    }
   }
 
   publish(room: string, message: PublishOptions): Promise<number> {
     const state = this.room(room);
     const volatile = message.volatile === true;
     const stored: RoomMessage = { room, mid: volatile ? 0 : ++state.head, ev: message.ev, data: message.data, time: this.now() };
+    if (message.encoded !== undefined) stored.encoded = message.encoded;
     if (message.from !== undefined) stored.from = message.from;
     if (message.except !== undefined && message.except.length > 0) stored.except = message.except;
     if (!volatile && this.maxMessages > 0) {
@@ -187,7 +239,7 @@ export class InProcessAdapter implements Adapter {
   history(room: string, since?: number): Promise<HistoryResult> {
     const state = this.rooms.get(room);
     if (state === undefined) {
-      const head = this.heads.get(room) ?? 0;
+      const head = this.headOf(room);
       if (since === undefined || since === head) return Promise.resolve({ head, messages: [] });
       return Promise.resolve({ head, messages: [], gap: since > head ? { from: 1, to: since, reset: true } : { from: since + 1, to: head } });
     }
@@ -226,9 +278,16 @@ export class InProcessAdapter implements Adapter {
     return Promise.resolve();
   }
 
-  members(room: string): Promise<PresenceMember[]> {
+  members(room: string, limit = Infinity): Promise<PresenceMember[]> {
     const state = this.rooms.get(room);
-    return Promise.resolve(state ? [...state.members.values()] : []);
+    if (state === undefined) return Promise.resolve([]);
+    if (state.members.size <= limit) return Promise.resolve([...state.members.values()]);
+    const list: PresenceMember[] = [];
+    for (const member of state.members.values()) {
+      if (list.length >= limit) break;
+      list.push(member);
+    }
+    return Promise.resolve(list);
   }
 
   toUser(user: string, ev: string, data: unknown, from?: Sender): Promise<void> {
@@ -244,6 +303,7 @@ export class InProcessAdapter implements Adapter {
     if (this.sweeper !== null) clearInterval(this.sweeper);
     this.rooms.clear();
     this.heads.clear();
+    this.forgottenHead = 0;
     this.sink = null;
     return Promise.resolve();
   }

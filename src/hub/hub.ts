@@ -14,8 +14,9 @@ import { WebSocketServer } from '../node/server.js';
 import { WebSocket } from '../node/websocket.js';
 import { refuseUpgrade } from '../node/refuse.js';
 import { InProcessAdapter, type Adapter, type AdapterSink, type HistoryLimits, type HistoryResult, type PresenceMember, type RoomMessage, type Sender } from './adapter.js';
+import { EarlyBuffer, resolveLimits, type HubLimits } from './limits.js';
 import { TokenBucket } from './rate-limit.js';
-import { HubCloseCode, SUBPROTOCOL, WireError, encodeMessage, errorMessage, parseClientMessage, type ClientMessage, type ErrorCode } from './wire.js';
+import { HubCloseCode, SUBPROTOCOL, WireError, encodeData, encodeMessage, encodeRoomMessage, errorMessage, parseClientMessage, type ClientMessage, type ErrorCode, type ParseLimits } from './wire.js';
 
 // ---- typed events -------------------------------------------------------------
 
@@ -66,7 +67,8 @@ export interface RateLimitOptions {
   onLimit?: 'error' | 'disconnect';
 }
 
-export interface HubOptions {
+/** The per-connection limits (maxRoomsPerConnection, maxEarlyMessages, maxEarlyBytes, maxJsonDepth, presenceListLimit) are documented in limits.ts. */
+export interface HubOptions extends Partial<HubLimits> {
   /** A WebSocketServer to take connections from, or an http(s) server to attach to on `path`. */
   server?: WebSocketServer | HttpServer | HttpsServer;
   /** Listen on this port with a server of the hub's own (instead of `server`). */
@@ -137,8 +139,6 @@ const STATE_AUTH = 1;
 const STATE_OPEN = 2;
 const STATE_CLOSED = 3;
 
-/** Messages a connection may send before middleware finishes; beyond it they are refused. */
-const MAX_EARLY_MESSAGES = 64;
 /** Live messages held for one member while its join replays history; beyond it the member is disconnected (1013). */
 const MAX_JOIN_BUFFER = 10_000;
 
@@ -178,7 +178,7 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
   private readonly pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
   private nextRequestId = 1;
   private readonly bucket: TokenBucket | null;
-  private early: ClientMessage[] = [];
+  private readonly early: EarlyBuffer;
   /** Client messages that change state (join, pub, ...) run one at a time, in order. */
   private chain: Promise<void> = Promise.resolve();
   private slowTimer: ReturnType<typeof setTimeout> | null = null;
@@ -203,6 +203,7 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
     };
     const limit = hub.options.rateLimit;
     this.bucket = limit === false ? null : new TokenBucket(limit.rate ?? 50, limit.burst ?? 100);
+    this.early = new EarlyBuffer(hub.options);
   }
 
   /** Rooms this connection is in. */
@@ -262,7 +263,7 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
       if (this._memberships.has(room)) return;
       const result = await this._join(room, undefined);
       if (result === null) return;
-      this.send({ t: 'joined', room, head: result.history.head, ...withMembers(result.members) });
+      this.send({ t: 'joined', room, head: result.history.head, ...result.members });
       this.goLive(room, result.history, undefined);
     });
   }
@@ -358,22 +359,32 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
    * presence, fetches history after `since` (or just the head). The caller
    * answers, then `goLive` replays and releases what was held.
    */
-  private async _join(room: string, since: number | undefined): Promise<{ history: HistoryResult; members: PresenceMember[] | undefined } | null> {
+  private async _join(room: string, since: number | undefined): Promise<{ history: HistoryResult; members: MemberList } | null> {
     const membership: Membership = { buffer: [] };
     this._memberships.set(room, membership);
     this.hub._addLocal(room, this);
     const adapter = this.hub.adapter;
     const member = this._member();
-    await adapter.addMember(room, member);
-    if (this._state === STATE_CLOSED || this._memberships.get(room) !== membership) {
-      // Closed or left while the adapter was busy: undo, in case the removal overtook the addition.
-      await adapter.removeMember(room, member);
-      return null;
+    try {
+      await adapter.addMember(room, member);
+      if (this._state === STATE_CLOSED || this._memberships.get(room) !== membership) {
+        // Closed or left while the adapter was busy: undo, in case the removal overtook the addition.
+        await adapter.removeMember(room, member);
+        return null;
+      }
+      const history = await adapter.history(room, since);
+      const members = await this.hub._memberList(room);
+      if (this._state === STATE_CLOSED || this._memberships.get(room) !== membership) return null;
+      return { history, members };
+    } catch (error) {
+      // Not left half-joined (held messages piling up, never live): the client may simply join again.
+      if (this._memberships.get(room) === membership) {
+        this._memberships.delete(room);
+        this.hub._removeLocal(room, this);
+        adapter.removeMember(room, member).catch(noop);
+      }
+      throw error;
     }
-    const history = await adapter.history(room, since);
-    const members = this.hub._presenceOn(room) ? await adapter.members(room) : undefined;
-    if (this._state === STATE_CLOSED || this._memberships.get(room) !== membership) return null;
-    return { history, members };
   }
 
   /**
@@ -386,21 +397,30 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
     const membership = this._memberships.get(room);
     if (membership === undefined || membership.buffer === null) return;
     let last = history.head;
-    if (since !== undefined) {
-      last = history.gap?.reset ? 0 : since;
-      if (history.gap) this.send({ t: 'gap', room, ...history.gap });
-      for (const message of history.messages) {
-        if (message.mid <= last) continue;
-        last = message.mid;
-        if (previous !== undefined && message.except !== undefined && message.except.some((id) => previous.has(id))) continue;
-        this.writeFrame(this.hub._frameFor(message), false);
+    try {
+      if (since !== undefined) {
+        last = history.gap?.reset ? 0 : since;
+        if (history.gap) this.send({ t: 'gap', room, ...history.gap });
+        for (const message of history.messages) {
+          if (message.mid <= last) continue;
+          last = message.mid;
+          if (previous !== undefined && message.except !== undefined && message.except.some((id) => previous.has(id))) continue;
+          const frame = this.hub._frameFor(message);
+          if (frame !== null) this.writeFrame(frame, false);
+        }
       }
-    }
-    const held = membership.buffer;
-    membership.buffer = null;
-    for (const item of held) {
-      if (item.mid !== 0 && item.mid <= last) continue;
-      this.writeFrame(item.frame, item.volatile);
+    } catch (error) {
+      // The replay is incomplete: the client reconnects and resumes from what it got (1011, RFC 6455 section 7.4.1).
+      this.hub._reportError(error);
+      if (this.ws.readyState === WebSocket.OPEN) this.ws.close(1011, 'replay failed');
+    } finally {
+      // Whatever happened, the member goes live: held messages are never left holding.
+      const held = membership.buffer;
+      membership.buffer = null;
+      for (const item of held) {
+        if (item.mid !== 0 && item.mid <= last) continue;
+        this.writeFrame(item.frame, item.volatile);
+      }
     }
   }
 
@@ -415,36 +435,30 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
   _onMessage(data: Buffer, isBinary: boolean): void {
     this._lastSeen = Date.now();
     if (this._state === STATE_CLOSED || this.closing) return;
+    const options = this.hub.options;
+    // What the protocol refuses still costs the sender a token: refusals are work too.
     if (isBinary) {
-      this.send(errorMessage('bad_message', 'switchboard.v1 uses text frames only (binary data travels base64-encoded)'));
+      if (!this.overRateLimit(undefined)) this.send(errorMessage('bad_message', 'switchboard.v1 uses text frames only (binary data travels base64-encoded)'));
       return;
     }
-    if (data.length > this.hub.options.maxMessageSize) {
-      this.send(errorMessage('too_large', `Messages are limited to ${this.hub.options.maxMessageSize} bytes`));
+    if (data.length > options.maxMessageSize) {
+      if (!this.overRateLimit(undefined)) this.send(errorMessage('too_large', `Messages are limited to ${options.maxMessageSize} bytes`));
       return;
     }
+    const text = data.toString();
     let message: ClientMessage;
     try {
-      message = parseClientMessage(data.toString());
+      message = parseClientMessage(text, this.hub._parseLimits);
     } catch (error) {
       const e = error as WireError;
-      this.send(errorMessage(e.code ?? 'bad_message', e.message, e.ref));
+      if (!this.overRateLimit(e.ref)) this.send(errorMessage(e.code ?? 'bad_message', e.message, e.ref));
       return;
     }
     if (message.t === 'ping') {
       this.send({ t: 'pong', ts: message.ts });
       return;
     }
-    if (message.t !== 'ack' && message.t !== 'error' && this.bucket !== null && !this.bucket.take()) {
-      if (this.hub.options.rateLimit !== false && this.hub.options.rateLimit.onLimit === 'disconnect') {
-        this.closing = true;
-        this.ws.close(HubCloseCode.RateLimited, 'rate limit exceeded');
-        return;
-      }
-      const ref = 'id' in message ? message.id : undefined;
-      this.send({ ...errorMessage('rate_limited', 'Too many messages', ref), retryAfter: this.bucket.retryAfter() });
-      return;
-    }
+    if (message.t !== 'ack' && message.t !== 'error' && this.overRateLimit('id' in message ? message.id : undefined)) return;
     if (this._state === STATE_HELLO) {
       if (message.t !== 'hello') {
         this.send(errorMessage('hello_required', 'The first message must be "hello"', 'id' in message ? message.id : undefined));
@@ -456,20 +470,40 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
       return;
     }
     if (this._state === STATE_AUTH) {
-      if (this.early.length >= MAX_EARLY_MESSAGES) {
+      // Held as text, parsed again once open: a parsed message can take many times the memory of its text.
+      if (!this.early.push(text, data.length)) {
         this.send(errorMessage('rate_limited', 'Too many messages before the hello was answered', 'id' in message ? message.id : undefined));
-      } else this.early.push(message);
+      }
       return;
     }
     this.dispatch(message);
   }
 
+  /** Takes a token; when there is none, applies the rate-limit policy and returns true. */
+  private overRateLimit(ref: number | undefined): boolean {
+    if (this.bucket === null || this.bucket.take()) return false;
+    const limit = this.hub.options.rateLimit;
+    if (limit !== false && limit.onLimit === 'disconnect') {
+      this.closing = true;
+      this.ws.close(HubCloseCode.RateLimited, 'rate limit exceeded');
+      return true;
+    }
+    this.send({ ...errorMessage('rate_limited', 'Too many messages', ref), retryAfter: this.bucket.retryAfter() });
+    return true;
+  }
+
   /** @internal Middleware passed: run what arrived meanwhile. */
   _open(): void {
     this._state = STATE_OPEN;
-    const early = this.early;
-    this.early = [];
-    for (const message of early) this.dispatch(message);
+    for (const text of this.early.drain()) {
+      let message: ClientMessage;
+      try {
+        message = parseClientMessage(text, this.hub._parseLimits); // it parsed on arrival, with the same limits
+      } catch {
+        continue;
+      }
+      this.dispatch(message);
+    }
   }
 
   private dispatch(message: ClientMessage): void {
@@ -516,14 +550,14 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
         if (this._memberships.has(message.room)) {
           // Already a member: nothing to replay (live delivery never stopped).
           const history = await hub.adapter.history(message.room);
-          const members = hub._presenceOn(message.room) ? await hub.adapter.members(message.room) : undefined;
-          this.ack(message.id, { room: message.room, head: history.head, ...withMembers(members) });
+          this.ack(message.id, { room: message.room, head: history.head, ...(await hub._memberList(message.room)) });
           return;
         }
+        if (this._memberships.size >= hub.options.maxRoomsPerConnection) throw this.tooManyRooms();
         if (!(await hub._canJoin(this, message.room))) throw new WireError('forbidden', `Not allowed to join "${message.room}"`);
         const result = await this._join(message.room, message.since);
         if (result === null) return;
-        this.ack(message.id, { room: message.room, head: result.history.head, ...withMembers(result.members) });
+        this.ack(message.id, { room: message.room, head: result.history.head, ...result.members });
         this.goLive(message.room, result.history, message.since);
         return;
       }
@@ -533,11 +567,15 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
         return;
       case 'resume': {
         const previous = message.was === undefined ? undefined : new Set(message.was);
-        const rooms: Record<string, { head: number; members?: PresenceMember[] } | { error: string }> = {};
+        // Null prototype: a room may be called "__proto__".
+        const rooms: Record<string, ({ head: number } & MemberList) | { error: string }> = Object.create(null);
         for (const [room, since] of Object.entries(message.rooms)) {
           if (this._memberships.has(room)) {
-            const members = hub._presenceOn(room) ? await hub.adapter.members(room) : undefined;
-            rooms[room] = { head: (await hub.adapter.history(room)).head, ...withMembers(members) };
+            rooms[room] = { head: (await hub.adapter.history(room)).head, ...(await hub._memberList(room)) };
+            continue;
+          }
+          if (this._memberships.size >= hub.options.maxRoomsPerConnection) {
+            rooms[room] = { error: 'too_many_rooms' };
             continue;
           }
           if (!(await hub._canJoin(this, room))) {
@@ -546,7 +584,7 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
           }
           const result = await this._join(room, since);
           if (result === null) return;
-          rooms[room] = { head: result.history.head, ...withMembers(result.members) };
+          rooms[room] = { head: result.history.head, ...result.members };
           this.goLive(room, result.history, since, previous);
         }
         this.ack(message.id, { rooms });
@@ -560,6 +598,7 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
         const mid = await hub.adapter.publish(message.room, {
           ev: message.ev,
           data: message.data,
+          encoded: serialise(message.data),
           from: this.sender(),
           except: [this.id],
           volatile: message.volatile === true,
@@ -581,6 +620,10 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
         return;
       }
     }
+  }
+
+  private tooManyRooms(): WireError {
+    return new WireError('too_many_rooms', `A connection may be in at most ${this.hub.options.maxRoomsPerConnection} rooms`);
   }
 
   private ack(id: number | undefined, data: unknown): void {
@@ -648,8 +691,16 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
   }
 }
 
-function withMembers(members: PresenceMember[] | undefined): { members?: PresenceMember[] } {
-  return members === undefined ? {} : { members };
+/** The member list of a join answer: absent with presence off, at most `presenceListLimit` long (then `more`). */
+type MemberList = { members?: PresenceMember[]; more?: true };
+
+/** `data` serialised before it is published, so nothing unserialisable is stored (see the Adapter contract). */
+function serialise(data: unknown): string | undefined {
+  try {
+    return encodeData(data);
+  } catch (error) {
+    throw new WireError('bad_message', `"data" cannot be serialised: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 function checkEventName(event: string): void {
@@ -682,9 +733,16 @@ export class RoomOperator<Out extends EventsMap = DefaultEvents> {
   /** Publishes; resolves with the message's id in the room (0 when volatile). */
   emit<K extends EventNames<Out>>(event: K, data: EventData<Out, K>): Promise<number> {
     checkEventName(event);
+    let encoded: string | undefined;
+    try {
+      encoded = encodeData(data);
+    } catch (error) {
+      throw new TypeError(`The data of "${event}" cannot be serialised: ${error instanceof Error ? error.message : String(error)}`);
+    }
     return this.hub.adapter.publish(this.room, {
       ev: event,
       data,
+      encoded,
       ...(this.excluded.length > 0 ? { except: this.excluded } : {}),
       ...(this.isVolatile ? { volatile: true } : {}),
     });
@@ -706,7 +764,7 @@ export class UserOperator<Out extends EventsMap = DefaultEvents> {
 
 // ---- the hub --------------------------------------------------------------------
 
-type ResolvedOptions = Omit<HubOptions, 'rateLimit'> & {
+type ResolvedOptions = Omit<HubOptions, 'rateLimit' | keyof HubLimits> & HubLimits & {
   rateLimit: RateLimitOptions | false;
   helloTimeout: number;
   heartbeat: { interval: number; timeout: number };
@@ -738,6 +796,8 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
   private detach: (() => void) | null = null;
   private ownsWss = false;
   private closed = false;
+  /** @internal What parseClientMessage enforces, built once. */
+  readonly _parseLimits: ParseLimits;
 
   constructor(options: HubOptions = {}) {
     super();
@@ -750,7 +810,9 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
       maxBufferedAmount: options.maxBufferedAmount ?? 1024 * 1024,
       disconnectBufferedAmount: options.disconnectBufferedAmount ?? 8 * 1024 * 1024,
       maxMessageSize: options.maxMessageSize ?? 1024 * 1024,
+      ...resolveLimits(options),
     };
+    this._parseLimits = { maxJsonDepth: this.options.maxJsonDepth, maxResumeRooms: this.options.maxRoomsPerConnection };
     if (this.options.rateLimit !== false) new TokenBucket(this.options.rateLimit.rate ?? 50, this.options.rateLimit.burst ?? 100); // validates
     this.adapter = options.adapter ?? new InProcessAdapter(options.history);
     this.ready = Promise.resolve(this.adapter.attach(this.sink));
@@ -927,6 +989,14 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
     return p === undefined ? true : typeof p === 'function' ? p(room) : p;
   }
 
+  /** @internal The member list for a join answer. */
+  async _memberList(room: string): Promise<MemberList> {
+    if (!this._presenceOn(room)) return {};
+    const limit = this.options.presenceListLimit;
+    const members = await this.adapter.members(room, limit + 1);
+    return members.length > limit ? { members: members.slice(0, limit), more: true } : { members };
+  }
+
   /** @internal */
   _canJoin(client: HubConnection<In, Out>, room: string): Promise<boolean> | boolean {
     return this.options.canJoin ? this.options.canJoin(client, room) : true;
@@ -955,14 +1025,25 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
     if (set.size === 0) this.users.delete(client.userId);
   }
 
-  /** @internal The frame of a room message, built once and shared by live delivery and replays. */
-  _frameFor(message: RoomMessage): Buffer {
+  /** @internal The frame of a room message, built once and shared by live delivery and replays; null (reported) when it cannot be built. */
+  _frameFor(message: RoomMessage): Buffer | null {
     let frame = this.frames.get(message);
     if (frame === undefined) {
-      const packet: Record<string, unknown> = { t: 'msg', room: message.room, ev: message.ev, data: message.data };
-      if (message.mid !== 0) packet.mid = message.mid;
-      if (message.from !== undefined) packet.from = message.from;
-      frame = frameOf(packet);
+      try {
+        let text: string;
+        if (message.encoded !== undefined) text = encodeRoomMessage(message as RoomMessage & { encoded: string });
+        else {
+          // An adapter that did not keep `encoded` (or data that serialises to nothing).
+          const packet: Record<string, unknown> = { t: 'msg', room: message.room, ev: message.ev, data: message.data };
+          if (message.mid !== 0) packet.mid = message.mid;
+          if (message.from !== undefined) packet.from = message.from;
+          text = encodeMessage(packet);
+        }
+        frame = encodeFrame(Buffer.from(text), { opcode: Opcode.Text });
+      } catch (error) {
+        this._reportError(error);
+        return null;
+      }
       this.frames.set(message, frame);
     }
     return frame;
@@ -979,6 +1060,7 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
       const members = this.localRooms.get(message.room);
       if (members === undefined) return;
       const frame = this._frameFor(message);
+      if (frame === null) return;
       const skip = except === undefined || except.length === 0 ? null : except.length <= 8 ? except : new Set(except);
       for (const client of members) {
         if (skip !== null && (Array.isArray(skip) ? (skip as readonly string[]).includes(client.id) : (skip as Set<string>).has(client.id))) continue;

@@ -1,6 +1,7 @@
 // The switchboard.v1 wire protocol: message shapes, validation and encoding.
 // docs/protocol.md is the specification; this file is its server-side code.
 import { Buffer } from 'node:buffer';
+import { jsonDepthWithin } from './json-depth.js';
 
 /** The WebSocket subprotocol both sides must negotiate. */
 export const SUBPROTOCOL = 'switchboard.v1';
@@ -16,6 +17,7 @@ export type ErrorCode =
   | 'not_member'
   | 'rate_limited'
   | 'too_large'
+  | 'too_many_rooms'
   | 'no_handler'
   | 'handler_error'
   | 'timeout'
@@ -25,7 +27,7 @@ export type ErrorCode =
 export const HubCloseCode = {
   /** The hub stops (server shutting down). */
   GoingAway: 1001,
-  /** A binary WebSocket frame or an unparseable stream: the protocol is not being spoken. */
+  /** Not sent by the hub (a binary frame gets `error` `bad_message`); the client library treats it as final. */
   Unsupported: 1003,
   /** The client's send buffer passed `disconnectBufferedAmount` (slow consumer). Reconnect and resume. */
   TryAgainLater: 1013,
@@ -87,11 +89,21 @@ function decodeData(m: Record<string, unknown>, ref: number | undefined): unknow
   return Buffer.from(m.data, 'base64');
 }
 
-/** Parses and validates one text frame; throws WireError with the code to answer. */
 /** Earlier connection ids a `resume` may name (its replay leaves out what was kept from them). */
 export const MAX_PREVIOUS_IDS = 16;
 
-export function parseClientMessage(text: string): ClientMessage {
+export interface ParseLimits {
+  /** Deepest nesting accepted, the message object counting as 1 (default 64). */
+  maxJsonDepth?: number;
+  /** Most rooms a `resume` may name (default 1,000). */
+  maxResumeRooms?: number;
+}
+
+/** Parses and validates one text frame; throws WireError with the code to answer. */
+export function parseClientMessage(text: string, limits: ParseLimits = {}): ClientMessage {
+  const maxDepth = limits.maxJsonDepth ?? 64;
+  // Checked before parsing: JSON.parse accepts any depth, but what is stored must serialise again.
+  if (!jsonDepthWithin(text, maxDepth)) throw new WireError('bad_message', `Messages may nest at most ${maxDepth} levels deep`);
   let m: unknown;
   try {
     m = JSON.parse(text);
@@ -118,6 +130,9 @@ export function parseClientMessage(text: string): ClientMessage {
     case 'resume': {
       need(typeof o.rooms === 'object' && o.rooms !== null && !Array.isArray(o.rooms), '"rooms" must be an object of room → last seen id');
       const rooms = o.rooms as Record<string, unknown>;
+      const maxRooms = limits.maxResumeRooms ?? 1000;
+      let count = 0;
+      for (const _ in rooms) need(++count <= maxRooms, `"rooms" may name at most ${maxRooms} rooms`);
       for (const [room, last] of Object.entries(rooms)) {
         need(isName(room) && isId(last), `"rooms": ${JSON.stringify(room).slice(0, 40)} needs a non-negative integer id`);
       }
@@ -162,16 +177,41 @@ export function parseClientMessage(text: string): ClientMessage {
   }
 }
 
+function isBinary(data: unknown): data is ArrayBuffer | ArrayBufferView {
+  return data instanceof ArrayBuffer || ArrayBuffer.isView(data);
+}
+
+function base64Of(data: ArrayBuffer | ArrayBufferView): string {
+  const bytes = data instanceof ArrayBuffer ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return bytes.toString('base64');
+}
+
+/**
+ * Serialises the `data` of a room message once, before it is published
+ * (RoomMessage.encoded): its JSON text, or the JSON string of its base64
+ * when it is binary; undefined when there is no data to send. Throws what
+ * JSON.stringify throws (a cycle, a BigInt, nesting too deep).
+ */
+export function encodeData(data: unknown): string | undefined {
+  return isBinary(data) ? `"${base64Of(data)}"` : (JSON.stringify(data) as string | undefined);
+}
+
+/** The text of a `msg` frame, from a message whose `data` was serialised by `encodeData`. */
+export function encodeRoomMessage(message: { room: string; mid: number; ev: string; data: unknown; encoded: string; from?: unknown }): string {
+  let text = `{"t":"msg","room":${JSON.stringify(message.room)},"ev":${JSON.stringify(message.ev)},"data":${message.encoded}`;
+  if (isBinary(message.data)) text += ',"bin":1';
+  if (message.mid !== 0) text += `,"mid":${message.mid}`;
+  if (message.from !== undefined) text += `,"from":${JSON.stringify(message.from)}`;
+  return `${text}}`;
+}
+
 /**
  * Serialises a message the server sends. A top-level binary `data`
  * (Buffer, typed array, ArrayBuffer) is sent base64-encoded with `bin: 1`.
  */
 export function encodeMessage(message: Record<string, unknown>): string {
   const data = message.data;
-  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) {
-    const bytes = data instanceof ArrayBuffer ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    return JSON.stringify({ ...message, data: bytes.toString('base64'), bin: 1 });
-  }
+  if (isBinary(data)) return JSON.stringify({ ...message, data: base64Of(data), bin: 1 });
   return JSON.stringify(message);
 }
 
