@@ -441,7 +441,8 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
         this.everConnected = true;
         this.attempt = 0;
         this.startHeartbeat(m.hb);
-        const resume: Record<string, number> = {};
+        // Null prototype: a room may be called "__proto__".
+        const resume: Record<string, number> = Object.create(null);
         let resuming = false;
         for (const [room, state] of this.rooms) {
           if (state.last === null) this.sendJoin(room, state);
