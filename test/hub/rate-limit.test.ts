@@ -43,6 +43,27 @@ describe('hub: rate limit', { timeout: 30_000 }, () => {
     c.ws.close();
   });
 
+  test('bad JSON, binary frames and oversized messages cost a token too', async () => {
+    const t = await startHub({ rateLimit: { rate: 1, burst: 5 }, maxMessageSize: 64 });
+    hubs.push(t);
+    const c = await RawClient.open(t.url); // hello used one token
+    const junk: Array<string | Buffer> = ['{nope', Buffer.from('{"t":"ping"}'), 'x'.repeat(100), '{nope', Buffer.from([1]), '{nope'];
+    for (const item of junk) c.ws.send(item, { binary: Buffer.isBuffer(item) });
+    c.send({ t: 'ping', ts: 'end' });
+    await c.next((m) => m.t === 'pong' && m.ts === 'end');
+    const codes = c.received.filter((m) => m.t === 'error').map((m) => m.code);
+    assert.deepEqual(codes, ['bad_json', 'bad_message', 'too_large', 'bad_json', 'rate_limited', 'rate_limited']);
+    c.ws.close();
+  });
+
+  test('disconnect policy: a flood of binary frames is closed with 4429', async () => {
+    const t = await startHub({ rateLimit: { rate: 1, burst: 3, onLimit: 'disconnect' } });
+    hubs.push(t);
+    const c = await RawClient.open(t.url);
+    for (let i = 0; i < 5; i++) c.ws.send(Buffer.from([i]), { binary: true });
+    assert.equal((await c.waitClosed()).code, 4429);
+  });
+
   test("onLimit 'disconnect': closed with 4429", async () => {
     const t = await startHub({ rateLimit: { rate: 1, burst: 3, onLimit: 'disconnect' } });
     hubs.push(t);
