@@ -31,3 +31,4 @@ export {
 } from './adapter.js';
 export { SUBPROTOCOL, HubCloseCode, parseClientMessage, encodeMessage, WireError, type ErrorCode, type ClientMessage } from './wire.js';
 export { TokenBucket } from './rate-limit.js';
+export { DEFAULT_LIMITS, type HubLimits } from './limits.js';
