@@ -2,6 +2,7 @@
 // are commander's; what the commands do is in serve.ts and connect.ts.
 import { Command, Option } from 'commander';
 import type { ConnectOptions } from './connect.js';
+import { DEFAULT_HOST } from './listen-address.js';
 import type { Mode } from './modes.js';
 import { collect, parseHeader, parsePort, parseSeconds, parseSize, parseSubprotocol } from './options.js';
 import { parseRelayAllow, type PlaygroundOptions } from './playground.js';
@@ -104,7 +105,7 @@ Run "switchboard <command> --help" for a command's options.`);
     .command('serve')
     .description('run a WebSocket server (tutorial, echo or broadcast)')
     .option('--port <port>', 'port to listen on (0 picks a free port)', parsePort, 8082)
-    .option('--host <host>', 'address to listen on (default: all interfaces)')
+    .option('--host <host>', `address to listen on (default: ${DEFAULT_HOST}, this machine only; 0.0.0.0 or :: for every interface)`)
     .option('--path <path>', 'accept connections on this path only (others get 400)')
     .addOption(new Option('--tutorial', 'the classic ws tutorial server (default)').conflicts(['echo', 'broadcast']))
     .addOption(new Option('--echo', 'echo every message back to its sender').conflicts(['broadcast']))
@@ -146,7 +147,7 @@ Run "switchboard <command> --help" for a command's options.`);
     .command('playground')
     .description('serve only the browser playground (and its relay), for any WebSocket server')
     .option('--port <port>', 'port to listen on (0 picks a free port)', parsePort, 8083)
-    .option('--host <host>', 'address to listen on (default: all interfaces)')
+    .option('--host <host>', `address to listen on (default: ${DEFAULT_HOST}, this machine only; 0.0.0.0 or :: for every interface)`)
     .option('--url <url>', 'the URL the page\'s URL field starts with', 'ws://localhost:8082/')
     .option('--relay-allow <hosts>', 'let the relay connect to these hosts too (comma-separated, repeatable; "*" for any)', parseRelayAllow)
     .option('--json', 'log JSON lines instead of text')
