@@ -36,7 +36,7 @@ export interface Printer {
 export function controlData(data: Buffer): string {
   if (data.length === 0) return '';
   const text = data.toString('utf8');
-  return Buffer.from(text, 'utf8').equals(data) && !/[\x00-\x08\x0b-\x1f\x7f]/.test(text) ? escapeControls(JSON.stringify(text)) : `0x${hex(data)}`;
+  return Buffer.from(text, 'utf8').equals(data) && !/[\x00-\x08\x0b-\x1f\x7f]/.test(text) ? safeJson(text) : `0x${hex(data)}`;
 }
 
 /** "0.42 ms". */

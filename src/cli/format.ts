@@ -1,6 +1,6 @@
 // How the CLI shows data, close codes and errors in one line of text.
 import { STATUS_CODES } from 'node:http';
-import { escapeControls } from './terminal-safe.js';
+import { escapeControls, safeJson } from './terminal-safe.js';
 
 const CLOSE_NAMES: Record<number, string> = {
   1000: 'normal closure',
@@ -24,7 +24,7 @@ const CLOSE_NAMES: Record<number, string> = {
 export function describeClose(code: number, reason: Buffer | string = ''): string {
   const name = CLOSE_NAMES[code];
   const text = typeof reason === 'string' ? reason : reason.toString('utf8');
-  return `${code}${name ? ` (${name})` : ''}${text ? ` ${escapeControls(JSON.stringify(text))}` : ''}`;
+  return `${code}${name ? ` (${name})` : ''}${text ? ` ${safeJson(text)}` : ''}`;
 }
 
 /** Close codes after which a connection ended normally. */

@@ -88,7 +88,7 @@ export class ServerLog {
       return;
     }
     const relayed = relayedTo === undefined ? '' : `, relayed to ${relayedTo} other${relayedTo === 1 ? '' : 's'}`;
-    const body = isBinary ? shown.text : JSON.stringify(shown.text);
+    const body = isBinary ? shown.text : safeJson(shown.text);
     this.human(id, this.style.cyan('message'), `${isBinary ? 'binary' : 'text'}, ${bytes(data.length)}${relayed}: ${body}${shown.truncated ? '…' : ''}`);
   }
 
