@@ -25,7 +25,9 @@ Modes:
 
 Log: one line per event (connect, message, close, error) on stdout, with a
 timestamp and a connection id (#1, #2, ...). The first line is always
-"listening on ws://HOST:PORT" (--json: {"event":"listening","url":...}).
+"listening on ws://ADDRESS:PORT" with the address bound, 127.0.0.1 unless
+--host says otherwise (--json: {"event":"listening","url":...}).
+What clients send is shown with control characters escaped (\\x1b, \\r, ...).
 In tutorial mode the tutorial's own lines replace the connect, message and
 close lines; --json prints only JSON lines and --quiet only the listening line.
 SIGINT/SIGTERM (Ctrl+C) closes every connection with 1001 and exits 0.
@@ -37,7 +39,8 @@ reaches only this machine unless --relay-allow lists other hosts.
 --no-playground answers plain HTTP requests with 426 instead.
 
 Examples:
-  $ switchboard serve                                   # tutorial server on port 8082
+  $ switchboard serve                                   # tutorial server on 127.0.0.1:8082
+  $ switchboard serve --host 0.0.0.0                    # reachable from other machines
   $ switchboard serve --echo --port 9001 --host 127.0.0.1
   $ switchboard serve --broadcast --path /chat --json
   $ switchboard serve --echo --tls-cert cert.pem --tls-key key.pem --port 8443
@@ -54,7 +57,9 @@ Input:
                        closes with 1000; stdin is not read
   --echo               sends every received message back; runs until the server
                        closes (stdin is not read)
-Received messages are printed one per line (binary ones as hex).
+Received messages are printed one per line (binary ones as hex); on a
+terminal, control characters in them are shown escaped (\\x1b, \\r, ...),
+to a pipe or file text goes as received; --json escapes them as \\u.
 
 Exit codes: 0 clean close, 1 connection or protocol error (reason on stderr),
 2 usage error.
@@ -69,14 +74,15 @@ Examples:
 `;
 
 const PLAYGROUND_EXAMPLES = `
-The page is at http://HOST:PORT/ ("listening on http://HOST:PORT" is the
-first line printed). Messages with request headers, and pings, go through
+The page is at http://ADDRESS:PORT/ ("listening on http://ADDRESS:PORT" is
+the first line printed; 127.0.0.1 unless --host says otherwise). Messages with request headers, and pings, go through
 the relay in this process, which connects only to this machine (127.0.0.0/8,
 ::1, localhost) and to hosts listed with --relay-allow: an open relay would
 let anyone who reaches it use this machine to reach hosts on its network.
 
 Examples:
-  $ switchboard playground                              # http://localhost:8083/
+  $ switchboard playground                              # http://127.0.0.1:8083/
+  $ switchboard playground --host 0.0.0.0               # reachable from other machines
   $ switchboard playground --port 9000 --host 127.0.0.1 --url ws://127.0.0.1:9001/chat
   $ switchboard playground --relay-allow staging.example.test
 `;
