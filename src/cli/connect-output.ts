@@ -1,6 +1,7 @@
 // What `switchboard connect` prints on stdout when it is not interactive:
 // received messages one per line (pipe mode), or JSON lines (--json).
 import { describeClose, hex } from './format.js';
+import { escapeControls, safeJson } from './terminal-safe.js';
 
 export type Direction = 'in' | 'out';
 export type ControlKind = 'ping' | 'pong' | 'close';
@@ -35,7 +36,7 @@ export interface Printer {
 export function controlData(data: Buffer): string {
   if (data.length === 0) return '';
   const text = data.toString('utf8');
-  return Buffer.from(text, 'utf8').equals(data) && !/[\x00-\x08\x0b-\x1f\x7f]/.test(text) ? JSON.stringify(text) : `0x${hex(data)}`;
+  return Buffer.from(text, 'utf8').equals(data) && !/[\x00-\x08\x0b-\x1f\x7f]/.test(text) ? safeJson(text) : `0x${hex(data)}`;
 }
 
 /** "0.42 ms". */
@@ -47,14 +48,22 @@ export function formatRtt(ms: number): string {
  * Pipe mode: each received message on its own line, text as is and binary
  * as hex; with --show-control, received control frames as "[ping] ...",
  * "[pong] ...", "[close] 1000 (normal closure)". Nothing else.
+ *
+ * Text goes to a pipe or file exactly as received (the program reading it
+ * gets the peer's text); on a terminal (`escape`), control characters are
+ * shown escaped, so that a server cannot drive the operator's terminal.
  */
 export class PlainPrinter implements Printer {
-  constructor(private readonly write: (text: string) => void = (text) => process.stdout.write(text)) {}
+  constructor(
+    private readonly write: (text: string) => void = (text) => process.stdout.write(text),
+    private readonly escape: boolean = process.stdout.isTTY === true,
+  ) {}
 
   open(): void {}
 
   message(data: Buffer, isBinary: boolean): void {
-    this.write(`${isBinary ? hex(data) : data.toString('utf8')}\n`);
+    const text = isBinary ? hex(data) : data.toString('utf8');
+    this.write(`${this.escape ? escapeControls(text) : text}\n`);
   }
 
   control(kind: ControlKind, direction: Direction, data: Buffer, extra: ControlExtra = {}): void {
@@ -80,7 +89,7 @@ export class JsonPrinter implements Printer {
   ) {}
 
   private line(event: string, fields: Record<string, unknown>): void {
-    this.write(`${JSON.stringify({ time: this.now().toISOString(), event, ...fields })}\n`);
+    this.write(`${safeJson({ time: this.now().toISOString(), event, ...fields })}\n`);
   }
 
   open(info: OpenInfo): void {

@@ -12,6 +12,7 @@ import { InteractiveUi } from './interactive.js';
 import { UsageError } from './options.js';
 import { readOption } from './serve.js';
 import { Session, type Driver } from './session.js';
+import { escapeControls } from './terminal-safe.js';
 
 export interface ConnectOptions {
   url: string;
@@ -131,7 +132,8 @@ export function connect(options: ConnectOptions): Promise<number> {
               : null,
         );
       problem.then((message) => {
-        if (message !== null) process.stderr.write(`switchboard: ${message}\n`);
+        // The reason may quote the server (its status text, body, close reason): escaped for the terminal.
+        if (message !== null) process.stderr.write(`switchboard: ${escapeControls(message)}\n`);
         resolve(message === null ? 0 : 1);
       });
     });

@@ -1,5 +1,6 @@
 // How the CLI shows data, close codes and errors in one line of text.
 import { STATUS_CODES } from 'node:http';
+import { escapeControls, safeJson } from './terminal-safe.js';
 
 const CLOSE_NAMES: Record<number, string> = {
   1000: 'normal closure',
@@ -23,7 +24,7 @@ const CLOSE_NAMES: Record<number, string> = {
 export function describeClose(code: number, reason: Buffer | string = ''): string {
   const name = CLOSE_NAMES[code];
   const text = typeof reason === 'string' ? reason : reason.toString('utf8');
-  return `${code}${name ? ` (${name})` : ''}${text ? ` ${JSON.stringify(text)}` : ''}`;
+  return `${code}${name ? ` (${name})` : ''}${text ? ` ${safeJson(text)}` : ''}`;
 }
 
 /** Close codes after which a connection ended normally. */
@@ -67,7 +68,7 @@ export function httpStatus(status: number, message?: string): string {
   return `HTTP ${status}${text ? ` ${text}` : ''}`;
 }
 
-/** An error's message on one line. */
+/** An error's message on one line, other control characters shown escaped (it may quote a peer's words). */
 export function oneLine(text: string): string {
-  return text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+  return escapeControls(text.replace(/\s*[\r\n]+\s*/g, ' ').trim());
 }

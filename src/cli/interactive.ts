@@ -7,6 +7,7 @@ import type { Style } from './color.js';
 import { controlData, formatRtt, type ControlExtra, type ControlKind, type Direction, type OpenInfo, type Printer } from './connect-output.js';
 import { bytes, describeClose, oneLine, spacedHex } from './format.js';
 import type { Driver, Session } from './session.js';
+import { escapeControls } from './terminal-safe.js';
 
 export const INTERACTIVE_HELP = [
   'type a line and press Enter to send it as a message',
@@ -49,7 +50,7 @@ export class InteractiveUi implements Printer, Driver {
   }
 
   message(data: Buffer, isBinary: boolean): void {
-    const body = isBinary ? `${this.style.dim(`[binary, ${bytes(data.length)}]`)} ${spacedHex(data)}` : data.toString('utf8');
+    const body = isBinary ? `${this.style.dim(`[binary, ${bytes(data.length)}]`)} ${spacedHex(data)}` : escapeControls(data.toString('utf8'));
     this.print(`${this.style.cyan('<')} ${body}`);
   }
 
@@ -61,6 +62,8 @@ export class InteractiveUi implements Printer, Driver {
   }
 
   status(text: string, kind: 'info' | 'error' = 'info'): void {
+    // Status lines may quote the server (a redirected URL, a close reason).
+    text = escapeControls(text);
     this.print(kind === 'error' ? this.style.red(`! ${text}`) : this.style.dim(`* ${text}`));
   }
 

@@ -11,10 +11,15 @@
 // loopback-only services, with headers of their choosing). So:
 // - targets are loopback only (127.0.0.0/8, ::1, localhost) unless listed
 //   with --relay-allow (or "*" for any host);
-// - only clients on this machine may use it (the peer address is loopback);
-// - a request from a browser must come from a page of this server (Origin
-//   equal to the Host it asked for) and name it by IP address or "localhost"
-//   (Host), which stops other web sites, including through DNS rebinding.
+// - only clients on this machine may use it (the peer address is loopback),
+//   and not through a proxy on this machine (a request with Forwarded,
+//   X-Forwarded-For, X-Real-IP or Via comes from somewhere else);
+// - a request must come from a page of this server: an Origin (browsers
+//   always send one with a WebSocket) equal to the Host it asked for, which
+//   names it by IP address or "localhost"; that stops other web sites,
+//   including through DNS rebinding, and clients that are not a page at all.
+// What a page asks for is bounded (URL length, header count and size, control
+// message size), and nothing the relay does with it is worse than linear.
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -42,6 +47,17 @@ export interface RelayOptions {
 const RESERVED_HEADERS = new Set(['connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol', 'content-length', 'transfer-encoding']);
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Headers that say a request was forwarded by a proxy, so that its peer address is not the client's. */
+const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-real-ip', 'via'] as const;
+/** Largest control message (JSON text frame) from a page: a connect with its headers fits many times over. Larger: 1009. */
+export const MAX_CONTROL_MESSAGE_BYTES = 256 * 1024;
+/** Longest target URL a page may ask for (browsers and servers rarely take more than 8 KiB). */
+export const MAX_TARGET_URL_CHARS = 8192;
+/** Most request headers a page may add, and the most bytes of names and values together (a server's head limit is 8-16 KiB). */
+export const MAX_RELAY_HEADERS = 100;
+export const MAX_RELAY_HEADER_BYTES = 64 * 1024;
+/** How much of a page's input a refusal message quotes. */
+const QUOTE_CHARS = 200;
 
 /** 127.0.0.0/8, ::1 (also IPv4-mapped), "localhost". `hostname` as in a URL (IPv6 in brackets or not). */
 export function isLoopbackHost(hostname: string): boolean {
@@ -58,11 +74,12 @@ export function isLoopbackHost(hostname: string): boolean {
 
 /** Whether the relay may connect to `target`; the reason when not. */
 export function checkTarget(target: string, allow: readonly string[]): { url: URL } | { refused: string } {
+  if (target.length > MAX_TARGET_URL_CHARS) return { refused: `the URL is longer than ${MAX_TARGET_URL_CHARS} characters` };
   let url: URL;
   try {
     url = new URL(target);
   } catch {
-    return { refused: `not a URL: ${target}` };
+    return { refused: `not a URL: ${quote(target)}` };
   }
   if (url.protocol === 'http:') url.protocol = 'ws:';
   else if (url.protocol === 'https:') url.protocol = 'wss:';
@@ -80,6 +97,8 @@ export function checkTarget(target: string, allow: readonly string[]): { url: UR
 export function checkRelayClient(req: IncomingMessage, secure: boolean): string | null {
   const remote = req.socket.remoteAddress ?? '';
   if (!isLoopbackHost(remote)) return 'the relay serves only pages opened on this machine';
+  // A proxy on this machine makes every client look local: a forwarded request is not from this machine.
+  if (FORWARDING_HEADERS.some((name) => req.headers[name] !== undefined)) return 'the relay does not serve requests forwarded by a proxy';
   const hostHeader = req.headers.host ?? '';
   let hostname: string;
   try {
@@ -90,9 +109,8 @@ export function checkRelayClient(req: IncomingMessage, secure: boolean): string 
   const bare = hostname.replace(/^\[(.*)\]$/, '$1');
   if (hostname !== 'localhost' && isIP(bare) === 0) return 'the page must be opened as localhost or by IP address to use the relay';
   const origin = req.headers.origin;
-  if (origin !== undefined && origin !== `${secure ? 'https' : 'http'}://${hostHeader}`) {
-    return 'the relay serves only pages of this server';
-  }
+  if (origin === undefined) return 'the relay serves only pages of this server (the request has no Origin)';
+  if (origin !== `${secure ? 'https' : 'http'}://${hostHeader}`) return 'the relay serves only pages of this server';
   return null;
 }
 
@@ -106,9 +124,13 @@ function parseConnect(message: unknown): RelayConnect | string {
   }
   const headers = m.headers ?? [];
   if (!Array.isArray(headers)) return 'headers must be a list of [name, value]';
+  if (headers.length > MAX_RELAY_HEADERS) return `at most ${MAX_RELAY_HEADERS} request headers`;
+  let headerBytes = 0;
   for (const pair of headers) {
     if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') return 'headers must be a list of [name, value]';
-    if (!TOKEN.test(pair[0])) return `not a header name: ${JSON.stringify(pair[0])}`;
+    headerBytes += pair[0].length + pair[1].length;
+    if (headerBytes > MAX_RELAY_HEADER_BYTES) return `the request headers are larger than ${MAX_RELAY_HEADER_BYTES} bytes`;
+    if (!TOKEN.test(pair[0])) return `not a header name: ${JSON.stringify(quote(pair[0]))}`;
     if (/[\r\n\0]/.test(pair[1])) return `the value of ${pair[0]} has a line break or NUL`;
     if (RESERVED_HEADERS.has(pair[0].toLowerCase())) return `${pair[0]} is set by the WebSocket client itself${pair[0].toLowerCase() === 'sec-websocket-protocol' ? ' (use the subprotocols field)' : ''}`;
   }
@@ -122,11 +144,25 @@ function headerPairs(res: IncomingMessage): Array<[string, string]> {
   return pairs;
 }
 
-/** A close reason of at most 123 bytes. */
-function shortReason(text: string): string {
-  let reason = text;
-  while (Buffer.byteLength(reason) > 123) reason = `${reason.slice(0, reason.length - 2)}…`;
-  return reason;
+/** At most QUOTE_CHARS characters of a page's input, for a message about it. */
+function quote(text: string): string {
+  return text.length > QUOTE_CHARS ? `${text.slice(0, QUOTE_CHARS)}…` : text;
+}
+
+/** A close reason of at most 123 bytes (RFC 6455 section 5.5): whole code points, then "…" when cut. Linear in the kept part. */
+export function shortReason(text: string): string {
+  const limit = 123;
+  if (text.length <= limit / 3 || Buffer.byteLength(text) <= limit) return text;
+  const room = limit - 3; // "…" is 3 bytes of UTF-8
+  let bytes = 0;
+  let end = 0;
+  for (const char of text) {
+    const size = Buffer.byteLength(char);
+    if (bytes + size > room) break;
+    bytes += size;
+    end += char.length;
+  }
+  return `${text.slice(0, end)}…`;
 }
 
 export class PlaygroundRelay {
@@ -169,12 +205,12 @@ export class PlaygroundRelay {
     const send = (message: RelayToPage): void => {
       if (page.readyState === WebSocket.OPEN) page.send(JSON.stringify(message));
     };
-    /** Ends the session with an error of the relay's own (no upstream close to report). */
-    const refuse = (code: string, message: string): void => {
+    /** Ends the session with an error of the relay's own (no upstream close to report): 1008, or 1009 for a message too big. */
+    const refuse = (code: string, message: string, closeCode = 1008): void => {
       finished = true;
-      log?.('relay-refused', { relay: id, target: target || undefined, reason: message });
+      log?.('relay-refused', { relay: id, target: target ? quote(target) : undefined, reason: message });
       send({ type: 'error', code, message });
-      page.close(1008, shortReason(message));
+      page.close(closeCode, shortReason(message));
       upstream?.terminate();
     };
 
@@ -197,6 +233,10 @@ export class PlaygroundRelay {
           return;
         }
         upstream.send(data.subarray(1), { binary: tag === DATA_BINARY });
+        return;
+      }
+      if (data.length > MAX_CONTROL_MESSAGE_BYTES) {
+        refuse('RELAY_BAD_REQUEST', `control messages are at most ${MAX_CONTROL_MESSAGE_BYTES} bytes`, 1009);
         return;
       }
       let message: PageToRelay;
@@ -269,12 +309,15 @@ export class PlaygroundRelay {
     sendData: (framed: Buffer) => void,
     onBody: (read: Promise<void>) => void,
   ): WebSocket {
-    const headers: Record<string, string> = {};
+    // Repeated names (in any case) are joined under the first spelling; a Map keeps this linear.
+    const byLowerName = new Map<string, [string, string]>();
     for (const [name, value] of connect.headers) {
-      const existing = Object.keys(headers).find((n) => n.toLowerCase() === name.toLowerCase());
-      if (existing !== undefined) headers[existing] = `${headers[existing]!}, ${value}`;
-      else headers[name] = value;
+      const existing = byLowerName.get(name.toLowerCase());
+      if (existing !== undefined) existing[1] = `${existing[1]}, ${value}`;
+      else byLowerName.set(name.toLowerCase(), [name, value]);
     }
+    const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+    for (const [name, value] of byLowerName.values()) headers[name] = value;
     this.options.log?.('relay-connect', { relay: id, target: url.href, headers: connect.headers.map(([n]) => n).join(', ') || undefined });
     const upstream = new WebSocket(url.href, connect.protocols, {
       headers,

@@ -8,9 +8,11 @@ import { extname, join, relative, sep } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { refuseUpgrade } from '../node/refuse.js';
 import { styleFor } from './color.js';
+import { DEFAULT_HOST, listeningAddress, listeningLine } from './listen-address.js';
 import { RELAY_PATH, type PlaygroundConfig } from './playground-protocol.js';
 import { PlaygroundRelay } from './playground-relay.js';
 import { batchedWriter, type LogFormat } from './server-log.js';
+import { escapeControls, safeJson } from './terminal-safe.js';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -127,11 +129,12 @@ export function relayLogger(format: LogFormat): (event: string, fields: Record<s
   return (event, fields) => {
     const time = new Date().toISOString();
     if (format === 'json') {
-      write(JSON.stringify({ time, event, ...fields }));
+      write(safeJson({ time, event, ...fields }));
     } else if (format === 'human') {
       const text = Object.entries(fields)
         .filter(([, v]) => v !== undefined)
-        .map(([k, v]) => `${k} ${typeof v === 'string' && /\s/.test(v) ? JSON.stringify(v) : String(v)}`)
+        // Targets, header names and reasons come from the page: escaped, never raw on a terminal.
+        .map(([k, v]) => `${k} ${escapeControls(typeof v === 'string' && /\s/.test(v) ? JSON.stringify(v) : String(v))}`)
         .join(', ');
       const colour = event === 'relay-refused' ? style.red : style.magenta;
       write(`${style.dim(time)} ${style.bold('-')} ${colour(event)} ${text}`);
@@ -192,9 +195,9 @@ function runUntilSignal(server: Server, { port, host, log }: PlaygroundOptions, 
     server.on('listening', () => {
       const address = server.address();
       if (address === null || typeof address !== 'object') return;
-      const shown = host ?? 'localhost';
-      const url = `http://${shown.includes(':') ? `[${shown}]` : shown}:${address.port}`;
-      process.stdout.write(log === 'json' ? `${JSON.stringify({ time: new Date().toISOString(), event: 'listening', url })}\n` : `listening on ${url}\n`);
+      const shown = listeningAddress('http', address);
+      const record = { time: new Date().toISOString(), event: 'listening', url: shown.url, allInterfaces: shown.allInterfaces || undefined };
+      process.stdout.write(`${log === 'json' ? JSON.stringify(record) : listeningLine(shown)}\n`);
     });
     server.on('error', (error: Error) => {
       process.stderr.write(`switchboard: ${error.message}\n`);
@@ -211,6 +214,6 @@ function runUntilSignal(server: Server, { port, host, log }: PlaygroundOptions, 
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
-    server.listen(port, host);
+    server.listen(port, host ?? DEFAULT_HOST);
   });
 }

@@ -2,6 +2,7 @@
 // are commander's; what the commands do is in serve.ts and connect.ts.
 import { Command, Option } from 'commander';
 import type { ConnectOptions } from './connect.js';
+import { DEFAULT_HOST } from './listen-address.js';
 import type { Mode } from './modes.js';
 import { collect, parseHeader, parsePort, parseSeconds, parseSize, parseSubprotocol } from './options.js';
 import { parseRelayAllow, type PlaygroundOptions } from './playground.js';
@@ -24,7 +25,9 @@ Modes:
 
 Log: one line per event (connect, message, close, error) on stdout, with a
 timestamp and a connection id (#1, #2, ...). The first line is always
-"listening on ws://HOST:PORT" (--json: {"event":"listening","url":...}).
+"listening on ws://ADDRESS:PORT" with the address bound, 127.0.0.1 unless
+--host says otherwise (--json: {"event":"listening","url":...}).
+What clients send is shown with control characters escaped (\\x1b, \\r, ...).
 In tutorial mode the tutorial's own lines replace the connect, message and
 close lines; --json prints only JSON lines and --quiet only the listening line.
 SIGINT/SIGTERM (Ctrl+C) closes every connection with 1001 and exits 0.
@@ -36,7 +39,8 @@ reaches only this machine unless --relay-allow lists other hosts.
 --no-playground answers plain HTTP requests with 426 instead.
 
 Examples:
-  $ switchboard serve                                   # tutorial server on port 8082
+  $ switchboard serve                                   # tutorial server on 127.0.0.1:8082
+  $ switchboard serve --host 0.0.0.0                    # reachable from other machines
   $ switchboard serve --echo --port 9001 --host 127.0.0.1
   $ switchboard serve --broadcast --path /chat --json
   $ switchboard serve --echo --tls-cert cert.pem --tls-key key.pem --port 8443
@@ -53,7 +57,9 @@ Input:
                        closes with 1000; stdin is not read
   --echo               sends every received message back; runs until the server
                        closes (stdin is not read)
-Received messages are printed one per line (binary ones as hex).
+Received messages are printed one per line (binary ones as hex); on a
+terminal, control characters in them are shown escaped (\\x1b, \\r, ...),
+to a pipe or file text goes as received; --json escapes them as \\u.
 
 Exit codes: 0 clean close, 1 connection or protocol error (reason on stderr),
 2 usage error.
@@ -68,14 +74,15 @@ Examples:
 `;
 
 const PLAYGROUND_EXAMPLES = `
-The page is at http://HOST:PORT/ ("listening on http://HOST:PORT" is the
-first line printed). Messages with request headers, and pings, go through
+The page is at http://ADDRESS:PORT/ ("listening on http://ADDRESS:PORT" is
+the first line printed; 127.0.0.1 unless --host says otherwise). Messages with request headers, and pings, go through
 the relay in this process, which connects only to this machine (127.0.0.0/8,
 ::1, localhost) and to hosts listed with --relay-allow: an open relay would
 let anyone who reaches it use this machine to reach hosts on its network.
 
 Examples:
-  $ switchboard playground                              # http://localhost:8083/
+  $ switchboard playground                              # http://127.0.0.1:8083/
+  $ switchboard playground --host 0.0.0.0               # reachable from other machines
   $ switchboard playground --port 9000 --host 127.0.0.1 --url ws://127.0.0.1:9001/chat
   $ switchboard playground --relay-allow staging.example.test
 `;
@@ -104,7 +111,7 @@ Run "switchboard <command> --help" for a command's options.`);
     .command('serve')
     .description('run a WebSocket server (tutorial, echo or broadcast)')
     .option('--port <port>', 'port to listen on (0 picks a free port)', parsePort, 8082)
-    .option('--host <host>', 'address to listen on (default: all interfaces)')
+    .option('--host <host>', `address to listen on (default: ${DEFAULT_HOST}, this machine only; 0.0.0.0 or :: for every interface)`)
     .option('--path <path>', 'accept connections on this path only (others get 400)')
     .addOption(new Option('--tutorial', 'the classic ws tutorial server (default)').conflicts(['echo', 'broadcast']))
     .addOption(new Option('--echo', 'echo every message back to its sender').conflicts(['broadcast']))
@@ -146,7 +153,7 @@ Run "switchboard <command> --help" for a command's options.`);
     .command('playground')
     .description('serve only the browser playground (and its relay), for any WebSocket server')
     .option('--port <port>', 'port to listen on (0 picks a free port)', parsePort, 8083)
-    .option('--host <host>', 'address to listen on (default: all interfaces)')
+    .option('--host <host>', `address to listen on (default: ${DEFAULT_HOST}, this machine only; 0.0.0.0 or :: for every interface)`)
     .option('--url <url>', 'the URL the page\'s URL field starts with', 'ws://localhost:8082/')
     .option('--relay-allow <hosts>', 'let the relay connect to these hosts too (comma-separated, repeatable; "*" for any)', parseRelayAllow)
     .option('--json', 'log JSON lines instead of text')

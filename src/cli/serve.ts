@@ -8,6 +8,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type VerifyClientCallback, type VerifyClientInfo, type WebSocket, type WebSocketServerOptions } from '../index.js';
 import { styleFor } from './color.js';
+import { DEFAULT_HOST, listeningAddress } from './listen-address.js';
 import { MODES, type Mode } from './modes.js';
 import { UsageError } from './options.js';
 import { isRelayRequest, PlaygroundSite, relayLogger, upgradeRequired } from './playground.js';
@@ -16,6 +17,7 @@ import { ServerLog, type LogFormat } from './server-log.js';
 
 export interface ServeOptions {
   port: number;
+  /** Address to listen on (default 127.0.0.1; 0.0.0.0 or :: for every interface). */
   host?: string;
   path?: string;
   mode: Mode;
@@ -85,8 +87,7 @@ export function serve(options: ServeOptions): Promise<number> {
     server.on('listening', () => {
       const address = server.address();
       if (address === null || typeof address !== 'object') return;
-      const host = options.host ?? 'localhost';
-      log.listening(`${tls ? 'wss' : 'ws'}://${host.includes(':') ? `[${host}]` : host}:${address.port}`);
+      log.listening(listeningAddress(tls ? 'wss' : 'ws', address));
     });
     server.on('error', (error: Error) => {
       process.stderr.write(`switchboard: ${error.message}\n`);
@@ -109,7 +110,7 @@ export function serve(options: ServeOptions): Promise<number> {
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
-    server.listen(options.port, options.host);
+    server.listen(options.port, options.host ?? DEFAULT_HOST);
   });
 }
 

@@ -9,6 +9,8 @@
 // --quiet neither.
 import { bytes, describeClose, oneLine, preview } from './format.js';
 import type { Style } from './color.js';
+import { listeningLine, type ListeningAddress } from './listen-address.js';
+import { escapeControls, safeJson } from './terminal-safe.js';
 
 export type LogFormat = 'human' | 'json' | 'quiet';
 
@@ -51,15 +53,15 @@ export class ServerLog {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  /** The readiness line: `listening on ws://HOST:PORT` (also with --quiet), or a JSON object. */
-  listening(url: string): void {
-    if (this.format === 'json') this.json('listening', undefined, { url });
-    else this.write(`listening on ${url}`);
+  /** The readiness line: `listening on ws://ADDRESS:PORT` (also with --quiet), or a JSON object. */
+  listening(address: ListeningAddress): void {
+    if (this.format === 'json') this.json('listening', undefined, { url: address.url, allInterfaces: address.allInterfaces || undefined });
+    else this.write(listeningLine(address));
   }
 
-  /** One of the classic tutorial's lines, printed verbatim (human log only). */
+  /** One of the classic tutorial's lines, printed verbatim but for control characters, shown escaped (human log only). */
   tutorialLine(line: string): void {
-    if (this.format === 'human') this.write(line);
+    if (this.format === 'human') this.write(escapeControls(line));
   }
 
   connect(id: number, info: ConnectInfo): void {
@@ -86,7 +88,7 @@ export class ServerLog {
       return;
     }
     const relayed = relayedTo === undefined ? '' : `, relayed to ${relayedTo} other${relayedTo === 1 ? '' : 's'}`;
-    const body = isBinary ? shown.text : JSON.stringify(shown.text);
+    const body = isBinary ? shown.text : safeJson(shown.text);
     this.human(id, this.style.cyan('message'), `${isBinary ? 'binary' : 'text'}, ${bytes(data.length)}${relayed}: ${body}${shown.truncated ? '…' : ''}`);
   }
 
@@ -119,11 +121,12 @@ export class ServerLog {
 
   private human(id: number | undefined, event: string, text: string): void {
     const tag = id === undefined ? '-' : `#${id}`;
-    this.write(`${this.style.dim(this.now().toISOString())} ${this.style.bold(tag)} ${event} ${text}`);
+    // `text` holds peer data (paths, messages, reasons, offered subprotocols): never raw on a terminal.
+    this.write(`${this.style.dim(this.now().toISOString())} ${this.style.bold(tag)} ${event} ${escapeControls(text)}`);
   }
 
   private json(event: string, id: number | undefined, fields: Fields): void {
     const record: Fields = { time: this.now().toISOString(), event, id, ...fields };
-    this.write(JSON.stringify(record));
+    this.write(safeJson(record));
   }
 }

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type Agent, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP, type Socket } from 'node:net';
+import { unescape } from 'node:querystring';
 import type { Duplex } from 'node:stream';
 import type { ConnectionOptions as TlsConnectionOptions, SecureContextOptions } from 'node:tls';
 import {
@@ -17,6 +18,7 @@ import {
 } from '../protocol/index.js';
 import { PerMessageDeflate } from './deflate.js';
 import { WebSocketError } from './errors.js';
+import { CREDENTIAL_HEADERS, credentialsFollow, redirectOrigin, refusedRedirect, type RedirectOrigin } from './redirect-policy.js';
 import type { ConnectionOptions, WebSocket } from './websocket.js';
 
 /** Client options, named as ws names them. */
@@ -46,6 +48,9 @@ interface ClientState {
   protocols: string[];
   redirects: number;
   request: ClientRequest | null;
+  /** With followRedirects: where the first request went, and the caller's headers (lowercased, as ws does) for every hop. */
+  origin?: RedirectOrigin;
+  redirectHeaders?: Record<string, string>;
 }
 
 const state = new WeakMap<WebSocket, ClientState>();
@@ -123,8 +128,13 @@ function openHandshake(ws: WebSocket, url: URL): void {
   const isSecure = url.protocol === 'wss:';
   const isUnix = url.protocol === 'ws+unix:';
   const key = randomBytes(16).toString('base64');
+  const [socketPath, route] = isUnix ? splitUnixPath(url.pathname) : [undefined, ''];
+  // querystring's unescape, as ws: it leaves a malformed %-sequence as it is where decodeURIComponent would throw.
+  let auth = url.username || url.password ? `${unescape(url.username)}:${unescape(url.password)}` : (options.auth as string | undefined);
+  let userHeaders = options.headers;
+  if (options.followRedirects) ({ userHeaders, auth } = headersForHop(ws, st, url, socketPath, auth));
   const headers: Record<string, string> = {
-    ...options.headers,
+    ...userHeaders,
     'Sec-WebSocket-Version': '13',
     'Sec-WebSocket-Key': key,
     Connection: 'Upgrade',
@@ -158,7 +168,6 @@ function openHandshake(ws: WebSocket, url: URL): void {
   };
   if (isUnix) {
     // ws+unix:///path/to.sock:/route — the socket path, then the request path after ':'.
-    const [socketPath, route] = splitUnixPath(url.pathname);
     requestInit.socketPath = socketPath;
     requestInit.path = route + url.search;
   } else {
@@ -166,10 +175,12 @@ function openHandshake(ws: WebSocket, url: URL): void {
     requestInit.port = url.port ? Number(url.port) : isSecure ? 443 : 80;
     requestInit.path = (url.pathname || '/') + url.search;
     if (isSecure && options.servername === undefined && isIP(host) === 0) requestInit.servername = host;
-    if (url.username || url.password) requestInit.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
   }
+  requestInit.auth = auth;
   const request = (isSecure ? httpsRequest : httpRequest)(requestInit as TlsConnectionOptions);
   st.request = request;
+  // As in ws: 'redirect' gets the new request before it is sent, so a listener can still remove (or add) headers.
+  if (st.redirects > 0) ws.emit('redirect', ws._url, request);
 
   if (handshakeTimeout !== undefined) {
     request.setTimeout(handshakeTimeout, () => {
@@ -198,8 +209,12 @@ function openHandshake(ws: WebSocket, url: URL): void {
         fail(ws, new WebSocketError('WS_ERR_INVALID_URL', `Invalid redirect location: ${location}`));
         return;
       }
+      const refused = refusedRedirect(st.origin!, next);
+      if (refused !== null) {
+        fail(ws, new WebSocketError('WS_ERR_INVALID_URL', refused));
+        return;
+      }
       ws._url = next.href;
-      ws.emit('redirect', next.href, request);
       openHandshake(ws, next);
       return;
     }
@@ -256,6 +271,40 @@ function openHandshake(ws: WebSocket, url: URL): void {
     ws.emit('open');
   });
   request.end();
+}
+
+/**
+ * The caller's headers and credentials for one request of a handshake that
+ * follows redirects, by ws 8's (and curl 7.77's) rules: on a redirect to
+ * another host (or socket), or from wss: to ws:, `Authorization`, `Cookie`
+ * and the userinfo/`auth` credentials are dropped (and `Host` too on another
+ * host), unless a 'redirect' listener is there to decide for itself.
+ */
+function headersForHop(
+  ws: WebSocket,
+  st: ClientState,
+  url: URL,
+  socketPath: string | undefined,
+  auth: string | undefined,
+): { userHeaders: Record<string, string>; auth: string | undefined } {
+  if (st.redirects === 0 || st.origin === undefined || st.redirectHeaders === undefined) {
+    st.origin = redirectOrigin(url, socketPath);
+    st.redirectHeaders = Object.create(null) as Record<string, string>;
+    for (const [name, value] of Object.entries(st.options.headers ?? {})) st.redirectHeaders[name.toLowerCase()] = value;
+  }
+  const userHeaders = { ...st.redirectHeaders };
+  if (st.redirects > 0 && ws.listenerCount('redirect') === 0) {
+    const { sameHost, keep } = credentialsFollow(st.origin, url, socketPath);
+    if (!keep) {
+      for (const name of CREDENTIAL_HEADERS) delete userHeaders[name];
+      auth = undefined;
+    }
+    if (!sameHost) delete userHeaders.host;
+  }
+  // The first Authorization wins (curl 7.77, ws); credentials from the URL or `auth` become that
+  // header for the next hops, so that a redirect elsewhere drops them with it.
+  if (auth && st.redirectHeaders.authorization === undefined) st.redirectHeaders.authorization = `Basic ${Buffer.from(auth).toString('base64')}`;
+  return { userHeaders, auth };
 }
 
 function splitUnixPath(pathname: string): [string, string] {

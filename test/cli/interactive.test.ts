@@ -19,6 +19,10 @@ function tmux(...args: string[]): string {
   return execFileSync(TMUX, ['-L', SOCKET, '-f', '/dev/null', ...args], { encoding: 'utf8', timeout: 5000 });
 }
 
+/** A server's attempt at the terminal: set the title, clear the screen, write the clipboard (OSC 52), a C1 CSI, a carriage return, a bidi override. */
+const EVIL = '\x1b]0;pwned\x07\x1b[2J\x1b]52;c;cHduZWQ=\x07\u009b7m\rforged\u202e!';
+const EVIL_SHOWN = '\\x1b]0;pwned\\x07\\x1b[2J\\x1b]52;c;cHduZWQ=\\x07\\x9b7m\\rforged\\u202e!';
+
 const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** A terminal (200x50) running `switchboard connect ...args`; the exit code lands in a file. */
@@ -91,6 +95,7 @@ describe('switchboard connect on a terminal (tmux)', { timeout: 120_000 }, () =>
       ws.on('message', (data, isBinary) => {
         const text = data.toString();
         if (text === 'later') setTimeout(() => ws.send('news'), 500);
+        else if (text === 'evil') ws.send(EVIL);
         else if (text === 'bin') ws.send(Buffer.from([1, 2, 0xff]));
         else ws.send(`echo: ${text}`, { binary: isBinary });
       });
@@ -174,5 +179,29 @@ describe('switchboard connect on a terminal (tmux)', { timeout: 120_000 }, () =>
     await term.waitFor(/^< close 1000 \(normal closure\)$/m, 'the close frame received');
     await until(() => closes.length === closesBefore + 1, 'the server to see the close');
     assert.deepEqual(closes.at(-1), { code: 1000, reason: '' });
+  });
+
+  test('a server\'s escape sequences are shown escaped, never obeyed: interactive and -x on a terminal', T, async () => {
+    const title = (name: string): string => tmux('display-message', '-p', '-t', name, '#{pane_title}').trim();
+    const term = new Terminal('session3', dir, [url]);
+    await term.waitFor(/\* connected to /, 'the connected line');
+    const titleBefore = title('session3');
+    term.type('evil');
+    term.keys('Enter');
+    await term.waitFor(/^< echo: evil$|^< \\x1b/m, 'the reply');
+    await term.waitFor(/^< \\x1b\]0;pwned/m, 'the escaped message');
+    assert.ok(term.lines().includes(`< ${EVIL_SHOWN}`), `interactive:\n${term.screen()}`);
+    assert.ok(term.lines().some((l) => l.startsWith('* connected to ')), `the screen was not cleared:\n${term.screen()}`);
+    assert.equal(title('session3'), titleBefore, 'the title was not set');
+    term.keys('C-d');
+    assert.equal(await term.exitCode(), 0, term.screen());
+
+    const oneShot = new Terminal('session4', dir, [url, '-x', 'evil', '--wait', '0.5']);
+    const titleOneShot = title('session4');
+    await oneShot.exitCode();
+    // With the history: tmux scrolls a dead pane's screen.
+    const shown = tmux('capture-pane', '-p', '-S', '-', '-t', 'session4');
+    assert.ok(shown.split('\n').includes(EVIL_SHOWN), `one-shot:\n${shown}`);
+    assert.equal(title('session4'), titleOneShot, 'the title was not set');
   });
 });

@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import WsClient from 'ws';
 import { WebSocketServer, type WebSocket } from '../../src/index.js';
 import { DATA_BINARY, DATA_TEXT, RELAY_PATH, type RelayToPage } from '../../src/cli/playground-protocol.js';
-import { checkTarget, isLoopbackHost, PlaygroundRelay } from '../../src/cli/playground-relay.js';
+import { checkTarget, isLoopbackHost, MAX_RELAY_HEADERS, PlaygroundRelay, shortReason } from '../../src/cli/playground-relay.js';
 import { onceEvent, withTimeout } from '../helpers/async.js';
 import { HOST } from '../helpers/net.js';
 
@@ -20,6 +20,17 @@ test('loopback hosts: 127.0.0.0/8, ::1 (also IPv4-mapped), localhost; nothing el
   for (const host of ['10.0.0.1', '0.0.0.0', '128.0.0.1', 'example.com', 'localhost.example.com', '::', '[::2]', '::ffff:10.0.0.1', '169.254.169.254', '']) {
     assert.equal(isLoopbackHost(host), false, host);
   }
+});
+
+test('shortReason: at most 123 bytes of UTF-8, whole characters, "…" when cut', () => {
+  assert.equal(shortReason('short'), 'short');
+  for (const text of ['x'.repeat(200), 'é'.repeat(100), '😀'.repeat(50), `a${'€'.repeat(80)}`]) {
+    const reason = shortReason(text);
+    assert.ok(Buffer.byteLength(reason) <= 123, reason);
+    assert.ok(reason.endsWith('…') && text.startsWith(reason.slice(0, -1)), reason);
+    assert.ok(!reason.includes('\ufffd'));
+  }
+  assert.equal(Buffer.byteLength(shortReason('x'.repeat(200))), 123);
 });
 
 test('targets: loopback by default, allowed hosts, "*"; URL spellings of 127.0.0.1 are normalised first', () => {
@@ -84,7 +95,8 @@ describe('relay protocol', { timeout: 60_000 }, () => {
 
   /** A page: the relay's messages, control ones parsed. */
   async function page(connect: Record<string, unknown>, headers: Record<string, string> = {}) {
-    const ws = new WsClient(base, { headers });
+    // As a browser does: the page's own origin (http://HOST:PORT, the Host of the request).
+    const ws = new WsClient(base, { headers, origin: new URL(base.replace(/^ws/, 'http')).origin });
     const control: RelayToPage[] = [];
     const data: Array<{ tag: number; body: Buffer }> = [];
     let notify = (): void => {};
@@ -184,6 +196,59 @@ describe('relay protocol', { timeout: 60_000 }, () => {
       assert.equal(res.statusCode, 403, JSON.stringify(headers));
       ws.terminate();
     }
+  });
+
+  test('no Origin (a client that is not a page), or a request forwarded by a proxy on this machine: 403', async () => {
+    const origin = new URL(base.replace(/^ws/, 'http')).origin;
+    const attempts: Array<Record<string, string>> = [
+      {},
+      { Host: `127.0.0.2:${new URL(base).port}` },
+      { Origin: origin, 'X-Forwarded-For': '203.0.113.7' },
+      { Origin: origin, Forwarded: 'for=203.0.113.7' },
+      { Origin: origin, Via: '1.1 proxy' },
+      { Origin: origin, 'X-Real-IP': '203.0.113.7' },
+    ];
+    for (const headers of attempts) {
+      const ws = new WsClient(base, { headers });
+      ws.on('error', () => {});
+      const [, res] = await onceEvent<[unknown, IncomingMessage]>(ws, 'unexpected-response');
+      assert.equal(res.statusCode, 403, JSON.stringify(headers));
+      ws.terminate();
+    }
+  });
+
+  test('an 80 KB bad target URL and 8,000 headers are answered at once (linear, bounded), and the relay still serves', async () => {
+    const started = performance.now();
+    const longUrl = await page({ url: `not a url ${'x'.repeat(80_000)}`, protocols: [], headers: [] });
+    const [code1, reason1] = await longUrl.closed;
+    assert.equal(code1, 1008);
+    assert.match(reason1.toString(), /longer than 8192 characters/);
+    const badUrl = await page({ url: `not a url ${'x'.repeat(8000)}`, protocols: [], headers: [] });
+    const [code2, reason2] = await badUrl.closed;
+    assert.equal(code2, 1008);
+    assert.match(reason2.toString(), /^not a URL: not a url x+…$/);
+    assert.ok(Buffer.byteLength(reason2) <= 123);
+    const manyHeaders = await page({ url: `${upstreamUrl}/`, protocols: [], headers: Array.from({ length: 8000 }, (_, i) => [`X-H${i}`, 'v']) });
+    const [code3, reason3] = await manyHeaders.closed;
+    assert.equal(code3, 1008);
+    assert.match(reason3.toString(), new RegExp(`at most ${MAX_RELAY_HEADERS} request headers`));
+    const elapsed = performance.now() - started;
+    // Before: 27 s for the URL (quadratic shortReason), 3 s for the headers. Generous: the point is linear vs quadratic.
+    assert.ok(elapsed < 2000, `took ${elapsed.toFixed(0)} ms`);
+
+    // Many headers within the limit, repeated in different cases, are joined in linear time too.
+    const joined = await page({ url: `${upstreamUrl}/joined`, protocols: [], headers: Array.from({ length: MAX_RELAY_HEADERS }, (_, i) => [i % 2 ? 'x-rep' : 'X-Rep', String(i)]) });
+    await joined.until(() => joined.control.some((m) => m.type === 'open'), 'open');
+    assert.equal(heard.at(-1)!.headers['x-rep'], Array.from({ length: MAX_RELAY_HEADERS }, (_, i) => String(i)).join(', '));
+    joined.ws.close();
+  });
+
+  test('a control message over 256 KiB closes the page with 1009', async () => {
+    const p = await page({ url: `${upstreamUrl}/`, protocols: [], headers: [] });
+    await p.until(() => p.control.some((m) => m.type === 'open'), 'open');
+    p.ws.send(JSON.stringify({ type: 'ping', data: 'a'.repeat(300 * 1024) }));
+    const [code] = await p.closed;
+    assert.equal(code, 1009);
   });
 
   test('a page that goes away closes its upstream connection', async () => {
