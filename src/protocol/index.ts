@@ -28,4 +28,4 @@ export {
   type DeflateParams,
   type PerMessageDeflateOptions,
 } from './permessage-deflate.js';
-export { findHeadEnd, parseRequestHead, type RequestHead } from './http-head.js';
+export { findHeadEnd, parseRequestHead, MAX_HEAD_BYTES, MAX_HEADER_FIELDS, TOO_MANY_FIELDS, type RequestHead } from './http-head.js';
