@@ -14,7 +14,7 @@ export type WebSocketErrorCode =
   | 'WS_ERR_ABORTED'
   /** More automatic pongs than `maxPendingAutoPongs` waited unwritten (the connection closes, 1008). */
   | 'WS_ERR_TOO_MANY_PENDING_PONGS'
-  /** A send found more than `maxBufferedAmount` bytes waiting (the connection closes, 1013). */
+  /** A send found more than `disconnectBufferedAmount` bytes waiting (the connection closes, 1013). */
   | 'WS_ERR_BUFFERED_AMOUNT_EXCEEDED';
 
 /** An error with a stable `code`; handshake failures carry the server's HTTP response. */

@@ -21,7 +21,7 @@ import { PerMessageDeflate } from './deflate.js';
 import { createUpgradeServer } from './upgrade-server.js';
 import { refuseUpgrade } from './refuse.js';
 import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
-import { DEFAULT_MAX_BUFFERED_AMOUNT, DEFAULT_MAX_PENDING_AUTO_PONGS, WebSocket } from './websocket.js';
+import { DEFAULT_DISCONNECT_BUFFERED_AMOUNT, DEFAULT_MAX_PENDING_AUTO_PONGS, WebSocket } from './websocket.js';
 
 export interface VerifyClientInfo {
   origin: string | undefined;
@@ -66,7 +66,7 @@ export interface WebSocketServerOptions {
    * client that never reads cannot grow the server without bound. Default
    * 16 MiB; 0 or Infinity: no limit.
    */
-  maxBufferedAmount?: number;
+  disconnectBufferedAmount?: number;
   /** Negotiate permessage-deflate (RFC 7692) when a client offers it. Off by default, as in ws. */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
   /** Ping silent connections and terminate those that do not answer. Needs clientTracking. */
@@ -112,7 +112,7 @@ export class WebSocketServer extends EventEmitter {
   readonly options: Required<
     Pick<
       WebSocketServerOptions,
-      'maxPayload' | 'maxFragments' | 'maxPendingAutoPongs' | 'maxBufferedAmount' | 'clientTracking' | 'skipUTF8Validation' | 'autoPong'
+      'maxPayload' | 'maxFragments' | 'maxPendingAutoPongs' | 'disconnectBufferedAmount' | 'clientTracking' | 'skipUTF8Validation' | 'autoPong'
     >
   > &
     WebSocketServerOptions;
@@ -135,7 +135,7 @@ export class WebSocketServer extends EventEmitter {
       maxPayload: DEFAULT_MAX_PAYLOAD,
       maxFragments: DEFAULT_MAX_FRAGMENTS,
       maxPendingAutoPongs: DEFAULT_MAX_PENDING_AUTO_PONGS,
-      maxBufferedAmount: DEFAULT_MAX_BUFFERED_AMOUNT,
+      disconnectBufferedAmount: DEFAULT_DISCONNECT_BUFFERED_AMOUNT,
       clientTracking: true,
       skipUTF8Validation: false,
       autoPong: true,
@@ -329,7 +329,7 @@ export class WebSocketServer extends EventEmitter {
       maxPayload: this.options.maxPayload,
       maxFragments: this.options.maxFragments,
       maxPendingAutoPongs: this.options.maxPendingAutoPongs,
-      maxBufferedAmount: this.options.maxBufferedAmount,
+      disconnectBufferedAmount: this.options.disconnectBufferedAmount,
       skipUTF8Validation: this.options.skipUTF8Validation,
       autoPong: this.options.autoPong,
       closeTimeout: this.options.closeTimeout,

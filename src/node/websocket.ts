@@ -65,7 +65,7 @@ export interface ConnectionOptions {
    * overshoot it. Default 16 MiB on server-side connections, no limit on
    * clients; 0 or Infinity: no limit.
    */
-  maxBufferedAmount?: number;
+  disconnectBufferedAmount?: number;
   /** Milliseconds to wait for the peer's part of the closing handshake before the TCP connection is destroyed. */
   closeTimeout?: number;
 }
@@ -78,11 +78,11 @@ const DEFAULT_CLOSE_TIMEOUT = 30_000;
 /** ws's default for `maxPendingAutoPongs`. */
 export const DEFAULT_MAX_PENDING_AUTO_PONGS = 60;
 /**
- * Default `maxBufferedAmount` of server-side connections: twice the hub's
+ * Default `disconnectBufferedAmount` of server-side connections: twice the hub's
  * slow-consumer limit (8 MiB), so that the hub's policy acts first, and far
  * below what one attacker may cost (64 MiB).
  */
-export const DEFAULT_MAX_BUFFERED_AMOUNT = 16 * 1024 * 1024;
+export const DEFAULT_DISCONNECT_BUFFERED_AMOUNT = 16 * 1024 * 1024;
 /**
  * Small frames sent while a received chunk's messages are reported (the
  * replies to a pipelined burst) are written one after another into a
@@ -186,7 +186,7 @@ export class WebSocket extends EventEmitter {
   private pendingAutoPongs = 0;
   /** Called once an automatic pong was written; made on the first ping (one function per connection, as in ws). */
   private autoPongWritten: (() => void) | null = null;
-  private maxBufferedAmount = Infinity;
+  private disconnectBufferedAmount = Infinity;
   /**
    * Frames written while a received chunk's messages are reported wait here
    * and leave together at its end: one write for all the replies to a
@@ -273,7 +273,7 @@ export class WebSocket extends EventEmitter {
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     this.maxFragments = options.maxFragments;
     this.maxPendingAutoPongs = positiveOrInfinity(options.maxPendingAutoPongs ?? DEFAULT_MAX_PENDING_AUTO_PONGS);
-    this.maxBufferedAmount = positiveOrInfinity(options.maxBufferedAmount ?? (isServer ? DEFAULT_MAX_BUFFERED_AMOUNT : 0));
+    this.disconnectBufferedAmount = positiveOrInfinity(options.disconnectBufferedAmount ?? (isServer ? DEFAULT_DISCONNECT_BUFFERED_AMOUNT : 0));
     const tcp = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void; timeout?: number };
     // An idle timeout an http server may have set would cut idle connections.
     if (tcp.timeout) tcp.setTimeout?.(0);
@@ -586,13 +586,13 @@ export class WebSocket extends EventEmitter {
     }
   }
 
-  /** Whether the write buffer is past `maxBufferedAmount`; if so the connection is failed (1013). */
+  /** Whether the write buffer is past `disconnectBufferedAmount`; if so the connection is failed (1013). */
   private overBufferLimit(): boolean {
-    if (this.bufferedAmount <= this.maxBufferedAmount) return false;
+    if (this.bufferedAmount <= this.disconnectBufferedAmount) return false;
     this.failForLimit(
       'WS_ERR_BUFFERED_AMOUNT_EXCEEDED',
       CloseCode.TryAgainLater,
-      `More than ${this.maxBufferedAmount} bytes wait to be sent: the peer does not read`,
+      `More than ${this.disconnectBufferedAmount} bytes wait to be sent: the peer does not read`,
     );
     return true;
   }

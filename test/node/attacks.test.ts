@@ -171,7 +171,7 @@ describe('attacks on the Node layer', () => {
     ['echoed', 0x41],
     ['broadcast to every client', 'B'.charCodeAt(0)],
   ] as const) {
-    it(`a client that sends 1 MiB messages, ${what}, and never reads is cut off (maxBufferedAmount, 1013)`, T, async (t) => {
+    it(`a client that sends 1 MiB messages, ${what}, and never reads is cut off (disconnectBufferedAmount, 1013)`, T, async (t) => {
       const attacker = await openRaw(t, target.port);
       attacker.socket.pause();
       const payload = Buffer.alloc(MiB, 0x61);

@@ -1,5 +1,5 @@
 // The per-connection limits of the Node layer, one by one and in process:
-// maxFragments, maxPendingAutoPongs, maxBufferedAmount, and control frames
+// maxFragments, maxPendingAutoPongs, disconnectBufferedAmount, and control frames
 // held to 125 bytes rather than maxPayload. (attacks.test.ts runs the
 // attacks themselves against a server in a child process.)
 import assert from 'node:assert/strict';
@@ -12,11 +12,11 @@ import { HOST, RawClient, clientFrame, closeFrame, delay, once, parseClose, star
 const T = { timeout: 20_000 };
 
 describe('Node-layer limits', () => {
-  it('defaults are ws 8.23\'s where ws has the option, 16 MiB for maxBufferedAmount', T, async (t) => {
+  it('defaults are ws 8.23\'s where ws has the option, 16 MiB for disconnectBufferedAmount', T, async (t) => {
     const { wss } = await startServer(t);
     assert.equal(wss.options.maxFragments, 16 * 1024);
     assert.equal(wss.options.maxPendingAutoPongs, 60);
-    assert.equal(wss.options.maxBufferedAmount, 16 * 1024 * 1024);
+    assert.equal(wss.options.disconnectBufferedAmount, 16 * 1024 * 1024);
   });
 
   it('a small maxPayload leaves pings of 125 bytes and close reasons of 123 bytes alone (RFC 6455 5.5)', T, async (t) => {
@@ -80,8 +80,8 @@ describe('Node-layer limits', () => {
   });
 
   for (const via of ['send', 'sendFrame', 'broadcast'] as const) {
-    it(`maxBufferedAmount: a ${via} that finds more waiting is dropped and the connection destroyed (1013)`, T, async (t) => {
-      const server = await startServer(t, { maxBufferedAmount: 256 * 1024 });
+    it(`disconnectBufferedAmount: a ${via} that finds more waiting is dropped and the connection destroyed (1013)`, T, async (t) => {
+      const server = await startServer(t, { disconnectBufferedAmount: 256 * 1024 });
       const connection = server.nextConnection();
       const raw = await RawClient.open(t, server.port);
       raw.socket.pause();
@@ -110,8 +110,8 @@ describe('Node-layer limits', () => {
     });
   }
 
-  it('maxBufferedAmount: 0 turns the limit off; clients have none by default', T, async (t) => {
-    const server = await startServer(t, { maxBufferedAmount: 0 });
+  it('disconnectBufferedAmount: 0 turns the limit off; clients have none by default', T, async (t) => {
+    const server = await startServer(t, { disconnectBufferedAmount: 0 });
     const connection = server.nextConnection();
     const raw = await RawClient.open(t, server.port);
     raw.socket.pause();
