@@ -6,6 +6,7 @@ import type { Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   CloseCode,
+  DEFAULT_MAX_FRAGMENTS,
   DEFAULT_MAX_PAYLOAD,
   HandshakeError,
   acceptResponse,
@@ -20,7 +21,7 @@ import { PerMessageDeflate } from './deflate.js';
 import { createUpgradeServer } from './upgrade-server.js';
 import { refuseUpgrade } from './refuse.js';
 import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
-import { WebSocket } from './websocket.js';
+import { DEFAULT_DISCONNECT_BUFFERED_AMOUNT, DEFAULT_MAX_PENDING_AUTO_PONGS, WebSocket } from './websocket.js';
 
 export interface VerifyClientInfo {
   origin: string | undefined;
@@ -52,9 +53,20 @@ export interface WebSocketServerOptions {
   handleProtocols?: (protocols: Set<string>, request: IncomingMessage) => string | false;
   /** Largest message accepted, in bytes (default 100 MiB). Larger ones close the connection with 1009. */
   maxPayload?: number;
+  /** Most frames one message may span (default 16,384, as in ws; 0: no limit). The frame past it fails the connection with 1008. */
+  maxFragments?: number;
   clientTracking?: boolean;
   skipUTF8Validation?: boolean;
   autoPong?: boolean;
+  /** Automatic pongs that may wait unwritten before a pinging peer that does not read is cut off (default 60, as in ws; 0: no limit). */
+  maxPendingAutoPongs?: number;
+  /**
+   * Bytes that may wait to be sent to one client (`bufferedAmount`) before a
+   * send, `sendFrame` or `broadcast` to it fails the connection (1013): a
+   * client that never reads cannot grow the server without bound. Default
+   * 16 MiB; 0 or Infinity: no limit.
+   */
+  disconnectBufferedAmount?: number;
   /** Negotiate permessage-deflate (RFC 7692) when a client offers it. Off by default, as in ws. */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
   /** Ping silent connections and terminate those that do not answer. Needs clientTracking. */
@@ -97,7 +109,12 @@ type MarkedSocket = Duplex & { [kUpgraded]?: true };
  * heartbeat, a graceful `shutdown`, and a handshake timeout.
  */
 export class WebSocketServer extends EventEmitter {
-  readonly options: Required<Pick<WebSocketServerOptions, 'maxPayload' | 'clientTracking' | 'skipUTF8Validation' | 'autoPong'>> &
+  readonly options: Required<
+    Pick<
+      WebSocketServerOptions,
+      'maxPayload' | 'maxFragments' | 'maxPendingAutoPongs' | 'disconnectBufferedAmount' | 'clientTracking' | 'skipUTF8Validation' | 'autoPong'
+    >
+  > &
     WebSocketServerOptions;
   readonly clients: Set<WebSocket>;
   private server: HttpServer | HttpsServer | NetServer | null = null;
@@ -116,6 +133,9 @@ export class WebSocketServer extends EventEmitter {
     }
     this.options = {
       maxPayload: DEFAULT_MAX_PAYLOAD,
+      maxFragments: DEFAULT_MAX_FRAGMENTS,
+      maxPendingAutoPongs: DEFAULT_MAX_PENDING_AUTO_PONGS,
+      disconnectBufferedAmount: DEFAULT_DISCONNECT_BUFFERED_AMOUNT,
       clientTracking: true,
       skipUTF8Validation: false,
       autoPong: true,
@@ -294,9 +314,9 @@ export class WebSocketServer extends EventEmitter {
     } else {
       response = acceptResponse(key, protocol, deflate?.response);
     }
+    // Before anything is written: Node's http server removed its own listener before 'upgrade'; the WebSocket adds its own below.
+    if (socket.listenerCount('error') === 0) socket.on('error', destroySocket);
     socket.write(response);
-    // Added only where the handshake waited (an asynchronous verifyClient); removing an absent listener changes nothing.
-    socket.removeListener('error', destroySocket);
     (socket as MarkedSocket)[kUpgraded] = true;
 
     const Class = this.options.WebSocket ?? WebSocket;
@@ -307,10 +327,15 @@ export class WebSocketServer extends EventEmitter {
       transform: deflate === null ? null : new PerMessageDeflate(deflate.params, true, this.options.maxPayload, deflate.options),
       compressThreshold: deflate?.options.threshold ?? 1024,
       maxPayload: this.options.maxPayload,
+      maxFragments: this.options.maxFragments,
+      maxPendingAutoPongs: this.options.maxPendingAutoPongs,
+      disconnectBufferedAmount: this.options.disconnectBufferedAmount,
       skipUTF8Validation: this.options.skipUTF8Validation,
       autoPong: this.options.autoPong,
       closeTimeout: this.options.closeTimeout,
     });
+    // The connection's own listener handles the socket's errors from here.
+    socket.removeListener('error', destroySocket);
     this.connections.add(ws);
     if (this.options.clientTracking) this.clients.add(ws);
     // One shared listener per connection (no closure): it finds the server through the connection.

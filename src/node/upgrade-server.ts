@@ -1,12 +1,10 @@
 import { Buffer } from 'node:buffer';
 import { IncomingMessage } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
-import { findHeadEnd, hasToken, parseRequestHead } from '../protocol/index.js';
+import { MAX_HEAD_BYTES, MAX_HEADER_FIELDS, TOO_MANY_FIELDS, findHeadEnd, hasToken, parseRequestHead } from '../protocol/index.js';
 import { refuseUpgrade } from './refuse.js';
 import { acceptWithSharedReads, hasSharedReads, kChunkSink, type SharedReadSocket } from './shared-reads.js';
 
-/** Largest request head accepted (ws-style servers see small heads; this bounds what a client can make us hold). */
-const MAX_HEAD_SIZE = 16 * 1024;
 /** How often at most the handshake deadlines are checked, in ms. */
 const MAX_SWEEP_INTERVAL = 1000;
 
@@ -27,7 +25,8 @@ const NO_BYTES = Buffer.alloc(0);
  * http server would (`'upgrade'`, (req, socket, head)), with none of the
  * per-connection machinery of a general HTTP server. Every connection
  * reads into one shared buffer (shared-reads.ts). Other requests get 426
- * (as ws answers them), malformed ones 400, and a client whose whole head
+ * (as ws answers them), malformed ones 400, heads over MAX_HEAD_BYTES or
+ * with more than MAX_HEADER_FIELDS fields 431, and a client whose whole head
  * has not arrived `handshakeTimeout` ms after it connected gets 408.
  */
 export function createUpgradeServer(handshakeTimeout: number): Server {
@@ -92,17 +91,26 @@ class RequestHeadReader {
     const data = soFar === undefined ? chunk : Buffer.concat([soFar, chunk]);
     const end = findHeadEnd(data, soFar === undefined ? 0 : soFar.length);
     if (end === -1) {
-      if (data.length > MAX_HEAD_SIZE) {
+      if (data.length > MAX_HEAD_BYTES) {
         this.stopReading(socket);
-        refuse(socket, 431, 'Request header fields too large');
+        refuse(socket, 431, `The request head is larger than ${MAX_HEAD_BYTES} bytes`);
       } else {
         socket[kHeadSoFar] = data === chunk ? Buffer.from(chunk) : data;
       }
       return;
     }
     this.stopReading(socket);
+    // A whole head that came in one read is held to the same limit as one that came in pieces.
+    if (end > MAX_HEAD_BYTES) {
+      refuse(socket, 431, `The request head is larger than ${MAX_HEAD_BYTES} bytes`);
+      return;
+    }
     // Every string taken from the head is a copy; only the bytes after it are kept as bytes.
-    const head = parseRequestHead(data.subarray(0, end));
+    const head = parseRequestHead(data.subarray(0, end), MAX_HEADER_FIELDS);
+    if (head === TOO_MANY_FIELDS) {
+      refuse(socket, 431, `The request head has more than ${MAX_HEADER_FIELDS} header fields`);
+      return;
+    }
     if (head === null) {
       refuse(socket, 400, 'Malformed HTTP request');
       return;

@@ -25,6 +25,7 @@ import { iterateMessages } from './message-iterator.js';
 import { heartbeatClock } from './heartbeat.js';
 import { hasSharedReads, kChunkSink } from './shared-reads.js';
 import { abortHandshake, connect, initAsClient, type ClientOptions } from './client.js';
+import { WebSocketError, type WebSocketErrorCode } from './errors.js';
 
 export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
 export type WebSocketData = string | Buffer | ArrayBuffer | ArrayBufferView | Blob | number | boolean;
@@ -44,8 +45,27 @@ export interface ConnectionOptions {
   /** Messages smaller than this are sent uncompressed. @internal */
   compressThreshold?: number;
   maxPayload?: number;
+  /** Most frames one received message may span (default 16,384, as in ws; 0: no limit). The frame past it fails the connection with 1008. */
+  maxFragments?: number;
   skipUTF8Validation?: boolean;
   autoPong?: boolean;
+  /**
+   * Automatic pongs that may wait unwritten (default 60, as in ws; 0: no
+   * limit). A peer that pings without reading our pongs is cut off at the
+   * next ping: the connection is destroyed ('close' reports 1008, 'error'
+   * gets WS_ERR_TOO_MANY_PENDING_PONGS).
+   */
+  maxPendingAutoPongs?: number;
+  /**
+   * Write-buffer limit in bytes (`bufferedAmount`), in the spirit of uWS's
+   * `maxBackpressure` with `closeOnBackpressureLimit`: a send that finds more
+   * than this already waiting is not sent and the connection is destroyed
+   * ('close' reports 1013, 'error' gets WS_ERR_BUFFERED_AMOUNT_EXCEEDED), so
+   * a peer that never reads cannot grow us without bound. One message may
+   * overshoot it. Default 16 MiB on server-side connections, no limit on
+   * clients; 0 or Infinity: no limit.
+   */
+  disconnectBufferedAmount?: number;
   /** Milliseconds to wait for the peer's part of the closing handshake before the TCP connection is destroyed. */
   closeTimeout?: number;
 }
@@ -55,6 +75,14 @@ const COPY_THRESHOLD = 16 * 1024;
 /** A batch of frames up to this size is joined into one buffer; larger ones go out as a writev. */
 const BATCH_COPY_LIMIT = 64 * 1024;
 const DEFAULT_CLOSE_TIMEOUT = 30_000;
+/** ws's default for `maxPendingAutoPongs`. */
+export const DEFAULT_MAX_PENDING_AUTO_PONGS = 60;
+/**
+ * Default `disconnectBufferedAmount` of server-side connections: twice the hub's
+ * slow-consumer limit (8 MiB), so that the hub's policy acts first, and far
+ * below what one attacker may cost (64 MiB).
+ */
+export const DEFAULT_DISCONNECT_BUFFERED_AMOUNT = 16 * 1024 * 1024;
 /**
  * Small frames sent while a received chunk's messages are reported (the
  * replies to a pipelined burst) are written one after another into a
@@ -152,6 +180,13 @@ export class WebSocket extends EventEmitter {
   private decoding = false;
   private validateUtf8 = true;
   private maxPayload = DEFAULT_MAX_PAYLOAD;
+  private maxFragments: number | undefined = undefined;
+  /** Infinity when there is no limit: each check is one compare. */
+  private maxPendingAutoPongs = DEFAULT_MAX_PENDING_AUTO_PONGS;
+  private pendingAutoPongs = 0;
+  /** Called once an automatic pong was written; made on the first ping (one function per connection, as in ws). */
+  private autoPongWritten: (() => void) | null = null;
+  private disconnectBufferedAmount = Infinity;
   /**
    * Frames written while a received chunk's messages are reported wait here
    * and leave together at its end: one write for all the replies to a
@@ -236,6 +271,9 @@ export class WebSocket extends EventEmitter {
     this.compressThreshold = options.compressThreshold ?? 1024;
     this.validateUtf8 = !options.skipUTF8Validation;
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+    this.maxFragments = options.maxFragments;
+    this.maxPendingAutoPongs = positiveOrInfinity(options.maxPendingAutoPongs ?? DEFAULT_MAX_PENDING_AUTO_PONGS);
+    this.disconnectBufferedAmount = positiveOrInfinity(options.disconnectBufferedAmount ?? (isServer ? DEFAULT_DISCONNECT_BUFFERED_AMOUNT : 0));
     const tcp = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void; timeout?: number };
     // An idle timeout an http server may have set would cut idle connections.
     if (tcp.timeout) tcp.setTimeout?.(0);
@@ -368,6 +406,7 @@ export class WebSocket extends EventEmitter {
     const parser = new FrameParser(new ParserEvents(this), {
       role: this._isServer ? 'server' : 'client',
       maxPayload: this.maxPayload,
+      maxFragments: this.maxFragments,
       skipUtf8Validation: !this.validateUtf8,
       allowRsv1: this.transform !== null,
       borrowedChunks: this.sharedReads,
@@ -409,7 +448,15 @@ export class WebSocket extends EventEmitter {
 
   /** @internal */
   _onPing(data: Buffer): void {
-    if (this.autoPong && this._readyState === WebSocket.OPEN) this.writeControl(Opcode.Pong, data, !this._isServer, undefined);
+    if (this.autoPong && this._readyState === WebSocket.OPEN) {
+      // As ws 8.23 does: a peer that keeps pinging but does not read our pongs is cut off.
+      if (this.pendingAutoPongs >= this.maxPendingAutoPongs) {
+        this.failForLimit('WS_ERR_TOO_MANY_PENDING_PONGS', CloseCode.PolicyViolation, `More than ${this.maxPendingAutoPongs} automatic pongs wait unwritten: the peer does not read`);
+        return;
+      }
+      this.pendingAutoPongs++;
+      this.writeControl(Opcode.Pong, data, !this._isServer, (this.autoPongWritten ??= () => void this.pendingAutoPongs--));
+    }
     this.safeEmit('ping', data);
   }
 
@@ -521,6 +568,35 @@ export class WebSocket extends EventEmitter {
     if (this._readyState === WebSocket.OPEN) this.sendCloseFrame(CloseCode.InternalError, EMPTY, true);
   }
 
+  /**
+   * The peer made us hold more than a limit allows (it does not read): the
+   * connection is destroyed at once, since a close frame would wait behind
+   * the bytes the peer does not read. 'close' reports `closeCode`.
+   */
+  private failForLimit(code: WebSocketErrorCode, closeCode: number, message: string): void {
+    if (this._readyState === WebSocket.CLOSED) return;
+    this._readyState = WebSocket.CLOSING;
+    this.closeCode = closeCode;
+    // Nothing more is parsed (this may run inside the parser's loop).
+    this.parser?.destroy();
+    this._socket?.destroy();
+    if (!this.errorEmitted && this.listenerCount('error') > 0) {
+      this.errorEmitted = true;
+      this.safeEmit('error', new WebSocketError(code, message));
+    }
+  }
+
+  /** Whether the write buffer is past `disconnectBufferedAmount`; if so the connection is failed (1013). */
+  private overBufferLimit(): boolean {
+    if (this.bufferedAmount <= this.disconnectBufferedAmount) return false;
+    this.failForLimit(
+      'WS_ERR_BUFFERED_AMOUNT_EXCEEDED',
+      CloseCode.TryAgainLater,
+      `More than ${this.disconnectBufferedAmount} bytes wait to be sent: the peer does not read`,
+    );
+    return true;
+  }
+
   /** Fails the connection after a protocol violation by the peer (RFC 6455 section 7.1.7). */
   private failConnection(error: ProtocolError): void {
     this.closeCode = error.closeCode;
@@ -551,7 +627,7 @@ export class WebSocket extends EventEmitter {
     const fin = options?.fin ?? true;
     const mask = options?.mask ?? !this._isServer;
     const compress = options?.compress ?? true;
-    if (this._readyState !== WebSocket.OPEN) {
+    if (this._readyState !== WebSocket.OPEN || this.overBufferLimit()) {
       this.reportSendAfterClose(cb);
       return;
     }
@@ -603,7 +679,7 @@ export class WebSocket extends EventEmitter {
    */
   sendFrame(frame: Buffer, cb?: SendCallback): void {
     if (!this._isServer) throw new Error('sendFrame is for server-side connections (client frames are masked)');
-    if (this._readyState !== WebSocket.OPEN || this._socket === null || this._socket.destroyed) {
+    if (this._readyState !== WebSocket.OPEN || this._socket === null || this._socket.destroyed || this.overBufferLimit()) {
       this.reportSendAfterClose(cb);
       return;
     }
@@ -640,7 +716,8 @@ export class WebSocket extends EventEmitter {
       return false;
     }
     const socket = this._socket!;
-    if (socket.destroyed) return false;
+    // Over the limit, the connection is failed: no longer OPEN, the caller skips it.
+    if (socket.destroyed || this.overBufferLimit()) return false;
     if (this.batching) this.output(frame, undefined);
     else socket.write(frame);
     return true;
@@ -934,6 +1011,11 @@ export class WebSocket extends EventEmitter {
   }
 }
 
+
+/** Infinity for "no limit" (0, a negative number or Infinity), so that a limit check is one compare. */
+function positiveOrInfinity(limit: number): number {
+  return limit > 0 ? limit : Infinity;
+}
 
 for (const [value, name] of READY_STATES.entries()) {
   Object.defineProperty(WebSocket.prototype, name, { enumerable: true, value });

@@ -44,6 +44,9 @@ export const MAX_CLOSE_REASON_BYTES = MAX_CONTROL_PAYLOAD - 2;
 /** ws's default limit for one message: 100 MiB. */
 export const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
 
+/** ws's default limit on the frames one message may span (`maxFragments`). */
+export const DEFAULT_MAX_FRAGMENTS = 16 * 1024;
+
 /** Lengths above 2^53 - 1 cannot be represented exactly; browsers refuse them too. */
 export const MAX_SAFE_FRAME_LENGTH = Number.MAX_SAFE_INTEGER;
 

@@ -20,12 +20,13 @@ export type ProtocolErrorCode =
   | 'WS_ERR_INVALID_CLOSE_PAYLOAD'
   | 'WS_ERR_INVALID_UTF8'
   | 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
+  | 'WS_ERR_TOO_MANY_BUFFERED_PARTS'
   | 'WS_ERR_FRAME_AFTER_CLOSE'
   | 'WS_ERR_INVALID_COMPRESSED_DATA';
 
 /**
  * A violation of RFC 6455 by the peer. `closeCode` is the status to fail the
- * connection with (1002, 1007 or 1009).
+ * connection with (1002, 1007, 1008 or 1009).
  */
 export class ProtocolError extends Error {
   readonly code: ProtocolErrorCode;

@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import {
   CloseCode,
+  DEFAULT_MAX_FRAGMENTS,
   DEFAULT_MAX_PAYLOAD,
   MAX_CONTROL_PAYLOAD,
   MAX_SAFE_FRAME_LENGTH,
@@ -35,6 +36,13 @@ export interface FrameParserOptions {
   maxPayload?: number;
   /** Whether RSV1 may be set on the first frame of a data message (an extension such as permessage-deflate negotiated it). */
   allowRsv1?: boolean;
+  /**
+   * Most frames one data message may span (ws's `maxFragments`); the frame
+   * past it fails the connection with 1008 and `WS_ERR_TOO_MANY_BUFFERED_PARTS`.
+   * Without it a peer can make us hold one piece per frame: a million
+   * one-byte fragments fit in `maxPayload`. 0 means no limit. Default 16,384.
+   */
+  maxFragments?: number;
   /** Skip UTF-8 validation of text messages and close reasons. */
   skipUtf8Validation?: boolean;
   /**
@@ -84,6 +92,8 @@ export class FrameParser {
   private readonly handler: FrameParserHandler;
   private readonly expectMask: boolean;
   private readonly maxPayload: number;
+  /** Infinity when there is no limit, so the check is one compare. */
+  private readonly maxFragments: number;
   private readonly allowRsv1: boolean;
   private readonly validateUtf8: boolean;
   private readonly borrowed: boolean;
@@ -108,6 +118,8 @@ export class FrameParser {
   private messageOpcode = 0;
   private messageCompressed = false;
   private messageLength = 0;
+  /** Frames of the data message being read so far. */
+  private messageFrames = 0;
   private fragments: Buffer[] | null = null;
   /** Whether the current text message is being checked piece by piece (it spans frames or chunks). */
   private streamingText = false;
@@ -121,6 +133,8 @@ export class FrameParser {
     this.handler = handler;
     this.expectMask = options.role === 'server';
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+    const maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
+    this.maxFragments = maxFragments >= 1 ? Math.floor(maxFragments) : Infinity;
     this.allowRsv1 = options.allowRsv1 ?? false;
     this.validateUtf8 = !options.skipUtf8Validation;
     this.borrowed = options.borrowedChunks ?? false;
@@ -412,8 +426,14 @@ export class FrameParser {
         this.messageOpcode = opcode;
         this.messageCompressed = rsv1;
         this.messageLength = length;
+        this.messageFrames = 1;
         this.streamingText = false;
       } else {
+        if (++this.messageFrames > this.maxFragments) {
+          return this.fail(
+            new ProtocolError('WS_ERR_TOO_MANY_BUFFERED_PARTS', `Message of more than ${this.maxFragments} fragments`, CloseCode.PolicyViolation),
+          );
+        }
         this.messageLength = total;
       }
     }

@@ -28,6 +28,20 @@ const FIRST_VALUE_ONLY = new Set([
   'if-modified-since', 'if-unmodified-since', 'last-modified', 'location', 'max-forwards',
   'proxy-authorization', 'referer', 'retry-after', 'server', 'user-agent',
 ]);
+/**
+ * Largest request head a server accepts, request line and blank line
+ * included: Node's http server (`maxHeaderSize`) and ws behind it use
+ * 16 KiB too. Larger heads get 431.
+ */
+export const MAX_HEAD_BYTES = 16 * 1024;
+/**
+ * Most header fields a request head may have: python-websockets' limit
+ * (Node's http server keeps 2,000 and drops the rest). A browser sends
+ * about 15; more get 431.
+ */
+export const MAX_HEADER_FIELDS = 128;
+/** What `parseRequestHead` returns for a head with more than `maxFields` fields. */
+export const TOO_MANY_FIELDS = 'too-many-fields';
 const SPACE = 0x20;
 const TAB = 0x09;
 
@@ -43,9 +57,13 @@ export function findHeadEnd(buffer: Buffer, from = 0): number {
 /**
  * Parses a request head (everything up to and including the blank line).
  * Returns null when it does not follow RFC 9112's grammar; obsolete line
- * folding is refused, as RFC 9112 section 5.2 allows.
+ * folding is refused, as RFC 9112 section 5.2 allows. Given `maxFields`,
+ * a head with more fields is not parsed further: TOO_MANY_FIELDS.
  */
-export function parseRequestHead(head: Buffer): RequestHead | null {
+export function parseRequestHead(head: Buffer): RequestHead | null;
+export function parseRequestHead(head: Buffer, maxFields: number): RequestHead | null | typeof TOO_MANY_FIELDS;
+export function parseRequestHead(head: Buffer, maxFields = Infinity): RequestHead | null | typeof TOO_MANY_FIELDS {
+  const maxRawHeaders = maxFields * 2;
   // One string for the whole head, scanned by index: every name and value is one slice of it.
   const text = head.toString('latin1', 0, head.length - 4);
   // An empty line before the end: the head ended earlier than the caller said.
@@ -57,6 +75,7 @@ export function parseRequestHead(head: Buffer): RequestHead | null {
   const rawHeaders: string[] = [];
   const headers: Record<string, string | string[]> = {};
   for (let start = lineEnd + 2; start < text.length; start = lineEnd + 2) {
+    if (rawHeaders.length === maxRawHeaders) return TOO_MANY_FIELDS;
     lineEnd = text.indexOf('\r\n', start);
     if (lineEnd === -1) lineEnd = text.length;
     const colon = text.indexOf(':', start);

@@ -1,4 +1,4 @@
-export { Opcode, CloseCode, HANDSHAKE_GUID, MAX_CONTROL_PAYLOAD, MAX_CLOSE_REASON_BYTES, DEFAULT_MAX_PAYLOAD, isValidCloseCode } from './constants.js';
+export { Opcode, CloseCode, HANDSHAKE_GUID, MAX_CONTROL_PAYLOAD, MAX_CLOSE_REASON_BYTES, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_FRAGMENTS, isValidCloseCode } from './constants.js';
 export { ProtocolError, type ProtocolErrorCode } from './errors.js';
 export { FrameParser, type FrameParserHandler, type FrameParserOptions } from './frame-parser.js';
 export { encodeFrame, encodeFrameHeader, encodeClosePayload, frameHeaderSize, writeFrameHeader, MAX_HEADER_SIZE, type FrameOptions } from './frame-writer.js';
@@ -28,4 +28,4 @@ export {
   type DeflateParams,
   type PerMessageDeflateOptions,
 } from './permessage-deflate.js';
-export { findHeadEnd, parseRequestHead, type RequestHead } from './http-head.js';
+export { findHeadEnd, parseRequestHead, MAX_HEAD_BYTES, MAX_HEADER_FIELDS, TOO_MANY_FIELDS, type RequestHead } from './http-head.js';

@@ -8,7 +8,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createUpgradeServer } from '../../src/node/upgrade-server.js';
-import { HOST, delay, withTimeout } from './helpers.js';
+import { HOST, delay, rawRequest, upgradeRequest, withTimeout } from './helpers.js';
 
 const T = { timeout: 15_000 };
 
@@ -109,5 +109,61 @@ describe('the upgrade server', () => {
       alive = sockets.filter((ref) => ref.deref() !== undefined).length;
     }
     assert.equal(alive, 0, `${alive} of 20 closed sockets are still held`);
+  });
+
+  describe('request head limits: 431 Request Header Fields Too Large', () => {
+    /** A valid upgrade request padded to `bytes` with one long header. */
+    function paddedRequest(bytes: number): string {
+      const base = upgradeRequest('/', { 'X-Pad': '' });
+      return upgradeRequest('/', { 'X-Pad': 'a'.repeat(bytes - base.length) });
+    }
+
+    async function answerTo(t: TestContext, request: string): Promise<string> {
+      const server = createUpgradeServer(10_000);
+      let upgrades = 0;
+      server.on('upgrade', (_req, socket: net.Socket) => {
+        upgrades++;
+        socket.destroy();
+      });
+      const { head, raw } = await rawRequest(t, await listen(t, server), request);
+      await raw.waitClosed();
+      assert.equal(upgrades, 0);
+      return head.statusLine;
+    }
+
+    for (const kib of [17, 32, 60]) {
+      it(`a ${kib} KiB head written at once`, T, async (t) => {
+        assert.equal(await answerTo(t, paddedRequest(kib * 1024)), 'HTTP/1.1 431 Request Header Fields Too Large');
+      });
+    }
+
+    it('a head of exactly 16 KiB is handed over; one byte more is refused, whole or in pieces', T, async (t) => {
+      const server = createUpgradeServer(10_000);
+      const port = await listen(t, server);
+      const seen = await upgradeRequestSeenBy(server, port, paddedRequest(16 * 1024));
+      assert.equal((seen.headers['x-pad'] as string).length > 16_000, true);
+      assert.equal(await answerTo(t, paddedRequest(16 * 1024 + 1)), 'HTTP/1.1 431 Request Header Fields Too Large');
+    });
+
+    it('thousands of header fields in a head under 16 KiB', T, async (t) => {
+      const fields: Record<string, string> = {};
+      for (let i = 0; i < 2000; i++) fields[i.toString(36)] = '';
+      const request = upgradeRequest('/', fields);
+      assert.ok(request.length < 16 * 1024);
+      assert.equal(await answerTo(t, request), 'HTTP/1.1 431 Request Header Fields Too Large');
+    });
+
+    it('128 fields are accepted, 129 are not', T, async (t) => {
+      const fields = (count: number): Record<string, string> => {
+        const extra: Record<string, string> = {};
+        // upgradeRequest adds five fields of its own.
+        for (let i = 0; i < count - 5; i++) extra[`x${i}`] = '1';
+        return extra;
+      };
+      const server = createUpgradeServer(10_000);
+      const seen = await upgradeRequestSeenBy(server, await listen(t, server), upgradeRequest('/', fields(128)));
+      assert.equal(seen.rawHeaders.length, 256);
+      assert.equal(await answerTo(t, upgradeRequest('/', fields(129))), 'HTTP/1.1 431 Request Header Fields Too Large');
+    });
   });
 });

@@ -307,6 +307,63 @@ describe('FrameParser: maxPayload', () => {
   });
 });
 
+describe('FrameParser: maxFragments', () => {
+  /** A message of `count` one-byte frames (the last with FIN), as one Buffer. */
+  function fragmented(count: number, maskKey?: number[]): Buffer {
+    const frames: Buffer[] = [];
+    for (let i = 0; i < count; i++) {
+      frames.push(rawFrame({ opcode: i === 0 ? Opcode.Binary : Opcode.Continuation, fin: i === count - 1, payload: [i & 0xff], maskKey }));
+    }
+    return Buffer.concat(frames);
+  }
+
+  test('a message of exactly maxFragments frames is delivered; one more frame fails with 1008 (ws: WS_ERR_TOO_MANY_BUFFERED_PARTS)', () => {
+    const ok = feed({ role: 'client', maxFragments: 4 }, fragmented(4));
+    assert.deepEqual(ok.rec.plain(), [binary([0, 1, 2, 3])]);
+    // The fifth frame fails from its header: its payload is never read.
+    const { parser, rec } = feed({ role: 'client', maxFragments: 4 }, fragmented(4).subarray(0, -3), hex('00 01 03'));
+    assert.deepEqual(rec.events, []);
+    parser.push(hex('80'));
+    assert.deepEqual(rec.events, []);
+    parser.push(hex('01'));
+    assertOnlyError(rec, 'WS_ERR_TOO_MANY_BUFFERED_PARTS', CloseCode.PolicyViolation);
+    assert.equal(parser.done, true);
+    expectError({ role: 'server', maxFragments: 4 }, fragmented(5, KEY), 'WS_ERR_TOO_MANY_BUFFERED_PARTS', 1008);
+  });
+
+  test('the count restarts with each message, and control frames in between do not count', () => {
+    const ping = rawFrame({ opcode: Opcode.Ping, payload: 'p' });
+    const frames = [
+      rawFrame({ opcode: Opcode.Text, fin: false, payload: 'a' }),
+      ping,
+      ping,
+      rawFrame({ opcode: Opcode.Continuation, fin: true, payload: 'b' }),
+      fragmented(2),
+      fragmented(2),
+    ];
+    const { rec } = feed({ role: 'client', maxFragments: 2 }, Buffer.concat(frames));
+    assert.deepEqual(rec.plain().map((e) => (e as { type: string }).type), ['ping', 'ping', 'message', 'message', 'message']);
+  });
+
+  test('the default is 16,384 frames, as in ws; 0 means no limit', () => {
+    const atLimit = feed(CLIENT, fragmented(16_384));
+    assert.equal(atLimit.rec.events.length, 1);
+    assert.equal(atLimit.rec.events[0]!.type, 'message');
+    expectError(CLIENT, fragmented(16_385), 'WS_ERR_TOO_MANY_BUFFERED_PARTS', 1008);
+    const unlimited = feed({ role: 'client', maxFragments: 0 }, fragmented(20_000));
+    assert.equal(unlimited.rec.events[0]!.type, 'message');
+  });
+
+  test('a million one-byte fragments are refused after 16,384, with borrowed chunks too', () => {
+    const { parser, rec } = makeParser({ role: 'server', borrowedChunks: true });
+    const chunk = fragmented(1000, KEY).subarray(0, -7); // 999 frames, none with FIN but the first is Binary
+    const continuation = Buffer.concat(Array.from({ length: 999 }, () => rawFrame({ opcode: Opcode.Continuation, fin: false, payload: [1], maskKey: KEY })));
+    parser.push(Buffer.from(chunk));
+    for (let sent = 999; sent < 1_000_000 && !parser.done; sent += 999) parser.push(Buffer.from(continuation));
+    assertOnlyError(rec, 'WS_ERR_TOO_MANY_BUFFERED_PARTS', 1008);
+  });
+});
+
 describe('FrameParser: close frames', () => {
   test('close payload of 1 byte is WS_ERR_INVALID_CLOSE_PAYLOAD / 1002', () => {
     expectError(CLIENT, hex('88 01 03'), 'WS_ERR_INVALID_CLOSE_PAYLOAD', 1002);

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { findHeadEnd, parseRequestHead } from '../../src/protocol/index.js';
+import { TOO_MANY_FIELDS, errorResponse, findHeadEnd, parseRequestHead } from '../../src/protocol/index.js';
 
 function head(text: string): Buffer {
   return Buffer.from(text, 'latin1');
@@ -115,4 +115,34 @@ describe('parseRequestHead', () => {
       { numRuns: 300 },
     );
   });
+});
+
+describe('parseRequestHead: maxFields', () => {
+  const withFields = (count: number): Buffer => {
+    let text = 'GET / HTTP/1.1\r\n';
+    for (let i = 0; i < count; i++) text += `X-${i}: ${i}\r\n`;
+    return head(`${text}\r\n`);
+  };
+
+  test('up to maxFields fields parse; one more gives TOO_MANY_FIELDS, not null (431, not 400)', () => {
+    const parsed = parseRequestHead(withFields(3), 3);
+    assert.ok(parsed !== null && parsed !== TOO_MANY_FIELDS);
+    assert.equal(parsed.rawHeaders.length, 6);
+    assert.equal(parseRequestHead(withFields(4), 3), TOO_MANY_FIELDS);
+    assert.equal(parseRequestHead(withFields(3000), 128), TOO_MANY_FIELDS);
+    // Without a limit, as before.
+    assert.equal((parseRequestHead(withFields(3000)) as { rawHeaders: string[] }).rawHeaders.length, 6000);
+  });
+});
+
+describe('errorResponse: reason phrases', () => {
+  for (const [status, phrase] of [
+    [431, 'Request Header Fields Too Large'],
+    [413, 'Content Too Large'],
+    [414, 'URI Too Long'],
+  ] as const) {
+    test(`${status} ${phrase}`, () => {
+      assert.ok(errorResponse(status, '').startsWith(`HTTP/1.1 ${status} ${phrase}\r\n`));
+    });
+  }
 });
