@@ -10,7 +10,9 @@ const agent = process.env.WS_FUZZ_AGENT ?? 'switchboard';
 
 function run(path, onOpen) {
   return new Promise((resolve) => {
-    const ws = new WebSocket(`${base}${path}`);
+    // Cases 9.3.1 and 9.4.1 send a 4 MiB message in 65,536 fragments, past the
+    // default maxFragments (16,384, as ws), which would refuse them with 1008.
+    const ws = new WebSocket(`${base}${path}`, { maxFragments: 65_536 });
     let result = null;
     ws.on('error', () => {});
     ws.on('message', (data, isBinary) => {

@@ -27,6 +27,15 @@ export function parseSize(value: string): number {
   return size;
 }
 
+/** A whole number, 0 or more. */
+export function parseCount(value: string): number {
+  const count = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(count)) {
+    throw new InvalidArgumentError('expected a whole number, 0 or more');
+  }
+  return count;
+}
+
 export function parseSeconds(value: string): number {
   const seconds = Number(value);
   if (value.trim() === '' || !Number.isFinite(seconds) || seconds < 0) {

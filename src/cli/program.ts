@@ -4,10 +4,10 @@ import { Command, Option } from 'commander';
 import type { ConnectOptions } from './connect.js';
 import { DEFAULT_HOST } from './listen-address.js';
 import type { Mode } from './modes.js';
-import { collect, parseHeader, parsePort, parseSeconds, parseSize, parseSubprotocol } from './options.js';
+import { collect, parseCount, parseHeader, parsePort, parseSeconds, parseSize, parseSubprotocol } from './options.js';
 import { parseRelayAllow, type PlaygroundOptions } from './playground.js';
 import type { LogFormat } from './server-log.js';
-import { DEFAULT_MAX_PAYLOAD, type ServeOptions } from './serve.js';
+import { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_PAYLOAD, type ServeOptions } from './serve.js';
 
 export interface Actions {
   serve(options: ServeOptions): Promise<void>;
@@ -125,6 +125,11 @@ Run "switchboard <command> --help" for a command's options.`);
         .argParser(parseSize)
         .default(DEFAULT_MAX_PAYLOAD, '64M'),
     )
+    .addOption(
+      new Option('--max-fragments <count>', 'most frames one message may come in (0: no limit); more close with 1008')
+        .argParser(parseCount)
+        .default(DEFAULT_MAX_FRAGMENTS),
+    )
     .addOption(new Option('--quiet', 'print only the listening line').conflicts(['json']))
     .option('--json', 'log JSON lines instead of text')
     .option('--no-playground', 'do not serve the browser playground (GET /) and its relay')
@@ -143,6 +148,7 @@ Run "switchboard <command> --help" for a command's options.`);
         tlsKey: o.tlsKey as string | undefined,
         subprotocols: (o.subprotocol as string[] | undefined) ?? [],
         maxPayload: o.maxPayload as number,
+        maxFragments: o.maxFragments as number,
         log,
         playground: o.playground !== false,
         relayAllow: (o.relayAllow as string[] | undefined) ?? [],

@@ -152,6 +152,26 @@ describe('switchboard serve', { timeout: 180_000 }, () => {
     assert.deepEqual({ signal: records[5]!.signal, connections: records[5]!.connections }, { signal: 'SIGTERM', connections: 0 });
   });
 
+  test('--max-fragments: a message in more frames closes with 1008; the default takes 65,536 (conformance 9.3.1)', T, async () => {
+    const s = await startServe(['--echo', '--max-fragments', '3']);
+    const ws = await open(s.url);
+    const log = new MessageLog(ws);
+    for (const [part, fin] of [['a', false], ['b', false], ['c', true]] as const) ws.send(part, { fin });
+    assert.equal((await log.next(1))[0]!.data.toString(), 'abc');
+    const closed = onceEvent<[number, Buffer]>(ws, 'close');
+    for (const [part, fin] of [['a', false], ['b', false], ['c', false], ['d', true]] as const) ws.send(part, { fin });
+    assert.equal((await closed)[0], 1008);
+    await stopServer(s);
+
+    const d = await startServe(['--echo']);
+    const big = await open(d.url);
+    const bigLog = new MessageLog(big);
+    for (let i = 0; i < 65_536; i++) big.send('x', { fin: i === 65_535 });
+    assert.equal((await bigLog.next(1))[0]!.data.length, 65_536);
+    await closeClient(big);
+    await stopServer(d);
+  });
+
   test('--subprotocol accepts only the listed subprotocols and picks the first one the client offers', T, async () => {
     const s = await startServe(['--echo', '--subprotocol', 'chat.v2', '--subprotocol', 'chat.v1']);
     const ws = await open(s.url, ['other', 'chat.v1', 'chat.v2']);
