@@ -832,8 +832,11 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
     } else {
       const path = options.path ?? '/hub';
       const maxPayload = this.options.maxMessageSize + 1024;
+      // The library's own write-buffer cut is a backstop behind the hub's slow-consumer policy,
+      // which closes with 1013 and a close frame first: it must never act before it.
+      const disconnectBufferedAmount = 2 * this.options.disconnectBufferedAmount;
       if (server !== undefined) {
-        const wss = new WebSocketServer({ noServer: true, handleProtocols, maxPayload });
+        const wss = new WebSocketServer({ noServer: true, handleProtocols, maxPayload, disconnectBufferedAmount });
         this.wss = wss;
         this.ownsWss = true;
         const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -845,7 +848,7 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
         server.on('upgrade', onUpgrade);
         this.detach = () => server.removeListener('upgrade', onUpgrade);
       } else if (options.port !== undefined) {
-        const wss = new WebSocketServer({ port: options.port, host: options.host, path, handleProtocols, maxPayload });
+        const wss = new WebSocketServer({ port: options.port, host: options.host, path, handleProtocols, maxPayload, disconnectBufferedAmount });
         this.wss = wss;
         this.ownsWss = true;
         wss.on('connection', (ws: WebSocket, req: IncomingMessage) => this.handleConnection(ws, req));

@@ -119,3 +119,28 @@ describe('hub: slow consumer among 1,000 members', { timeout: 120_000 }, () => {
     assert.ok(took < 60_000, `bounded in time: ${took} ms`);
   });
 });
+
+describe("hub: the library's write-buffer cut stays behind the hub's slow-consumer policy", { timeout: 60_000 }, () => {
+  test('a member with more than the library default (16 MiB) waiting is still open while under the hub's own limit', async () => {
+    const t = await startHub({ rateLimit: false, disconnectBufferedAmount: 24 * 1024 * 1024 });
+    try {
+      const slow = await RawClient.open(t.url);
+      await slow.call({ t: 'join', room: 'filler' }, 1);
+      const ws = t.hub.clients.get(slow.id)!.ws;
+      slow.ws.pause();
+      const chunk = 'f'.repeat(1024 * 1024);
+      for (let i = 0; ws.bufferedAmount < 17 * 1024 * 1024; i++) {
+        assert.ok(i < 64, `bufferedAmount only ${ws.bufferedAmount} after 64 MiB sent`);
+        assert.equal(ws.readyState, WebSocket.OPEN, `closed with ${ws.bufferedAmount} bytes waiting, under the hub's 24 MiB`);
+        await t.hub.to('filler').emit('fill', chunk);
+        await yieldToIo();
+      }
+      await t.hub.to('filler').emit('fill', chunk);
+      await yieldToIo();
+      assert.equal(ws.readyState, WebSocket.OPEN, `closed with ${ws.bufferedAmount} bytes waiting, under the hub's 24 MiB`);
+      slow.ws.terminate();
+    } finally {
+      await t.close();
+    }
+  });
+});
