@@ -18,6 +18,7 @@ export interface RoomMessage {
   /** Per-room id, in publish order, never reused (1, 2, 3, ... unless the room was forgotten: see `maxRememberedHeads`). */
   mid: number;
   ev: string;
+  /** The data; a message read from history may decode it from `encoded` on each read (the in-process adapter does: see StoredMessage). */
   data: unknown;
   /**
    * `data` as the hub serialised it before publishing: its JSON text, or for
