@@ -4,6 +4,8 @@
 // implements the same interface (ids from INCR, history in a capped stream,
 // fan-out over pub/sub, presence in hashes).
 
+import { HistoryBudget, StoredMessage, type HistoryEntry } from './history-store.js';
+
 /** Who sent a message: a connection and its user. */
 export interface Sender {
   id: string;
@@ -16,6 +18,7 @@ export interface RoomMessage {
   /** Per-room id, in publish order, never reused (1, 2, 3, ... unless the room was forgotten: see `maxRememberedHeads`). */
   mid: number;
   ev: string;
+  /** The data; a message read from history may decode it from `encoded` on each read (the in-process adapter does: see StoredMessage). */
   data: unknown;
   /**
    * `data` as the hub serialised it before publishing: its JSON text, or for
@@ -125,12 +128,22 @@ export interface HistoryLimits {
    * and a client resuming such a room gets a `gap` for what it cannot have.
    */
   maxRememberedHeads?: number;
+  /**
+   * Bytes of history kept across all rooms (default 32 MiB): each message
+   * costs twice its serialised size (its text and its frame) plus about 256
+   * bytes. A store beyond it drops the oldest messages of all rooms first; a
+   * client resuming from before them gets a `gap`. `Infinity` turns it off.
+   */
+  maxBytes?: number;
 }
+
+/** HistoryLimits.maxBytes by default: half the 64 MiB one attacker may make a process grow by, leaving the rest to connections. */
+export const DEFAULT_HISTORY_BYTES = 32 * 1024 * 1024;
 
 interface RoomState {
   head: number;
-  /** Held messages, oldest first; `start` indexes the oldest still held. */
-  log: RoomMessage[];
+  /** Held messages, oldest first; `start` indexes the oldest still held (slots before it are emptied, so nothing dropped stays reachable). */
+  log: Array<HistoryEntry | undefined>;
   start: number;
   members: Map<string, PresenceMember>;
 }
@@ -147,6 +160,9 @@ export class InProcessAdapter implements Adapter {
   readonly maxMessages: number;
   readonly maxAge: number;
   readonly maxRememberedHeads: number;
+  readonly maxBytes: number;
+  /** Every held message of every room, oldest first, and their total cost. */
+  private readonly budget: HistoryBudget;
   /** Clock, replaceable in tests. */
   now: () => number = Date.now;
 
@@ -154,7 +170,11 @@ export class InProcessAdapter implements Adapter {
     this.maxMessages = limits.maxMessages ?? 1000;
     this.maxAge = limits.maxAge ?? 10 * 60_000;
     this.maxRememberedHeads = limits.maxRememberedHeads ?? 10_000;
-    if (!(this.maxMessages >= 0) || !(this.maxAge >= 0) || !(this.maxRememberedHeads >= 0)) throw new RangeError('history limits must be >= 0');
+    this.maxBytes = limits.maxBytes ?? DEFAULT_HISTORY_BYTES;
+    if (!(this.maxMessages >= 0) || !(this.maxAge >= 0) || !(this.maxRememberedHeads >= 0) || !(this.maxBytes >= 0)) {
+      throw new RangeError('history limits must be >= 0');
+    }
+    this.budget = new HistoryBudget(this.maxBytes);
   }
 
   attach(sink: AdapterSink): void {
@@ -205,11 +225,32 @@ export class InProcessAdapter implements Adapter {
   private trim(state: RoomState): void {
     const oldest = this.now() - this.maxAge;
     const log = state.log;
-    while (state.start < log.length && (log.length - state.start > this.maxMessages || log[state.start]!.time < oldest)) state.start++;
+    while (state.start < log.length && (log.length - state.start > this.maxMessages || log[state.start]!.message.time < oldest)) this.dropOldest(state);
     if (state.start > 1024 && state.start * 2 > log.length) {
       state.log = log.slice(state.start);
       state.start = 0;
     }
+  }
+
+  /** Drops a room's oldest held message. */
+  private dropOldest(state: RoomState): void {
+    this.budget.remove(state.log[state.start]!);
+    state.log[state.start++] = undefined;
+  }
+
+  /** While history is over maxBytes, drops the oldest message of all rooms (the oldest of its room too: both are in publish order). */
+  private evictOverBudget(publishing: RoomState): void {
+    for (let entry = this.budget.overflow(); entry !== null; entry = this.budget.overflow()) {
+      const name = entry.message.room;
+      const state = this.rooms.get(name)!;
+      this.dropOldest(state);
+      if (state !== publishing) this.forget(name, state);
+    }
+  }
+
+  /** Bytes of history held across all rooms, as maxBytes counts them. */
+  get heldBytes(): number {
+    return this.budget.bytes;
   }
 
   /** Drops rooms with no members and no history left (keeping only the head), so memory follows activity. */
@@ -223,15 +264,18 @@ export class InProcessAdapter implements Adapter {
   publish(room: string, message: PublishOptions): Promise<number> {
     const state = this.room(room);
     const volatile = message.volatile === true;
-    const stored: RoomMessage = { room, mid: volatile ? 0 : ++state.head, ev: message.ev, data: message.data, time: this.now() };
+    const stored = new StoredMessage(room, volatile ? 0 : ++state.head, message.ev, message.data, this.now());
     if (message.encoded !== undefined) stored.encoded = message.encoded;
     if (message.from !== undefined) stored.from = message.from;
     if (message.except !== undefined && message.except.length > 0) stored.except = message.except;
     if (!volatile && this.maxMessages > 0) {
-      state.log.push(stored);
+      state.log.push(this.budget.add(stored));
       this.trim(state);
+      this.evictOverBudget(state);
     }
     this.sink?.deliverRoom(stored, message.except, volatile);
+    // Framed for live delivery by now: history keeps the text (and the frame), not the parsed data.
+    stored.releaseData();
     if (volatile) this.forget(room, state);
     return Promise.resolve(stored.mid);
   }
@@ -254,11 +298,11 @@ export class InProcessAdapter implements Adapter {
       after = 0;
     }
     const log = state.log;
-    const oldest = state.start < log.length ? log[state.start]!.mid : head + 1;
+    const oldest = state.start < log.length ? log[state.start]!.message.mid : head + 1;
     if (!result.gap && oldest > after + 1) result.gap = { from: after + 1, to: oldest - 1 };
     // Ids are dense in the log: the first wanted one is at a computable index.
     const first = state.start + Math.max(0, after + 1 - oldest);
-    result.messages = log.slice(first);
+    for (let i = first; i < log.length; i++) result.messages.push(log[i]!.message);
     return Promise.resolve(result);
   }
 
@@ -302,6 +346,7 @@ export class InProcessAdapter implements Adapter {
   close(): Promise<void> {
     if (this.sweeper !== null) clearInterval(this.sweeper);
     this.rooms.clear();
+    this.budget.clear();
     this.heads.clear();
     this.forgottenHead = 0;
     this.sink = null;

@@ -177,7 +177,7 @@ export function parseClientMessage(text: string, limits: ParseLimits = {}): Clie
   }
 }
 
-function isBinary(data: unknown): data is ArrayBuffer | ArrayBufferView {
+export function isBinary(data: unknown): data is ArrayBuffer | ArrayBufferView {
   return data instanceof ArrayBuffer || ArrayBuffer.isView(data);
 }
 

@@ -80,13 +80,13 @@ class HubProcess {
   }
 
   /** Asserts the process is up and grew (RSS, and heap + buffers) by at most `boundMiB` since `before`. */
-  async assertGrowth(before: Memory, boundMiB: number, label: string): Promise<void> {
+  async assertGrowth(before: Memory, boundMiB: number, label: string, rssBoundMiB = 64): Promise<void> {
     const now = await this.memory();
     const rss = (now.rss - before.rss) / MiB;
     const heap = (now.heapUsed + now.arrayBuffers - before.heapUsed - before.arrayBuffers) / MiB;
-    const report = `${label}: RSS ${rss.toFixed(1)} MiB, heap+buffers ${heap.toFixed(1)} MiB (bound ${boundMiB} MiB)`;
+    const report = `${label}: RSS ${rss.toFixed(1)} MiB (bound ${rssBoundMiB} MiB), heap+buffers ${heap.toFixed(1)} MiB (bound ${boundMiB} MiB)`;
     if (process.env.SWITCHBOARD_TEST_VERBOSE) console.log(report);
-    assert.ok(rss <= 64, report);
+    assert.ok(rss <= rssBoundMiB, report);
     assert.ok(heap <= boundMiB, report);
   }
 
@@ -327,6 +327,49 @@ describe('hub: attacks on room ids', { timeout: 300_000 }, () => {
     await hub.assertGrowth(before, 24, '200,000 touched rooms');
     await assertHonestServed(hub);
     attacker.ws.close();
+    } finally {
+      await hub.stop();
+    }
+  });
+});
+
+describe('hub: attacks on history', { timeout: 300_000 }, () => {
+  test('1 MB messages published across 60 rooms with history on (default limits, no rate limit): history stays within history.maxBytes, evicted rooms answer a resume with a gap', async () => {
+    const hub = await HubProcess.start({ rateLimit: false });
+    try {
+      const attacker = await RawClient.open(hub.url);
+      const rooms = 60;
+      for (let i = 0; i < rooms; i++) attacker.send({ t: 'join', room: `h${i}` });
+      const big = JSON.stringify('a'.repeat(1_000_000));
+      // Parsed, this one takes over 20 times the memory of its text: history must not keep it parsed.
+      const amplifying = `[${'{},'.repeat(150_000)}{}]`;
+      function* pubs(volatile: boolean): Generator<string> {
+        for (let i = 0; i < rooms; i++) yield `{"t":"pub","room":"h${i}","ev":"e","data":${i % 10 === 9 ? amplifying : big}${volatile ? ',"volatile":true' : ''}}`;
+      }
+      // The same traffic, volatile (nothing kept), first: what the process takes to read and parse 60 MB
+      // at full speed stays with it (the allocator keeps freed pages), and is not what this test measures.
+      await sendAll(attacker, pubs(true));
+      assert.equal((await attacker.call({ t: 'leave', room: 'none' }, 1, 120_000)).t, 'ack');
+      const before = await hub.memory();
+      await sendAll(attacker, pubs(false));
+      const last = await attacker.call({ t: 'pub', room: 'h0', ev: 'e', data: 'last' }, 2, 120_000);
+      assert.equal(last.t, 'ack', JSON.stringify(last));
+      assert.equal(attacker.received.filter((m) => m.t === 'error').length, 0);
+      // What history holds is bounded by history.maxBytes (32 MiB). RSS also keeps what the allocator took to
+      // read 60 MB at full speed (about 60 MiB even with history off, warm-up or not; see the report of #13).
+      await hub.assertGrowth(before, 40, `${rooms} rooms of 1 MB history`, 112);
+      // The first rooms' messages were evicted for the later ones: a resume from before them gets a gap, never silence.
+      const resumer = await RawClient.open(hub.url);
+      const ack = await resumer.call({ t: 'resume', rooms: { h1: 0, [`h${rooms - 1}`]: 0 } }, 1, 30_000);
+      assert.equal(ack.t, 'ack');
+      assert.deepEqual(
+        resumer.received.filter((m) => m.t === 'gap'),
+        [{ t: 'gap', room: 'h1', from: 1, to: 1 }],
+      );
+      assert.deepEqual(resumer.received.filter((m) => m.t === 'msg').map((m) => `${m.room}:${m.mid}`), [`h${rooms - 1}:1`]);
+      await assertHonestServed(hub);
+      attacker.ws.close();
+      resumer.ws.close();
     } finally {
       await hub.stop();
     }

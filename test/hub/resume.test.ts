@@ -164,6 +164,33 @@ describe('hub: resume', { timeout: 60_000 }, () => {
     client.close();
   });
 
+  test('messages evicted by history.maxBytes (another room filled it): a resume from before them gets a gap, then what is held and live', async () => {
+    // Room for 2 messages of about 10 KB, across all rooms.
+    const t = await startHub({ rateLimit: false, history: { maxBytes: 2 * (256 + 2 * 10_010 + 20) } });
+    hubs.push(t);
+    const publisher = await RawClient.open(t.url);
+    for (const room of ['old', 'new']) assert.equal((await publisher.call({ t: 'join', room }, 1)).t, 'ack');
+    const text = 'p'.repeat(10_000);
+    assert.equal((await publisher.call({ t: 'pub', room: 'old', ev: 'e', data: `${text}1` }, 2)).data.mid, 1);
+    assert.equal((await publisher.call({ t: 'pub', room: 'old', ev: 'e', data: `${text}2` }, 3)).data.mid, 2);
+    // Seen up to 1; 2 is held until two messages of room "new" take the whole budget.
+    const before = await RawClient.open(t.url);
+    assert.deepEqual((await before.call({ t: 'resume', rooms: { old: 1 } }, 1)).t, 'ack');
+    assert.equal((await before.next((m) => m.t === 'msg')).mid, 2);
+    before.ws.close();
+    for (let i = 0; i < 2; i++) await publisher.call({ t: 'pub', room: 'new', ev: 'e', data: text }, 4 + i);
+    const resumer = await RawClient.open(t.url);
+    const ack = await resumer.call({ t: 'resume', rooms: { old: 1, new: 0 } }, 1);
+    assert.equal(ack.data.rooms.old.head, 2);
+    const gap = await resumer.next((m) => m.t === 'gap');
+    assert.deepEqual(gap, { t: 'gap', room: 'old', from: 2, to: 2 });
+    assert.deepEqual(resumer.received.filter((m) => m.t === 'msg').map((m) => `${m.room}${m.mid}`), ['new1', 'new2']);
+    const live = await publisher.call({ t: 'pub', room: 'old', ev: 'e', data: 'live' }, 9);
+    assert.equal((await resumer.next((m) => m.t === 'msg' && m.room === 'old')).mid, live.data.mid);
+    publisher.ws.close();
+    resumer.ws.close();
+  });
+
   test('history on join (since 0) with the client library', async () => {
     const t = await startHub({ rateLimit: false });
     hubs.push(t);
