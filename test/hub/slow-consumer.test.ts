@@ -121,7 +121,7 @@ describe('hub: slow consumer among 1,000 members', { timeout: 120_000 }, () => {
 });
 
 describe("hub: the library's write-buffer cut stays behind the hub's slow-consumer policy", { timeout: 60_000 }, () => {
-  test('a member with more than the library default (16 MiB) waiting is still open while under the hub's own limit', async () => {
+  test("a member with more than the library default (16 MiB) waiting is still open while under the hub's own limit", async () => {
     const t = await startHub({ rateLimit: false, disconnectBufferedAmount: 24 * 1024 * 1024 });
     try {
       const slow = await RawClient.open(t.url);
