@@ -178,6 +178,8 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
   private readonly pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
   private nextRequestId = 1;
   private readonly bucket: TokenBucket | null;
+  /** When the last ping that cost no token arrived (Date.now()). */
+  private lastFreePing = -Infinity;
   private readonly early: EarlyBuffer;
   /** Client messages that change state (join, pub, ...) run one at a time, in order. */
   private chain: Promise<void> = Promise.resolve();
@@ -455,10 +457,19 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
       return;
     }
     if (message.t === 'ping') {
+      // The heartbeat's own ping (one per half interval) is free, so that a client near its limit is never
+      // cut off for keeping its connection alive; any more pings cost a token like every other message.
+      const now = this._lastSeen;
+      if (now - this.lastFreePing >= this.hub.options.heartbeat.interval / 2) this.lastFreePing = now;
+      else if (this.overRateLimit(undefined)) return;
       this.send({ t: 'pong', ts: message.ts });
       return;
     }
-    if (message.t !== 'ack' && message.t !== 'error' && this.overRateLimit('id' in message ? message.id : undefined)) return;
+    if (message.t === 'ack' || message.t === 'error') {
+      // An answer to a request of the server's is free (the server chose to ask); anything else costs a token.
+      // Never answered with an error naming its id: that id is the server's own request counter.
+      if (!(message.id !== undefined && this.pending.has(message.id)) && this.overRateLimit(undefined)) return;
+    } else if (this.overRateLimit('id' in message ? message.id : undefined)) return;
     if (this._state === STATE_HELLO) {
       if (message.t !== 'hello') {
         this.send(errorMessage('hello_required', 'The first message must be "hello"', 'id' in message ? message.id : undefined));

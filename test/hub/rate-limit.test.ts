@@ -23,16 +23,14 @@ describe('hub: rate limit', { timeout: 30_000 }, () => {
     assert.throws(() => new TokenBucket(0, 1), RangeError);
   });
 
-  test("onLimit 'error': excess messages are dropped with rate_limited errors; pings and acks are free", async () => {
+  test("onLimit 'error': excess messages are dropped with rate_limited errors", async () => {
     const t = await startHub({ rateLimit: { rate: 1, burst: 5 } });
     hubs.push(t);
     let handled = 0;
     t.hub.on('connection', (c) => c.on('work', (_d, reply) => reply(++handled)));
     const c = await RawClient.open(t.url); // hello used one token
     for (let i = 1; i <= 10; i++) c.send({ t: 'req', id: i, ev: 'work' });
-    for (let i = 0; i < 5; i++) c.send({ t: 'ping', ts: i });
     await c.next((m) => m.id === 10);
-    await c.next((m) => m.t === 'pong' && m.ts === 4);
     const replies = c.received.filter((m) => m.t === 'ack' || m.t === 'error');
     assert.deepEqual(replies.filter((m) => m.t === 'ack').map((m) => m.id), [1, 2, 3, 4]);
     const limited = replies.filter((m) => m.t === 'error');
@@ -40,6 +38,59 @@ describe('hub: rate limit', { timeout: 30_000 }, () => {
     assert.ok(limited.every((m) => m.code === 'rate_limited' && m.retryAfter > 0 && m.retryAfter <= 1000));
     assert.equal(handled, 4);
     assert.equal(c.closed, null);
+    c.ws.close();
+  });
+
+  test('pings cost a token, except the heartbeat\'s own (one per half interval): a flood of 5,000 gets about a burst of pongs', async () => {
+    const t = await startHub({ heartbeat: { interval: 60_000, timeout: 10_000 } }); // default limit: 50/s, bursts of 100
+    hubs.push(t);
+    const c = await RawClient.open(t.url); // hello used one token
+    const pings = Array.from({ length: 5000 }, (_, i) => JSON.stringify({ t: 'ping', ts: i })).join('\n').split('\n');
+    for (const ping of pings) c.ws.send(ping);
+    c.send({ t: 'req', id: 1, ev: 'after' });
+    await c.next((m) => m.id === 1);
+    const pongs = c.received.filter((m) => m.t === 'pong').length;
+    const limited = c.received.filter((m) => m.t === 'error' && m.code === 'rate_limited').length;
+    // One free (the heartbeat's), 99 from the burst, a few refilled while the flood arrives.
+    assert.ok(pongs >= 100 && pongs <= 300, `pongs: ${pongs}`);
+    assert.equal(pongs + limited, 5001, 'every ping answered with pong or rate_limited, and the req refused too');
+    c.ws.close();
+  });
+
+  test('a heartbeat ping is answered even when the bucket is empty, and never disconnects under the disconnect policy', async () => {
+    const t = await startHub({ rateLimit: { rate: 1, burst: 3, onLimit: 'disconnect' }, heartbeat: { interval: 200, timeout: 1000 } });
+    hubs.push(t);
+    const c = await RawClient.open(t.url); // hello used one token
+    c.send({ t: 'emit', ev: 'x' });
+    c.send({ t: 'emit', ev: 'x' }); // the bucket is empty now
+    for (let i = 0; i < 3; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 150));
+      c.send({ t: 'ping', ts: i }); // as the client's heartbeat sends them: one per interval
+      await c.next((m) => m.t === 'pong' && m.ts === i);
+    }
+    assert.equal(c.closed, null);
+    c.send({ t: 'ping', ts: 'again' }); // a second ping within half an interval costs a token: none left
+    assert.equal((await c.waitClosed()).code, 4429);
+  });
+
+  test('acks answering the server\'s requests are free; unasked acks and errors cost a token', async () => {
+    const t = await startHub({ rateLimit: { rate: 1, burst: 3 } });
+    hubs.push(t);
+    const asked: Array<Promise<unknown>> = [];
+    t.hub.on('connection', (c) => {
+      for (let i = 0; i < 5; i++) asked.push(c.request('q', i));
+    });
+    const c = await RawClient.open(t.url); // hello used one token
+    await c.next((m) => m.t === 'req' && m.data === 4);
+    for (const r of c.received.filter((m) => m.t === 'req')) c.send({ t: 'ack', id: r.id, data: r.data });
+    assert.deepEqual(await Promise.all(asked), [0, 1, 2, 3, 4], 'five answers with two tokens left');
+    for (let i = 0; i < 4; i++) c.send({ t: 'ack', id: 1000 + i, data: null });
+    c.send({ t: 'error', id: 2000, code: 'x' });
+    await c.next((m) => m.t === 'error' && m.code === 'rate_limited');
+    const limited = c.received.filter((m) => m.t === 'error' && m.code === 'rate_limited');
+    assert.ok(limited.every((m) => m.id === undefined), 'a refusal of an ack never names the id (the server\'s own counter)');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(c.received.filter((m) => m.t === 'error' && m.code === 'rate_limited').length, 3, 'two tokens, five unasked answers');
     c.ws.close();
   });
 
