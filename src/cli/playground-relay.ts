@@ -18,17 +18,25 @@
 //   always send one with a WebSocket) equal to the Host it asked for, which
 //   names it by IP address or "localhost"; that stops other web sites,
 //   including through DNS rebinding, and clients that are not a page at all.
+// - the relay cannot be pointed at itself, nor at any relay: a page may not
+//   set the headers the relay's own checks trust (Origin, Host, forwarding
+//   headers, Sec-WebSocket-*), and a target at RELAY_PATH is refused, so one
+//   page connection cannot build a chain of relays inside this process.
 // What a page asks for is bounded (URL length, header count and size, control
-// message size), and nothing the relay does with it is worse than linear.
+// message size, one upstream connection per page connection, MAX_RELAY_SESSIONS
+// in all, bytes waiting to go upstream), and nothing the relay does with it is
+// worse than linear.
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from '../index.js';
 import { refuseUpgrade } from '../node/refuse.js';
+import { DEFAULT_DISCONNECT_BUFFERED_AMOUNT } from '../node/websocket.js';
 import {
   BODY_LIMIT,
   DATA_BINARY,
   DATA_TEXT,
+  RELAY_PATH,
   type PageToRelay,
   type RelayConnect,
   type RelayToPage,
@@ -43,12 +51,22 @@ export interface RelayOptions {
   log?: (event: string, fields: Record<string, string | number | undefined>) => void;
 }
 
-/** Header names the client sets itself: a page may not send its own. */
-const RESERVED_HEADERS = new Set(['connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol', 'content-length', 'transfer-encoding']);
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Headers that say a request was forwarded by a proxy, so that its peer address is not the client's. */
 const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-real-ip', 'via'] as const;
+/**
+ * Header names a page may not send: those the client sets itself, and those
+ * this relay's own checks trust (Origin, Host, forwarding headers): with them
+ * a relayed request would pass for a page of a relay, and relays could be chained.
+ */
+const RESERVED_HEADERS = new Set(['connection', 'upgrade', 'content-length', 'transfer-encoding', 'host', 'origin', ...FORWARDING_HEADERS]);
+/** Reserved too: every name with one of these prefixes (Sec-WebSocket-Key, Sec-WebSocket-Protocol, X-Forwarded-Proto...). */
+const RESERVED_HEADER_PREFIXES = ['sec-websocket-', 'x-forwarded-'] as const;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Upstream connections open at once through one relay (each page connection has at most one). More: `RELAY_BUSY`, close 1013. */
+export const MAX_RELAY_SESSIONS = 32;
+/** Bytes a page's messages may wait to be written upstream (a target that does not read): past it, the upstream connection fails (1013). */
+export const MAX_RELAY_UPSTREAM_BUFFERED = DEFAULT_DISCONNECT_BUFFERED_AMOUNT;
 /** Largest control message (JSON text frame) from a page: a connect with its headers fits many times over. Larger: 1009. */
 export const MAX_CONTROL_MESSAGE_BYTES = 256 * 1024;
 /** Longest target URL a page may ask for (browsers and servers rarely take more than 8 KiB). */
@@ -85,6 +103,8 @@ export function checkTarget(target: string, allow: readonly string[]): { url: UR
   else if (url.protocol === 'https:') url.protocol = 'wss:';
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') return { refused: `the relay connects to ws:// and wss:// URLs only, not ${url.protocol}` };
   if (url.hash) url.hash = '';
+  // A relay's path, on this server or another: a relay reached through a relay would chain (each hop one more connection in this process).
+  if (url.pathname === RELAY_PATH) return { refused: `the relay does not connect to a relay (${RELAY_PATH})` };
   const host = url.hostname.toLowerCase();
   const bare = host.replace(/^\[(.*)\]$/, '$1');
   if (isLoopbackHost(host) || allow.includes('*') || allow.includes(host) || allow.includes(bare)) return { url };
@@ -132,7 +152,10 @@ function parseConnect(message: unknown): RelayConnect | string {
     if (headerBytes > MAX_RELAY_HEADER_BYTES) return `the request headers are larger than ${MAX_RELAY_HEADER_BYTES} bytes`;
     if (!TOKEN.test(pair[0])) return `not a header name: ${JSON.stringify(quote(pair[0]))}`;
     if (/[\r\n\0]/.test(pair[1])) return `the value of ${pair[0]} has a line break or NUL`;
-    if (RESERVED_HEADERS.has(pair[0].toLowerCase())) return `${pair[0]} is set by the WebSocket client itself${pair[0].toLowerCase() === 'sec-websocket-protocol' ? ' (use the subprotocols field)' : ''}`;
+    const lower = pair[0].toLowerCase();
+    if (RESERVED_HEADERS.has(lower) || RESERVED_HEADER_PREFIXES.some((prefix) => lower.startsWith(prefix))) {
+      return `${pair[0]} is set by the WebSocket client itself or trusted by the relay; a page may not send it${lower === 'sec-websocket-protocol' ? ' (use the subprotocols field)' : ''}`;
+    }
   }
   return { type: 'connect', url: m.url, protocols: protocols as string[], headers: headers as Array<[string, string]> };
 }
@@ -262,6 +285,10 @@ export class PlaygroundRelay {
           refuse('RELAY_REFUSED', checked.refused);
           return;
         }
+        if (this.upstreams.size >= MAX_RELAY_SESSIONS) {
+          refuse('RELAY_BUSY', `the relay has ${MAX_RELAY_SESSIONS} connections open already; close one and try again`, 1013);
+          return;
+        }
         const sendData = (framed: Buffer): void => {
           if (page.readyState === WebSocket.OPEN) page.send(framed, { binary: true });
         };
@@ -323,6 +350,8 @@ export class PlaygroundRelay {
       headers,
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       maxPayload: this.options.maxPayload,
+      // The page's side is a server connection, bounded by the same default; this bounds the other way.
+      disconnectBufferedAmount: MAX_RELAY_UPSTREAM_BUFFERED,
     });
     this.upstreams.add(upstream);
     upstream.on('upgrade', (res: IncomingMessage) => {

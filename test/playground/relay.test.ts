@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import WsClient from 'ws';
 import { WebSocketServer, type WebSocket } from '../../src/index.js';
 import { DATA_BINARY, DATA_TEXT, RELAY_PATH, type RelayToPage } from '../../src/cli/playground-protocol.js';
-import { checkTarget, isLoopbackHost, MAX_RELAY_HEADERS, PlaygroundRelay, shortReason } from '../../src/cli/playground-relay.js';
+import { checkTarget, isLoopbackHost, MAX_RELAY_HEADERS, MAX_RELAY_SESSIONS, MAX_RELAY_UPSTREAM_BUFFERED, PlaygroundRelay, shortReason } from '../../src/cli/playground-relay.js';
 import { onceEvent, withTimeout } from '../helpers/async.js';
 import { HOST } from '../helpers/net.js';
 
@@ -48,6 +48,10 @@ test('targets: loopback by default, allowed hosts, "*"; URL spellings of 127.0.0
   assert.ok('url' in checkTarget('wss://anything.example/', ['*']));
   assert.ok('refused' in checkTarget('ftp://127.0.0.1/', []));
   assert.ok('refused' in checkTarget('not a url', []));
+  for (const relay of [`ws://127.0.0.1:8080${RELAY_PATH}`, `ws://127.0.0.1:8080${RELAY_PATH}?x=1#y`, `http://localhost${RELAY_PATH}`, `wss://other.example${RELAY_PATH}`]) {
+    const checked = checkTarget(relay, ['*']);
+    assert.ok('refused' in checked && /does not connect to a relay/.test(checked.refused), `${relay}: a relay is never a target (no chains)`);
+  }
 });
 
 describe('relay protocol', { timeout: 60_000 }, () => {
@@ -80,7 +84,8 @@ describe('relay protocol', { timeout: 60_000 }, () => {
     });
     await onceEvent(upstream, 'listening');
     upstreamUrl = `ws://${HOST}:${(upstream.address() as AddressInfo).port}`;
-    upstream.on('connection', (ws: WebSocket) => {
+    upstream.on('connection', (ws: WebSocket, req: IncomingMessage) => {
+      if (req.url === '/stall') ws.pause(); // a server that never reads
       ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
     });
   });
@@ -92,6 +97,11 @@ describe('relay protocol', { timeout: 60_000 }, () => {
     for (const ws of upstream.clients) ws.terminate();
     await new Promise((r) => upstream.close(r));
   });
+
+  const p0Error = (control: RelayToPage[]): string | undefined => {
+    const error = control.find((m) => m.type === 'error');
+    return error?.type === 'error' ? error.message : undefined;
+  };
 
   /** A page: the relay's messages, control ones parsed. */
   async function page(connect: Record<string, unknown>, headers: Record<string, string> = {}) {
@@ -241,6 +251,82 @@ describe('relay protocol', { timeout: 60_000 }, () => {
     await joined.until(() => joined.control.some((m) => m.type === 'open'), 'open');
     assert.equal(heard.at(-1)!.headers['x-rep'], Array.from({ length: MAX_RELAY_HEADERS }, (_, i) => String(i)).join(', '));
     joined.ws.close();
+  });
+
+  test('no chains: the relay as a target, or the headers its checks trust (Origin, Host, forwarding, Sec-WebSocket-*), are refused', async () => {
+    const origin = new URL(base.replace(/^ws/, 'http')).origin;
+    const before = heard.length;
+    for (const [connect, pattern] of [
+      // The red team's chain: the relay's own URL with the page's own Origin, so that the hop passes the Origin check.
+      [{ url: base, protocols: [], headers: [['Origin', origin]] }, /a page may not send it/],
+      [{ url: base, protocols: [], headers: [] }, /does not connect to a relay/],
+      [{ url: `${base}?hop=2`, protocols: [], headers: [] }, /does not connect to a relay/],
+      [{ url: `${upstreamUrl}/`, protocols: [], headers: [['origin', origin]] }, /a page may not send it/],
+      [{ url: `${upstreamUrl}/`, protocols: [], headers: [['Host', `${HOST}:1`]] }, /a page may not send it/],
+      [{ url: `${upstreamUrl}/`, protocols: [], headers: [['X-Forwarded-Proto', 'https']] }, /a page may not send it/],
+      [{ url: `${upstreamUrl}/`, protocols: [], headers: [['Forwarded', 'for=1.2.3.4']] }, /a page may not send it/],
+      [{ url: `${upstreamUrl}/`, protocols: [], headers: [['Sec-WebSocket-Anything', 'x']] }, /a page may not send it/],
+    ] as const) {
+      const p = await page(connect);
+      const [code] = await p.closed;
+      assert.equal(code, 1008, JSON.stringify(connect));
+      const error = p.control.find((m) => m.type === 'error');
+      assert.ok(error?.type === 'error' && ['RELAY_BAD_REQUEST', 'RELAY_REFUSED'].includes(error.code), JSON.stringify(p.control));
+      assert.match(error.message, pattern, JSON.stringify(connect));
+    }
+    assert.equal(heard.length, before, 'no upstream request was made');
+  });
+
+  test(`at most ${MAX_RELAY_SESSIONS} upstream connections at once (one per page connection): the next gets RELAY_BUSY and 1013`, async () => {
+    const pages = [];
+    for (let i = 0; i < MAX_RELAY_SESSIONS; i++) {
+      const p = await page({ url: `${upstreamUrl}/many`, protocols: [], headers: [] });
+      await p.until(() => p.control.some((m) => m.type === 'open'), 'open');
+      pages.push(p);
+    }
+    const second = pages[0]!;
+    second.ws.send(JSON.stringify({ type: 'connect', url: `${upstreamUrl}/again`, protocols: [], headers: [] }));
+    await second.until(() => p0Error(second.control) !== undefined, 'already connected');
+    assert.match(p0Error(second.control)!, /already connected/);
+
+    const busy = await page({ url: `${upstreamUrl}/one-too-many`, protocols: [], headers: [] });
+    const [code] = await busy.closed;
+    assert.equal(code, 1013);
+    assert.ok(busy.control.some((m) => m.type === 'error' && m.code === 'RELAY_BUSY'), JSON.stringify(busy.control));
+
+    const closedOne = pages.pop()!;
+    closedOne.ws.close();
+    await closedOne.closed;
+    await withTimeout(
+      (async () => {
+        for (;;) {
+          const again = await page({ url: `${upstreamUrl}/after`, protocols: [], headers: [] });
+          await again.until(() => again.control.some((m) => m.type === 'open' || m.type === 'error'), 'open or busy');
+          if (again.control.some((m) => m.type === 'open')) return again.ws.close();
+          await again.closed; // its upstream has not finished closing yet
+        }
+      })(),
+      5000,
+      'a session after one closed',
+    );
+    for (const p of pages) p.ws.close();
+    await Promise.all(pages.map((p) => p.closed));
+  });
+
+  test('a target that never reads: what waits to go upstream is bounded, then the upstream connection fails (1013)', async () => {
+    const p = await page({ url: `${upstreamUrl}/stall`, protocols: [], headers: [] });
+    await p.until(() => p.control.some((m) => m.type === 'open'), 'open');
+    const chunk = Buffer.alloc(1024 * 1024, 0x61);
+    chunk[0] = DATA_BINARY;
+    const total = MAX_RELAY_UPSTREAM_BUFFERED * 3;
+    for (let sent = 0; sent < total && p.ws.readyState === p.ws.OPEN; sent += chunk.length) {
+      p.ws.send(chunk);
+      await new Promise((r) => setImmediate(r));
+    }
+    await p.until(() => p.control.some((m) => m.type === 'close'), 'the upstream connection failed');
+    const close = p.control.find((m) => m.type === 'close');
+    assert.ok(close && close.type === 'close' && close.code === 1013, JSON.stringify(p.control.slice(-3)));
+    assert.ok(p.control.some((m) => m.type === 'error' && m.code === 'WS_ERR_BUFFERED_AMOUNT_EXCEEDED'), JSON.stringify(p.control.slice(-3)));
   });
 
   test('a control message over 256 KiB closes the page with 1009', async () => {
