@@ -70,8 +70,16 @@ export interface ClientOptions {
   requestTimeout?: number;
   /** Messages held while disconnected (default 100); when full the oldest is dropped. */
   outboxSize?: number;
-  /** Heartbeat, overriding what the server announces; `false` turns it off. */
+  /** Heartbeat, overriding what the server announces; `false` turns it off. Either way each value is kept within 100 ms and about 24 days. */
   heartbeat?: { interval: number; timeout: number } | false;
+  /**
+   * Rooms this client keeps state for (default 1,000, the hub's default
+   * `maxRoomsPerConnection`): `join()` past it rejects with `too_many_rooms`, and
+   * rooms the server puts it in past it are ignored.
+   */
+  maxRooms?: number;
+  /** Members kept per room for `members()` and `presence` (default 10,000); past it new members are not listed. */
+  maxMembersPerRoom?: number;
 }
 
 export class HubError extends Error {
@@ -111,6 +119,12 @@ interface Pending {
   reject: (error: Error) => void;
   timer: ReturnType<typeof setTimeout>;
 }
+
+/** Bounds of a heartbeat: a server announcing 0 must not make the client ping in a loop; setTimeout takes at most 2^31 - 1 ms. */
+const MIN_HEARTBEAT_MS = 100;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const DEFAULT_MAX_ROOMS = 1000;
+const DEFAULT_MAX_MEMBERS_PER_ROOM = 10_000;
 
 /** Earlier connection ids a resume names (the server accepts at most 16). */
 const MAX_PREVIOUS_IDS = 16;
@@ -166,12 +180,16 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
   private readonly options: ClientOptions;
   /** The connection ids this client has had (the most recent 17): its own messages carry one. */
   private readonly ids = new Set<string>();
+  private readonly maxRooms: number;
+  private readonly maxMembers: number;
 
   constructor(
     readonly url: string,
     options: ClientOptions = {},
   ) {
     this.options = options;
+    this.maxRooms = options.maxRooms ?? DEFAULT_MAX_ROOMS;
+    this.maxMembers = options.maxMembersPerRoom ?? DEFAULT_MAX_MEMBERS_PER_ROOM;
     const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!Ctor) throw new TypeError('No WebSocket class: pass options.WebSocket (in Node: the WebSocket of "switchboard")');
     this.Ctor = Ctor;
@@ -247,6 +265,10 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     if (state && state.last !== null) return Promise.resolve({ head: state.last, members: [...state.members.values()] });
     const p = new Promise<{ head: number; members: Member[] }>((resolve, reject) => {
       if (!state) {
+        if (this.rooms.size >= this.maxRooms) {
+          reject(new HubError('too_many_rooms', `This client keeps at most ${this.maxRooms} rooms (option maxRooms)`));
+          return;
+        }
         state = { last: null, history: options.history === true, members: new Map(), waiters: [] };
         this.rooms.set(room, state);
         if (this.status === 'open') this.sendJoin(room, state);
@@ -389,7 +411,13 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
       } catch {
         return;
       }
-      if (m && typeof m === 'object') this.receive(m);
+      if (!m || typeof m !== 'object') return;
+      try {
+        this.receive(m);
+      } catch (error) {
+        // A malformed message from the server (a field of the wrong type) loses only itself.
+        this.fire('error', new HubError('bad_message', `A malformed "${String(m.t)}" message from the server was ignored: ${String(error)}`));
+      }
     };
     ws.onclose = (event) => {
       if (this.ws === ws) this.closed(event.code, event.reason);
@@ -431,6 +459,8 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
   private receive(m: any): void {
     switch (m.t) {
       case 'welcome': {
+        // One welcome per connection (section 1): another would start a second heartbeat and send the joins again.
+        if (this.status === 'open') return;
         this.id = m.id;
         this.ids.add(m.id);
         // Only recent ids matter: older ones' messages have left the server's history.
@@ -458,7 +488,7 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
             (r: { rooms: Record<string, { members?: Member[]; error?: string }> }) => {
               for (const [room, result] of Object.entries(r.rooms)) {
                 const state = this.rooms.get(room);
-                if (state && result.members) state.members = new Map(result.members.map((m) => [m.id, m]));
+                if (state && result.members) state.members = this.memberMap(result.members);
                 else if (state && result.error) this.fire('error', new HubError(result.error, `Could not rejoin "${room}"`));
               }
             },
@@ -505,16 +535,23 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
       case 'presence': {
         const state = this.rooms.get(m.room);
         if (!state) return;
-        if (m.join) state.members.set(m.join.id, m.join);
+        if (m.join && (state.members.size < this.maxMembers || state.members.has(m.join.id))) state.members.set(m.join.id, m.join);
         if (m.leave) state.members.delete(m.leave.id);
         this.fire('presence', { room: m.room, join: m.join, leave: m.leave, members: [...state.members.values()] });
         return;
       }
       case 'joined': {
+        if (typeof m.room !== 'string') return;
         let state = this.rooms.get(m.room);
-        if (!state) this.rooms.set(m.room, (state = { last: null, history: false, members: new Map(), waiters: [] }));
+        if (!state) {
+          if (this.rooms.size >= this.maxRooms) {
+            this.fire('error', new HubError('too_many_rooms', `The server put this client in "${m.room.slice(0, 100)}", past maxRooms (${this.maxRooms}): ignored`));
+            return;
+          }
+          this.rooms.set(m.room, (state = { last: null, history: false, members: new Map(), waiters: [] }));
+        }
         this.joinedRoom(state, m.head, m.members, true);
-        this.fire('joined', { room: m.room, members: m.members ?? [] });
+        this.fire('joined', { room: m.room, members: [...state.members.values()] });
         return;
       }
       case 'left':
@@ -547,8 +584,18 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
 
   private joinedRoom(state: Room, head: number, members: Member[] = [], atHead: boolean): void {
     if (state.last === null) state.last = atHead ? head : 0;
-    state.members = new Map(members.map((m) => [m.id, m]));
+    state.members = this.memberMap(members);
     for (const [resolve] of state.waiters.splice(0)) resolve({ head, members });
+  }
+
+  /** At most maxMembersPerRoom of `members`, by id. */
+  private memberMap(members: Member[]): Map<string, Member> {
+    const map = new Map<string, Member>();
+    for (const member of members) {
+      if (map.size >= this.maxMembers) break;
+      map.set(member.id, member);
+    }
+    return map;
   }
 
   private dispatch(event: string, data: unknown, id: number | undefined, meta: Meta): void {
@@ -582,8 +629,10 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
   // ---- heartbeat -----------------------------------------------------------------
 
   private startHeartbeat(announced: { interval: number; timeout: number } | undefined): void {
-    const hb = this.options.heartbeat === undefined ? announced : this.options.heartbeat;
-    if (!hb) return;
+    this.stopHeartbeat();
+    const chosen = this.options.heartbeat === undefined ? announced : this.options.heartbeat;
+    if (!chosen || typeof chosen !== 'object') return;
+    const hb = { interval: heartbeatMs(chosen.interval, 25_000), timeout: heartbeatMs(chosen.timeout, 10_000) };
     const beat = (): void => {
       this.hbTimer = setTimeout(() => {
         if (!this.ws) return;
@@ -620,6 +669,12 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     this.hbTimer = this.deadTimer = null;
     this.beat = null;
   }
+}
+
+/** A heartbeat value within MIN_HEARTBEAT_MS and MAX_TIMER_MS (`fallback` when not a number). */
+function heartbeatMs(value: unknown, fallback: number): number {
+  if (typeof value !== 'number' || Number.isNaN(value)) return fallback;
+  return Math.min(MAX_TIMER_MS, Math.max(MIN_HEARTBEAT_MS, value));
 }
 
 function detach(ws: WebSocketLike): void {
