@@ -1,7 +1,7 @@
 // The playground: connection panel, handshake, composer and saved messages,
 // message log. The connection lives here; the log lives in a LogStore.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { PlaygroundConfig, RelayHandshake } from '../../src/cli/playground-protocol';
+import { reservedHeaderProblem, type PlaygroundConfig, type RelayHandshake } from '../../src/cli/playground-protocol';
 import { describeCloseCode, parseHex, toCompactHex, utf8Length } from './codec';
 import { openConnection, type CloseInfo, type Connection, type OpenInfo, type Via } from './connection';
 import { Composer } from './composer';
@@ -18,7 +18,6 @@ interface HeaderRow {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const RESERVED = ['connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol'];
 const MAX_RETRY_DELAY_MS = 30_000;
 
 export interface SendResult {
@@ -77,8 +76,9 @@ export function App({ config, store }: { config: PlaygroundConfig; store: LogSto
         setProblem(`Not a valid header name: ${JSON.stringify(name)}`);
         return;
       }
-      if (RESERVED.includes(name.toLowerCase())) {
-        setProblem(`${name} is set by the WebSocket client itself${name.toLowerCase() === 'sec-websocket-protocol' ? '; use the Subprotocols field' : ''}`);
+      const reserved = reservedHeaderProblem(name);
+      if (reserved !== null) {
+        setProblem(reserved);
         return;
       }
       pairs.push([name, h.value]);

@@ -15,6 +15,26 @@
 /** Where the relay listens, on the same port as the page. */
 export const RELAY_PATH = '/__relay';
 
+/** Headers that say a request was forwarded by a proxy (the relay refuses such requests). */
+export const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-real-ip', 'via'] as const;
+const RESERVED_HEADERS: ReadonlySet<string> = new Set(['connection', 'upgrade', 'content-length', 'transfer-encoding', 'host', 'origin', ...FORWARDING_HEADERS]);
+const RESERVED_HEADER_PREFIXES = ['sec-websocket-', 'x-forwarded-'] as const;
+
+/**
+ * Why a page may not send request header `name` through the relay, or null
+ * when it may: the client sets it itself, or the relay's own checks trust it
+ * (Origin, Host, forwarding headers; with them a relayed request would pass
+ * for a page of a relay, and relays could be chained).
+ */
+export function reservedHeaderProblem(name: string): string | null {
+  const lower = name.toLowerCase();
+  if (lower === 'sec-websocket-protocol') return `${name} is set by the WebSocket client itself; use the subprotocols field`;
+  if (RESERVED_HEADERS.has(lower) || RESERVED_HEADER_PREFIXES.some((prefix) => lower.startsWith(prefix))) {
+    return `${name} is set by the WebSocket client itself or trusted by the relay; a page may not send it`;
+  }
+  return null;
+}
+
 export const DATA_TEXT = 1;
 export const DATA_BINARY = 2;
 

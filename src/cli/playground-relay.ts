@@ -36,7 +36,9 @@ import {
   BODY_LIMIT,
   DATA_BINARY,
   DATA_TEXT,
+  FORWARDING_HEADERS,
   RELAY_PATH,
+  reservedHeaderProblem,
   type PageToRelay,
   type RelayConnect,
   type RelayToPage,
@@ -51,16 +53,6 @@ export interface RelayOptions {
   log?: (event: string, fields: Record<string, string | number | undefined>) => void;
 }
 
-/** Headers that say a request was forwarded by a proxy, so that its peer address is not the client's. */
-const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-real-ip', 'via'] as const;
-/**
- * Header names a page may not send: those the client sets itself, and those
- * this relay's own checks trust (Origin, Host, forwarding headers): with them
- * a relayed request would pass for a page of a relay, and relays could be chained.
- */
-const RESERVED_HEADERS = new Set(['connection', 'upgrade', 'content-length', 'transfer-encoding', 'host', 'origin', ...FORWARDING_HEADERS]);
-/** Reserved too: every name with one of these prefixes (Sec-WebSocket-Key, Sec-WebSocket-Protocol, X-Forwarded-Proto...). */
-const RESERVED_HEADER_PREFIXES = ['sec-websocket-', 'x-forwarded-'] as const;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Upstream connections open at once through one relay (each page connection has at most one). More: `RELAY_BUSY`, close 1013. */
@@ -152,10 +144,8 @@ function parseConnect(message: unknown): RelayConnect | string {
     if (headerBytes > MAX_RELAY_HEADER_BYTES) return `the request headers are larger than ${MAX_RELAY_HEADER_BYTES} bytes`;
     if (!TOKEN.test(pair[0])) return `not a header name: ${JSON.stringify(quote(pair[0]))}`;
     if (/[\r\n\0]/.test(pair[1])) return `the value of ${pair[0]} has a line break or NUL`;
-    const lower = pair[0].toLowerCase();
-    if (RESERVED_HEADERS.has(lower) || RESERVED_HEADER_PREFIXES.some((prefix) => lower.startsWith(prefix))) {
-      return `${pair[0]} is set by the WebSocket client itself or trusted by the relay; a page may not send it${lower === 'sec-websocket-protocol' ? ' (use the subprotocols field)' : ''}`;
-    }
+    const reserved = reservedHeaderProblem(pair[0]);
+    if (reserved !== null) return reserved;
   }
   return { type: 'connect', url: m.url, protocols: protocols as string[], headers: headers as Array<[string, string]> };
 }
