@@ -3,7 +3,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TokenBucket } from '../../src/hub/index.js';
-import { RawClient, startHub, type TestHub } from './helpers.js';
+import { hubClient, RawClient, startHub, type TestHub } from './helpers.js';
 
 describe('hub: rate limit', { timeout: 30_000 }, () => {
   const hubs: TestHub[] = [];
@@ -71,6 +71,19 @@ describe('hub: rate limit', { timeout: 30_000 }, () => {
     assert.equal(c.closed, null);
     c.send({ t: 'ping', ts: 'again' }); // a second ping within half an interval costs a token: none left
     assert.equal((await c.waitClosed()).code, 4429);
+  });
+
+  test('the browser client\'s own heartbeat is never rate-limited into a disconnect (a charge on every ping would cut it off here)', async () => {
+    const t = await startHub({ rateLimit: { rate: 1, burst: 3, onLimit: 'disconnect' }, heartbeat: { interval: 150, timeout: 1000 } });
+    hubs.push(t);
+    const client = hubClient(t.url, { reconnect: false });
+    const disconnects: number[] = [];
+    client.on('disconnect', (info) => disconnects.push(info.code));
+    await client.ready();
+    await new Promise((r) => setTimeout(r, 2000)); // about 13 pings, with 3 + 2 tokens
+    assert.deepEqual(disconnects, []);
+    assert.equal(client.status, 'open');
+    client.close();
   });
 
   test('acks answering the server\'s requests are free; unasked acks and errors cost a token', async () => {
