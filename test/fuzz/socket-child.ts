@@ -36,7 +36,7 @@ if (kind === 'echo') {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: true, maxPayload: 1024 * 1024 });
   wss.on('connection', (ws) => {
     ws.on('error', () => {});
-    ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary }));
+    ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
   });
   wss.on('listening', () => ready((wss.address() as AddressInfo).port));
 } else if (kind === 'hub') {

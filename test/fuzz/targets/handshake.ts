@@ -71,7 +71,7 @@ export const handshakeTarget: FuzzTarget<HandshakeInput> = {
     const kind = rng.below(10);
     if (kind < 3) text = validHandshake(rng, { path, protocols }).head;
     else text = mutatedHandshake(rng, { path, protocols });
-    let bytes = Buffer.from(text, 'latin1');
+    let bytes: Buffer = Buffer.from(text, 'latin1');
     if (kind >= 7) bytes = mutateBytes(rng, bytes, 4);
     if (rng.chance(0.05)) bytes = rng.bytes(rng.size(400));
     const bits = (): number | boolean | undefined => rng.pick([undefined, true, false, 8, 9, 10, 15]);

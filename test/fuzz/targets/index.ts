@@ -19,7 +19,7 @@ export const TARGETS: TargetEntry[] = [
   { name: 'hub-wire', share: 0.25, make: ({ hubDepth }) => hubWireTarget(hubDepth) },
   { name: 'deflate', share: 0.02, make: () => deflateTarget },
   { name: 'socket-echo', share: 0.015, make: () => socketTarget('echo') },
-  { name: 'socket-hub', share: 0.015, make: () => socketTarget('hub') },
+  { name: 'socket-hub', share: 0.015, make: ({ hubDepth }) => socketTarget('hub', hubDepth) },
 ];
 
 export { DEFAULT_HUB_DEPTH };

@@ -12,6 +12,7 @@ import { WebSocket } from '../../../src/index.js';
 import type { FuzzTarget } from '../engine.js';
 import { encodeRawFrame, frameStream, hubMessage, mutatedHandshake, validHandshake } from '../generators.js';
 import { mutateBytes, randomChunks, type Rng } from '../rng.js';
+import { DEFAULT_HUB_DEPTH } from './hub-wire.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.join(here, '..', '..', '..');
@@ -62,7 +63,7 @@ function assertAlive(session: ServerSession): void {
   if (session.exited) fail(`the ${session.kind} server died (${JSON.stringify(session.exited)}): ${session.stderr.slice(-4000)}`);
 }
 
-async function startServer(kind: ServerKind): Promise<ServerSession> {
+export async function startServer(kind: ServerKind): Promise<ServerSession> {
   const child = spawn(process.execPath, ['--import', 'tsx', '--expose-gc', CHILD, kind], {
     cwd: repoRoot,
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
@@ -87,7 +88,7 @@ async function startServer(kind: ServerKind): Promise<ServerSession> {
 }
 
 /** A frame stream of hub messages, masked as a client must: mostly text, sometimes binary, pings and raw faults. */
-function hubFrames(rng: Rng): Buffer {
+function hubFrames(rng: Rng, hubDepth: number): Buffer {
   const frames: Buffer[] = [];
   if (rng.chance(0.8)) frames.push(textFrame(rng, '{"t":"hello"}'));
   for (let n = rng.int(1, 12); n > 0; n--) {
@@ -97,8 +98,8 @@ function hubFrames(rng: Rng): Buffer {
     else if (r === 2) frames.push(frameStream(rng, { role: 'server' }));
     else if (r === 3) frames.push(textFrame(rng, JSON.stringify({ t: 'join', id: rng.below(100), room: rng.pick(['lobby', '__proto__', 'constructor', 'r1']) })));
     else if (r === 4) frames.push(textFrame(rng, JSON.stringify({ t: 'req', id: rng.below(100), ev: 'say', data: 'hi' })));
-    else if (r < 8) frames.push(textFrame(rng, JSON.stringify({ t: 'join', id: rng.below(100), room: 'lobby' })), textFrame(rng, hubMessage(rng, 1000).replace(/"room":"[^"]*"/, '"room":"lobby"')));
-    else frames.push(textFrame(rng, hubMessage(rng, 1000)));
+    else if (r < 8) frames.push(textFrame(rng, JSON.stringify({ t: 'join', id: rng.below(100), room: 'lobby' })), textFrame(rng, hubMessage(rng, hubDepth).replace(/"room":"[^"]*"/, '"room":"lobby"')));
+    else frames.push(textFrame(rng, hubMessage(rng, hubDepth)));
   }
   return Buffer.concat(frames);
 }
@@ -108,19 +109,19 @@ function textFrame(rng: Rng, text: string): Buffer {
   return encodeRawFrame({ fin: true, rsv: 0, opcode: 0x1, payload, maskKey: rng.bytes(4), lengthForm: payload.length < 126 ? 7 : payload.length < 65536 ? 16 : 64 });
 }
 
-function generateConnection(rng: Rng, kind: ServerKind): ConnectionInput {
+function generateConnection(rng: Rng, kind: ServerKind, hubDepth: number): ConnectionInput {
   const wsPath = kind === 'hub' ? (rng.chance(0.9) ? '/hub' : rng.pick(['/', '/other', '/hub/x'])) : rng.pick(['/', '/echo']);
   const protocols = kind === 'hub' ? (rng.chance(0.95) ? ['switchboard.v1'] : undefined) : rng.chance(0.2) ? ['chat'] : undefined;
   const ending = rng.pick(['end', 'reset', 'wait'] as const);
   if (rng.chance(0.2)) {
     // A broken handshake: line-level faults, then maybe byte-level ones, maybe frames behind it.
-    let head = Buffer.from(mutatedHandshake(rng, { path: wsPath, protocols }), 'latin1');
+    let head: Buffer = Buffer.from(mutatedHandshake(rng, { path: wsPath, protocols }), 'latin1');
     if (rng.chance(0.4)) head = mutateBytes(rng, head, 3);
     const tail = rng.chance(0.3) ? frameStream(rng, { role: 'server' }) : Buffer.alloc(0);
     return { chunks: randomChunks(rng, Buffer.concat([head, tail])), afterHead: -1, ending };
   }
   const { head } = validHandshake(rng, { path: wsPath, protocols });
-  let frames = kind === 'hub' ? hubFrames(rng) : frameStream(rng, { role: 'server' });
+  let frames = kind === 'hub' ? hubFrames(rng, hubDepth) : frameStream(rng, { role: 'server' });
   if (rng.chance(0.4)) frames = mutateBytes(rng, frames, 4);
   const headChunks = randomChunks(rng, Buffer.from(head, 'latin1'));
   return { chunks: [...headChunks, ...randomChunks(rng, frames)], afterHead: headChunks.length, ending };
@@ -189,23 +190,32 @@ async function honestEcho(port: number): Promise<void> {
   ws.close();
 }
 
-interface HonestClient {
+export interface HonestClient {
+  /** Every `error` message the server sent this client. */
+  errors: Array<Record<string, unknown>>;
   send(message: Record<string, unknown>): void;
+  /** Sends text as it is (for messages JSON.stringify could not produce). */
+  sendRaw(text: string): void;
   next(match: (m: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>>;
   close(): void;
 }
 
-async function openHubClient(port: number): Promise<HonestClient> {
+export async function openHubClient(port: number): Promise<HonestClient> {
   const ws = await WebSocket.connect(`ws://127.0.0.1:${port}/hub`, { protocols: ['switchboard.v1'] });
   ws.on('error', () => {});
   const received: Array<Record<string, unknown>> = [];
   let wake: () => void = () => {};
+  const errors: Array<Record<string, unknown>> = [];
   ws.on('message', (data) => {
-    received.push(JSON.parse(String(data)));
+    const message = JSON.parse(String(data)) as Record<string, unknown>;
+    if (message.t === 'error') errors.push(message);
+    received.push(message);
     wake();
   });
   const client: HonestClient = {
+    errors,
     send: (message) => ws.send(JSON.stringify(message)),
+    sendRaw: (text) => ws.send(text),
     next: (match, what) =>
       withTimeout(
         new Promise((resolve) => {
@@ -243,6 +253,7 @@ async function honestHubClient(port: number): Promise<void> {
   await reader.next((m) => m.t === 'msg' && m.ev === 'honest', 'the honest message, live');
   writer.send({ t: 'req', id: 3, ev: 'say', data: 'hi' });
   await writer.next((m) => m.t === 'ack' && m.id === 3, 'request answered');
+  for (const client of [reader, writer]) if (client.errors.length > 0) fail(`an honest client got ${JSON.stringify(client.errors)}`);
   reader.close();
   writer.close();
 }
@@ -257,7 +268,8 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   ]);
 }
 
-export function socketTarget(kind: ServerKind): FuzzTarget<ConnectionInput, ServerSession> {
+/** `hubDepth`: deepest nesting of the hub messages' data (see DEFAULT_HUB_DEPTH). */
+export function socketTarget(kind: ServerKind, hubDepth = DEFAULT_HUB_DEPTH): FuzzTarget<ConnectionInput, ServerSession> {
   return {
     name: `socket-${kind}`,
     concurrency: 48,
@@ -268,7 +280,7 @@ export function socketTarget(kind: ServerKind): FuzzTarget<ConnectionInput, Serv
       session.baseline = (await memory(session)).rss;
       return session;
     },
-    generate: (rng) => generateConnection(rng, kind),
+    generate: (rng) => generateConnection(rng, kind, hubDepth),
     async check(input, session): Promise<void> {
       assertAlive(session);
       await playConnection(session, input);
