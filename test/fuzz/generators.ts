@@ -108,7 +108,7 @@ export function frameStream(rng: Rng, options: FrameStreamOptions): Buffer {
     if (faults && rng.chance(0.03)) f.opcode = rng.below(16);
     if (faults && rng.chance(0.03)) f.fin = !f.fin;
     if (faults && rng.chance(0.03)) {
-      f.claimedLength = rng.pick([0, 1, 125, 126, 65535, 65536, 2 ** 31, 2 ** 32 + 5, 2 ** 53 - 1, 2 ** 53, 2 ** 63]);
+      f.claimedLength = rng.pick([0, 1, 125, 126, 65535, 65536, 2 ** 20 + 1, 2 ** 24, 50 * 2 ** 20, 2 ** 31, 2 ** 32 + 5, 2 ** 53 - 1, 2 ** 53, 2 ** 63]);
       f.lengthForm = f.claimedLength < 126 ? 7 : f.claimedLength < 65536 ? 16 : 64;
       if (f.claimedLength > Number.MAX_SAFE_INTEGER) {
         // Write the 64-bit field by hand: the top bit set (a length no parser may accept).

@@ -10,9 +10,10 @@ export async function fuzzBriefly(target: FuzzTarget<any, any>, inputs: number, 
   const result = await runTarget(target, { seed: SEED, inputs, seconds, maxFailures: 1 });
   const failure = result.failures[0];
   if (failure !== undefined) {
+    const where = failure.index >= 0 ? `at input ${failure.index}` : 'in its setup or final checks';
+    const replay = `npm run fuzz -- --target ${target.name} --seed ${SEED}${failure.index >= 0 ? ` --index ${failure.index}` : ''}`;
     assert.fail(
-      `${target.name} failed at input ${failure.index} of seed ${SEED} ` +
-        `(replay: npm run fuzz -- --target ${target.name} --seed ${SEED} --index ${failure.index}):\n${failure.error}\n` +
+      `${target.name} failed ${where}, seed ${SEED} (replay: ${replay}):\n${failure.error}\n` +
         `input: ${JSON.stringify(failure.input)?.slice(0, 4000)}`,
     );
   }
