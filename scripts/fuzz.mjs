@@ -55,6 +55,7 @@ for (const entry of selected) {
   const rate = result.inputs / result.seconds;
   rows.push({ target: entry.name, inputs: result.inputs, seconds: result.seconds.toFixed(1), 'inputs/s': Math.round(rate), failures: result.failures.length });
   console.log(`${entry.name.padEnd(13)} ${String(result.inputs).padStart(8)} inputs  ${result.seconds.toFixed(1).padStart(6)} s  ${String(Math.round(rate)).padStart(7)}/s  ${result.failures.length} failures`);
+  if (result.note) console.log(`${' '.repeat(14)}${result.note}`);
   for (const failure of result.failures) {
     failed++;
     const dir = path.join(root, 'fuzz', 'findings');

@@ -12,6 +12,8 @@ export interface FuzzTarget<Input = unknown, Session = unknown> {
   check(input: Input, session: Session): void | Promise<void>;
   /** Checks after the last input (the server is still up, memory, an honest client is served); tears down. */
   finish?(session: Session): Promise<void>;
+  /** A line for the run's summary, after `finish` (memory growth ...). */
+  report?(session: Session): string;
   /** A JSON-able form of an input, saved with a failure. */
   describe(input: Input): unknown;
   /** Inputs in flight at once (targets whose check is asynchronous). */
@@ -46,6 +48,8 @@ export interface RunResult {
   inputs: number;
   seconds: number;
   failures: Failure[];
+  /** What the target's `report` said. */
+  note?: string;
 }
 
 function describeError(error: unknown): string {
@@ -74,6 +78,7 @@ export async function runTarget<I, S>(target: FuzzTarget<I, S>, options: RunOpti
   const deadline = options.seconds === undefined ? Infinity : started + options.seconds * 1000;
   let ran = 0;
   let session: S | undefined;
+  let note: string | undefined;
   try {
     session = target.start ? await target.start() : (undefined as S);
     const first = options.index ?? 0;
@@ -119,6 +124,7 @@ export async function runTarget<I, S>(target: FuzzTarget<I, S>, options: RunOpti
       await Promise.all(Array.from({ length: concurrency }, worker));
     }
     if (target.finish) await target.finish(session as S);
+    if (target.report) note = target.report(session as S);
   } catch (error) {
     fail(-1, error);
   } finally {
@@ -127,5 +133,5 @@ export async function runTarget<I, S>(target: FuzzTarget<I, S>, options: RunOpti
     process.off('unhandledRejection', onRejection);
     process.off('uncaughtException', onException);
   }
-  return { target: target.name, seed, inputs: ran, seconds: (performance.now() - started) / 1000, failures };
+  return { target: target.name, seed, inputs: ran, seconds: (performance.now() - started) / 1000, failures, note };
 }

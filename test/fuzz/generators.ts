@@ -198,8 +198,13 @@ function oddValue(rng: Rng): string {
   return s;
 }
 
-/** A Sec-WebSocket-Extensions value: permessage-deflate offers with valid, odd and repeated parameters. */
-export function extensionOffer(rng: Rng): string {
+/**
+ * A Sec-WebSocket-Extensions value: permessage-deflate offers with valid,
+ * odd and repeated parameters. `wellFormed`: only what RFC 6455 section 9.1's
+ * grammar allows (a server may decline such an offer, never refuse the handshake).
+ */
+export function extensionOffer(rng: Rng, wellFormed = false): string {
+  if (wellFormed) return wellFormedOffer(rng);
   const offers: string[] = [];
   const count = rng.int(1, 4);
   for (let i = 0; i < count; i++) {
@@ -219,6 +224,20 @@ export function extensionOffer(rng: Rng): string {
   return offers.join(rng.pick([', ', ',', ' , ', ',,']));
 }
 
+function wellFormedOffer(rng: Rng): string {
+  const offers: string[] = [];
+  for (let n = rng.int(1, 3); n > 0; n--) {
+    let offer = rng.chance(0.8) ? 'permessage-deflate' : token(rng);
+    for (let p = rng.int(0, 3); p > 0; p--) {
+      const name = rng.pick(['server_no_context_takeover', 'client_no_context_takeover', 'server_max_window_bits', 'client_max_window_bits', token(rng)]);
+      const value = rng.below(4);
+      offer += `; ${name}${value === 0 ? '' : value === 1 ? `=${rng.int(1, 20)}` : value === 2 ? `="${rng.int(8, 15)}"` : `=${token(rng)}`}`;
+    }
+    offers.push(offer);
+  }
+  return offers.join(', ');
+}
+
 export interface HandshakeOptions {
   path: string;
   protocols?: string[];
@@ -229,7 +248,7 @@ export function validHandshake(rng: Rng, options: HandshakeOptions): { head: str
   const key = randomKey(rng);
   const lines = [`GET ${options.path} HTTP/1.1`, 'Host: 127.0.0.1', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Key: ${key}`, 'Sec-WebSocket-Version: 13'];
   if (options.protocols) lines.push(`Sec-WebSocket-Protocol: ${options.protocols.join(', ')}`);
-  if (rng.chance(0.3)) lines.push(`Sec-WebSocket-Extensions: ${extensionOffer(rng)}`);
+  if (rng.chance(0.3)) lines.push(`Sec-WebSocket-Extensions: ${extensionOffer(rng, true)}`);
   if (rng.chance(0.2)) lines.push(`Origin: http://${token(rng)}`);
   for (let i = rng.below(3); i > 0; i--) lines.push(`X-${token(rng)}: ${token(rng, 30)}`);
   // Header order does not matter after the request line.

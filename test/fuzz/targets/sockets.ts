@@ -30,6 +30,39 @@ export interface ConnectionInput {
   afterHead: number;
   /** How the client leaves: a FIN, a TCP reset, or waiting for the server to close. */
   ending: 'end' | 'reset' | 'wait';
+  /** The handshake is one the server must accept (101). */
+  acceptable: boolean;
+}
+
+/** Reason phrases (RFC 9110 section 15; 431 from RFC 6585) of every status a server may answer an upgrade with. */
+const REASONS: Record<string, string> = {
+  '101': 'Switching Protocols',
+  '400': 'Bad Request',
+  '401': 'Unauthorized',
+  '403': 'Forbidden',
+  '404': 'Not Found',
+  '405': 'Method Not Allowed',
+  '408': 'Request Timeout',
+  '413': 'Payload Too Large',
+  '414': 'URI Too Long',
+  '426': 'Upgrade Required',
+  '429': 'Too Many Requests',
+  '431': 'Request Header Fields Too Large',
+  '500': 'Internal Server Error',
+  '501': 'Not Implemented',
+  '503': 'Service Unavailable',
+  '505': 'HTTP Version Not Supported',
+};
+
+/** What the server answered must be an HTTP/1.1 status line with its proper reason phrase; 101 for an acceptable handshake. */
+function checkAnswer(answer: Buffer, input: ConnectionInput): void {
+  const lineEnd = answer.indexOf('\r\n');
+  if (lineEnd === -1) return; // nothing (or a fragment) before the connection went
+  const line = answer.toString('latin1', 0, lineEnd);
+  const match = /^HTTP\/1\.1 (\d{3}) (.*)$/.exec(line);
+  if (match === null) fail(`answered ${JSON.stringify(line.slice(0, 200))}`);
+  if (REASONS[match[1]!] !== match[2]) fail(`status line ${JSON.stringify(line)}: expected reason ${JSON.stringify(REASONS[match[1]!])}`);
+  if (input.acceptable && match[1] !== '101') fail(`a valid handshake was answered ${JSON.stringify(line)}`);
 }
 
 export interface ServerSession {
@@ -39,6 +72,8 @@ export interface ServerSession {
   stderr: string;
   exited: { code: number | null; signal: string | null } | null;
   baseline: number;
+  /** RSS after the run (after a GC) minus the baseline. */
+  growth?: number;
 }
 
 function fail(message: string): never {
@@ -118,17 +153,18 @@ function generateConnection(rng: Rng, kind: ServerKind, hubDepth: number): Conne
     let head: Buffer = Buffer.from(mutatedHandshake(rng, { path: wsPath, protocols }), 'latin1');
     if (rng.chance(0.4)) head = mutateBytes(rng, head, 3);
     const tail = rng.chance(0.3) ? frameStream(rng, { role: 'server' }) : Buffer.alloc(0);
-    return { chunks: randomChunks(rng, Buffer.concat([head, tail])), afterHead: -1, ending };
+    return { chunks: randomChunks(rng, Buffer.concat([head, tail])), afterHead: -1, ending, acceptable: false };
   }
   const { head } = validHandshake(rng, { path: wsPath, protocols });
   let frames = kind === 'hub' ? hubFrames(rng, hubDepth) : frameStream(rng, { role: 'server' });
   if (rng.chance(0.4)) frames = mutateBytes(rng, frames, 4);
   const headChunks = randomChunks(rng, Buffer.from(head, 'latin1'));
-  return { chunks: [...headChunks, ...randomChunks(rng, frames)], afterHead: headChunks.length, ending };
+  const acceptable = kind === 'echo' || (wsPath === '/hub' && protocols !== undefined);
+  return { chunks: [...headChunks, ...randomChunks(rng, frames)], afterHead: headChunks.length, ending, acceptable };
 }
 
-/** Plays one connection against the server; resolves when it is closed, whatever happened. */
-function playConnection(session: ServerSession, input: ConnectionInput): Promise<void> {
+/** Plays one connection against the server; resolves with what the server sent (its first 64 KiB) when it is closed, whatever happened. */
+function playConnection(session: ServerSession, input: ConnectionInput): Promise<Buffer> {
   return new Promise((resolve) => {
     const socket = net.connect(session.port, '127.0.0.1');
     socket.setNoDelay(true);
@@ -139,7 +175,7 @@ function playConnection(session: ServerSession, input: ConnectionInput): Promise
       finished = true;
       clearTimeout(timer);
       socket.destroy();
-      resolve();
+      resolve(received);
     };
     const timer = setTimeout(finish, CONNECTION_MS);
     socket.on('error', finish);
@@ -283,7 +319,7 @@ export function socketTarget(kind: ServerKind, hubDepth = DEFAULT_HUB_DEPTH): Fu
     generate: (rng) => generateConnection(rng, kind, hubDepth),
     async check(input, session): Promise<void> {
       assertAlive(session);
-      await playConnection(session, input);
+      checkAnswer(await playConnection(session, input), input);
       assertAlive(session);
     },
     async finish(session): Promise<void> {
@@ -293,6 +329,7 @@ export function socketTarget(kind: ServerKind, hubDepth = DEFAULT_HUB_DEPTH): Fu
         assertAlive(session);
         await (kind === 'echo' ? honestEcho(session.port) : honestHubClient(session.port));
         const { rss } = await memory(session);
+        session.growth = rss - session.baseline;
         if (rss - session.baseline > MAX_GROWTH) {
           fail(`the ${kind} server grew by ${((rss - session.baseline) / 1048576).toFixed(1)} MiB (limit ${MAX_GROWTH / 1048576} MiB)`);
         }
@@ -300,6 +337,10 @@ export function socketTarget(kind: ServerKind, hubDepth = DEFAULT_HUB_DEPTH): Fu
       } finally {
         session.child.kill('SIGTERM');
       }
+    },
+    report(session): string {
+      const mib = (bytes: number): string => (bytes / 1048576).toFixed(1);
+      return `server RSS ${mib(session.baseline)} MiB after warm-up, ${session.growth === undefined ? '?' : `${session.growth >= 0 ? '+' : ''}${mib(session.growth)}`} MiB after the run (limit +${mib(MAX_GROWTH)})`;
     },
     describe(input): unknown {
       return { ...input, chunks: input.chunks.map((c) => c.toString('base64')) };
