@@ -23,6 +23,8 @@ export const MAX_GROWTH = 64 * 1024 * 1024;
 const CONNECTION_MS = 1500;
 
 export type ServerKind = 'echo' | 'hub';
+/** What runs in the child: a server to attack, or clients that connect to a fuzzing server at `args[0]`. */
+export type ChildKind = ServerKind | 'client';
 
 export interface ConnectionInput {
   /** Pieces of what the client sends, handshake first; `afterHead` is where the handshake ends (-1: it is all handshake). */
@@ -55,7 +57,7 @@ const REASONS: Record<string, string> = {
 };
 
 /** What the server answered must be an HTTP/1.1 status line with its proper reason phrase; 101 for an acceptable handshake. */
-function checkAnswer(answer: Buffer, input: ConnectionInput): void {
+export function checkAnswer(answer: Buffer, input: { acceptable: boolean }): void {
   const lineEnd = answer.indexOf('\r\n');
   if (lineEnd === -1) return; // nothing (or a fragment) before the connection went
   const line = answer.toString('latin1', 0, lineEnd);
@@ -66,7 +68,7 @@ function checkAnswer(answer: Buffer, input: ConnectionInput): void {
 }
 
 export interface ServerSession {
-  kind: ServerKind;
+  kind: ChildKind;
   child: ChildProcess;
   port: number;
   stderr: string;
@@ -74,16 +76,26 @@ export interface ServerSession {
   baseline: number;
   /** RSS after the run (after a GC) minus the baseline. */
   growth?: number;
+  /** The child's report after the run. */
+  last?: ChildReport;
 }
 
 function fail(message: string): never {
   throw new Error(message);
 }
 
-function memory(session: ServerSession): Promise<{ rss: number; heapUsed: number }> {
+export interface ChildReport {
+  rss: number;
+  heapUsed: number;
+  /** Connections that opened, messages received (WebSocket messages; the hub counts connections only). */
+  opened: number;
+  messages: number;
+}
+
+export function memory(session: ServerSession): Promise<ChildReport> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the server did not report its memory')), 10_000);
-    const onMessage = (message: { memory?: { rss: number; heapUsed: number } }): void => {
+    const onMessage = (message: { memory?: ChildReport }): void => {
       if (!message.memory) return;
       clearTimeout(timer);
       session.child.off('message', onMessage);
@@ -94,12 +106,12 @@ function memory(session: ServerSession): Promise<{ rss: number; heapUsed: number
   });
 }
 
-function assertAlive(session: ServerSession): void {
+export function assertAlive(session: ServerSession): void {
   if (session.exited) fail(`the ${session.kind} server died (${JSON.stringify(session.exited)}): ${session.stderr.slice(-4000)}`);
 }
 
-export async function startServer(kind: ServerKind): Promise<ServerSession> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--expose-gc', CHILD, kind], {
+export async function startServer(kind: ChildKind, args: string[] = []): Promise<ServerSession> {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--expose-gc', CHILD, kind, ...args], {
     cwd: repoRoot,
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
@@ -294,7 +306,7 @@ async function honestHubClient(port: number): Promise<void> {
   writer.close();
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;
   return Promise.race([
     promise.finally(() => clearTimeout(timer)),
@@ -328,7 +340,8 @@ export function socketTarget(kind: ServerKind, hubDepth = DEFAULT_HUB_DEPTH): Fu
         await new Promise((resolve) => setTimeout(resolve, 200));
         assertAlive(session);
         await (kind === 'echo' ? honestEcho(session.port) : honestHubClient(session.port));
-        const { rss } = await memory(session);
+        session.last = await memory(session);
+        const { rss } = session.last;
         session.growth = rss - session.baseline;
         if (rss - session.baseline > MAX_GROWTH) {
           fail(`the ${kind} server grew by ${((rss - session.baseline) / 1048576).toFixed(1)} MiB (limit ${MAX_GROWTH / 1048576} MiB)`);
@@ -340,7 +353,7 @@ export function socketTarget(kind: ServerKind, hubDepth = DEFAULT_HUB_DEPTH): Fu
     },
     report(session): string {
       const mib = (bytes: number): string => (bytes / 1048576).toFixed(1);
-      return `server RSS ${mib(session.baseline)} MiB after warm-up, ${session.growth === undefined ? '?' : `${session.growth >= 0 ? '+' : ''}${mib(session.growth)}`} MiB after the run (limit +${mib(MAX_GROWTH)})`;
+      return `server RSS ${mib(session.baseline)} MiB after warm-up, ${session.growth === undefined ? '?' : `${session.growth >= 0 ? '+' : ''}${mib(session.growth)}`} MiB after the run (limit +${mib(MAX_GROWTH)}); ${session.last?.opened ?? '?'} connections opened${kind === 'echo' ? `, ${session.last?.messages ?? '?'} messages echoed` : ''}`;
     },
     describe(input): unknown {
       return { ...input, chunks: input.chunks.map((c) => c.toString('base64')) };
