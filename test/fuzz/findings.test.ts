@@ -4,7 +4,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WireError, encodeMessage, parseClientMessage } from '../../src/hub/wire.js';
-import { openHubClient, startServer } from './targets/sockets.js';
+import net from 'node:net';
+import { checkAnswer, openHubClient, startServer } from './targets/sockets.js';
 
 /** Found by `npm run fuzz -- --target hub-wire --hub-depth 10000` (and socket-hub): JSON nested 6,000 deep. */
 const DEEP = 6000;
@@ -22,6 +23,29 @@ describe('fuzz findings (fail until fixed)', () => {
     }
     // Accepted: then the hub must at least be able to send it on.
     assert.doesNotThrow(() => encodeMessage({ t: 'msg', room: 'r', mid: 1, ev: 'e', data: (parsed as { data: unknown }).data }));
+  });
+
+  test('echo server: a request head that passes 16 KiB before its end is refused with 431 and its proper reason phrase', { timeout: 30_000 }, async () => {
+    // Found by npm run fuzz (socket-echo, seed 1232577512, input 9921): a head that never ends, then frame bytes.
+    const session = await startServer('echo');
+    try {
+      const answer = await new Promise<Buffer>((resolve) => {
+        const socket = net.connect(session.port, '127.0.0.1');
+        let received = Buffer.alloc(0);
+        socket.on('error', () => resolve(received));
+        socket.on('data', (data: Buffer) => (received = Buffer.concat([received, data])));
+        socket.on('close', () => resolve(received));
+        socket.on('connect', () => {
+          socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+          socket.write(`X-Filler: ${'a'.repeat(17 * 1024)}\r\n`);
+        });
+        setTimeout(() => socket.destroy(), 5000);
+      });
+      assert.match(answer.toString('latin1'), /^HTTP\/1\.1 431 /);
+      checkAnswer(answer, { acceptable: false });
+    } finally {
+      session.child.kill('SIGTERM');
+    }
   });
 
   test('hub over a socket: after a deep pub, a member joining with history gets no error and still gets live messages', { timeout: 60_000 }, async () => {

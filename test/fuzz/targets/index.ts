@@ -21,7 +21,7 @@ export const TARGETS: TargetEntry[] = [
   { name: 'deflate', share: 0.01, make: () => deflateTarget },
   { name: 'socket-client', share: 0.01, make: () => clientSocketTarget },
   { name: 'socket-echo', share: 0.015, make: () => socketTarget('echo') },
-  { name: 'socket-hub', share: 0.015, make: ({ hubDepth }) => socketTarget('hub', hubDepth) },
+  { name: 'socket-hub', share: 0.015, make: ({ hubDepth }) => socketTarget('hub', { hubDepth }) },
 ];
 
 export { DEFAULT_HUB_DEPTH };

@@ -57,13 +57,13 @@ const REASONS: Record<string, string> = {
 };
 
 /** What the server answered must be an HTTP/1.1 status line with its proper reason phrase; 101 for an acceptable handshake. */
-export function checkAnswer(answer: Buffer, input: { acceptable: boolean }): void {
+export function checkAnswer(answer: Buffer, input: { acceptable: boolean }, tolerated: ReadonlySet<string> = new Set()): void {
   const lineEnd = answer.indexOf('\r\n');
   if (lineEnd === -1) return; // nothing (or a fragment) before the connection went
   const line = answer.toString('latin1', 0, lineEnd);
   const match = /^HTTP\/1\.1 (\d{3}) (.*)$/.exec(line);
   if (match === null) fail(`answered ${JSON.stringify(line.slice(0, 200))}`);
-  if (REASONS[match[1]!] !== match[2]) fail(`status line ${JSON.stringify(line)}: expected reason ${JSON.stringify(REASONS[match[1]!])}`);
+  if (REASONS[match[1]!] !== match[2] && !tolerated.has(line)) fail(`status line ${JSON.stringify(line)}: expected reason ${JSON.stringify(REASONS[match[1]!])}`);
   if (input.acceptable && match[1] !== '101') fail(`a valid handshake was answered ${JSON.stringify(line)}`);
 }
 
@@ -316,8 +316,16 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
   ]);
 }
 
-/** `hubDepth`: deepest nesting of the hub messages' data (see DEFAULT_HUB_DEPTH). */
-export function socketTarget(kind: ServerKind, hubDepth = DEFAULT_HUB_DEPTH): FuzzTarget<ConnectionInput, ServerSession> {
+export interface SocketTargetOptions {
+  /** Deepest nesting of the hub messages' data (see DEFAULT_HUB_DEPTH). */
+  hubDepth?: number;
+  /** Status lines not counted as failures (a known bug with its reproducer in findings.test.ts). */
+  toleratedStatusLines?: ReadonlySet<string>;
+}
+
+export function socketTarget(kind: ServerKind, options: SocketTargetOptions = {}): FuzzTarget<ConnectionInput, ServerSession> {
+  const hubDepth = options.hubDepth ?? DEFAULT_HUB_DEPTH;
+  const tolerated = options.toleratedStatusLines ?? new Set<string>();
   return {
     name: `socket-${kind}`,
     concurrency: 48,
@@ -331,7 +339,7 @@ export function socketTarget(kind: ServerKind, hubDepth = DEFAULT_HUB_DEPTH): Fu
     generate: (rng) => generateConnection(rng, kind, hubDepth),
     async check(input, session): Promise<void> {
       assertAlive(session);
-      checkAnswer(await playConnection(session, input), input);
+      checkAnswer(await playConnection(session, input), input, tolerated);
       assertAlive(session);
     },
     async finish(session): Promise<void> {
