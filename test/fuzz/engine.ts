@@ -40,6 +40,8 @@ export interface RunOptions {
   maxFailures?: number;
   /** An input slower than this is a failure too (quadratic paths, stalls). Default 2000 ms. */
   slowInputMs?: number;
+  /** Called before each input with its index (a watchdog in another thread can then name the input that hangs). */
+  onInput?: (index: number) => void;
 }
 
 export interface RunResult {
@@ -67,10 +69,15 @@ export async function runTarget<I, S>(target: FuzzTarget<I, S>, options: RunOpti
   const maxFailures = options.maxFailures ?? 5;
   const slowMs = options.slowInputMs ?? 2000;
   const fail = (index: number, error: unknown, input?: I): void => {
+    if (failures.length >= maxFailures) return;
     failures.push({ target: target.name, seed, index, error: describeError(error), input: input === undefined ? undefined : target.describe(input) });
   };
-  const onRejection = (reason: unknown): void => fail(-1, new Error(`unhandledRejection: ${describeError(reason)}`));
-  const onException = (error: unknown): void => fail(-1, new Error(`uncaughtException: ${describeError(error)}`));
+  // Inputs run since the last turn of the event loop: where an unhandled rejection or a late exception came from.
+  let sinceIndex = 0;
+  let lastIndex = -1;
+  const where = (): string => (lastIndex < 0 ? 'during setup' : `after one of inputs ${sinceIndex}-${lastIndex}`);
+  const onRejection = (reason: unknown): void => fail(-1, new Error(`unhandledRejection ${where()}: ${describeError(reason)}`));
+  const onException = (error: unknown): void => fail(-1, new Error(`uncaughtException ${where()}: ${describeError(error)}`));
   process.on('unhandledRejection', onRejection);
   process.on('uncaughtException', onException);
 
@@ -83,7 +90,10 @@ export async function runTarget<I, S>(target: FuzzTarget<I, S>, options: RunOpti
     session = target.start ? await target.start() : (undefined as S);
     const first = options.index ?? 0;
     const last = options.index !== undefined ? options.index + 1 : options.inputs;
+    const onInput = options.onInput;
     const runOne = async (index: number): Promise<void> => {
+      onInput?.(index);
+      lastIndex = index;
       const input = target.generate(Rng.forInput(seed, index));
       const t0 = performance.now();
       try {
@@ -98,7 +108,15 @@ export async function runTarget<I, S>(target: FuzzTarget<I, S>, options: RunOpti
     const concurrency = target.concurrency ?? 1;
     if (concurrency === 1 && !target.start) {
       // The sans-I/O targets: a tight loop, one input at a time.
+      sinceIndex = first;
       for (let index = first; index < last && failures.length < maxFailures; index++) {
+        onInput?.(index);
+        lastIndex = index;
+        if ((index & 1023) === 1023) {
+          // A turn of the event loop now and then, so that unhandled rejections surface near the input that made them.
+          await new Promise((resolve) => setImmediate(resolve));
+          sinceIndex = index + 1;
+        }
         const input = target.generate(Rng.forInput(seed, index));
         const t0 = performance.now();
         try {
