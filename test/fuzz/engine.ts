@@ -18,6 +18,8 @@ export interface FuzzTarget<Input = unknown, Session = unknown> {
   describe(input: Input): unknown;
   /** Inputs in flight at once (targets whose check is asynchronous). */
   concurrency?: number;
+  /** An input slower than this is a failure (default: RunOptions.slowInputMs). */
+  slowInputMs?: number;
 }
 
 export interface Failure {
@@ -67,7 +69,7 @@ export async function runTarget<I, S>(target: FuzzTarget<I, S>, options: RunOpti
   const { seed } = options;
   const failures: Failure[] = [];
   const maxFailures = options.maxFailures ?? 5;
-  const slowMs = options.slowInputMs ?? 2000;
+  const slowMs = target.slowInputMs ?? options.slowInputMs ?? 2000;
   const fail = (index: number, error: unknown, input?: I): void => {
     if (failures.length >= maxFailures) return;
     failures.push({ target: target.name, seed, index, error: describeError(error), input: input === undefined ? undefined : target.describe(input) });

@@ -5,6 +5,7 @@
 // uncaught exception or unhandled rejection, and reports its memory on request.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
 import { Hub } from '../../src/hub/index.js';
 
@@ -21,12 +22,15 @@ process.on('unhandledRejection', (reason) => {
 
 /** What the child saw, so a run can show its inputs got somewhere. */
 const counts = { opened: 0, messages: 0 };
+// How long the event loop was ever blocked: a stall is a denial of service too.
+const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+loopDelay.enable();
 const gc = (globalThis as { gc?: () => void }).gc;
 process.on('message', (message) => {
   if (message !== 'memory') return;
   gc?.();
   const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage();
-  process.send!({ memory: { rss, heapUsed, external, arrayBuffers, ...counts } });
+  process.send!({ memory: { rss, heapUsed, external, arrayBuffers, ...counts, maxLoopDelayMs: loopDelay.max / 1e6 } });
 });
 // The parent going away ends the child too.
 process.on('disconnect', () => process.exit(0));

@@ -11,7 +11,7 @@ import { WebSocketServer } from '../../../src/index.js';
 import type { FuzzTarget } from '../engine.js';
 import { acceptFor, frameStream, token } from '../generators.js';
 import { Rng, mutateBytes, randomChunks } from '../rng.js';
-import { MAX_GROWTH, assertAlive, memory, startServer, withTimeout, type ServerSession } from './sockets.js';
+import { MAX_GROWTH, MAX_LOOP_DELAY_MS, SOCKET_INPUT_SLOW_MS, assertAlive, memory, startServer, withTimeout, type ServerSession } from './sockets.js';
 
 export interface ClientInput {
   /** The answer's status line and header lines; `{accept}` and `{protocol}` are filled in from the request. */
@@ -135,6 +135,7 @@ function play(session: ClientSession, socket: net.Socket, input: ClientInput): P
 export const clientSocketTarget: FuzzTarget<ClientInput, ClientSession> = {
   name: 'socket-client',
   concurrency: 16,
+  slowInputMs: SOCKET_INPUT_SLOW_MS,
   async start(): Promise<ClientSession> {
     const incoming: net.Socket[] = [];
     const waiters: ClientSession['waiters'] = [];
@@ -193,6 +194,7 @@ export const clientSocketTarget: FuzzTarget<ClientInput, ClientSession> = {
       if (reply !== 'honest server') fail(`the client process, to an honest server: ${reply}`);
       session.last = await memory(session);
       session.growth = session.last.rss - session.baseline;
+      if (session.last.maxLoopDelayMs > MAX_LOOP_DELAY_MS) fail(`the client process's event loop was blocked for ${Math.round(session.last.maxLoopDelayMs)} ms`);
       if (session.growth > MAX_GROWTH) fail(`the client process grew by ${(session.growth / 1048576).toFixed(1)} MiB`);
       assertAlive(session);
     } finally {
@@ -204,7 +206,7 @@ export const clientSocketTarget: FuzzTarget<ClientInput, ClientSession> = {
   },
   report(session): string {
     const mib = (bytes: number): string => (bytes / 1048576).toFixed(1);
-    return `client process RSS ${mib(session.baseline)} MiB at start, ${session.growth === undefined ? '?' : `${session.growth >= 0 ? '+' : ''}${mib(session.growth)}`} MiB after the run (limit +${mib(MAX_GROWTH)}); ${session.last?.opened ?? '?'} clients opened, ${session.last?.messages ?? '?'} messages received`;
+    return `client process RSS ${mib(session.baseline)} MiB at start, ${session.growth === undefined ? '?' : `${session.growth >= 0 ? '+' : ''}${mib(session.growth)}`} MiB after the run (limit +${mib(MAX_GROWTH)}); event loop blocked ${Math.round(session.last?.maxLoopDelayMs ?? NaN)} ms at most; ${session.last?.opened ?? '?'} clients opened, ${session.last?.messages ?? '?'} messages received`;
   },
   describe(input): unknown {
     return { ...input, frames: input.frames.toString('base64') };

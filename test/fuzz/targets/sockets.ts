@@ -90,7 +90,18 @@ export interface ChildReport {
   /** Connections that opened, messages received (WebSocket messages; the hub counts connections only). */
   opened: number;
   messages: number;
+  /** Longest the child's event loop was blocked, in ms. */
+  maxLoopDelayMs: number;
 }
+
+/**
+ * The longest a server may stop answering everyone: generous, so that a
+ * loaded machine does not fail the run, yet far below the seconds-long
+ * stalls of the issue's attacks.
+ */
+export const MAX_LOOP_DELAY_MS = 5000;
+/** Every input's connection ends within CONNECTION_MS on a timer here: slower only when this process is starved. */
+export const SOCKET_INPUT_SLOW_MS = 30_000;
 
 export function memory(session: ServerSession): Promise<ChildReport> {
   return new Promise((resolve, reject) => {
@@ -329,6 +340,7 @@ export function socketTarget(kind: ServerKind, options: SocketTargetOptions = {}
   return {
     name: `socket-${kind}`,
     concurrency: 48,
+    slowInputMs: SOCKET_INPUT_SLOW_MS,
     async start(): Promise<ServerSession> {
       const session = await startServer(kind);
       // Warm up with an honest client before the baseline: code compiled and buffers allocated on first use are not growth.
@@ -351,6 +363,7 @@ export function socketTarget(kind: ServerKind, options: SocketTargetOptions = {}
         session.last = await memory(session);
         const { rss } = session.last;
         session.growth = rss - session.baseline;
+        if (session.last.maxLoopDelayMs > MAX_LOOP_DELAY_MS) fail(`the ${kind} server's event loop was blocked for ${Math.round(session.last.maxLoopDelayMs)} ms`);
         if (rss - session.baseline > MAX_GROWTH) {
           fail(`the ${kind} server grew by ${((rss - session.baseline) / 1048576).toFixed(1)} MiB (limit ${MAX_GROWTH / 1048576} MiB)`);
         }
@@ -361,7 +374,7 @@ export function socketTarget(kind: ServerKind, options: SocketTargetOptions = {}
     },
     report(session): string {
       const mib = (bytes: number): string => (bytes / 1048576).toFixed(1);
-      return `server RSS ${mib(session.baseline)} MiB after warm-up, ${session.growth === undefined ? '?' : `${session.growth >= 0 ? '+' : ''}${mib(session.growth)}`} MiB after the run (limit +${mib(MAX_GROWTH)}); ${session.last?.opened ?? '?'} connections opened${kind === 'echo' ? `, ${session.last?.messages ?? '?'} messages echoed` : ''}`;
+      return `server RSS ${mib(session.baseline)} MiB after warm-up, ${session.growth === undefined ? '?' : `${session.growth >= 0 ? '+' : ''}${mib(session.growth)}`} MiB after the run (limit +${mib(MAX_GROWTH)}); event loop blocked ${Math.round(session.last?.maxLoopDelayMs ?? NaN)} ms at most; ${session.last?.opened ?? '?'} connections opened${kind === 'echo' ? `, ${session.last?.messages ?? '?'} messages echoed` : ''}`;
     },
     describe(input): unknown {
       return { ...input, chunks: input.chunks.map((c) => c.toString('base64')) };
