@@ -163,7 +163,9 @@ export const clientSocketTarget: FuzzTarget<ClientInput, ClientSession> = {
     // The child's fields change after this (exit, stderr): keep reading them from the child's own session.
     Object.defineProperty(session, 'exited', { get: () => child.exited });
     Object.defineProperty(session, 'stderr', { get: () => child.stderr });
-    session.baseline = (await memory(session)).rss;
+    const start = await memory(session);
+    session.baseline = start.rss;
+    session.baselineHeap = start.heapUsed;
     return session;
   },
   generate,
@@ -206,7 +208,7 @@ export const clientSocketTarget: FuzzTarget<ClientInput, ClientSession> = {
   },
   report(session): string {
     const mib = (bytes: number): string => (bytes / 1048576).toFixed(1);
-    return `client process RSS ${mib(session.baseline)} MiB at start, ${session.growth === undefined ? '?' : `${session.growth >= 0 ? '+' : ''}${mib(session.growth)}`} MiB after the run (limit +${mib(MAX_GROWTH)}); event loop blocked ${Math.round(session.last?.maxLoopDelayMs ?? NaN)} ms at most; ${session.last?.opened ?? '?'} clients opened, ${session.last?.messages ?? '?'} messages received`;
+    return `client process RSS ${mib(session.baseline)} MiB at start, ${session.growth === undefined ? '?' : `${session.growth >= 0 ? '+' : ''}${mib(session.growth)}`} MiB after the run (limit +${mib(MAX_GROWTH)}), heap ${mib(session.baselineHeap ?? NaN)} -> ${mib(session.last?.heapUsed ?? NaN)} MiB; event loop blocked ${Math.round(session.last?.maxLoopDelayMs ?? NaN)} ms at most; ${session.last?.opened ?? '?'} clients opened, ${session.last?.messages ?? '?'} messages received`;
   },
   describe(input): unknown {
     return { ...input, frames: input.frames.toString('base64') };

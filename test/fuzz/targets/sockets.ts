@@ -74,6 +74,8 @@ export interface ServerSession {
   stderr: string;
   exited: { code: number | null; signal: string | null } | null;
   baseline: number;
+  /** Heap in use after a GC, after warm-up. */
+  baselineHeap?: number;
   /** RSS after the run (after a GC) minus the baseline. */
   growth?: number;
   /** The child's report after the run. */
@@ -345,7 +347,9 @@ export function socketTarget(kind: ServerKind, options: SocketTargetOptions = {}
       const session = await startServer(kind);
       // Warm up with an honest client before the baseline: code compiled and buffers allocated on first use are not growth.
       await (kind === 'echo' ? honestEcho(session.port) : honestHubClient(session.port));
-      session.baseline = (await memory(session)).rss;
+      const start = await memory(session);
+      session.baseline = start.rss;
+      session.baselineHeap = start.heapUsed;
       return session;
     },
     generate: (rng) => generateConnection(rng, kind, hubDepth),
@@ -374,7 +378,7 @@ export function socketTarget(kind: ServerKind, options: SocketTargetOptions = {}
     },
     report(session): string {
       const mib = (bytes: number): string => (bytes / 1048576).toFixed(1);
-      return `server RSS ${mib(session.baseline)} MiB after warm-up, ${session.growth === undefined ? '?' : `${session.growth >= 0 ? '+' : ''}${mib(session.growth)}`} MiB after the run (limit +${mib(MAX_GROWTH)}); event loop blocked ${Math.round(session.last?.maxLoopDelayMs ?? NaN)} ms at most; ${session.last?.opened ?? '?'} connections opened${kind === 'echo' ? `, ${session.last?.messages ?? '?'} messages echoed` : ''}`;
+      return `server RSS ${mib(session.baseline)} MiB after warm-up, ${session.growth === undefined ? '?' : `${session.growth >= 0 ? '+' : ''}${mib(session.growth)}`} MiB after the run (limit +${mib(MAX_GROWTH)}), heap ${mib(session.baselineHeap ?? NaN)} -> ${mib(session.last?.heapUsed ?? NaN)} MiB; event loop blocked ${Math.round(session.last?.maxLoopDelayMs ?? NaN)} ms at most; ${session.last?.opened ?? '?'} connections opened${kind === 'echo' ? `, ${session.last?.messages ?? '?'} messages echoed` : ''}`;
     },
     describe(input): unknown {
       return { ...input, chunks: input.chunks.map((c) => c.toString('base64')) };
