@@ -3,7 +3,7 @@
 import { Buffer } from 'node:buffer';
 import { MAX_NAME_LENGTH, WireError, encodeMessage, parseClientMessage, type ClientMessage } from '../../../src/hub/wire.js';
 import type { FuzzTarget } from '../engine.js';
-import { hubMessage } from '../generators.js';
+import { hubMessage } from '../hub-messages.js';
 import { mutateBytes, type Rng } from '../rng.js';
 
 /** Nesting of `data` the generator reaches by default: deep, but not so deep that storing it would fail today (see findings.test.ts). */

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from '../../../src/index.js';
 import type { FuzzTarget } from '../engine.js';
-import { encodeRawFrame, frameStream, hubMessage, mutatedHandshake, validHandshake } from '../generators.js';
+import { encodeRawFrame, frameStream, mutatedHandshake, validHandshake } from '../generators.js';
+import { hubMessage } from '../hub-messages.js';
 import { mutateBytes, randomChunks, type Rng } from '../rng.js';
 import { DEFAULT_HUB_DEPTH } from './hub-wire.js';
 
