@@ -7,7 +7,7 @@ import { hubMessage } from '../hub-messages.js';
 import { mutateBytes, type Rng } from '../rng.js';
 
 /** Nesting of `data` the generator reaches by default: deep, but not so deep that storing it would fail today (see findings.test.ts). */
-export const DEFAULT_HUB_DEPTH = 1000;
+export const DEFAULT_HUB_DEPTH = 10_000;
 
 const PARSE_ERRORS = new Set(['bad_json', 'bad_message', 'unknown_type']);
 const TYPES = new Set(['hello', 'join', 'leave', 'resume', 'pub', 'dm', 'emit', 'req', 'ack', 'error', 'ping']);
