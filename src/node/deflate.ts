@@ -260,13 +260,15 @@ export class PerMessageDeflate implements MessageTransform {
     // Paused by the budget on its last chunk: the next message must flow.
     if (inflate.isPaused()) inflate.resume();
     const noContextTakeover = this.isServer ? this.params.clientNoContextTakeover : this.params.serverNoContextTakeover;
-    if (inflate.bytesWritten < consumedAfter) {
-      // The message ended its deflate stream with a BFINAL block (RFC 7692
-      // 7.2.3.4): zlib takes no more input on this stream, so the next
-      // message needs a new inflater (else it would inflate to nothing).
+    // A message that ended its deflate stream with a BFINAL block (RFC 7692
+    // 7.2.3.4) leaves zlib taking no more input: the next message needs a new
+    // inflater. Without context takeover none is kept either: the connection
+    // holds no zlib state between messages (most of those are inflated in one
+    // shot, without an inflater of their own).
+    if (inflate.bytesWritten < consumedAfter || noContextTakeover) {
       this.inflate = null;
       inflate.close();
-    } else if (noContextTakeover) inflate.reset();
+    }
     pending(null, result);
   }
 
