@@ -1,10 +1,10 @@
 import { Buffer } from 'node:buffer';
 import { constants as zlibConstants, createDeflateRaw, createInflateRaw, inflateRawSync, type DeflateRaw, type InflateRaw } from 'node:zlib';
 import { CloseCode, ProtocolError, type DeflateParams, type MessageTransform, type PerMessageDeflateOptions } from '../protocol/index.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_MAX_INFLATING_BYTES, ZlibLimiter, type InflationTicket } from './zlib-limiter.js';
 
 /** The four bytes RFC 7692 strips from the end of every compressed message (an empty stored block). */
 const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
-const DEFAULT_CONCURRENCY = 10;
 /**
  * Compressed messages up to this size are inflated synchronously when the
  * sender keeps no context between messages: a one-shot inflate costs less
@@ -15,37 +15,12 @@ const SYNC_INFLATE_LIMIT = 64 * 1024;
 const SYNC_OUTPUT_LIMIT = 1024 * 1024;
 const MAX_BUFFER_LENGTH = 2 ** 31 - 1;
 
-/**
- * Bounds the zlib work of the whole process: at most `limit` operations run
- * at once (zlib runs on libuv's thread pool, which everything else shares).
- */
-class Limiter {
-  private running = 0;
-  private readonly waiting: Array<() => void> = [];
+/** An inflated message's buffer starts at least this large once it needs more than zlib's first chunk. */
+const MIN_INFLATE_CAPACITY = 64 * 1024;
+/** Up to this size an inflated message is copied out of a buffer with room to spare, so that a message kept long holds no slack. */
+const TRIM_LIMIT = 1024 * 1024;
 
-  constructor(private limit: number) {}
-
-  setLimit(limit: number): void {
-    this.limit = Math.max(1, limit);
-  }
-
-  run(job: (done: () => void) => void): void {
-    if (this.running < this.limit) {
-      this.running++;
-      job(this.done);
-    } else {
-      this.waiting.push(() => job(this.done));
-    }
-  }
-
-  private readonly done = (): void => {
-    const next = this.waiting.shift();
-    if (next) process.nextTick(next);
-    else this.running--;
-  };
-}
-
-const limiter = new Limiter(DEFAULT_CONCURRENCY);
+const limiter = new ZlibLimiter(DEFAULT_CONCURRENCY, DEFAULT_MAX_INFLATING_BYTES);
 
 /**
  * One compressor shared by every connection whose messages carry no
@@ -127,12 +102,24 @@ function sharedCompressor(windowBits: number, options: Record<string, unknown> |
  * zlib contexts are created on the first compressed message (an idle
  * connection holds none) and freed by `release()`. Inflation stops as soon as
  * the output passes `maxPayload`, so a decompression bomb never sits in memory.
+ * A message is inflated into one buffer grown geometrically (zlib's chunks
+ * are copied in as they come, not kept and joined at the end), so it costs
+ * about its own size, and the limiter bounds the output of all inflations
+ * under way together.
  */
 export class PerMessageDeflate implements MessageTransform {
   private inflate: InflateRaw | null = null;
   private deflate: DeflateRaw | null = null;
-  private inflateChunks: Buffer[] = [];
+  /** The message being inflated: zlib's first chunk as it came, or a buffer of ours with room to grow (`inflateOwned`). */
+  private inflateOutput: Buffer | null = null;
+  private inflateOwned = false;
   private inflateLength = 0;
+  private inflateTicket: InflationTicket | null = null;
+  /** Where the message's compressed bytes start in the inflater's input, and how many there are: to foresee its size. */
+  private inflateInputStart = 0;
+  private inflateInputLength = 0;
+  /** Ends the message once zlib's buffered output has been read (set when the flush came before it was). */
+  private inflateDrained: (() => void) | null = null;
   private inflateCallback: ((error: ProtocolError | null, result?: Uint8Array) => void) | null = null;
   private deflateChunks: Buffer[] = [];
   private deflateLength = 0;
@@ -148,6 +135,7 @@ export class PerMessageDeflate implements MessageTransform {
     private readonly options: PerMessageDeflateOptions = {},
   ) {
     if (options.concurrencyLimit !== undefined) limiter.setLimit(options.concurrencyLimit);
+    if (options.maxInflatingBytes !== undefined) limiter.setMaxInflatingBytes(options.maxInflatingBytes);
   }
 
   decode(data: Uint8Array, callback: (error: ProtocolError | null, result?: Uint8Array) => void): void {
@@ -249,35 +237,93 @@ export class PerMessageDeflate implements MessageTransform {
     }
     const inflate = this.inflate ?? this.createInflate();
     this.inflateCallback = callback;
-    const consumedAfter = inflate.bytesWritten + data.length + TRAILER.length;
+    this.inflateTicket = limiter.startInflation(() => {
+      if (this.inflate === inflate) inflate.resume();
+    });
+    this.inflateInputStart = inflate.bytesWritten;
+    this.inflateInputLength = data.length + TRAILER.length;
+    const consumedAfter = this.inflateInputStart + this.inflateInputLength;
     inflate.write(data);
     inflate.write(TRAILER);
     inflate.flush(() => {
-      const pending = this.inflateCallback;
-      if (pending === null || this.inflate !== inflate) return;
-      this.inflateCallback = null;
-      const chunks = this.inflateChunks;
-      const result = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.inflateLength);
-      this.inflateChunks = [];
-      this.inflateLength = 0;
-      const noContextTakeover = this.isServer ? this.params.clientNoContextTakeover : this.params.serverNoContextTakeover;
-      if (inflate.bytesWritten < consumedAfter) {
-        // The message ended its deflate stream with a BFINAL block (RFC 7692
-        // 7.2.3.4): zlib takes no more input on this stream, so the next
-        // message needs a new inflater (else it would inflate to nothing).
-        this.inflate = null;
-        inflate.close();
-      } else if (noContextTakeover) inflate.reset();
-      pending(null, result);
+      if (this.inflateCallback === null || this.inflate !== inflate) return;
+      // Output zlib produced while the stream was paused (over the budget) waits in the stream: the message ends once it is read.
+      if (inflate.readableLength > 0) this.inflateDrained = () => this.endInflation(inflate, consumedAfter);
+      else this.endInflation(inflate, consumedAfter);
     });
+  }
+
+  private endInflation(inflate: InflateRaw, consumedAfter: number): void {
+    const pending = this.inflateCallback!;
+    this.inflateCallback = null;
+    const result = this.takeInflated();
+    // Paused by the budget on its last chunk: the next message must flow.
+    if (inflate.isPaused()) inflate.resume();
+    const noContextTakeover = this.isServer ? this.params.clientNoContextTakeover : this.params.serverNoContextTakeover;
+    // A message that ended its deflate stream with a BFINAL block (RFC 7692
+    // 7.2.3.4) leaves zlib taking no more input: the next message needs a new
+    // inflater. Without context takeover none is kept either: the connection
+    // holds no zlib state between messages (most of those are inflated in one
+    // shot, without an inflater of their own).
+    if (inflate.bytesWritten < consumedAfter || noContextTakeover) {
+      this.inflate = null;
+      inflate.close();
+    }
+    pending(null, result);
+  }
+
+  /**
+   * Appends a chunk of zlib's output to the message. Its buffer grows to
+   * what the message will inflate to if the rest of the input inflates as
+   * the `consumed` bytes did, and at least doubles: most large messages
+   * are copied once or twice, not log(size) times, and leave little
+   * garbage behind. At most `maxPayload`.
+   */
+  private appendInflated(chunk: Buffer, length: number, consumed: number): void {
+    const output = this.inflateOutput;
+    if (output === null) {
+      // Most messages inflated here fit in zlib's first chunk: kept as it is.
+      this.inflateOutput = chunk;
+    } else {
+      const held = length - chunk.length;
+      let target = output;
+      if (!this.inflateOwned || length > output.length) {
+        const ceiling = this.maxPayload > 0 ? Math.min(this.maxPayload, MAX_BUFFER_LENGTH) : MAX_BUFFER_LENGTH;
+        const foreseen = consumed > 0 ? Math.ceil((length / consumed) * this.inflateInputLength * 1.125) : 0;
+        const capacity = Math.min(ceiling, Math.max(length, 2 * held, MIN_INFLATE_CAPACITY, foreseen));
+        target = Buffer.allocUnsafe(capacity);
+        output.copy(target, 0, 0, held);
+        this.inflateOutput = target;
+        this.inflateOwned = true;
+      }
+      chunk.copy(target, held);
+    }
+    this.inflateLength = length;
+  }
+
+  /** The message inflated so far, handed over: this connection and the limiter let go of it. */
+  private takeInflated(): Buffer {
+    const output = this.inflateOutput;
+    const length = this.inflateLength;
+    const owned = this.inflateOwned;
+    this.inflateOutput = null;
+    this.inflateOwned = false;
+    this.inflateLength = 0;
+    this.inflateTicket?.finish();
+    this.inflateTicket = null;
+    if (output === null) return Buffer.alloc(0);
+    if (!owned) return output;
+    // Room a large buffer never used is never touched (not resident); a small one is copied out (cheap) so it holds none.
+    if (length <= TRIM_LIMIT && output.length - length > output.length >>> 3) return Buffer.from(output.subarray(0, length));
+    return output.subarray(0, length);
   }
 
   /** Drops the inflater (its state is unusable after an error) and answers the pending decode with `error`. */
   private failInflate(error: ProtocolError): void {
     const inflate = this.inflate;
     this.inflate = null;
-    this.inflateChunks = [];
-    this.inflateLength = 0;
+    this.inflateDrained = null;
+    this.takeInflated();
     inflate?.close();
     const pending = this.inflateCallback;
     this.inflateCallback = null;
@@ -289,15 +335,22 @@ export class PerMessageDeflate implements MessageTransform {
     const inflate = createInflateRaw({ ...this.options.zlibInflateOptions, windowBits: 15 });
     inflate.on('data', (chunk: Buffer) => {
       if (this.inflate !== inflate) return;
-      this.inflateLength += chunk.length;
-      if (this.maxPayload > 0 && this.inflateLength > this.maxPayload) {
-        // Stop at once: the rest of the message is never inflated.
+      const length = this.inflateLength + chunk.length;
+      if (this.maxPayload > 0 && length > this.maxPayload) {
+        // Stop at once (zlib hands output over in chunks of 16 KiB): the rest of the message is never inflated.
         this.failInflate(
           new ProtocolError('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', `Decompressed message exceeds the limit of ${this.maxPayload} bytes`, CloseCode.MessageTooBig),
         );
         return;
       }
-      this.inflateChunks.push(chunk);
+      this.appendInflated(chunk, length, inflate.bytesWritten - this.inflateInputStart);
+      // Over the process's budget: zlib stops producing until other inflations finish.
+      if (this.inflateTicket?.charge(chunk.length)) inflate.pause();
+      const drained = this.inflateDrained;
+      if (drained !== null && inflate.readableLength === 0) {
+        this.inflateDrained = null;
+        drained();
+      }
     });
     inflate.on('error', (error: Error) => {
       if (this.inflate !== inflate) return;

@@ -77,6 +77,14 @@ export interface WebSocketServerOptions {
    * (`port`); set `headersTimeout` on servers you pass in.
    */
   handshakeTimeout?: number;
+  /**
+   * Bytes of request heads that arrived in pieces and wait for the rest,
+   * held for all connections together (default 8 MiB): a client whose
+   * partial head would cross it gets 503 Service Unavailable with
+   * Retry-After. Heads that arrive in one read are not counted. Applies to
+   * servers created with `port`.
+   */
+  maxPartialHeadBytes?: number;
   /** Milliseconds to wait for the closing handshake before destroying the socket (default 30,000). */
   closeTimeout?: number;
   /** The class to create connections with (a subclass of WebSocket). */
@@ -148,7 +156,7 @@ export class WebSocketServer extends EventEmitter {
     }
 
     if (options.port != null) {
-      const server = createUpgradeServer(options.handshakeTimeout ?? 10_000);
+      const server = createUpgradeServer(options.handshakeTimeout ?? 10_000, options.maxPartialHeadBytes);
       this.server = server;
       server.listen(options.port, options.host, options.backlog, callback);
     } else if (options.server) {

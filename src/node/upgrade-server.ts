@@ -8,13 +8,25 @@ import { acceptWithSharedReads, hasSharedReads, kChunkSink, type SharedReadSocke
 /** How often at most the handshake deadlines are checked, in ms. */
 const MAX_SWEEP_INTERVAL = 1000;
 
-/** The part of a head that arrived so far, when it came in several reads. */
+/**
+ * The part of a head that arrived so far, when it came in several reads:
+ * a buffer grown geometrically (so a head sent a byte at a time costs
+ * linear copying), of which the first `kHeadLength` bytes are the head.
+ */
 const kHeadSoFar = Symbol('switchboard.headSoFar');
+const kHeadLength = Symbol('switchboard.headLength');
 /** The 'data' listener of a socket without shared reads, to remove once its head is read. */
 const kHeadListener = Symbol('switchboard.headListener');
 /** The reader a socket still sending its head is listed in, so that closing forgets it. */
 const kHeadReader = Symbol('switchboard.headReader');
-type HeadSocket = Socket & { [kHeadSoFar]?: Buffer; [kHeadListener]?: (chunk: Buffer) => void; [kHeadReader]?: RequestHeadReader };
+type HeadSocket = Socket & { [kHeadSoFar]?: Buffer; [kHeadLength]?: number; [kHeadListener]?: (chunk: Buffer) => void; [kHeadReader]?: RequestHeadReader };
+
+/** The first buffer a partial head is held in (unless the head is larger); doubled as it fills, up to MAX_HEAD_BYTES. */
+const MIN_HEAD_CAPACITY = 1024;
+/** Default of `maxPartialHeadBytes`: 512 heads of the largest size, or thousands of ordinary ones. */
+export const DEFAULT_MAX_PARTIAL_HEAD_BYTES = 8 * 1024 * 1024;
+/** Seconds a client refused for want of room for its partial head is told to wait (Retry-After). */
+const PARTIAL_HEAD_RETRY_AFTER = 5;
 
 /** The `head` of an upgrade that came with no bytes after its request head (most of them); empty, so safe to share. */
 const NO_BYTES = Buffer.alloc(0);
@@ -28,10 +40,16 @@ const NO_BYTES = Buffer.alloc(0);
  * (as ws answers them), malformed ones 400, heads over MAX_HEAD_BYTES or
  * with more than MAX_HEADER_FIELDS fields 431, and a client whose whole head
  * has not arrived `handshakeTimeout` ms after it connected gets 408.
+ *
+ * A head that arrives in one read (nearly all of them) is never held. The
+ * bytes of heads that arrive in pieces are held until complete, at most
+ * `maxPartialHeadBytes` for all connections together: a client whose
+ * partial head would cross that gets 503 with Retry-After, so that many
+ * connections trickling large heads cannot fill the process.
  */
-export function createUpgradeServer(handshakeTimeout: number): Server {
+export function createUpgradeServer(handshakeTimeout: number, maxPartialHeadBytes = DEFAULT_MAX_PARTIAL_HEAD_BYTES): Server {
   const server = createServer({ noDelay: true }, (socket) => reader.accept(socket));
-  const reader = new RequestHeadReader(server, handshakeTimeout);
+  const reader = new RequestHeadReader(server, handshakeTimeout, maxPartialHeadBytes);
   // Before any connection can arrive: 'listening' is emitted before the event loop polls the new handle.
   server.on('listening', () => acceptWithSharedReads(server));
   return server;
@@ -55,10 +73,13 @@ class RequestHeadReader {
   private readonly sweepInterval: number;
   /** 0 (or anything not a positive finite number) turns the deadline off, as `socket.setTimeout(0)` does. */
   private readonly timeout: number;
+  /** Bytes of the buffers partial heads are held in, all connections together. */
+  private heldHeadBytes = 0;
 
   constructor(
     private readonly server: Server,
     timeout: number,
+    private readonly maxHeldHeadBytes: number,
   ) {
     this.timeout = timeout > 0 && Number.isFinite(timeout) ? timeout : 0;
     this.sweepInterval = Math.min(MAX_SWEEP_INTERVAL, Math.max(10, Math.ceil(this.timeout / 4)));
@@ -88,14 +109,22 @@ class RequestHeadReader {
   /** Shared-read chunks are lent (shared-reads.ts): whatever outlives this call is copied. */
   private readonly onChunk = (chunk: Buffer, socket: HeadSocket): void => {
     const soFar = socket[kHeadSoFar];
-    const data = soFar === undefined ? chunk : Buffer.concat([soFar, chunk]);
-    const end = findHeadEnd(data, soFar === undefined ? 0 : soFar.length);
+    let data = chunk;
+    let end: number;
+    if (soFar === undefined) {
+      end = findHeadEnd(chunk);
+    } else {
+      const held = socket[kHeadLength]!;
+      data = appendChunk(soFar, held, chunk);
+      // The head did not end in the bytes held: only the seam and the new bytes are searched.
+      end = findHeadEnd(data, held);
+    }
     if (end === -1) {
       if (data.length > MAX_HEAD_BYTES) {
         this.stopReading(socket);
         refuse(socket, 431, `The request head is larger than ${MAX_HEAD_BYTES} bytes`);
       } else {
-        socket[kHeadSoFar] = data === chunk ? Buffer.from(chunk) : data;
+        this.holdPartialHead(socket, data);
       }
       return;
     }
@@ -131,7 +160,8 @@ class RequestHeadReader {
       refuse(socket, 426, 'Upgrade Required', { Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' });
       return;
     }
-    const rest = end === data.length ? NO_BYTES : data === chunk ? Buffer.from(data.subarray(end)) : data.subarray(end);
+    // A copy either way: a lent chunk is reused, and a held head's buffer is freed with it.
+    const rest = end === data.length ? NO_BYTES : Buffer.from(data.subarray(end));
     this.server.emit('upgrade', req, socket, rest);
     // A WebSocket that took the socket over reads from it now. If none
     // did (an asynchronous verifyClient, a handler that upgrades later),
@@ -140,14 +170,56 @@ class RequestHeadReader {
     if (!socket.destroyed && !isTakenOver(socket)) socket.pause();
   };
 
+  /**
+   * Keeps `data` (the head so far, at most MAX_HEAD_BYTES) until more
+   * arrives: in the socket's buffer if `data` is a view of it, else in a
+   * new one with room to grow. Refuses the connection (503) instead if
+   * the buffer would take the bytes held for all connections past
+   * `maxPartialHeadBytes` (RFC 9110 15.6.4: the server is out of room for
+   * now, the request itself may be fine, so not 431).
+   */
+  private holdPartialHead(socket: HeadSocket, data: Buffer): void {
+    const soFar = socket[kHeadSoFar];
+    if (soFar !== undefined && data.buffer === soFar.buffer) {
+      socket[kHeadLength] = data.length;
+      return;
+    }
+    const capacity = Math.min(MAX_HEAD_BYTES, Math.max(MIN_HEAD_CAPACITY, 2 * (soFar?.length ?? 0), data.length));
+    const growth = capacity - (soFar?.length ?? 0);
+    if (this.heldHeadBytes + growth > this.maxHeldHeadBytes) {
+      this.stopReading(socket);
+      refuse(socket, 503, 'Too many request heads are arriving in pieces; try again later', { 'Retry-After': PARTIAL_HEAD_RETRY_AFTER });
+      return;
+    }
+    const buffer = Buffer.allocUnsafeSlow(capacity);
+    buffer.set(data);
+    if (soFar === undefined && socket[kHeadReader] === undefined) {
+      // Without a deadline no 'close' listener was added on accept: one is needed now to give the bytes back.
+      socket[kHeadReader] = this;
+      socket.on('close', forgetClosedSocket);
+    }
+    this.heldHeadBytes += growth;
+    socket[kHeadSoFar] = buffer;
+    socket[kHeadLength] = data.length;
+  }
+
   /** @internal The socket is gone: nothing left to wait for. */
   forget(socket: HeadSocket): void {
     this.waiting.delete(socket);
+    this.dropPartialHead(socket);
+  }
+
+  private dropPartialHead(socket: HeadSocket): void {
+    const soFar = socket[kHeadSoFar];
+    if (soFar === undefined) return;
+    this.heldHeadBytes -= soFar.length;
+    socket[kHeadSoFar] = undefined;
+    socket[kHeadLength] = undefined;
   }
 
   private stopReading(socket: HeadSocket): void {
     this.waiting.delete(socket);
-    if (socket[kHeadSoFar] !== undefined) socket[kHeadSoFar] = undefined;
+    this.dropPartialHead(socket);
     if (hasSharedReads(socket)) {
       socket[kChunkSink] = ignoreChunk;
     } else {
@@ -170,6 +242,20 @@ class RequestHeadReader {
       this.sweepTimer = null;
     }
   };
+}
+
+/**
+ * `held` bytes of `soFar` followed by `chunk`: in `soFar` itself when they
+ * fit (no copy of what is held), else in a new buffer, to be kept by
+ * holdPartialHead if the head is still not complete.
+ */
+function appendChunk(soFar: Buffer, held: number, chunk: Buffer): Buffer {
+  const length = held + chunk.length;
+  if (length <= soFar.length) {
+    soFar.set(chunk, held);
+    return soFar.subarray(0, length);
+  }
+  return Buffer.concat([soFar.subarray(0, held), chunk], length);
 }
 
 function forgetClosedSocket(this: HeadSocket): void {

@@ -16,6 +16,12 @@ export interface PerMessageDeflateOptions {
   threshold?: number;
   /** Most zlib operations running at once in the process (default 10). */
   concurrencyLimit?: number;
+  /**
+   * Bytes the messages being inflated may hold together in the process
+   * (default 64 MiB; 0: no limit). Past it, every inflation but one waits
+   * for others to finish. Process-wide, as `concurrencyLimit` is.
+   */
+  maxInflatingBytes?: number;
   /** Passed to zlib's deflateRaw. */
   zlibDeflateOptions?: Record<string, unknown>;
   /** Passed to zlib's inflateRaw. */

@@ -2,9 +2,10 @@
 // that its memory can be measured and its death seen. Usage:
 //   node --expose-gc --import tsx test/node/attack-server.ts <port|server|noServer> [options as JSON]
 // An echo server on 127.0.0.1 with `path: '/ws'`. Prints `listening <port>`.
-// A text message "stats" is answered with JSON: the RSS after a GC and how
+// A text message "stats" is answered with JSON: the RSS after a GC, the peak RSS, and how
 // every closed connection ended; a binary message starting with "B" is
 // broadcast to every client; anything else is echoed.
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, broadcast, type WebSocket, type WebSocketServerOptions } from '../../src/index.js';
@@ -21,13 +22,24 @@ function onConnection(ws: WebSocket): void {
   ws.on('message', (data: Buffer, isBinary: boolean) => {
     if (!isBinary && data.length === 5 && data.toString() === 'stats') {
       (globalThis as { gc?: () => void }).gc?.();
-      ws.send(JSON.stringify({ rss: process.memoryUsage().rss, closes }));
+      ws.send(JSON.stringify({ rss: process.memoryUsage().rss, hwm: peakRss(), closes }));
     } else if (isBinary && data[0] === B) {
       broadcast(wss.clients, data);
     } else {
       ws.send(data, { binary: isBinary });
     }
   });
+}
+
+/** The process's peak RSS so far (VmHWM), where /proc tells it; else the RSS now. */
+function peakRss(): number {
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'latin1'));
+    if (match) return Number(match[1]) * 1024;
+  } catch {
+    // Not Linux.
+  }
+  return process.memoryUsage().rss;
 }
 
 let wss: WebSocketServer;

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import net from 'node:net';
+import zlib from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { Opcode } from '../../src/protocol/index.js';
 import { Child } from '../helpers/process.js';
@@ -19,6 +20,8 @@ const T = { timeout: 60_000 };
 
 interface Stats {
   rss: number;
+  /** Peak RSS of the process so far. */
+  hwm: number;
   closes: Array<{ code: number; error: string | null }>;
 }
 
@@ -252,6 +255,36 @@ describe('attacks on the opening handshake', () => {
       await target.assertHealthy();
     });
 
+    it('5,000 connections each sending 16,000 bytes of head and waiting: partial heads are held up to 8 MiB (maxPartialHeadBytes), the rest get 503', T, async (t) => {
+      const partialHead = upgradeRequest('/ws', { 'X-Pad': 'a'.repeat(16_000 - 200) }).slice(0, -2);
+      const statusLines = new Map<string, number>();
+      let retryAfter = false;
+      const sockets: net.Socket[] = [];
+      t.after(() => sockets.forEach((socket) => socket.destroy()));
+      for (let i = 0; i < 5000; i++) {
+        const socket = net.connect({ host: HOST, port: target.port }, () => socket.write(partialHead));
+        socket.on('error', () => {});
+        socket.once('data', (answer: Buffer) => {
+          const text = answer.toString('latin1');
+          const statusLine = text.slice(0, text.indexOf('\r\n'));
+          statusLines.set(statusLine, (statusLines.get(statusLine) ?? 0) + 1);
+          if (/\r\nRetry-After: \d+\r\n/i.test(text)) retryAfter = true;
+        });
+        sockets.push(socket);
+        if (i % 500 === 499) await delay(20);
+      }
+      // All written and read by the server, well within handshakeTimeout (10 s).
+      await delay(1500);
+      await target.assertHealthy();
+      // A client whose head arrives in one read is not affected.
+      const fresh = await RawClient.open(t, target.port, '/ws');
+      fresh.destroy();
+      const refused = statusLines.get('HTTP/1.1 503 Service Unavailable') ?? 0;
+      // 8 MiB hold 512 heads of 16 KiB: most of the 5,000 are refused.
+      assert.ok(refused >= 4000, `503 answers: ${refused}, all answers: ${JSON.stringify([...statusLines])}`);
+      assert.ok(retryAfter, 'the 503 says when to retry');
+    });
+
     it('heads with thousands of header fields get 431', T, async (t) => {
       for (const count of [129, 1000, 2000]) {
         const fields: Record<string, string> = {};
@@ -260,5 +293,38 @@ describe('attacks on the opening handshake', () => {
       }
       await target.assertHealthy();
     });
+  });
+});
+
+describe('attacks through permessage-deflate', () => {
+  let target: Target;
+  before(async () => {
+    target = await Target.start('port', { perMessageDeflate: true });
+  });
+  after(() => target.stop());
+
+  it('8 connections each sending at once a 48 KB message that inflates to 48 MiB: the peak stays bounded (maxInflatingBytes), all are echoed', T, async (t) => {
+    const attackers = 8;
+    const inflated = 48 * MiB;
+    // A text message of 48 MiB of 'a', within maxPayload (100 MiB), about 48 KB on the wire.
+    const compressed = zlib.deflateRawSync(Buffer.alloc(inflated, 0x61), { level: 9, finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4);
+    const bomb = clientFrame(Opcode.Text, compressed);
+    bomb[0] = bomb[0]! | 0x40; // RSV1: the message is compressed
+    const sockets = await Promise.all(
+      Array.from({ length: attackers }, () => RawClient.open(t, target.port, '/ws', { 'Sec-WebSocket-Extensions': 'permessage-deflate; client_max_window_bits' })),
+    );
+    const before = await target.stats();
+    for (const raw of sockets) raw.write(bomb);
+    // Each bomb comes back as the echo (compressed again): every message was inflated whole, none lost.
+    for (const raw of sockets) assert.equal((await raw.readFrame(60_000)).opcode, Opcode.Text);
+    // Up and serving; RSS after the attack is not asserted: freed 48 MiB buffers stay in the allocator's arenas.
+    assert.ok(target.child.running, `the server died: ${target.child.describe()}`);
+    await target.roundTrip();
+    const stats = await target.stats();
+    const peakGrowth = stats.hwm - Math.max(before.hwm, before.rss);
+    // Without the budget all 8 inflate at once, each also holding zlib's chunks and their concatenation: 720 MiB measured;
+    // with it, 290-330 MiB (64 MiB in flight, the rest messages delivered and zlib chunks awaiting the GC).
+    assert.ok(peakGrowth <= 448 * MiB, `the peak RSS grew by ${(peakGrowth / MiB).toFixed(0)} MiB for ${attackers} messages of ${inflated / MiB} MiB`);
+    t.diagnostic(`peak RSS growth ${(peakGrowth / MiB).toFixed(0)} MiB`);
   });
 });

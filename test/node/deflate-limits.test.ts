@@ -4,7 +4,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
+import { createHash } from 'node:crypto';
 import { WebSocket } from '../../src/index.js';
+import { PerMessageDeflate } from '../../src/node/deflate.js';
 import { startServer, withTimeout } from './helpers.js';
 
 function open(url: string, options: ConstructorParameters<typeof WebSocket>[2]): Promise<WebSocket> {
@@ -70,5 +72,34 @@ describe('permessage-deflate limits', () => {
       client.send(payload, { binary: true });
       assert.ok((await nextMessage(client)).equals(payload));
     }
+  });
+});
+
+describe('the inflation budget (maxInflatingBytes)', () => {
+  test('10 connections inflating 4 MiB messages at once under a 1 MiB budget: every message arrives intact, in order', async (t) => {
+    const server = await startServer(t, { perMessageDeflate: { maxInflatingBytes: 1024 * 1024 } });
+    // Back to the default for the rest of the process (the budget is process-wide).
+    t.after(() => void new PerMessageDeflate({ serverNoContextTakeover: true, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 }, true, 0, { maxInflatingBytes: 64 * 1024 * 1024 }));
+    server.wss.on('connection', (ws: WebSocket) =>
+      ws.on('message', (data: Buffer) => ws.send(`${data.length} ${createHash('sha1').update(data).digest('hex')}`, { compress: false })),
+    );
+    const clients = await Promise.all(Array.from({ length: 10 }, () => open(server.url, {})));
+    t.after(() => clients.forEach((client) => client.terminate()));
+    // Context takeover (the default offer): inflated on the thread pool, each message after the first depending on the one before.
+    const messagesOf = (i: number): Buffer[] =>
+      [0, 1, 2].map((m) => Buffer.from(`client ${i} message ${m} `.repeat(Math.ceil((4 * 1024 * 1024) / 24))));
+    const answers = clients.map((client, i) => {
+      const expected = messagesOf(i).map((m) => `${m.length} ${createHash('sha1').update(m).digest('hex')}`);
+      return withTimeout(
+        new Promise<string[]>((resolve) => {
+          const got: string[] = [];
+          client.on('message', (data: Buffer) => got.push(data.toString()) === expected.length && resolve(got));
+        }),
+        30_000,
+        `the answers of client ${i}`,
+      ).then((got) => assert.deepEqual(got, expected));
+    });
+    clients.forEach((client, i) => messagesOf(i).forEach((m) => client.send(m)));
+    await Promise.all(answers);
   });
 });
