@@ -16,7 +16,10 @@ import { refuseUpgrade } from '../node/refuse.js';
 import { InProcessAdapter, type Adapter, type AdapterSink, type HistoryLimits, type HistoryResult, type PresenceMember, type RoomMessage, type Sender } from './adapter.js';
 import { EarlyBuffer, resolveLimits, type HubLimits } from './limits.js';
 import { TokenBucket } from './rate-limit.js';
-import { HubCloseCode, SUBPROTOCOL, WireError, encodeData, encodeMessage, encodeRoomMessage, errorMessage, parseClientMessage, type ClientMessage, type ErrorCode, type ParseLimits } from './wire.js';
+import { HubCloseCode, SUBPROTOCOL, WireError, encodeData, encodeMessage, encodeRoomMessage, errorMessage, parseClientMessage, type ClientMessage, type ParseLimits, type ServerMessage } from './wire.js';
+import { HubError, RESERVED_EVENTS, checkEventName } from '../wire/index.js';
+
+export { HubError, RESERVED_EVENTS };
 
 // ---- typed events -------------------------------------------------------------
 
@@ -31,8 +34,6 @@ export type EventNames<E extends EventsMap> = keyof E & string;
 export type EventData<E extends EventsMap, K extends keyof E> = E[K] extends (data: infer D, ...rest: any[]) => any ? D : any;
 export type EventResult<E extends EventsMap, K extends keyof E> = E[K] extends (...args: any[]) => infer R ? Awaited<R> : any;
 
-/** Names the client library uses for its own events; application events may not use them. */
-export const RESERVED_EVENTS: ReadonlySet<string> = new Set(['connect', 'disconnect', 'reconnecting', 'error', 'gap', 'presence', 'joined', 'left']);
 
 /** A reply function: call it once with the result. `reply.error(code, message)` answers with an error instead. */
 export interface Reply<R = unknown> {
@@ -42,15 +43,6 @@ export interface Reply<R = unknown> {
   readonly expected: boolean;
 }
 
-export class HubError extends Error {
-  constructor(
-    readonly code: ErrorCode | string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'HubError';
-  }
-}
 
 // ---- options ---------------------------------------------------------------------
 
@@ -151,7 +143,7 @@ function newId(): string {
 const noop = (): void => {};
 
 /** Frames a server message once (unmasked text frame). */
-function frameOf(message: Record<string, unknown>): Buffer {
+function frameOf(message: ServerMessage): Buffer {
   return encodeFrame(Buffer.from(encodeMessage(message)), { opcode: Opcode.Text });
 }
 
@@ -285,7 +277,7 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
   // ---- internals -----------------------------------------------------------------
 
   /** @internal Sends one message to this connection, subject to the slow-consumer policy. */
-  send(message: Record<string, unknown>): void {
+  send(message: ServerMessage): void {
     if (this._state === STATE_CLOSED || this.slowTimer !== null) return;
     if (this.ws.bufferedAmount > this.hub.options.disconnectBufferedAmount) {
       this.slowDisconnect();
@@ -714,10 +706,6 @@ function serialise(data: unknown): string | undefined {
   }
 }
 
-function checkEventName(event: string): void {
-  if (typeof event !== 'string' || event.length === 0 || event.length > 256) throw new TypeError('An event name is a string of 1-256 characters');
-  if (RESERVED_EVENTS.has(event)) throw new TypeError(`"${event}" is a reserved event name`);
-}
 
 // ---- broadcasting operators -------------------------------------------------------
 
@@ -1056,7 +1044,7 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
         if (message.encoded !== undefined) text = encodeRoomMessage(message as RoomMessage & { encoded: string });
         else {
           // An adapter that did not keep `encoded` (or data that serialises to nothing).
-          const packet: Record<string, unknown> = { t: 'msg', room: message.room, ev: message.ev, data: message.data };
+          const packet: ServerMessage = { t: 'msg', room: message.room, ev: message.ev, data: message.data };
           if (message.mid !== 0) packet.mid = message.mid;
           if (message.from !== undefined) packet.from = message.from;
           text = encodeMessage(packet);
@@ -1092,23 +1080,20 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
     deliverUser: (user, ev, data, from) => {
       const set = this.users.get(user);
       if (set === undefined) return;
-      const packet: Record<string, unknown> = { t: 'emit', ev, data };
-      if (from !== undefined) packet.from = from;
+      const packet: ServerMessage = from === undefined ? { t: 'emit', ev, data } : { t: 'emit', ev, data, from };
       for (const client of set) client.send(packet);
     },
     deliverClient: (id, ev, data, from) => {
       const client = this.clients.get(id);
       if (client === undefined) return false;
-      const packet: Record<string, unknown> = { t: 'emit', ev, data };
-      if (from !== undefined) packet.from = from;
-      client.send(packet);
+      client.send(from === undefined ? { t: 'emit', ev, data } : { t: 'emit', ev, data, from });
       return true;
     },
     presenceChanged: (room, change) => {
       const members = this.localRooms.get(room);
       if (members === undefined || !this._presenceOn(room)) return;
       const member = (change.join ?? change.leave)!;
-      const frame = frameOf(change.join ? { t: 'presence', room, join: change.join } : { t: 'presence', room, leave: change.leave });
+      const frame = frameOf(change.join ? { t: 'presence', room, join: change.join } : { t: 'presence', room, leave: change.leave! });
       for (const client of members) {
         if (client.id !== member.id) client._deliverFrame(room, frame, 0, false);
       }
