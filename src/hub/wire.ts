@@ -16,6 +16,8 @@ import {
 export {
   SUBPROTOCOL,
   HubCloseCode,
+  HubError,
+  RESERVED_EVENTS,
   WireError,
   MAX_NAME_LENGTH,
   MAX_PREVIOUS_IDS,
