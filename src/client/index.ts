@@ -1,9 +1,28 @@
 // switchboard/client: the browser (and Node) client of the switchboard.v1
 // hub protocol (docs/protocol.md). One ES module, no dependencies, no Node
 // modules: it uses the WebSocket class you pass in, or globalThis.WebSocket.
+// The protocol itself (messages, codec, codes, the request engine) is
+// switchboard/wire, shared with the hub.
+import {
+  DEFAULT_MAX_ROOMS,
+  DEFAULT_REQUEST_TIMEOUT,
+  FINAL_CLOSE_CODES,
+  HubError,
+  MAX_PREVIOUS_IDS,
+  RESERVED_EVENTS,
+  Requests,
+  SUBPROTOCOL,
+  WireError,
+  checkEventName,
+  encodeMessage,
+  parseServerMessage,
+  type ClientMessage,
+  type Member,
+  type Sender,
+  type ServerMessage,
+} from '../wire/index.js';
 
-/** The WebSocket subprotocol of the hub. */
-export const SUBPROTOCOL = 'switchboard.v1';
+export { SUBPROTOCOL, HubError, type Member, type Sender };
 
 /** What the client needs of a WebSocket: the browser API (Switchboard's WebSocket has it too). */
 export interface WebSocketLike {
@@ -24,15 +43,6 @@ export type DefaultEvents = { [event: string]: (data: any) => any };
 type Data<E extends EventsMap, K extends keyof E> = E[K] extends (data: infer D, ...rest: any[]) => any ? D : any;
 type Result<E extends EventsMap, K extends keyof E> = E[K] extends (...args: any[]) => infer R ? Awaited<R> : any;
 
-export interface Member {
-  id: string;
-  user: string | null;
-  meta?: unknown;
-}
-export interface Sender {
-  id: string;
-  user: string | null;
-}
 /** What came with a message besides its data. */
 export interface Meta {
   room?: string;
@@ -82,16 +92,6 @@ export interface ClientOptions {
   maxMembersPerRoom?: number;
 }
 
-export class HubError extends Error {
-  constructor(
-    readonly code: string,
-    message?: string,
-  ) {
-    super(message ?? code);
-    this.name = 'HubError';
-  }
-}
-
 export type Status = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 export interface LifecycleEvents {
@@ -114,47 +114,13 @@ interface Room {
   waiters: Array<[(v: { head: number; members: Member[] }) => void, (e: Error) => void]>;
 }
 
-interface Pending {
-  resolve: (value: any) => void;
-  reject: (error: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
 /** Bounds of a heartbeat: a server announcing 0 must not make the client ping in a loop; setTimeout takes at most 2^31 - 1 ms. */
 const MIN_HEARTBEAT_MS = 100;
 const MAX_TIMER_MS = 2 ** 31 - 1;
-const DEFAULT_MAX_ROOMS = 1000;
 const DEFAULT_MAX_MEMBERS_PER_ROOM = 10_000;
 
-/** Earlier connection ids a resume names (the server accepts at most 16). */
-const MAX_PREVIOUS_IDS = 16;
-const RESERVED = new Set(['connect', 'disconnect', 'reconnecting', 'error', 'gap', 'presence', 'joined', 'left']);
-/** Close codes after which reconnecting is pointless. */
-const FATAL = new Set([4400, 4401, 1008, 1003]);
-
-function toBase64(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
-}
-
-/** A message with a top-level binary `data` travels base64-encoded with `bin: 1`. */
-function encode(message: Record<string, unknown>): string {
-  const d = message.data;
-  if (d instanceof ArrayBuffer || ArrayBuffer.isView(d)) {
-    const bytes = d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-    return JSON.stringify({ ...message, data: toBase64(bytes), bin: 1 });
-  }
-  return JSON.stringify(message);
-}
-
-function decodeData(m: any): unknown {
-  if (m.bin !== 1 || typeof m.data !== 'string') return m.data;
-  const s = atob(m.data);
-  const bytes = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
-  return bytes;
-}
+/** A message this client sends, before it is given an id (`call` numbers it). */
+type Outgoing = Extract<ClientMessage, { t: 'emit' | 'req' | 'pub' | 'dm' | 'join' | 'leave' | 'resume' }>;
 
 /**
  * A hub client. `Listen` are the events the server (and other clients'
@@ -169,9 +135,8 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
   private readonly Ctor: WebSocketConstructor;
   private readonly handlers = new Map<string, Array<(...args: any[]) => unknown>>();
   private readonly rooms = new Map<string, Room>();
-  private readonly pending = new Map<number, Pending>();
-  private outbox: Array<{ message: Record<string, unknown>; id?: number }> = [];
-  private nextId = 1;
+  private readonly requests = new Requests();
+  private outbox: Array<{ message: Outgoing; id?: number }> = [];
   private attempt = 0;
   private everConnected = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -232,27 +197,26 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
 
   /** Sends an event to the server (`client.on(event)` handlers there). Held in the outbox while disconnected. */
   emit<K extends keyof Send & string>(event: K, data: Data<Send, K>): void {
-    check(event);
+    checkEventName(event);
     this.post({ t: 'emit', ev: event, data });
   }
 
   /** A request to the server; resolves with its reply, rejects with a HubError (`timeout`, ...). */
   request<K extends keyof Send & string>(event: K, data: Data<Send, K>, options: { timeout?: number } = {}): Promise<Result<Send, K>> {
-    check(event);
-    return this.call({ t: 'req', ev: event, data }, options.timeout);
+    checkEventName(event);
+    return this.call({ t: 'req', id: 0, ev: event, data }, options.timeout);
   }
 
   /** Publishes to a room this client is in (other members get it; not this client). Resolves with the message id. */
   publish<K extends keyof Listen & string>(room: string, event: K, data: Data<Listen, K>, options: { volatile?: boolean; timeout?: number } = {}): Promise<number> {
-    check(event);
-    const message: Record<string, unknown> = { t: 'pub', room, ev: event, data };
-    if (options.volatile) message.volatile = true;
+    checkEventName(event);
+    const message: Outgoing = options.volatile ? { t: 'pub', room, ev: event, data, volatile: true } : { t: 'pub', room, ev: event, data };
     return this.call(message, options.timeout).then((r: { mid: number }) => r.mid);
   }
 
   /** A direct message to every connection of a user, or to one connection. */
   direct<K extends keyof Listen & string>(to: { user: string } | { client: string }, event: K, data: Data<Listen, K>): Promise<unknown> {
-    check(event);
+    checkEventName(event);
     return this.call({ t: 'dm', to, ev: event, data });
   }
 
@@ -335,51 +299,36 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
       } catch {}
     }
     this.failPending('closed');
-    for (const item of this.outbox) if (item.id !== undefined) this.settle(item.id, new HubError('closed'));
+    for (const item of this.outbox) if (item.id !== undefined) this.requests.settle(item.id, new HubError('closed'));
     this.outbox = [];
     if (was !== 'closed') this.fire('disconnect', { code, reason, willReconnect: false });
   }
 
-  private call(message: Record<string, unknown>, timeout?: number): Promise<any> {
+  private call(message: Outgoing, timeout?: number): Promise<any> {
     if (this.status === 'closed') return Promise.reject(new HubError('closed', 'The client is closed'));
-    const id = this.nextId++;
-    message.id = id;
-    const ms = timeout ?? this.options.requestTimeout ?? 10_000;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new HubError('timeout', `No reply within ${ms} ms`));
-      }, ms);
-      this.pending.set(id, { resolve, reject, timer });
-      this.post(message, id);
-    });
+    const id = this.requests.nextId();
+    (message as { id?: number }).id = id;
+    const answer = this.requests.wait(id, timeout ?? this.options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT);
+    this.post(message, id);
+    return answer;
   }
 
-  private post(message: Record<string, unknown>, id?: number): void {
+  private post(message: Outgoing, id?: number): void {
     if (this.status === 'open') {
-      this.ws!.send(encode(message));
+      this.ws!.send(encodeMessage(message));
       return;
     }
     if (this.status === 'closed') return;
     this.outbox.push({ message, id });
     if (this.outbox.length > (this.options.outboxSize ?? 100)) {
       const dropped = this.outbox.shift()!;
-      if (dropped.id !== undefined) this.settle(dropped.id, new HubError('outbox_full', 'Dropped from the outbox while disconnected'));
+      if (dropped.id !== undefined) this.requests.settle(dropped.id, new HubError('outbox_full', 'Dropped from the outbox while disconnected'));
     }
   }
 
-  private settle(id: number, error: Error | null, value?: unknown): void {
-    const p = this.pending.get(id);
-    if (!p) return;
-    this.pending.delete(id);
-    clearTimeout(p.timer);
-    if (error) p.reject(error);
-    else p.resolve(value);
-  }
-
+  /** Fails the requests already sent (those still in the outbox are sent after reconnecting). */
   private failPending(code: string): void {
-    const held = new Set(this.outbox.map((o) => o.id));
-    for (const id of [...this.pending.keys()]) if (!held.has(id)) this.settle(id, new HubError(code, 'The connection closed before the reply'));
+    this.requests.failAll(code, 'The connection closed before the reply', new Set(this.outbox.map((o) => o.id)));
   }
 
   // ---- the connection ------------------------------------------------------------
@@ -397,7 +346,7 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
       const auth = typeof this.options.auth === 'function' ? (this.options.auth as () => unknown)() : this.options.auth;
       Promise.resolve(auth).then(
         (value) => {
-          if (this.ws === ws) ws.send(encode(value === undefined ? { t: 'hello' } : { t: 'hello', auth: value }));
+          if (this.ws === ws) ws.send(encodeMessage(value === undefined ? { t: 'hello' } : { t: 'hello', auth: value }));
         },
         () => ws.close(4000, 'auth failed'),
       );
@@ -405,19 +354,17 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     ws.onmessage = (event) => {
       if (this.ws !== ws) return;
       this.alive();
-      let m: any;
+      let m: ServerMessage;
       try {
-        m = JSON.parse(typeof event.data === 'string' ? event.data : String(event.data));
-      } catch {
+        m = parseServerMessage(typeof event.data === 'string' ? event.data : String(event.data));
+      } catch (error) {
+        // A malformed message from the server (a field of the wrong type) loses only itself. Text that is
+        // not a JSON object, and types of a later protocol version, are ignored.
+        const code = error instanceof WireError ? error.code : 'bad_message';
+        if (code === 'bad_message') this.fire('error', new HubError('bad_message', `A malformed message from the server was ignored: ${String((error as Error).message)}`));
         return;
       }
-      if (!m || typeof m !== 'object') return;
-      try {
-        this.receive(m);
-      } catch (error) {
-        // A malformed message from the server (a field of the wrong type) loses only itself.
-        this.fire('error', new HubError('bad_message', `A malformed "${String(m.t)}" message from the server was ignored: ${String(error)}`));
-      }
+      this.receive(m);
     };
     ws.onclose = (event) => {
       if (this.ws === ws) this.closed(event.code, event.reason);
@@ -433,12 +380,12 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     this.id = null;
     this.failPending('disconnected');
     const attempts = this.options.reconnect === false ? 0 : (this.options.reconnect?.maxAttempts ?? Infinity);
-    const willReconnect = this.status !== 'closed' && !FATAL.has(code) && this.attempt < attempts;
+    const willReconnect = this.status !== 'closed' && !FINAL_CLOSE_CODES.has(code) && this.attempt < attempts;
     const wasOpen = this.status === 'open';
     if (!willReconnect) {
       this.status = 'closed';
       for (const state of this.rooms.values()) for (const [, reject] of state.waiters.splice(0)) reject(new HubError('closed', 'Closed'));
-      for (const item of this.outbox) if (item.id !== undefined) this.settle(item.id, new HubError('closed'));
+      for (const item of this.outbox) if (item.id !== undefined) this.requests.settle(item.id, new HubError('closed'));
       this.outbox = [];
       this.fire('disconnect', { code, reason, willReconnect: false });
       return;
@@ -456,7 +403,7 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     }, delay);
   }
 
-  private receive(m: any): void {
+  private receive(m: ServerMessage): void {
     switch (m.t) {
       case 'welcome': {
         // One welcome per connection (section 1): another would start a second heartbeat and send the joins again.
@@ -465,7 +412,7 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
         this.ids.add(m.id);
         // Only recent ids matter: older ones' messages have left the server's history.
         if (this.ids.size > MAX_PREVIOUS_IDS + 1) this.ids.delete(this.ids.values().next().value as string);
-        this.user = m.user ?? null;
+        this.user = m.user;
         this.status = 'open';
         const reconnected = this.everConnected;
         this.everConnected = true;
@@ -497,7 +444,7 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
         }
         const outbox = this.outbox;
         this.outbox = [];
-        for (const item of outbox) this.ws!.send(encode(item.message));
+        for (const item of outbox) this.ws!.send(encodeMessage(item.message));
         this.fire('connect', { id: m.id, user: this.user, reconnected });
         return;
       }
@@ -510,21 +457,20 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
         }
         // Our own messages come back only in a replay after reconnecting: count them as seen, do not deliver them.
         if (m.from && this.ids.has(m.from.id)) return;
-        this.dispatch(m.ev, decodeData(m), undefined, { room: m.room, mid: m.mid, from: m.from });
+        this.dispatch(m.ev, m.data, undefined, { room: m.room, mid: m.mid, from: m.from });
         return;
       }
       case 'emit':
-        this.dispatch(m.ev, decodeData(m), undefined, m.from ? { from: m.from } : {});
+        this.dispatch(m.ev, m.data, undefined, m.from ? { from: m.from } : {});
         return;
       case 'req':
-        this.dispatch(m.ev, decodeData(m), m.id, {});
+        this.dispatch(m.ev, m.data, m.id, {});
         return;
       case 'ack':
-        this.settle(m.id, null, decodeData(m));
+        this.requests.answer(m);
         return;
       case 'error':
-        if (typeof m.id === 'number' && this.pending.has(m.id)) this.settle(m.id, new HubError(m.code, m.message));
-        else this.fire('error', new HubError(m.code, m.message));
+        if (!this.requests.answer(m)) this.fire('error', new HubError(m.code, m.message));
         return;
       case 'gap': {
         const state = this.rooms.get(m.room);
@@ -541,7 +487,6 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
         return;
       }
       case 'joined': {
-        if (typeof m.room !== 'string') return;
         let state = this.rooms.get(m.room);
         if (!state) {
           if (this.rooms.size >= this.maxRooms) {
@@ -562,24 +507,20 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
   }
 
   private sendJoin(room: string, state: Room): void {
-    const id = this.nextId++;
-    const message: Record<string, unknown> = { t: 'join', id, room };
-    if (state.history) message.since = 0;
-    const timer = setTimeout(() => this.settle(id, new HubError('timeout')), this.options.requestTimeout ?? 10_000);
-    this.pending.set(id, {
-      timer,
-      resolve: (r: { head: number; members: Member[] }) => {
-        if (this.rooms.get(room) === state) this.joinedRoom(state, r.head, r.members, !state.history);
-      },
-      reject: (error: Error) => {
-        // A refusal or no answer: give up on the room. A lost connection: it is joined again after reconnecting.
-        if (error instanceof HubError && error.code !== 'disconnected' && this.rooms.get(room) === state) {
-          this.rooms.delete(room);
-          for (const [, reject] of state.waiters.splice(0)) reject(error);
-        }
-      },
-    });
-    this.ws!.send(encode(message));
+    const id = this.requests.nextId();
+    const message: ClientMessage = state.history ? { t: 'join', id, room, since: 0 } : { t: 'join', id, room };
+    const onAnswer = (r: { head: number; members?: Member[] }): void => {
+      if (this.rooms.get(room) === state) this.joinedRoom(state, r.head, r.members, !state.history);
+    };
+    const onFailure = (error: Error): void => {
+      // A refusal or no answer: give up on the room. A lost connection: it is joined again after reconnecting.
+      if (error instanceof HubError && error.code !== 'disconnected' && this.rooms.get(room) === state) {
+        this.rooms.delete(room);
+        for (const [, reject] of state.waiters.splice(0)) reject(error);
+      }
+    };
+    this.requests.track(id, { resolve: onAnswer, reject: onFailure }, this.options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT);
+    this.ws!.send(encodeMessage(message));
   }
 
   private joinedRoom(state: Room, head: number, members: Member[] = [], atHead: boolean): void {
@@ -603,15 +544,15 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     const reply = ((result: unknown) => {
       if (replied || id === undefined || !this.ws) return;
       replied = true;
-      this.ws.send(encode({ t: 'ack', id, data: result }));
+      this.ws.send(encodeMessage({ t: 'ack', id, data: result }));
     }) as Reply;
     reply.error = (code: string, message?: string) => {
       if (replied || id === undefined || !this.ws) return;
       replied = true;
-      this.ws.send(JSON.stringify({ t: 'error', id, code, message: message ?? code }));
+      this.ws.send(encodeMessage({ t: 'error', id, code, message: message ?? code }));
     };
     Object.defineProperty(reply, 'expected', { value: id !== undefined });
-    const list = RESERVED.has(event) ? undefined : this.handlers.get(event);
+    const list = RESERVED_EVENTS.has(event) ? undefined : this.handlers.get(event);
     if (!list || list.length === 0) {
       reply.error('no_handler', `No handler for "${event}"`);
       return;
@@ -628,7 +569,7 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
 
   // ---- heartbeat -----------------------------------------------------------------
 
-  private startHeartbeat(announced: { interval: number; timeout: number } | undefined): void {
+  private startHeartbeat(announced: { interval?: number; timeout?: number } | undefined): void {
     this.stopHeartbeat();
     const chosen = this.options.heartbeat === undefined ? announced : this.options.heartbeat;
     if (!chosen || typeof chosen !== 'object') return;
@@ -680,10 +621,6 @@ function heartbeatMs(value: unknown, fallback: number): number {
 function detach(ws: WebSocketLike): void {
   ws.onopen = ws.onmessage = ws.onclose = null;
   ws.onerror = () => {};
-}
-
-function check(event: string): void {
-  if (typeof event !== 'string' || !event || event.length > 256 || RESERVED.has(event)) throw new TypeError(`Invalid event name ${JSON.stringify(event)}`);
 }
 
 /** Creates a client and resolves once it is connected. */

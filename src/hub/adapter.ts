@@ -80,6 +80,8 @@ export interface AdapterSink {
   deliverUser(user: string, ev: string, data: unknown, from: Sender | undefined): void;
   /** An event for one local connection; returns whether it is here. */
   deliverClient(client: string, ev: string, data: unknown, from: Sender | undefined): boolean;
+  /** An event for every local connection but those in `except` (`hub.broadcast`). */
+  deliverAll?(ev: string, data: unknown, except: readonly string[] | undefined): void;
   /** A member joined or left a room (on any process). */
   presenceChanged(room: string, change: { join?: PresenceMember; leave?: PresenceMember }): void;
 }
@@ -112,6 +114,11 @@ export interface Adapter {
   toUser(user: string, ev: string, data: unknown, from?: Sender): Promise<void>;
   /** Delivers to one connection wherever it is; resolves false when it is nowhere. */
   toClient(client: string, ev: string, data: unknown, from?: Sender): Promise<boolean>;
+  /**
+   * Delivers to every connection, on every process (`hub.broadcast`). Optional: without it
+   * the hub delivers to its own connections only.
+   */
+  toAll?(ev: string, data: unknown, except?: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -341,6 +348,11 @@ export class InProcessAdapter implements Adapter {
 
   toClient(client: string, ev: string, data: unknown, from?: Sender): Promise<boolean> {
     return Promise.resolve(this.sink?.deliverClient(client, ev, data, from) ?? false);
+  }
+
+  toAll(ev: string, data: unknown, except?: readonly string[]): Promise<void> {
+    this.sink?.deliverAll?.(ev, data, except);
+    return Promise.resolve();
   }
 
   close(): Promise<void> {

@@ -1,12 +1,9 @@
 // switchboard/hub: rooms, presence, acks, resume and fan-out over the
 // switchboard.v1 protocol (docs/protocol.md).
+export { Hub, HUB_EVENTS } from './hub.js';
+export { HubConnection } from './connection.js';
+export { RoomOperator, UserOperator } from './operators.js';
 export {
-  Hub,
-  HubConnection,
-  HubError,
-  RoomOperator,
-  UserOperator,
-  RESERVED_EVENTS,
   type HubOptions,
   type RateLimitOptions,
   type Middleware,
@@ -17,7 +14,7 @@ export {
   type EventNames,
   type EventData,
   type EventResult,
-} from './hub.js';
+} from './types.js';
 export {
   InProcessAdapter,
   type Adapter,
@@ -29,6 +26,6 @@ export {
   type RoomMessage,
   type Sender,
 } from './adapter.js';
-export { SUBPROTOCOL, HubCloseCode, parseClientMessage, encodeMessage, WireError, type ErrorCode, type ClientMessage } from './wire.js';
+export { SUBPROTOCOL, HubCloseCode, HubError, RESERVED_EVENTS, parseClientMessage, encodeMessage, WireError, type ErrorCode, type ClientMessage, type ServerMessage } from './wire.js';
 export { TokenBucket } from './rate-limit.js';
 export { DEFAULT_LIMITS, type HubLimits } from './limits.js';

@@ -61,7 +61,7 @@ function checkMessage(m: ClientMessage): void {
   // What the hub stores and sends on must serialise (an unserialisable message in history breaks every later replay).
   if ('data' in m) {
     try {
-      encodeMessage({ t: 'msg', room: 'r', id: 1, ev: 'e', data: m.data });
+      encodeMessage({ t: 'msg', room: 'r', mid: 1, ev: 'e', data: m.data });
     } catch (error) {
       fail(`parsed ${m.t} whose data cannot be serialised again: ${(error as Error).message}`);
     }

@@ -1,0 +1,105 @@
+// Attaching a hub to where connections come from: a WebSocketServer (its
+// 'connection' event), an http(s) server shared with others (upgrade
+// requests for the hub's path), or a port of its own. Path matching and
+// handshake refusals are WebSocketServer's; what is added here is sharing
+// one http server: every hub on it registers its WebSocketServer with one
+// upgrade router, which answers a request that no hub and no other upgrade
+// listener takes with 400 exactly once.
+import type { Buffer } from 'node:buffer';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { refuseUpgrade } from '../node/refuse.js';
+import { WebSocketServer } from '../node/server.js';
+import type { WebSocket } from '../node/websocket.js';
+import { SUBPROTOCOL } from '../wire/index.js';
+import type { ResolvedOptions } from './types.js';
+
+export interface Attachment {
+  /** The WebSocketServer connections come from (null with none: `handleConnection` only). */
+  wss: WebSocketServer | null;
+  /** Stops taking connections. */
+  stop(): void;
+  /** Closes the WebSocketServer when the hub made it (after its connections are gone). */
+  close(): Promise<void>;
+}
+
+type Connect = (ws: WebSocket, req: IncomingMessage) => void;
+type AnyHttpServer = HttpServer | HttpsServer;
+
+/** The WebSocketServers attached to one http server, in attach order. */
+const routers = new WeakMap<AnyHttpServer, Set<{ wss: WebSocketServer; connect: Connect }>>();
+
+function route(server: AnyHttpServer, wss: WebSocketServer, connect: Connect): () => void {
+  let routes = routers.get(server);
+  if (routes === undefined) {
+    const set = new Set<{ wss: WebSocketServer; connect: Connect }>();
+    routes = set;
+    routers.set(server, set);
+    const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+      for (const r of set) {
+        if (r.wss.shouldHandle(req)) {
+          r.wss.handleUpgrade(req, socket, head, (ws) => r.connect(ws, req));
+          return;
+        }
+      }
+      // Nobody here takes this path: answered unless another upgrade listener may (it then owns the answer).
+      if (server.listenerCount('upgrade') === 1) refuseUpgrade(socket, 400, 'No WebSocket endpoint at this path');
+    };
+    server.on('upgrade', onUpgrade);
+    (set as unknown as { detach: () => void }).detach = () => server.removeListener('upgrade', onUpgrade);
+  }
+  const entry = { wss, connect };
+  routes.add(entry);
+  const owned = routes;
+  return () => {
+    owned.delete(entry);
+    if (owned.size === 0) {
+      (owned as unknown as { detach: () => void }).detach();
+      routers.delete(server);
+    }
+  };
+}
+
+export function attach(options: ResolvedOptions, connect: Connect, onListening: () => void, onError: (error: unknown) => void): Attachment {
+  const server = options.server;
+  if (server instanceof WebSocketServer) {
+    const path = options.path;
+    const onConnection = (ws: WebSocket, req: IncomingMessage): void => {
+      if (path === undefined || pathOf(req.url) === path) connect(ws, req);
+    };
+    server.on('connection', onConnection);
+    return { wss: server, stop: () => server.removeListener('connection', onConnection), close: async () => {} };
+  }
+  const path = options.path ?? '/hub';
+  const common = {
+    path,
+    handleProtocols: (protocols: Set<string>): string | false => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    maxPayload: options.maxMessageSize + 1024,
+    // The library's own write-buffer cut is a backstop behind the hub's slow-consumer policy,
+    // which closes with 1013 and a close frame first: it must never act before it.
+    disconnectBufferedAmount: 2 * options.disconnectBufferedAmount,
+  };
+  let wss: WebSocketServer;
+  let unroute = (): void => {};
+  if (server !== undefined) {
+    wss = new WebSocketServer({ noServer: true, ...common });
+    unroute = route(server, wss, connect);
+  } else if (options.port !== undefined) {
+    wss = new WebSocketServer({ port: options.port, host: options.host, ...common });
+    wss.on('connection', connect);
+    wss.on('listening', onListening);
+    wss.on('error', onError);
+  } else return { wss: null, stop: () => {}, close: async () => {} };
+  return {
+    wss,
+    stop: unroute,
+    close: () => new Promise<void>((resolve) => wss.close(() => resolve())),
+  };
+}
+
+function pathOf(url: string | undefined): string {
+  const u = url ?? '/';
+  const q = u.indexOf('?');
+  return q === -1 ? u : u.slice(0, q);
+}
