@@ -3,7 +3,9 @@ import { randomFillSync } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import {
+  CloseAction,
   CloseCode,
+  ClosingHandshake,
   DEFAULT_MAX_PAYLOAD,
   FrameParser,
   type FrameParserHandler,
@@ -12,7 +14,6 @@ import {
   Opcode,
   ProtocolError,
   copyMasked,
-  encodeClosePayload,
   frameHeaderSize,
   isValidCloseCode,
   writeFrameHeader,
@@ -145,7 +146,8 @@ export class WebSocket extends EventEmitter {
   declare readonly CLOSING: 2;
   declare readonly CLOSED: 3;
 
-  /** @internal */ _readyState = 0;
+  /** The closing handshake's state machine (protocol/connection.ts): it owns `readyState`. @internal */
+  readonly _closing = new ClosingHandshake(true);
   /** @internal */ _socket: Duplex | null = null;
   /** @internal */ _isServer = true;
   /** @internal */ _protocol = '';
@@ -159,10 +161,6 @@ export class WebSocket extends EventEmitter {
   private autoPong = true;
   private closeTimeout = DEFAULT_CLOSE_TIMEOUT;
   private closeTimer: NodeJS.Timeout | null = null;
-  private closeFrameSent = false;
-  private closeFrameReceived = false;
-  private closeCode: number = CloseCode.Abnormal;
-  private closeReason: Buffer = EMPTY;
   private errorEmitted = false;
   private paused = false;
   /** Opcode a fragmented send continues with (0 when no fragmented send is open). */
@@ -230,7 +228,7 @@ export class WebSocket extends EventEmitter {
   }
 
   get readyState(): number {
-    return this._readyState;
+    return this._closing.state;
   }
   get protocol(): string {
     return this._protocol;
@@ -263,6 +261,7 @@ export class WebSocket extends EventEmitter {
    */
   _attach(socket: Duplex, head: Buffer, isServer: boolean, options: ConnectionOptions): void {
     this._isServer = isServer;
+    this._closing.isServer = isServer;
     this._socket = socket;
     this.autoPong = options.autoPong ?? true;
     this.closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
@@ -290,7 +289,7 @@ export class WebSocket extends EventEmitter {
     socket.on('end', socketOnEnd);
     socket.on('close', socketOnClose);
     socket.on('error', socketOnError);
-    this._readyState = WebSocket.OPEN;
+    this._closing.opened();
     if (head.length > 0) {
       // Frames that came in the same packet as the handshake are read once
       // the user had a chance to add listeners, including after
@@ -417,9 +416,7 @@ export class WebSocket extends EventEmitter {
 
   /** @internal */
   _onSocketEnd(): void {
-    this._readyState = WebSocket.CLOSING;
-    const socket = this._socket;
-    if (socket) this.endSocket();
+    this.carryOut(this._closing.receiveEnd());
   }
 
   /** @internal */
@@ -428,7 +425,7 @@ export class WebSocket extends EventEmitter {
     if (hasSharedReads(socket)) socket[kChunkSink] = null;
     else socket.removeListener('data', socketOnData);
     socket.removeListener('end', socketOnEnd);
-    this._readyState = WebSocket.CLOSED;
+    this._closing.closed();
     if (this.closeTimer !== null) {
       clearTimeout(this.closeTimer);
       this.closeTimer = null;
@@ -437,7 +434,7 @@ export class WebSocket extends EventEmitter {
     this.parser = null;
     this.transform?.release();
     this.failQueuedSends();
-    this.safeEmit('close', this.closeCode, this.closeReason);
+    this.safeEmit('close', this._closing.code, this._closing.reason);
   }
 
   /** @internal */
@@ -448,7 +445,7 @@ export class WebSocket extends EventEmitter {
 
   /** @internal */
   _onPing(data: Buffer): void {
-    if (this.autoPong && this._readyState === WebSocket.OPEN) {
+    if (this.autoPong && this._closing.state === WebSocket.OPEN) {
       // As ws 8.23 does: a peer that keeps pinging but does not read our pongs is cut off.
       if (this.pendingAutoPongs >= this.maxPendingAutoPongs) {
         this.failForLimit('WS_ERR_TOO_MANY_PENDING_PONGS', CloseCode.PolicyViolation, `More than ${this.maxPendingAutoPongs} automatic pongs wait unwritten: the peer does not read`);
@@ -468,16 +465,7 @@ export class WebSocket extends EventEmitter {
 
   /** @internal */
   _onCloseFrame(code: number, reason: Buffer): void {
-    this.closeFrameReceived = true;
-    this.closeCode = code;
-    this.closeReason = reason;
-    if (this.closeFrameSent) {
-      // Our close was answered: the server ends TCP now; a client waits for the server to (RFC 6455 section 7.1.1).
-      if (this._isServer) this.endSocket();
-      return;
-    }
-    // Echo the peer's code and reason, as ws does.
-    this.sendCloseFrame(code === CloseCode.NoStatus ? undefined : code, code === CloseCode.NoStatus ? EMPTY : reason);
+    this.carryOut(this._closing.receiveClose(code, reason));
   }
 
   /** @internal */
@@ -565,7 +553,7 @@ export class WebSocket extends EventEmitter {
     } else {
       process.emitWarning(`A '${event}' listener of a WebSocket threw: ${error instanceof Error ? error.stack : String(error)}`, 'SwitchboardWarning');
     }
-    if (this._readyState === WebSocket.OPEN) this.sendCloseFrame(CloseCode.InternalError, EMPTY, true);
+    if (this._closing.state === WebSocket.OPEN) this.carryOut(this._closing.fail(CloseCode.InternalError));
   }
 
   /**
@@ -574,9 +562,7 @@ export class WebSocket extends EventEmitter {
    * the bytes the peer does not read. 'close' reports `closeCode`.
    */
   private failForLimit(code: WebSocketErrorCode, closeCode: number, message: string): void {
-    if (this._readyState === WebSocket.CLOSED) return;
-    this._readyState = WebSocket.CLOSING;
-    this.closeCode = closeCode;
+    if (this._closing.abort(closeCode) === CloseAction.None) return;
     // Nothing more is parsed (this may run inside the parser's loop).
     this.parser?.destroy();
     this._socket?.destroy();
@@ -599,15 +585,13 @@ export class WebSocket extends EventEmitter {
 
   /** Fails the connection after a protocol violation by the peer (RFC 6455 section 7.1.7). */
   private failConnection(error: ProtocolError): void {
-    this.closeCode = error.closeCode;
     this.parser?.destroy();
     // Nothing more is parsed, but the socket must read on (it may have
     // been paused for a decode) to see the peer's close and end of stream.
     this._socket?.resume();
-    if (this._readyState !== WebSocket.CLOSED) {
-      if (!this.closeFrameSent) this.sendCloseFrame(error.closeCode, EMPTY, true);
-      else if (!this.sendBusy && this.sendQueue === null) this.endSocket();
-    }
+    const action = this._closing.fail(error.closeCode);
+    // Our close frame went out already: TCP ends now, unless sends are still being prepared (a compression) ahead of it.
+    if (action !== CloseAction.EndTcp || (!this.sendBusy && this.sendQueue === null)) this.carryOut(action);
     if (!this.errorEmitted && this.listenerCount('error') > 0) {
       this.errorEmitted = true;
       this.safeEmit('error', error);
@@ -621,13 +605,13 @@ export class WebSocket extends EventEmitter {
       cb = options;
       options = undefined;
     }
-    if (this._readyState === WebSocket.CONNECTING) throw invalidState(this._readyState);
+    if (this._closing.state === WebSocket.CONNECTING) throw invalidState(this._closing.state);
     if (typeof data === 'number' || typeof data === 'boolean') data = String(data);
     const binary = options?.binary ?? typeof data !== 'string';
     const fin = options?.fin ?? true;
     const mask = options?.mask ?? !this._isServer;
     const compress = options?.compress ?? true;
-    if (this._readyState !== WebSocket.OPEN || this.overBufferLimit()) {
+    if (this._closing.state !== WebSocket.OPEN || this.overBufferLimit()) {
       this.reportSendAfterClose(cb);
       return;
     }
@@ -679,7 +663,7 @@ export class WebSocket extends EventEmitter {
    */
   sendFrame(frame: Buffer, cb?: SendCallback): void {
     if (!this._isServer) throw new Error('sendFrame is for server-side connections (client frames are masked)');
-    if (this._readyState !== WebSocket.OPEN || this._socket === null || this._socket.destroyed || this.overBufferLimit()) {
+    if (this._closing.state !== WebSocket.OPEN || this._socket === null || this._socket.destroyed || this.overBufferLimit()) {
       this.reportSendAfterClose(cb);
       return;
     }
@@ -711,7 +695,7 @@ export class WebSocket extends EventEmitter {
       this.sendFragmentOpcode !== 0 ||
       this.sendBusy ||
       this.sendQueue !== null ||
-      this._readyState !== WebSocket.OPEN
+      this._closing.state !== WebSocket.OPEN
     ) {
       return false;
     }
@@ -754,7 +738,7 @@ export class WebSocket extends EventEmitter {
 
   private reportSendAfterClose(cb: SendCallback | undefined): void {
     if (cb) {
-      const error = new Error(`WebSocket is not open: readyState ${this._readyState} (${READY_STATES[this._readyState]})`);
+      const error = new Error(`WebSocket is not open: readyState ${this._closing.state} (${READY_STATES[this._closing.state]})`);
       process.nextTick(cb, error);
     }
   }
@@ -784,7 +768,7 @@ export class WebSocket extends EventEmitter {
       if (error) {
         if (cb) cb(error);
         // The peer's decompressor and ours no longer agree on what was sent: end the connection (1011).
-        if (this._readyState === WebSocket.OPEN) this.sendCloseFrame(CloseCode.InternalError, EMPTY, true);
+        if (this._closing.state === WebSocket.OPEN) this.carryOut(this._closing.fail(CloseCode.InternalError));
       } else if (this._socket !== null && !this._socket.destroyed) {
         this.writeFrame(opcode, compressed as Buffer, fin, mask, !continuing, cb);
       } else {
@@ -847,7 +831,7 @@ export class WebSocket extends EventEmitter {
   }
 
   private control(opcode: number, data: WebSocketData | undefined, mask: boolean | SendCallback | undefined, cb: SendCallback | undefined): void {
-    if (this._readyState === WebSocket.CONNECTING) throw invalidState(this._readyState);
+    if (this._closing.state === WebSocket.CONNECTING) throw invalidState(this._closing.state);
     if (typeof data === 'function') {
       cb = data as unknown as SendCallback;
       data = undefined;
@@ -859,7 +843,7 @@ export class WebSocket extends EventEmitter {
     if (data instanceof Blob) throw new TypeError('ping and pong payloads must not be Blobs');
     const payload = data === undefined ? EMPTY : toBuffer(typeof data === 'number' ? String(data) : data);
     if (payload.length > MAX_CONTROL_PAYLOAD) throw new RangeError('The data size must not be greater than 125 bytes');
-    if (this._readyState !== WebSocket.OPEN) {
+    if (this._closing.state !== WebSocket.OPEN) {
       this.reportSendAfterClose(cb);
       return;
     }
@@ -873,7 +857,7 @@ export class WebSocket extends EventEmitter {
    * 1001-1003, 1007-1014, 3000-4999) and a reason of at most 123 bytes.
    */
   close(code?: number, reason?: string | Buffer): void {
-    if (this._readyState === WebSocket.CLOSED) return;
+    if (this._closing.state === WebSocket.CLOSED) return;
     if (code !== undefined && (typeof code !== 'number' || !isValidCloseCode(code))) {
       // Clients raise the WHATWG DOMException (still an Error); servers the TypeError ws raises.
       if (!this._isServer) throw new DOMException(`The close code must be 1000, 3000-4999 or another code valid in a close frame, got ${String(code)}`, 'InvalidAccessError');
@@ -885,15 +869,11 @@ export class WebSocket extends EventEmitter {
       throw new RangeError('The message must not be greater than 123 bytes');
     }
     if (code === undefined && reasonBytes.length > 0) throw new TypeError('A close reason needs a close code');
-    if (this._readyState === WebSocket.CONNECTING) {
+    if (this._closing.state === WebSocket.CONNECTING) {
       this.abortConnecting();
       return;
     }
-    if (this._readyState === WebSocket.CLOSING) {
-      if (this.closeFrameSent && this.closeFrameReceived && this._isServer) this.endSocket();
-      return;
-    }
-    this.sendCloseFrame(code, reasonBytes);
+    this.carryOut(this._closing.close(code, reasonBytes));
   }
 
   private abortConnecting(): void {
@@ -906,54 +886,56 @@ export class WebSocket extends EventEmitter {
    * @internal
    */
   _failBeforeOpen(error: Error): void {
-    this._readyState = WebSocket.CLOSING;
+    this._closing.state = WebSocket.CLOSING;
     if (this.listenerCount('error') > 0 && !this.errorEmitted) {
       this.errorEmitted = true;
       this.safeEmit('error', error);
     }
-    this._readyState = WebSocket.CLOSED;
+    this._closing.closed();
     this.safeEmit('close', CloseCode.Abnormal, EMPTY);
   }
 
-  /** Sends our close frame (once). `endAfter`: end TCP as soon as it is written, when failing the connection. */
-  private sendCloseFrame(code: number | undefined, reason: Buffer, endAfter = false): void {
+  /** Carries out what the closing handshake decided (protocol/connection.ts). */
+  private carryOut(action: CloseAction): void {
+    if (action & CloseAction.SendClose) this.writeCloseFrame();
+    if (action & CloseAction.EndTcp) this.endSocket();
+    if (action & CloseAction.Destroy) this._socket?.destroy();
+  }
+
+  /** Sends our close frame; a peer that never answers cannot hold the socket past `closeTimeout`. */
+  private writeCloseFrame(): void {
     const socket = this._socket;
-    this._readyState = WebSocket.CLOSING;
-    if (this.closeFrameSent || socket === null) return;
-    this.closeFrameSent = true;
+    if (socket === null) return;
     this.sendFragmentOpcode = 0;
     if (!socket.writable) {
       socket.destroy();
       return;
     }
-    this.writeControl(Opcode.Close, encodeClosePayload(code, reason), !this._isServer, (error) => {
+    this.writeControl(Opcode.Close, this._closing.closePayload(), !this._isServer, (error) => {
       if (error) socket.destroy();
-      else if (endAfter || (this.closeFrameReceived && this._isServer)) socket.end();
+      else this.carryOut(this._closing.closeWritten());
     });
-    // A peer that never answers cannot hold the socket.
-    this.closeTimer = setTimeout(() => socket.destroy(), this.closeTimeout);
+    this.closeTimer = setTimeout(() => this.carryOut(this._closing.closeTimedOut()), this.closeTimeout);
     this.closeTimer.unref?.();
   }
 
   /** Destroys the connection at once, without a closing handshake. */
   terminate(): void {
-    if (this._readyState === WebSocket.CLOSED) return;
-    if (this._readyState === WebSocket.CONNECTING) {
+    if (this._closing.state === WebSocket.CONNECTING) {
       this.abortConnecting();
       return;
     }
-    this._readyState = WebSocket.CLOSING;
-    this._socket?.destroy();
+    this.carryOut(this._closing.terminate());
   }
 
   pause(): void {
-    if (this._readyState === WebSocket.CONNECTING || this._readyState === WebSocket.CLOSED) return;
+    if (this._closing.state === WebSocket.CONNECTING || this._closing.state === WebSocket.CLOSED) return;
     this.paused = true;
     this._socket?.pause();
   }
 
   resume(): void {
-    if (this._readyState === WebSocket.CONNECTING || this._readyState === WebSocket.CLOSED) return;
+    if (this._closing.state === WebSocket.CONNECTING || this._closing.state === WebSocket.CLOSED) return;
     this.paused = false;
     if (!this.decoding) this._socket?.resume();
   }
@@ -1007,7 +989,7 @@ export class WebSocket extends EventEmitter {
 
   /** Whether both close frames were exchanged: a CloseEvent's `wasClean`. @internal */
   _closedCleanly(): boolean {
-    return this.closeFrameSent && this.closeFrameReceived;
+    return this._closing.wasClean;
   }
 }
 

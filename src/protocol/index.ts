@@ -29,3 +29,4 @@ export {
   type PerMessageDeflateOptions,
 } from './permessage-deflate.js';
 export { findHeadEnd, parseRequestHead, MAX_HEAD_BYTES, MAX_HEADER_FIELDS, TOO_MANY_FIELDS, type RequestHead } from './http-head.js';
+export { ClosingHandshake, CloseAction, ReadyState } from './connection.js';
