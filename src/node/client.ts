@@ -6,18 +6,9 @@ import { isIP, type Socket } from 'node:net';
 import { unescape } from 'node:querystring';
 import type { Duplex } from 'node:stream';
 import type { ConnectionOptions as TlsConnectionOptions, SecureContextOptions } from 'node:tls';
-import {
-  acceptDeflateAnswer,
-  computeAcceptKey,
-  deflateOffer,
-  hasToken,
-  parseExtensions,
-  parseProtocolList,
-  type DeflateParams,
-  type PerMessageDeflateOptions,
-} from '../protocol/index.js';
+import { HandshakeError, checkUpgradeResponse, deflateOffer, parseProtocolList, type AcceptedUpgrade, type PerMessageDeflateOptions, type UpgradeOffer } from '../protocol/index.js';
 import { PerMessageDeflate } from './deflate.js';
-import { WebSocketError } from './errors.js';
+import { WebSocketError, type WebSocketErrorCode } from './errors.js';
 import { CREDENTIAL_HEADERS, credentialsFollow, redirectOrigin, refusedRedirect, type RedirectOrigin } from './redirect-policy.js';
 import type { ConnectionOptions, WebSocket } from './websocket.js';
 
@@ -144,6 +135,7 @@ function openHandshake(ws: WebSocket, url: URL): void {
   if (options.origin !== undefined) headers.Origin = options.origin;
   const deflateOptions = options.perMessageDeflate === false ? null : options.perMessageDeflate === true || options.perMessageDeflate === undefined ? {} : options.perMessageDeflate;
   if (deflateOptions !== null) headers['Sec-WebSocket-Extensions'] = deflateOffer(deflateOptions);
+  const offer: UpgradeOffer = { key, protocols: st.protocols, perMessageDeflate: deflateOptions };
 
   const {
     headers: _h,
@@ -223,8 +215,7 @@ function openHandshake(ws: WebSocket, url: URL): void {
     }
     // Node reports a 101 as 'response' (not 'upgrade') when Upgrade or Connection is missing: name which.
     const error =
-      (status === 101 ? checkUpgradeResponse(response, key, st.protocols) : null) ??
-      new WebSocketError('WS_ERR_UNEXPECTED_RESPONSE', `Unexpected server response: ${status}`, response);
+      checkResponse(response, offer).error ?? new WebSocketError('WS_ERR_UNEXPECTED_RESPONSE', `Unexpected server response: ${status}`, response);
     if (ws.listenerCount('unexpected-response') > 0) {
       // ws's contract: the listener owns the response and decides what happens next.
       st.request = null;
@@ -246,23 +237,15 @@ function openHandshake(ws: WebSocket, url: URL): void {
       return;
     }
     st.request = null;
-    const problem = checkUpgradeResponse(response, key, st.protocols);
-    if (problem !== null) {
+    const { accepted, error } = checkResponse(response, offer);
+    if (accepted === undefined) {
       socket.destroy();
-      fail(ws, problem);
+      fail(ws, error);
       return;
     }
-    let deflate: DeflateParams | null;
-    try {
-      deflate = negotiateDeflate(response, deflateOptions);
-    } catch (error) {
-      socket.destroy();
-      fail(ws, error as Error);
-      return;
-    }
-    const protocol = response.headers['sec-websocket-protocol'];
-    if (typeof protocol === 'string') ws._protocol = protocol.trim();
-    if (deflate !== null) ws._extensions = String(response.headers['sec-websocket-extensions']);
+    const { deflate } = accepted;
+    ws._protocol = accepted.protocol;
+    ws._extensions = accepted.extensions;
     ws._attach(socket, head, false, {
       transform: deflate === null ? null : new PerMessageDeflate(deflate, false, options.maxPayload ?? 100 * 1024 * 1024, deflateOptions!),
       compressThreshold: deflateOptions?.threshold ?? 1024,
@@ -319,41 +302,13 @@ function splitUnixPath(pathname: string): [string, string] {
   return [pathname.slice(0, colon), pathname.slice(colon + 1) || '/'];
 }
 
-/** Checks the server's 101 answer (RFC 6455 section 4.1, the client's side). */
-function checkUpgradeResponse(response: IncomingMessage, key: string, offered: string[]): WebSocketError | null {
-  const { headers } = response;
-  const upgrade = headers.upgrade;
-  if (typeof upgrade !== 'string' || upgrade.trim().toLowerCase() !== 'websocket') {
-    return new WebSocketError('WS_ERR_INVALID_UPGRADE_HEADER', 'Invalid Upgrade header in the server response', response);
-  }
-  if (!hasToken(typeof headers.connection === 'string' ? headers.connection : undefined, 'upgrade')) {
-    return new WebSocketError('WS_ERR_INVALID_CONNECTION_HEADER', 'Invalid Connection header in the server response', response);
-  }
-  const accept = headers['sec-websocket-accept'];
-  if (accept === undefined) return new WebSocketError('WS_ERR_INVALID_ACCEPT', 'Missing Sec-WebSocket-Accept header', response);
-  if (accept !== computeAcceptKey(key)) return new WebSocketError('WS_ERR_INVALID_ACCEPT', 'Invalid Sec-WebSocket-Accept header', response);
-  const protocol = headers['sec-websocket-protocol'];
-  if (protocol !== undefined) {
-    const chosen = String(protocol).trim();
-    if (offered.length === 0) return new WebSocketError('WS_ERR_INVALID_SUBPROTOCOL', 'Server sent a subprotocol but none was requested', response);
-    if (!offered.includes(chosen)) return new WebSocketError('WS_ERR_INVALID_SUBPROTOCOL', `Server sent a subprotocol that was not offered: ${chosen}`, response);
-  }
-  return null;
-}
-
-/** Checks the extensions the server accepted against the offer; returns the deflate parameters, or null for none. */
-function negotiateDeflate(response: IncomingMessage, offered: PerMessageDeflateOptions | null): DeflateParams | null {
-  const header = response.headers['sec-websocket-extensions'];
-  if (header === undefined) return null;
-  if (offered === null) {
-    throw new WebSocketError('WS_ERR_INVALID_EXTENSION', `Server accepted an extension that was not offered: ${String(header)}`, response);
-  }
-  const answers = parseExtensions(String(header));
-  if (answers === null) throw new WebSocketError('WS_ERR_INVALID_EXTENSION', `Invalid Sec-WebSocket-Extensions header: ${String(header)}`, response);
+/** The server's answer checked by protocol/handshake.ts; a refusal becomes the WebSocketError (with the response) the client reports. */
+function checkResponse(response: IncomingMessage, offer: UpgradeOffer): { accepted: AcceptedUpgrade; error?: undefined } | { accepted?: undefined; error: WebSocketError } {
   try {
-    return acceptDeflateAnswer(answers, offered);
+    return { accepted: checkUpgradeResponse({ status: response.statusCode ?? 0, headers: response.headers }, offer) };
   } catch (error) {
-    throw new WebSocketError('WS_ERR_INVALID_EXTENSION', `Unacceptable permessage-deflate answer: ${(error as Error).message}`, response);
+    if (!(error instanceof HandshakeError)) throw error;
+    return { error: new WebSocketError(error.code as WebSocketErrorCode, error.message, response) };
   }
 }
 

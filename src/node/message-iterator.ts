@@ -12,7 +12,7 @@ const ITERATOR_HIGH_WATER = 16;
 export function iterateMessages(ws: WebSocket): AsyncIterableIterator<unknown> {
   const queue: unknown[] = [];
   let waiter: { resolve: (result: IteratorResult<unknown>) => void; reject: (error: unknown) => void } | null = null;
-  let closed = ws._readyState === ws.CLOSED;
+  let closed = ws.readyState === ws.CLOSED;
   let failure: unknown = null;
   let pausedByIterator = false;
   const onMessage = (data: unknown, isBinary: boolean): void => {

@@ -1,9 +1,10 @@
 import { Buffer, Blob } from 'node:buffer';
-import { randomFillSync } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import {
+  CloseAction,
   CloseCode,
+  ClosingHandshake,
   DEFAULT_MAX_PAYLOAD,
   FrameParser,
   type FrameParserHandler,
@@ -11,11 +12,7 @@ import {
   MAX_CONTROL_PAYLOAD,
   Opcode,
   ProtocolError,
-  copyMasked,
-  encodeClosePayload,
-  frameHeaderSize,
   isValidCloseCode,
-  writeFrameHeader,
 } from '../protocol/index.js';
 import type { MessageTransform } from '../protocol/index.js';
 import { isUtf8 } from 'node:buffer';
@@ -26,10 +23,11 @@ import { heartbeatClock } from './heartbeat.js';
 import { hasSharedReads, kChunkSink } from './shared-reads.js';
 import { abortHandshake, connect, initAsClient, type ClientOptions } from './client.js';
 import { WebSocketError, type WebSocketErrorCode } from './errors.js';
+import { SendPipeline, reportSendAfterClose, toBuffer, type SendCallback, type WebSocketData } from './send-pipeline.js';
+
+export { toBuffer, type SendCallback, type WebSocketData };
 
 export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
-export type WebSocketData = string | Buffer | ArrayBuffer | ArrayBufferView | Blob | number | boolean;
-export type SendCallback = (error?: Error | null) => void;
 
 export interface SendOptions {
   binary?: boolean;
@@ -70,10 +68,6 @@ export interface ConnectionOptions {
   closeTimeout?: number;
 }
 
-/** Payloads up to this size are copied behind their header and written once; larger ones are written separately, uncopied. */
-const COPY_THRESHOLD = 16 * 1024;
-/** A batch of frames up to this size is joined into one buffer; larger ones go out as a writev. */
-const BATCH_COPY_LIMIT = 64 * 1024;
 const DEFAULT_CLOSE_TIMEOUT = 30_000;
 /** ws's default for `maxPendingAutoPongs`. */
 export const DEFAULT_MAX_PENDING_AUTO_PONGS = 60;
@@ -83,43 +77,8 @@ export const DEFAULT_MAX_PENDING_AUTO_PONGS = 60;
  * below what one attacker may cost (64 MiB).
  */
 export const DEFAULT_DISCONNECT_BUFFERED_AMOUNT = 16 * 1024 * 1024;
-/**
- * Small frames sent while a received chunk's messages are reported (the
- * replies to a pipelined burst) are written one after another into a
- * shared slab, so that the batch leaves as one buffer with no allocation
- * and no copy per frame. A region handed to a socket is never written
- * again: a full slab is replaced, not rewound.
- */
-const SLAB_SIZE = 64 * 1024;
-/** Frames up to this size (header included) go into the slab. */
-const SLAB_FRAME_LIMIT = 4 * 1024;
-let slab: Buffer | null = null;
-let slabUsed = SLAB_SIZE;
 const READY_STATES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
 const EMPTY: Buffer = Buffer.alloc(0);
-
-/** Masking keys come from the CSPRNG in batches: one syscall per 1,024 client frames, not one per frame. */
-const maskPool = Buffer.allocUnsafe(4096);
-let maskPoolOffset = maskPool.length;
-function nextMaskKey(): Buffer {
-  if (maskPoolOffset === maskPool.length) {
-    randomFillSync(maskPool);
-    maskPoolOffset = 0;
-  }
-  const key = maskPool.subarray(maskPoolOffset, maskPoolOffset + 4);
-  maskPoolOffset += 4;
-  return key;
-}
-
-/** Turns what `send` accepts into bytes without copying where the input already is bytes. */
-export function toBuffer(data: Exclude<WebSocketData, Blob>): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (typeof data === 'string') return Buffer.from(data);
-  if (data instanceof ArrayBuffer) return Buffer.from(data);
-  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  if (typeof SharedArrayBuffer !== 'undefined' && (data as unknown) instanceof SharedArrayBuffer) return Buffer.from(data as unknown as ArrayBuffer);
-  return Buffer.from(String(data));
-}
 
 function invalidState(readyState: number): Error {
   return new DOMException(`WebSocket is not open: readyState ${readyState} (${READY_STATES[readyState]})`, 'InvalidStateError');
@@ -145,7 +104,8 @@ export class WebSocket extends EventEmitter {
   declare readonly CLOSING: 2;
   declare readonly CLOSED: 3;
 
-  /** @internal */ _readyState = 0;
+  /** The closing handshake's state machine (protocol/connection.ts): it owns `readyState`. @internal */
+  readonly _closing = new ClosingHandshake(true);
   /** @internal */ _socket: Duplex | null = null;
   /** @internal */ _isServer = true;
   /** @internal */ _protocol = '';
@@ -159,23 +119,12 @@ export class WebSocket extends EventEmitter {
   private autoPong = true;
   private closeTimeout = DEFAULT_CLOSE_TIMEOUT;
   private closeTimer: NodeJS.Timeout | null = null;
-  private closeFrameSent = false;
-  private closeFrameReceived = false;
-  private closeCode: number = CloseCode.Abnormal;
-  private closeReason: Buffer = EMPTY;
   private errorEmitted = false;
   private paused = false;
-  /** Opcode a fragmented send continues with (0 when no fragmented send is open). */
-  private sendFragmentOpcode = 0;
-  /** Sends waiting behind one still being prepared (a Blob being read, a message being compressed). */
-  private sendQueue: Array<{ task: () => void; cb: SendCallback | undefined }> | null = null;
-  private sendBusy = false;
-  private queuedBytes = 0;
+  /** The sending half (send-pipeline.ts), made when the connection opens. */
+  private sender: SendPipeline | null = null;
   /** permessage-deflate, when negotiated. */
   private transform: MessageTransform | null = null;
-  private compressThreshold = 1024;
-  /** Whether the message being sent (possibly in fragments) is compressed. */
-  private sendCompressing = false;
   /** Whether a received message is being decompressed (the parser waits for it). */
   private decoding = false;
   private validateUtf8 = true;
@@ -186,26 +135,6 @@ export class WebSocket extends EventEmitter {
   private pendingAutoPongs = 0;
   /** Called once an automatic pong was written; made on the first ping (one function per connection, as in ws). */
   private autoPongWritten: (() => void) | null = null;
-  private disconnectBufferedAmount = Infinity;
-  /**
-   * Frames written while a received chunk's messages are reported wait here
-   * and leave together at its end: one write for all the replies to a
-   * pipelined burst, instead of one syscall each.
-   */
-  private batching = false;
-  private batch: Buffer[] | null = null;
-  private batchCallbacks: SendCallback[] | null = null;
-  private batchBytes = 0;
-  /**
-   * This connection's run of frames in the slab: where it starts (-1: none
-   * open), in which slab, and where it ends. Another connection may write
-   * to the slab while this one's batch is open (a handler's send reaching,
-   * through a synchronous stream, a connection of the same process), so a
-   * run continues only if nothing else was written behind it.
-   */
-  private slabRunStart = -1;
-  private slabRunEnd = 0;
-  private slabRunSlab: Buffer | null = null;
   /** Whether the socket reads into the shared buffer (shared-reads.ts), whose chunks the parser must copy from. */
   private sharedReads = false;
 
@@ -230,7 +159,7 @@ export class WebSocket extends EventEmitter {
   }
 
   get readyState(): number {
-    return this._readyState;
+    return this._closing.state;
   }
   get protocol(): string {
     return this._protocol;
@@ -252,8 +181,7 @@ export class WebSocket extends EventEmitter {
   }
   /** Bytes accepted by `send` but not yet handed to the kernel. */
   get bufferedAmount(): number {
-    const socket = this._socket;
-    return this.queuedBytes + this.batchBytes + (socket ? socket.writableLength : 0);
+    return this.sender === null ? 0 : this.sender.bufferedAmount;
   }
 
   /**
@@ -263,17 +191,18 @@ export class WebSocket extends EventEmitter {
    */
   _attach(socket: Duplex, head: Buffer, isServer: boolean, options: ConnectionOptions): void {
     this._isServer = isServer;
+    this._closing.isServer = isServer;
     this._socket = socket;
     this.autoPong = options.autoPong ?? true;
     this.closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this._lastActivity = heartbeatClock.now;
     this.transform = options.transform ?? null;
-    this.compressThreshold = options.compressThreshold ?? 1024;
     this.validateUtf8 = !options.skipUTF8Validation;
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     this.maxFragments = options.maxFragments;
     this.maxPendingAutoPongs = positiveOrInfinity(options.maxPendingAutoPongs ?? DEFAULT_MAX_PENDING_AUTO_PONGS);
-    this.disconnectBufferedAmount = positiveOrInfinity(options.disconnectBufferedAmount ?? (isServer ? DEFAULT_DISCONNECT_BUFFERED_AMOUNT : 0));
+    const disconnectBufferedAmount = positiveOrInfinity(options.disconnectBufferedAmount ?? (isServer ? DEFAULT_DISCONNECT_BUFFERED_AMOUNT : 0));
+    this.sender = new SendPipeline(this, socket, this.transform, options.compressThreshold ?? 1024, disconnectBufferedAmount);
     const tcp = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void; timeout?: number };
     // An idle timeout an http server may have set would cut idle connections.
     if (tcp.timeout) tcp.setTimeout?.(0);
@@ -290,7 +219,7 @@ export class WebSocket extends EventEmitter {
     socket.on('end', socketOnEnd);
     socket.on('close', socketOnClose);
     socket.on('error', socketOnError);
-    this._readyState = WebSocket.OPEN;
+    this._closing.opened();
     if (head.length > 0) {
       // Frames that came in the same packet as the handshake are read once
       // the user had a chance to add listeners, including after
@@ -314,92 +243,19 @@ export class WebSocket extends EventEmitter {
     // Created on the first bytes: an idle connection holds no parser state.
     const parser = this.parser ?? this.createParser();
     if (parser.done) return;
-    this.batching = true;
+    const sender = this.sender!;
+    sender.batching = true;
     try {
       parser.push(chunk);
     } finally {
-      this.batching = false;
-      this.flushBatch();
-    }
-  }
-
-  /** Hands bytes to the socket, or to the batch while a chunk is being reported. */
-  private output(bytes: Buffer, cb: SendCallback | undefined): void {
-    if (!this.batching) {
-      this._socket!.write(bytes, cb);
-      return;
-    }
-    if (this.slabRunStart >= 0) this.closeSlabRun();
-    (this.batch ??= []).push(bytes);
-    this.batchBytes += bytes.length;
-    if (cb !== undefined) (this.batchCallbacks ??= []).push(cb);
-  }
-
-  /** Writes a small unmasked frame into the slab, for the batch being gathered. */
-  private slabFrame(opcode: number, payload: Buffer, fin: boolean, rsv1: boolean, headerSize: number, cb: SendCallback | undefined): void {
-    const size = headerSize + payload.length;
-    if (this.slabRunStart >= 0 && (this.slabRunSlab !== slab || this.slabRunEnd !== slabUsed)) this.closeSlabRun();
-    if (slabUsed + size > SLAB_SIZE) {
-      if (this.slabRunStart >= 0) this.closeSlabRun();
-      slab = Buffer.allocUnsafe(SLAB_SIZE);
-      slabUsed = 0;
-    }
-    const target = slab!;
-    if (this.slabRunStart < 0) {
-      this.slabRunStart = slabUsed;
-      this.slabRunSlab = target;
-    }
-    writeFrameHeader(target, slabUsed, payload.length, opcode, fin, rsv1, null);
-    if (payload.length > 0) target.set(payload, slabUsed + headerSize);
-    slabUsed += size;
-    this.slabRunEnd = slabUsed;
-    this.batchBytes += size;
-    if (cb !== undefined) (this.batchCallbacks ??= []).push(cb);
-  }
-
-  /** Ends this connection's run of frames in the slab: the run joins the batch as one buffer. */
-  private closeSlabRun(): void {
-    (this.batch ??= []).push(this.slabRunSlab!.subarray(this.slabRunStart, this.slabRunEnd));
-    this.slabRunStart = -1;
-    this.slabRunSlab = null;
-  }
-
-  private flushBatch(): void {
-    if (this.slabRunStart >= 0) this.closeSlabRun();
-    const frames = this.batch;
-    if (frames === null) return;
-    const callbacks = this.batchCallbacks;
-    const bytes = this.batchBytes;
-    this.batch = null;
-    this.batchCallbacks = null;
-    this.batchBytes = 0;
-    const cb: SendCallback | undefined =
-      callbacks === null ? undefined : callbacks.length === 1 ? callbacks[0] : (error) => callbacks.forEach((callback) => callback(error));
-    const socket = this._socket!;
-    if (socket.destroyed) {
-      // terminate() from a handler: the batch goes nowhere; its senders learn it.
-      if (cb) process.nextTick(cb, new Error('WebSocket is not open: the connection was destroyed'));
-      return;
-    }
-    if (frames.length === 1) {
-      socket.write(frames[0]!, cb);
-    } else if (bytes <= BATCH_COPY_LIMIT) {
-      socket.write(Buffer.concat(frames, bytes), cb);
-    } else {
-      socket.cork();
-      const last = frames.length - 1;
-      for (let i = 0; i < last; i++) socket.write(frames[i]!);
-      socket.write(frames[last]!, cb);
-      socket.uncork();
+      sender.batching = false;
+      sender.flushBatch();
     }
   }
 
   /** Ends our side of TCP after whatever is still batched. */
   private endSocket(): void {
-    const socket = this._socket;
-    if (socket === null) return;
-    this.flushBatch();
-    if (!socket.writableEnded) socket.end();
+    this.sender?.end();
   }
 
   private createParser(): FrameParser {
@@ -417,9 +273,7 @@ export class WebSocket extends EventEmitter {
 
   /** @internal */
   _onSocketEnd(): void {
-    this._readyState = WebSocket.CLOSING;
-    const socket = this._socket;
-    if (socket) this.endSocket();
+    this.carryOut(this._closing.receiveEnd());
   }
 
   /** @internal */
@@ -428,7 +282,7 @@ export class WebSocket extends EventEmitter {
     if (hasSharedReads(socket)) socket[kChunkSink] = null;
     else socket.removeListener('data', socketOnData);
     socket.removeListener('end', socketOnEnd);
-    this._readyState = WebSocket.CLOSED;
+    this._closing.closed();
     if (this.closeTimer !== null) {
       clearTimeout(this.closeTimer);
       this.closeTimer = null;
@@ -436,8 +290,8 @@ export class WebSocket extends EventEmitter {
     this.parser?.destroy();
     this.parser = null;
     this.transform?.release();
-    this.failQueuedSends();
-    this.safeEmit('close', this.closeCode, this.closeReason);
+    this.sender?.failQueued();
+    this.safeEmit('close', this._closing.code, this._closing.reason);
   }
 
   /** @internal */
@@ -448,14 +302,14 @@ export class WebSocket extends EventEmitter {
 
   /** @internal */
   _onPing(data: Buffer): void {
-    if (this.autoPong && this._readyState === WebSocket.OPEN) {
+    if (this.autoPong && this._closing.state === WebSocket.OPEN) {
       // As ws 8.23 does: a peer that keeps pinging but does not read our pongs is cut off.
       if (this.pendingAutoPongs >= this.maxPendingAutoPongs) {
-        this.failForLimit('WS_ERR_TOO_MANY_PENDING_PONGS', CloseCode.PolicyViolation, `More than ${this.maxPendingAutoPongs} automatic pongs wait unwritten: the peer does not read`);
+        this._failForLimit('WS_ERR_TOO_MANY_PENDING_PONGS', CloseCode.PolicyViolation, `More than ${this.maxPendingAutoPongs} automatic pongs wait unwritten: the peer does not read`);
         return;
       }
       this.pendingAutoPongs++;
-      this.writeControl(Opcode.Pong, data, !this._isServer, (this.autoPongWritten ??= () => void this.pendingAutoPongs--));
+      this.sender!.writeControl(Opcode.Pong, data, !this._isServer, (this.autoPongWritten ??= () => void this.pendingAutoPongs--));
     }
     this.safeEmit('ping', data);
   }
@@ -468,16 +322,7 @@ export class WebSocket extends EventEmitter {
 
   /** @internal */
   _onCloseFrame(code: number, reason: Buffer): void {
-    this.closeFrameReceived = true;
-    this.closeCode = code;
-    this.closeReason = reason;
-    if (this.closeFrameSent) {
-      // Our close was answered: the server ends TCP now; a client waits for the server to (RFC 6455 section 7.1.1).
-      if (this._isServer) this.endSocket();
-      return;
-    }
-    // Echo the peer's code and reason, as ws does.
-    this.sendCloseFrame(code === CloseCode.NoStatus ? undefined : code, code === CloseCode.NoStatus ? EMPTY : reason);
+    this.carryOut(this._closing.receiveClose(code, reason));
   }
 
   /** @internal */
@@ -565,7 +410,16 @@ export class WebSocket extends EventEmitter {
     } else {
       process.emitWarning(`A '${event}' listener of a WebSocket threw: ${error instanceof Error ? error.stack : String(error)}`, 'SwitchboardWarning');
     }
-    if (this._readyState === WebSocket.OPEN) this.sendCloseFrame(CloseCode.InternalError, EMPTY, true);
+    this._failWithInternalError();
+  }
+
+  /**
+   * We cannot go on (a listener threw, a message could not be compressed):
+   * the connection fails with 1011.
+   * @internal
+   */
+  _failWithInternalError(): void {
+    if (this._closing.state === WebSocket.OPEN) this.carryOut(this._closing.fail(CloseCode.InternalError));
   }
 
   /**
@@ -573,10 +427,9 @@ export class WebSocket extends EventEmitter {
    * connection is destroyed at once, since a close frame would wait behind
    * the bytes the peer does not read. 'close' reports `closeCode`.
    */
-  private failForLimit(code: WebSocketErrorCode, closeCode: number, message: string): void {
-    if (this._readyState === WebSocket.CLOSED) return;
-    this._readyState = WebSocket.CLOSING;
-    this.closeCode = closeCode;
+  /** @internal */
+  _failForLimit(code: WebSocketErrorCode, closeCode: number, message: string): void {
+    if (this._closing.abort(closeCode) === CloseAction.None) return;
     // Nothing more is parsed (this may run inside the parser's loop).
     this.parser?.destroy();
     this._socket?.destroy();
@@ -586,28 +439,15 @@ export class WebSocket extends EventEmitter {
     }
   }
 
-  /** Whether the write buffer is past `disconnectBufferedAmount`; if so the connection is failed (1013). */
-  private overBufferLimit(): boolean {
-    if (this.bufferedAmount <= this.disconnectBufferedAmount) return false;
-    this.failForLimit(
-      'WS_ERR_BUFFERED_AMOUNT_EXCEEDED',
-      CloseCode.TryAgainLater,
-      `More than ${this.disconnectBufferedAmount} bytes wait to be sent: the peer does not read`,
-    );
-    return true;
-  }
-
   /** Fails the connection after a protocol violation by the peer (RFC 6455 section 7.1.7). */
   private failConnection(error: ProtocolError): void {
-    this.closeCode = error.closeCode;
     this.parser?.destroy();
     // Nothing more is parsed, but the socket must read on (it may have
     // been paused for a decode) to see the peer's close and end of stream.
     this._socket?.resume();
-    if (this._readyState !== WebSocket.CLOSED) {
-      if (!this.closeFrameSent) this.sendCloseFrame(error.closeCode, EMPTY, true);
-      else if (!this.sendBusy && this.sendQueue === null) this.endSocket();
-    }
+    const action = this._closing.fail(error.closeCode);
+    // Our close frame went out already: TCP ends now, unless sends are still being prepared (a compression) ahead of it.
+    if (action !== CloseAction.EndTcp || this.sender === null || this.sender.idle) this.carryOut(action);
     if (!this.errorEmitted && this.listenerCount('error') > 0) {
       this.errorEmitted = true;
       this.safeEmit('error', error);
@@ -621,51 +461,18 @@ export class WebSocket extends EventEmitter {
       cb = options;
       options = undefined;
     }
-    if (this._readyState === WebSocket.CONNECTING) throw invalidState(this._readyState);
+    if (this._closing.state === WebSocket.CONNECTING) throw invalidState(this._closing.state);
     if (typeof data === 'number' || typeof data === 'boolean') data = String(data);
     const binary = options?.binary ?? typeof data !== 'string';
     const fin = options?.fin ?? true;
     const mask = options?.mask ?? !this._isServer;
     const compress = options?.compress ?? true;
-    if (this._readyState !== WebSocket.OPEN || this.overBufferLimit()) {
-      this.reportSendAfterClose(cb);
+    // Open implies a sender.
+    if (this._closing.state !== WebSocket.OPEN || this.sender!.overLimit()) {
+      reportSendAfterClose(this._closing.state, cb);
       return;
     }
-    if (data instanceof Blob) {
-      const blob = data;
-      this.queuedBytes += blob.size;
-      this.schedule(
-        () => {
-          this.sendBusy = true;
-          blob.arrayBuffer().then(
-            (arrayBuffer) => {
-              this.queuedBytes -= blob.size;
-              this.sendBusy = false;
-              this.sendData(Buffer.from(arrayBuffer), binary, fin, mask, compress, cb);
-              this.runSendQueue();
-            },
-            (error: unknown) => {
-              this.queuedBytes -= blob.size;
-              this.sendBusy = false;
-              if (cb) cb(error as Error);
-              this.runSendQueue();
-            },
-          );
-        },
-        cb,
-      );
-      return;
-    }
-    const bytes = toBuffer(data);
-    if (!this.sendBusy && this.sendQueue === null) {
-      this.sendData(bytes, binary, fin, mask, compress, cb);
-      return;
-    }
-    this.queuedBytes += bytes.length;
-    this.schedule(() => {
-      this.queuedBytes -= bytes.length;
-      this.sendData(bytes, binary, fin, mask, compress, cb);
-    }, cb);
+    this.sender!.send(data, binary, fin, mask, compress, cb);
   }
 
   /**
@@ -679,22 +486,11 @@ export class WebSocket extends EventEmitter {
    */
   sendFrame(frame: Buffer, cb?: SendCallback): void {
     if (!this._isServer) throw new Error('sendFrame is for server-side connections (client frames are masked)');
-    if (this._readyState !== WebSocket.OPEN || this._socket === null || this._socket.destroyed || this.overBufferLimit()) {
-      this.reportSendAfterClose(cb);
+    if (this._closing.state !== WebSocket.OPEN) {
+      reportSendAfterClose(this._closing.state, cb);
       return;
     }
-    if (this.sendFragmentOpcode !== 0) throw new Error('sendFrame cannot interleave with a fragmented message being sent');
-    if (!this.sendBusy && this.sendQueue === null) {
-      this.output(frame, cb);
-      return;
-    }
-    this.queuedBytes += frame.length;
-    this.schedule(() => {
-      this.queuedBytes -= frame.length;
-      const socket = this._socket;
-      if (socket === null || socket.destroyed) this.reportSendAfterClose(cb);
-      else this.output(frame, cb);
-    }, cb);
+    this.sender!.sendFrame(frame, cb);
   }
 
   /**
@@ -705,137 +501,7 @@ export class WebSocket extends EventEmitter {
    * @internal
    */
   _writeSharedFrame(frame: Buffer): boolean {
-    if (
-      !this._isServer ||
-      this.transform !== null ||
-      this.sendFragmentOpcode !== 0 ||
-      this.sendBusy ||
-      this.sendQueue !== null ||
-      this._readyState !== WebSocket.OPEN
-    ) {
-      return false;
-    }
-    const socket = this._socket!;
-    // Over the limit, the connection is failed: no longer OPEN, the caller skips it.
-    if (socket.destroyed || this.overBufferLimit()) return false;
-    if (this.batching) this.output(frame, undefined);
-    else socket.write(frame);
-    return true;
-  }
-
-  /**
-   * Runs `task` now, or after the sends before it when one of them is still
-   * being prepared (a Blob being read, a message being compressed), so
-   * frames leave in the order they were sent.
-   */
-  private schedule(task: () => void, cb: SendCallback | undefined): void {
-    if (!this.sendBusy && this.sendQueue === null) {
-      task();
-      return;
-    }
-    (this.sendQueue ??= []).push({ task, cb });
-  }
-
-  private runSendQueue(): void {
-    const queue = this.sendQueue;
-    if (queue === null) return;
-    while (queue.length > 0 && !this.sendBusy) queue.shift()!.task();
-    if (queue.length === 0 && this.sendQueue === queue) this.sendQueue = null;
-  }
-
-  /** The connection closed with sends still waiting: their callbacks learn it. */
-  private failQueuedSends(): void {
-    const queue = this.sendQueue;
-    this.sendQueue = null;
-    this.queuedBytes = 0;
-    if (queue === null) return;
-    for (const { cb } of queue) this.reportSendAfterClose(cb);
-  }
-
-  private reportSendAfterClose(cb: SendCallback | undefined): void {
-    if (cb) {
-      const error = new Error(`WebSocket is not open: readyState ${this._readyState} (${READY_STATES[this._readyState]})`);
-      process.nextTick(cb, error);
-    }
-  }
-
-  private sendData(payload: Buffer, binary: boolean, fin: boolean, mask: boolean, compress: boolean, cb: SendCallback | undefined): void {
-    const socket = this._socket;
-    if (socket === null || socket.destroyed) {
-      this.reportSendAfterClose(cb);
-      return;
-    }
-    let opcode: number;
-    const continuing = this.sendFragmentOpcode !== 0;
-    if (continuing) opcode = Opcode.Continuation;
-    else {
-      opcode = binary ? Opcode.Binary : Opcode.Text;
-      // The whole message is compressed or not, decided on its first fragment.
-      this.sendCompressing = this.transform !== null && compress && payload.length >= this.compressThreshold;
-    }
-    this.sendFragmentOpcode = fin ? 0 : opcode === Opcode.Continuation ? this.sendFragmentOpcode : opcode;
-    if (!this.sendCompressing) {
-      this.writeFrame(opcode, payload, fin, mask, false, cb);
-      return;
-    }
-    this.sendBusy = true;
-    this.transform!.encode(payload, fin, (error, compressed) => {
-      this.sendBusy = false;
-      if (error) {
-        if (cb) cb(error);
-        // The peer's decompressor and ours no longer agree on what was sent: end the connection (1011).
-        if (this._readyState === WebSocket.OPEN) this.sendCloseFrame(CloseCode.InternalError, EMPTY, true);
-      } else if (this._socket !== null && !this._socket.destroyed) {
-        this.writeFrame(opcode, compressed as Buffer, fin, mask, !continuing, cb);
-      } else {
-        this.reportSendAfterClose(cb);
-      }
-      this.runSendQueue();
-    });
-  }
-
-  /** Writes one frame: header and payload in one buffer when small, header then the caller's payload (uncopied) when large. */
-  private writeFrame(opcode: number, payload: Buffer, fin: boolean, mask: boolean, rsv1: boolean, cb: SendCallback | undefined): void {
-    const socket = this._socket!;
-    const maskKey = mask ? nextMaskKey() : null;
-    const length = payload.length;
-    const headerSize = frameHeaderSize(length, maskKey !== null);
-    if (this.batching && maskKey === null && headerSize + length <= SLAB_FRAME_LIMIT) {
-      this.slabFrame(opcode, payload, fin, rsv1, headerSize, cb);
-      return;
-    }
-    if (length <= COPY_THRESHOLD || maskKey !== null) {
-      // Masked payloads must be copied anyway (the caller's bytes stay as they are).
-      const frame = Buffer.allocUnsafe(headerSize + length);
-      writeFrameHeader(frame, 0, length, opcode, fin, rsv1, maskKey);
-      if (maskKey !== null) {
-        copyMasked(payload, frame, headerSize, maskKey);
-      } else if (length > 0) {
-        payload.copy(frame, headerSize);
-      }
-      this.output(frame, cb);
-      return;
-    }
-    const header = Buffer.allocUnsafe(headerSize);
-    writeFrameHeader(header, 0, length, opcode, fin, rsv1, null);
-    if (this.batching) {
-      this.output(header, undefined);
-      this.output(payload, cb);
-      return;
-    }
-    socket.cork();
-    socket.write(header);
-    socket.write(payload, cb);
-    socket.uncork();
-  }
-
-  /** Control frames wait behind data still being prepared, like every other frame. */
-  private writeControl(opcode: number, payload: Buffer, mask: boolean, cb: SendCallback | undefined): void {
-    this.schedule(() => {
-      const socket = this._socket;
-      if (socket === null || socket.destroyed) this.reportSendAfterClose(cb);
-      else this.writeFrame(opcode, payload, true, mask, false, cb);
-    }, cb);
+    return this._isServer && this._closing.state === WebSocket.OPEN && this.sender!.writeShared(frame);
   }
 
   ping(data?: WebSocketData, mask?: boolean | SendCallback, cb?: SendCallback): void {
@@ -847,7 +513,7 @@ export class WebSocket extends EventEmitter {
   }
 
   private control(opcode: number, data: WebSocketData | undefined, mask: boolean | SendCallback | undefined, cb: SendCallback | undefined): void {
-    if (this._readyState === WebSocket.CONNECTING) throw invalidState(this._readyState);
+    if (this._closing.state === WebSocket.CONNECTING) throw invalidState(this._closing.state);
     if (typeof data === 'function') {
       cb = data as unknown as SendCallback;
       data = undefined;
@@ -859,11 +525,11 @@ export class WebSocket extends EventEmitter {
     if (data instanceof Blob) throw new TypeError('ping and pong payloads must not be Blobs');
     const payload = data === undefined ? EMPTY : toBuffer(typeof data === 'number' ? String(data) : data);
     if (payload.length > MAX_CONTROL_PAYLOAD) throw new RangeError('The data size must not be greater than 125 bytes');
-    if (this._readyState !== WebSocket.OPEN) {
-      this.reportSendAfterClose(cb);
+    if (this._closing.state !== WebSocket.OPEN) {
+      reportSendAfterClose(this._closing.state, cb);
       return;
     }
-    this.writeControl(opcode, payload, typeof mask === 'boolean' ? mask : !this._isServer, cb);
+    this.sender!.writeControl(opcode, payload, typeof mask === 'boolean' ? mask : !this._isServer, cb);
   }
 
   // ---- closing --------------------------------------------------------------
@@ -873,7 +539,7 @@ export class WebSocket extends EventEmitter {
    * 1001-1003, 1007-1014, 3000-4999) and a reason of at most 123 bytes.
    */
   close(code?: number, reason?: string | Buffer): void {
-    if (this._readyState === WebSocket.CLOSED) return;
+    if (this._closing.state === WebSocket.CLOSED) return;
     if (code !== undefined && (typeof code !== 'number' || !isValidCloseCode(code))) {
       // Clients raise the WHATWG DOMException (still an Error); servers the TypeError ws raises.
       if (!this._isServer) throw new DOMException(`The close code must be 1000, 3000-4999 or another code valid in a close frame, got ${String(code)}`, 'InvalidAccessError');
@@ -885,15 +551,11 @@ export class WebSocket extends EventEmitter {
       throw new RangeError('The message must not be greater than 123 bytes');
     }
     if (code === undefined && reasonBytes.length > 0) throw new TypeError('A close reason needs a close code');
-    if (this._readyState === WebSocket.CONNECTING) {
+    if (this._closing.state === WebSocket.CONNECTING) {
       this.abortConnecting();
       return;
     }
-    if (this._readyState === WebSocket.CLOSING) {
-      if (this.closeFrameSent && this.closeFrameReceived && this._isServer) this.endSocket();
-      return;
-    }
-    this.sendCloseFrame(code, reasonBytes);
+    this.carryOut(this._closing.close(code, reasonBytes));
   }
 
   private abortConnecting(): void {
@@ -906,54 +568,56 @@ export class WebSocket extends EventEmitter {
    * @internal
    */
   _failBeforeOpen(error: Error): void {
-    this._readyState = WebSocket.CLOSING;
+    this._closing.state = WebSocket.CLOSING;
     if (this.listenerCount('error') > 0 && !this.errorEmitted) {
       this.errorEmitted = true;
       this.safeEmit('error', error);
     }
-    this._readyState = WebSocket.CLOSED;
+    this._closing.closed();
     this.safeEmit('close', CloseCode.Abnormal, EMPTY);
   }
 
-  /** Sends our close frame (once). `endAfter`: end TCP as soon as it is written, when failing the connection. */
-  private sendCloseFrame(code: number | undefined, reason: Buffer, endAfter = false): void {
+  /** Carries out what the closing handshake decided (protocol/connection.ts). */
+  private carryOut(action: CloseAction): void {
+    if (action & CloseAction.SendClose) this.writeCloseFrame();
+    if (action & CloseAction.EndTcp) this.endSocket();
+    if (action & CloseAction.Destroy) this._socket?.destroy();
+  }
+
+  /** Sends our close frame; a peer that never answers cannot hold the socket past `closeTimeout`. */
+  private writeCloseFrame(): void {
     const socket = this._socket;
-    this._readyState = WebSocket.CLOSING;
-    if (this.closeFrameSent || socket === null) return;
-    this.closeFrameSent = true;
-    this.sendFragmentOpcode = 0;
+    if (socket === null) return;
+    this.sender!.endFragmentedSend();
     if (!socket.writable) {
       socket.destroy();
       return;
     }
-    this.writeControl(Opcode.Close, encodeClosePayload(code, reason), !this._isServer, (error) => {
+    this.sender!.writeControl(Opcode.Close, this._closing.closePayload(), !this._isServer, (error) => {
       if (error) socket.destroy();
-      else if (endAfter || (this.closeFrameReceived && this._isServer)) socket.end();
+      else this.carryOut(this._closing.closeWritten());
     });
-    // A peer that never answers cannot hold the socket.
-    this.closeTimer = setTimeout(() => socket.destroy(), this.closeTimeout);
+    this.closeTimer = setTimeout(() => this.carryOut(this._closing.closeTimedOut()), this.closeTimeout);
     this.closeTimer.unref?.();
   }
 
   /** Destroys the connection at once, without a closing handshake. */
   terminate(): void {
-    if (this._readyState === WebSocket.CLOSED) return;
-    if (this._readyState === WebSocket.CONNECTING) {
+    if (this._closing.state === WebSocket.CONNECTING) {
       this.abortConnecting();
       return;
     }
-    this._readyState = WebSocket.CLOSING;
-    this._socket?.destroy();
+    this.carryOut(this._closing.terminate());
   }
 
   pause(): void {
-    if (this._readyState === WebSocket.CONNECTING || this._readyState === WebSocket.CLOSED) return;
+    if (this._closing.state === WebSocket.CONNECTING || this._closing.state === WebSocket.CLOSED) return;
     this.paused = true;
     this._socket?.pause();
   }
 
   resume(): void {
-    if (this._readyState === WebSocket.CONNECTING || this._readyState === WebSocket.CLOSED) return;
+    if (this._closing.state === WebSocket.CONNECTING || this._closing.state === WebSocket.CLOSED) return;
     this.paused = false;
     if (!this.decoding) this._socket?.resume();
   }
@@ -1007,7 +671,7 @@ export class WebSocket extends EventEmitter {
 
   /** Whether both close frames were exchanged: a CloseEvent's `wasClean`. @internal */
   _closedCleanly(): boolean {
-    return this.closeFrameSent && this.closeFrameReceived;
+    return this._closing.wasClean;
   }
 }
 

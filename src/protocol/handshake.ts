@@ -1,6 +1,8 @@
 import { Buffer } from 'node:buffer';
 import * as crypto from 'node:crypto';
 import { HANDSHAKE_GUID } from './constants.js';
+import { parseExtensions } from './extensions.js';
+import { acceptDeflateAnswer, type DeflateParams, type PerMessageDeflateOptions } from './permessage-deflate.js';
 
 /** Stable codes for refused opening handshakes. */
 export type HandshakeErrorCode =
@@ -15,9 +17,18 @@ export type HandshakeErrorCode =
   | 'WS_ERR_INVALID_EXTENSION_HEADER'
   | 'WS_ERR_INVALID_PATH'
   | 'WS_ERR_CLIENT_REJECTED'
-  | 'WS_ERR_HANDSHAKE_TIMEOUT';
+  | 'WS_ERR_HANDSHAKE_TIMEOUT'
+  // A client refusing the server's answer (checkUpgradeResponse):
+  | 'WS_ERR_UNEXPECTED_RESPONSE'
+  | 'WS_ERR_INVALID_ACCEPT'
+  | 'WS_ERR_INVALID_SUBPROTOCOL'
+  | 'WS_ERR_INVALID_EXTENSION';
 
-/** A refused opening handshake: the HTTP status to answer with, a precise reason, and any headers the answer needs. */
+/**
+ * A refused opening handshake: a precise reason, the HTTP status, and any
+ * headers an answer needs. A server refusing a request answers with `status`;
+ * a client refusing a server's answer finds there the status it got.
+ */
 export class HandshakeError extends Error {
   readonly code: HandshakeErrorCode;
   readonly status: number;
@@ -135,6 +146,77 @@ export function validateUpgradeRequest(request: UpgradeRequest): ValidatedUpgrad
   const protocolHeader = single(headers, 'sec-websocket-protocol');
   const protocols = protocolHeader === undefined ? new Set<string>() : parseProtocolList(protocolHeader);
   return { key: key.trim(), version, protocols, extensions: single(headers, 'sec-websocket-extensions') };
+}
+
+/** The parts of the server's answer the client looks at (Node's `IncomingMessage` gives them as `statusCode` and `headers`). */
+export interface UpgradeResponse {
+  status: number;
+  /** Header names in lower case, as Node gives them (a repeated field as a list or joined with ", "). */
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** What the client sent in its opening handshake. */
+export interface UpgradeOffer {
+  /** The Sec-WebSocket-Key sent. */
+  key: string;
+  /** The subprotocols offered (none: empty). */
+  protocols: readonly string[];
+  /** The permessage-deflate offer made, or null when none was. */
+  perMessageDeflate: PerMessageDeflateOptions | null;
+}
+
+export interface AcceptedUpgrade {
+  /** The subprotocol the server chose ('' for none). */
+  protocol: string;
+  /** The Sec-WebSocket-Extensions answer ('' for none). */
+  extensions: string;
+  /** The permessage-deflate parameters agreed on, or null. */
+  deflate: DeflateParams | null;
+}
+
+/**
+ * Checks the server's answer to our opening handshake (RFC 6455 section
+ * 4.1, the client's side, and RFC 7692 section 5.1 for permessage-deflate)
+ * and returns what was agreed on; throws a HandshakeError naming the first
+ * rule the answer broke.
+ */
+export function checkUpgradeResponse(response: UpgradeResponse, offer: UpgradeOffer): AcceptedUpgrade {
+  const { headers, status } = response;
+  if (status !== 101) throw new HandshakeError('WS_ERR_UNEXPECTED_RESPONSE', status, `Unexpected server response: ${status}`);
+  const upgrade = headers.upgrade;
+  if (typeof upgrade !== 'string' || upgrade.trim().toLowerCase() !== 'websocket') {
+    throw new HandshakeError('WS_ERR_INVALID_UPGRADE_HEADER', status, 'Invalid Upgrade header in the server response');
+  }
+  if (!hasToken(typeof headers.connection === 'string' ? headers.connection : undefined, 'upgrade')) {
+    throw new HandshakeError('WS_ERR_INVALID_CONNECTION_HEADER', status, 'Invalid Connection header in the server response');
+  }
+  const accept = headers['sec-websocket-accept'];
+  if (accept === undefined) throw new HandshakeError('WS_ERR_INVALID_ACCEPT', status, 'Missing Sec-WebSocket-Accept header');
+  if (accept !== computeAcceptKey(offer.key)) throw new HandshakeError('WS_ERR_INVALID_ACCEPT', status, 'Invalid Sec-WebSocket-Accept header');
+  const protocolHeader = headers['sec-websocket-protocol'];
+  let protocol = '';
+  if (protocolHeader !== undefined) {
+    const chosen = String(protocolHeader).trim();
+    if (offer.protocols.length === 0) throw new HandshakeError('WS_ERR_INVALID_SUBPROTOCOL', status, 'Server sent a subprotocol but none was requested');
+    if (!offer.protocols.includes(chosen)) throw new HandshakeError('WS_ERR_INVALID_SUBPROTOCOL', status, `Server sent a subprotocol that was not offered: ${chosen}`);
+    // A repeated header (a list) names no one subprotocol and was refused above.
+    protocol = chosen;
+  }
+  const deflate = acceptExtensionsAnswer(headers['sec-websocket-extensions'], offer.perMessageDeflate, status);
+  return { protocol, extensions: deflate === null ? '' : String(headers['sec-websocket-extensions']), deflate };
+}
+
+/** Checks the extensions the server accepted against the offer; returns the deflate parameters, or null for none. */
+function acceptExtensionsAnswer(header: string | string[] | undefined, offered: PerMessageDeflateOptions | null, status: number): DeflateParams | null {
+  if (header === undefined) return null;
+  if (offered === null) throw new HandshakeError('WS_ERR_INVALID_EXTENSION', status, `Server accepted an extension that was not offered: ${String(header)}`);
+  const answers = parseExtensions(String(header));
+  if (answers === null) throw new HandshakeError('WS_ERR_INVALID_EXTENSION', status, `Invalid Sec-WebSocket-Extensions header: ${String(header)}`);
+  try {
+    return acceptDeflateAnswer(answers, offered);
+  } catch (error) {
+    throw new HandshakeError('WS_ERR_INVALID_EXTENSION', status, `Unacceptable permessage-deflate answer: ${(error as Error).message}`);
+  }
 }
 
 /** Sec-WebSocket-Accept for a Sec-WebSocket-Key: base64(SHA-1(key + GUID)). */

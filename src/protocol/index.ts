@@ -7,6 +7,7 @@ export { StreamingUtf8Validator } from './utf8.js';
 export {
   HandshakeError,
   validateUpgradeRequest,
+  checkUpgradeResponse,
   computeAcceptKey,
   acceptResponseLines,
   acceptResponse,
@@ -16,6 +17,9 @@ export {
   type HandshakeErrorCode,
   type UpgradeRequest,
   type ValidatedUpgrade,
+  type UpgradeResponse,
+  type UpgradeOffer,
+  type AcceptedUpgrade,
 } from './handshake.js';
 export { parseExtensions, formatExtension, type ExtensionOffer, type MessageTransform } from './extensions.js';
 export {
@@ -29,3 +33,4 @@ export {
   type PerMessageDeflateOptions,
 } from './permessage-deflate.js';
 export { findHeadEnd, parseRequestHead, MAX_HEAD_BYTES, MAX_HEADER_FIELDS, TOO_MANY_FIELDS, type RequestHead } from './http-head.js';
+export { ClosingHandshake, CloseAction, ReadyState } from './connection.js';

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import {
   acceptResponse,
   acceptResponseLines,
+  checkUpgradeResponse,
   computeAcceptKey,
   errorResponse,
   HANDSHAKE_GUID,
@@ -11,6 +12,7 @@ import {
   hasToken,
   parseProtocolList,
   validateUpgradeRequest,
+  type UpgradeOffer,
   type UpgradeRequest,
 } from '../../src/protocol/index.js';
 
@@ -229,5 +231,62 @@ describe('handshake helpers', () => {
     assert.deepEqual([...parseProtocolList('a,b , c')], ['a', 'b', 'c']);
     assert.throws(() => parseProtocolList('a,,b'), (e: unknown) => e instanceof HandshakeError && e.code === 'WS_ERR_INVALID_PROTOCOL_HEADER' && e.status === 400);
     assert.throws(() => parseProtocolList('a, a'), (e: unknown) => e instanceof HandshakeError && e.status === 400);
+  });
+});
+
+describe('checkUpgradeResponse: the client checks the server\'s answer (RFC 6455 section 4.1)', () => {
+  const offer: UpgradeOffer = { key: KEY, protocols: [], perMessageDeflate: null };
+  // RFC 6455 section 1.3's example key and accept value.
+  const answer = (headers: Record<string, string | string[] | undefined> = {}, status = 101) => {
+    const base: Record<string, string | string[] | undefined> = { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-accept': 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=' };
+    for (const [name, value] of Object.entries(headers)) {
+      if (value === undefined) delete base[name];
+      else base[name] = value;
+    }
+    return { status, headers: base };
+  };
+  function refuses(response: ReturnType<typeof answer>, code: string, message: RegExp, withOffer: UpgradeOffer = offer): void {
+    assert.throws(
+      () => checkUpgradeResponse(response, withOffer),
+      (error: unknown) => error instanceof HandshakeError && error.code === code && error.status === response.status && message.test(error.message),
+    );
+  }
+
+  test('a correct answer gives the agreed subprotocol and extensions', () => {
+    assert.deepEqual(checkUpgradeResponse(answer(), offer), { protocol: '', extensions: '', deflate: null });
+    const chosen = checkUpgradeResponse(answer({ 'sec-websocket-protocol': ' chat ', connection: 'keep-alive, Upgrade', upgrade: 'WebSocket' }), {
+      ...offer,
+      protocols: ['superchat', 'chat'],
+    });
+    assert.equal(chosen.protocol, 'chat');
+  });
+
+  test('permessage-deflate: the answer to our offer is accepted with its parameters', () => {
+    const header = 'permessage-deflate; server_no_context_takeover; client_max_window_bits=10';
+    const accepted = checkUpgradeResponse(answer({ 'sec-websocket-extensions': header }), { ...offer, perMessageDeflate: {} });
+    assert.equal(accepted.extensions, header);
+    assert.deepEqual(accepted.deflate, { serverNoContextTakeover: true, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 10 });
+  });
+
+  test('a status other than 101', () => refuses(answer({}, 200), 'WS_ERR_UNEXPECTED_RESPONSE', /Unexpected server response: 200/));
+  test('Upgrade missing or not websocket', () => {
+    refuses(answer({ upgrade: undefined }), 'WS_ERR_INVALID_UPGRADE_HEADER', /Upgrade/);
+    refuses(answer({ upgrade: 'h2c' }), 'WS_ERR_INVALID_UPGRADE_HEADER', /Upgrade/);
+  });
+  test('Connection without the Upgrade token', () => refuses(answer({ connection: 'keep-alive' }), 'WS_ERR_INVALID_CONNECTION_HEADER', /Connection/));
+  test('Sec-WebSocket-Accept missing or not the key\'s', () => {
+    refuses(answer({ 'sec-websocket-accept': undefined }), 'WS_ERR_INVALID_ACCEPT', /Missing/);
+    refuses(answer({ 'sec-websocket-accept': computeAcceptKey('AAAAAAAAAAAAAAAAAAAAAA==') }), 'WS_ERR_INVALID_ACCEPT', /Invalid/);
+  });
+  test('a subprotocol that was not offered', () => {
+    refuses(answer({ 'sec-websocket-protocol': 'chat' }), 'WS_ERR_INVALID_SUBPROTOCOL', /none was requested/);
+    refuses(answer({ 'sec-websocket-protocol': 'other' }), 'WS_ERR_INVALID_SUBPROTOCOL', /not offered: other/, { ...offer, protocols: ['chat'] });
+    refuses(answer({ 'sec-websocket-protocol': ['chat', 'chat'] }), 'WS_ERR_INVALID_SUBPROTOCOL', /not offered/, { ...offer, protocols: ['chat'] });
+  });
+  test('an extension that was not offered, a malformed header, an unacceptable deflate answer', () => {
+    refuses(answer({ 'sec-websocket-extensions': 'permessage-deflate' }), 'WS_ERR_INVALID_EXTENSION', /not offered/);
+    const deflate = { ...offer, perMessageDeflate: {} };
+    refuses(answer({ 'sec-websocket-extensions': 'permessage-deflate; ;' }), 'WS_ERR_INVALID_EXTENSION', /Invalid Sec-WebSocket-Extensions/, deflate);
+    refuses(answer({ 'sec-websocket-extensions': 'permessage-deflate; server_max_window_bits=99' }), 'WS_ERR_INVALID_EXTENSION', /Unacceptable/, deflate);
   });
 });

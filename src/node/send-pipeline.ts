@@ -1,0 +1,399 @@
+import { Buffer, Blob } from 'node:buffer';
+import { randomFillSync } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import { CloseCode, Opcode, copyMasked, frameHeaderSize, writeFrameHeader, type MessageTransform } from '../protocol/index.js';
+import type { WebSocketErrorCode } from './errors.js';
+
+export type WebSocketData = string | Buffer | ArrayBuffer | ArrayBufferView | Blob | number | boolean;
+export type SendCallback = (error?: Error | null) => void;
+
+/** Payloads up to this size are copied behind their header and written once; larger ones are written separately, uncopied. */
+const COPY_THRESHOLD = 16 * 1024;
+/** A batch of frames up to this size is joined into one buffer; larger ones go out as a writev. */
+const BATCH_COPY_LIMIT = 64 * 1024;
+
+/**
+ * Small frames sent while a received chunk's messages are reported (the
+ * replies to a pipelined burst) are written one after another into a
+ * shared slab, so that the batch leaves as one buffer with no allocation
+ * and no copy per frame. A region handed to a socket is never written
+ * again: a full slab is replaced, not rewound.
+ */
+const SLAB_SIZE = 64 * 1024;
+/** Frames up to this size (header included) go into the slab. */
+const SLAB_FRAME_LIMIT = 4 * 1024;
+let slab: Buffer | null = null;
+let slabUsed = SLAB_SIZE;
+
+const READY_STATES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
+
+/** Masking keys come from the CSPRNG in batches: one syscall per 1,024 client frames, not one per frame. */
+const maskPool = Buffer.allocUnsafe(4096);
+let maskPoolOffset = maskPool.length;
+function nextMaskKey(): Buffer {
+  if (maskPoolOffset === maskPool.length) {
+    randomFillSync(maskPool);
+    maskPoolOffset = 0;
+  }
+  const key = maskPool.subarray(maskPoolOffset, maskPoolOffset + 4);
+  maskPoolOffset += 4;
+  return key;
+}
+
+/** Turns what `send` accepts into bytes without copying where the input already is bytes. */
+export function toBuffer(data: Exclude<WebSocketData, Blob>): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (typeof data === 'string') return Buffer.from(data);
+  if (data instanceof ArrayBuffer) return Buffer.from(data);
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (typeof SharedArrayBuffer !== 'undefined' && (data as unknown) instanceof SharedArrayBuffer) return Buffer.from(data as unknown as ArrayBuffer);
+  return Buffer.from(String(data));
+}
+
+/** A send on a connection that is not open: its callback learns it (on the next tick, as in ws). */
+export function reportSendAfterClose(readyState: number, cb: SendCallback | undefined): void {
+  if (cb) {
+    const error = new Error(`WebSocket is not open: readyState ${readyState} (${READY_STATES[readyState]})`);
+    process.nextTick(cb, error);
+  }
+}
+
+/** What the pipeline needs from its connection (node/websocket.ts). */
+export interface SendPipelineOwner {
+  readonly readyState: number;
+  /** A message could not be compressed: the connection fails with 1011. */
+  _failWithInternalError(): void;
+  /** The peer made us hold more than a limit allows: the connection is destroyed. */
+  _failForLimit(code: WebSocketErrorCode, closeCode: number, message: string): void;
+}
+
+/**
+ * The sending half of one connection: frames what `send` accepts (masking
+ * and permessage-deflate included), keeps sends in order while one is being
+ * prepared (a Blob read, a compression), gathers the replies to a received
+ * chunk into one write (the batch, small frames in the shared slab), and
+ * enforces the write-buffer limit (`disconnectBufferedAmount`).
+ */
+export class SendPipeline {
+  /** Opcode a fragmented send continues with (0 when no fragmented send is open). */
+  private fragmentOpcode = 0;
+  /** Sends waiting behind one still being prepared (a Blob being read, a message being compressed). */
+  private queue: Array<{ task: () => void; cb: SendCallback | undefined }> | null = null;
+  private busy = false;
+  private queuedBytes = 0;
+  /** Whether the message being sent (possibly in fragments) is compressed. */
+  private compressing = false;
+  /**
+   * Frames written while a received chunk's messages are reported wait here
+   * and leave together at its end: one write for all the replies to a
+   * pipelined burst, instead of one syscall each. The connection sets it
+   * around each chunk and calls `flushBatch()` after.
+   */
+  batching = false;
+  private batch: Buffer[] | null = null;
+  private batchCallbacks: SendCallback[] | null = null;
+  private batchBytes = 0;
+  /**
+   * This connection's run of frames in the slab: where it starts (-1: none
+   * open), in which slab, and where it ends. Another connection may write
+   * to the slab while this one's batch is open (a handler's send reaching,
+   * through a synchronous stream, a connection of the same process), so a
+   * run continues only if nothing else was written behind it.
+   */
+  private slabRunStart = -1;
+  private slabRunEnd = 0;
+  private slabRunSlab: Buffer | null = null;
+
+  constructor(
+    private readonly owner: SendPipelineOwner,
+    private readonly socket: Duplex,
+    /** permessage-deflate, when negotiated. */
+    private readonly transform: MessageTransform | null,
+    /** Messages smaller than this are sent uncompressed. */
+    private readonly compressThreshold: number,
+    /** Infinity when there is no limit: each check is one compare. */
+    private readonly disconnectBufferedAmount: number,
+  ) {}
+
+  /** Bytes accepted but not yet handed to the kernel. */
+  get bufferedAmount(): number {
+    return this.queuedBytes + this.batchBytes + this.socket.writableLength;
+  }
+
+  /** Whether nothing is being prepared or waits behind it. */
+  get idle(): boolean {
+    return !this.busy && this.queue === null;
+  }
+
+  /** Whether the write buffer is past `disconnectBufferedAmount`; if so the connection is failed (1013). */
+  overLimit(): boolean {
+    if (this.bufferedAmount <= this.disconnectBufferedAmount) return false;
+    this.owner._failForLimit(
+      'WS_ERR_BUFFERED_AMOUNT_EXCEEDED',
+      CloseCode.TryAgainLater,
+      `More than ${this.disconnectBufferedAmount} bytes wait to be sent: the peer does not read`,
+    );
+    return true;
+  }
+
+  /** Our close frame ends any fragmented message being sent. */
+  endFragmentedSend(): void {
+    this.fragmentOpcode = 0;
+  }
+
+  /** Sends one message or fragment (the connection checked it is open). */
+  send(data: Exclude<WebSocketData, number | boolean>, binary: boolean, fin: boolean, mask: boolean, compress: boolean, cb: SendCallback | undefined): void {
+    if (data instanceof Blob) {
+      const blob = data;
+      this.queuedBytes += blob.size;
+      this.schedule(
+        () => {
+          this.busy = true;
+          blob.arrayBuffer().then(
+            (arrayBuffer) => {
+              this.queuedBytes -= blob.size;
+              this.busy = false;
+              this.sendData(Buffer.from(arrayBuffer), binary, fin, mask, compress, cb);
+              this.runQueue();
+            },
+            (error: unknown) => {
+              this.queuedBytes -= blob.size;
+              this.busy = false;
+              if (cb) cb(error as Error);
+              this.runQueue();
+            },
+          );
+        },
+        cb,
+      );
+      return;
+    }
+    const bytes = toBuffer(data);
+    if (!this.busy && this.queue === null) {
+      this.sendData(bytes, binary, fin, mask, compress, cb);
+      return;
+    }
+    this.queuedBytes += bytes.length;
+    this.schedule(() => {
+      this.queuedBytes -= bytes.length;
+      this.sendData(bytes, binary, fin, mask, compress, cb);
+    }, cb);
+  }
+
+  /** Writes a message framed already (`WebSocket.sendFrame`; the connection checked it is open and server-side). */
+  sendFrame(frame: Buffer, cb: SendCallback | undefined): void {
+    if (this.socket.destroyed || this.overLimit()) {
+      reportSendAfterClose(this.owner.readyState, cb);
+      return;
+    }
+    if (this.fragmentOpcode !== 0) throw new Error('sendFrame cannot interleave with a fragmented message being sent');
+    if (!this.busy && this.queue === null) {
+      this.output(frame, cb);
+      return;
+    }
+    this.queuedBytes += frame.length;
+    this.schedule(() => {
+      this.queuedBytes -= frame.length;
+      if (this.socket.destroyed) reportSendAfterClose(this.owner.readyState, cb);
+      else this.output(frame, cb);
+    }, cb);
+  }
+
+  /**
+   * Writes a frame shared by many connections when it can go as it is:
+   * without permessage-deflate, no fragmented send open and nothing queued
+   * ahead (the connection checked it is open and server-side).
+   */
+  writeShared(frame: Buffer): boolean {
+    if (this.transform !== null || this.fragmentOpcode !== 0 || this.busy || this.queue !== null) return false;
+    // Over the limit, the connection is failed: no longer OPEN, the caller skips it.
+    if (this.socket.destroyed || this.overLimit()) return false;
+    if (this.batching) this.output(frame, undefined);
+    else this.socket.write(frame);
+    return true;
+  }
+
+  /** Control frames wait behind data still being prepared, like every other frame. */
+  writeControl(opcode: number, payload: Buffer, mask: boolean, cb: SendCallback | undefined): void {
+    this.schedule(() => {
+      if (this.socket.destroyed) reportSendAfterClose(this.owner.readyState, cb);
+      else this.writeFrame(opcode, payload, true, mask, false, cb);
+    }, cb);
+  }
+
+  /** The connection closed with sends still waiting: their callbacks learn it. */
+  failQueued(): void {
+    const queue = this.queue;
+    this.queue = null;
+    this.queuedBytes = 0;
+    if (queue === null) return;
+    for (const { cb } of queue) reportSendAfterClose(this.owner.readyState, cb);
+  }
+
+  /** Ends our side of TCP after whatever is still batched. */
+  end(): void {
+    this.flushBatch();
+    if (!this.socket.writableEnded) this.socket.end();
+  }
+
+  /**
+   * Runs `task` now, or after the sends before it when one of them is still
+   * being prepared (a Blob being read, a message being compressed), so
+   * frames leave in the order they were sent.
+   */
+  private schedule(task: () => void, cb: SendCallback | undefined): void {
+    if (!this.busy && this.queue === null) {
+      task();
+      return;
+    }
+    (this.queue ??= []).push({ task, cb });
+  }
+
+  private runQueue(): void {
+    const queue = this.queue;
+    if (queue === null) return;
+    while (queue.length > 0 && !this.busy) queue.shift()!.task();
+    if (queue.length === 0 && this.queue === queue) this.queue = null;
+  }
+
+  private sendData(payload: Buffer, binary: boolean, fin: boolean, mask: boolean, compress: boolean, cb: SendCallback | undefined): void {
+    if (this.socket.destroyed) {
+      reportSendAfterClose(this.owner.readyState, cb);
+      return;
+    }
+    let opcode: number;
+    const continuing = this.fragmentOpcode !== 0;
+    if (continuing) opcode = Opcode.Continuation;
+    else {
+      opcode = binary ? Opcode.Binary : Opcode.Text;
+      // The whole message is compressed or not, decided on its first fragment.
+      this.compressing = this.transform !== null && compress && payload.length >= this.compressThreshold;
+    }
+    this.fragmentOpcode = fin ? 0 : opcode === Opcode.Continuation ? this.fragmentOpcode : opcode;
+    if (!this.compressing) {
+      this.writeFrame(opcode, payload, fin, mask, false, cb);
+      return;
+    }
+    this.busy = true;
+    this.transform!.encode(payload, fin, (error, compressed) => {
+      this.busy = false;
+      if (error) {
+        if (cb) cb(error);
+        // The peer's decompressor and ours no longer agree on what was sent: end the connection (1011).
+        this.owner._failWithInternalError();
+      } else if (!this.socket.destroyed) {
+        this.writeFrame(opcode, compressed as Buffer, fin, mask, !continuing, cb);
+      } else {
+        reportSendAfterClose(this.owner.readyState, cb);
+      }
+      this.runQueue();
+    });
+  }
+
+  /** Writes one frame: header and payload in one buffer when small, header then the caller's payload (uncopied) when large. */
+  private writeFrame(opcode: number, payload: Buffer, fin: boolean, mask: boolean, rsv1: boolean, cb: SendCallback | undefined): void {
+    const socket = this.socket;
+    const maskKey = mask ? nextMaskKey() : null;
+    const length = payload.length;
+    const headerSize = frameHeaderSize(length, maskKey !== null);
+    if (this.batching && maskKey === null && headerSize + length <= SLAB_FRAME_LIMIT) {
+      this.slabFrame(opcode, payload, fin, rsv1, headerSize, cb);
+      return;
+    }
+    if (length <= COPY_THRESHOLD || maskKey !== null) {
+      // Masked payloads must be copied anyway (the caller's bytes stay as they are).
+      const frame = Buffer.allocUnsafe(headerSize + length);
+      writeFrameHeader(frame, 0, length, opcode, fin, rsv1, maskKey);
+      if (maskKey !== null) {
+        copyMasked(payload, frame, headerSize, maskKey);
+      } else if (length > 0) {
+        payload.copy(frame, headerSize);
+      }
+      this.output(frame, cb);
+      return;
+    }
+    const header = Buffer.allocUnsafe(headerSize);
+    writeFrameHeader(header, 0, length, opcode, fin, rsv1, null);
+    if (this.batching) {
+      this.output(header, undefined);
+      this.output(payload, cb);
+      return;
+    }
+    socket.cork();
+    socket.write(header);
+    socket.write(payload, cb);
+    socket.uncork();
+  }
+
+  /** Hands bytes to the socket, or to the batch while a chunk is being reported. */
+  private output(bytes: Buffer, cb: SendCallback | undefined): void {
+    if (!this.batching) {
+      this.socket.write(bytes, cb);
+      return;
+    }
+    if (this.slabRunStart >= 0) this.closeSlabRun();
+    (this.batch ??= []).push(bytes);
+    this.batchBytes += bytes.length;
+    if (cb !== undefined) (this.batchCallbacks ??= []).push(cb);
+  }
+
+  /** Writes a small unmasked frame into the slab, for the batch being gathered. */
+  private slabFrame(opcode: number, payload: Buffer, fin: boolean, rsv1: boolean, headerSize: number, cb: SendCallback | undefined): void {
+    const size = headerSize + payload.length;
+    if (this.slabRunStart >= 0 && (this.slabRunSlab !== slab || this.slabRunEnd !== slabUsed)) this.closeSlabRun();
+    if (slabUsed + size > SLAB_SIZE) {
+      if (this.slabRunStart >= 0) this.closeSlabRun();
+      slab = Buffer.allocUnsafe(SLAB_SIZE);
+      slabUsed = 0;
+    }
+    const target = slab!;
+    if (this.slabRunStart < 0) {
+      this.slabRunStart = slabUsed;
+      this.slabRunSlab = target;
+    }
+    writeFrameHeader(target, slabUsed, payload.length, opcode, fin, rsv1, null);
+    if (payload.length > 0) target.set(payload, slabUsed + headerSize);
+    slabUsed += size;
+    this.slabRunEnd = slabUsed;
+    this.batchBytes += size;
+    if (cb !== undefined) (this.batchCallbacks ??= []).push(cb);
+  }
+
+  /** Ends this connection's run of frames in the slab: the run joins the batch as one buffer. */
+  private closeSlabRun(): void {
+    (this.batch ??= []).push(this.slabRunSlab!.subarray(this.slabRunStart, this.slabRunEnd));
+    this.slabRunStart = -1;
+    this.slabRunSlab = null;
+  }
+
+  /** Writes the frames gathered while a received chunk was reported, in one write when small. */
+  flushBatch(): void {
+    if (this.slabRunStart >= 0) this.closeSlabRun();
+    const frames = this.batch;
+    if (frames === null) return;
+    const callbacks = this.batchCallbacks;
+    const bytes = this.batchBytes;
+    this.batch = null;
+    this.batchCallbacks = null;
+    this.batchBytes = 0;
+    const cb: SendCallback | undefined =
+      callbacks === null ? undefined : callbacks.length === 1 ? callbacks[0] : (error) => callbacks.forEach((callback) => callback(error));
+    const socket = this.socket;
+    if (socket.destroyed) {
+      // terminate() from a handler: the batch goes nowhere; its senders learn it.
+      if (cb) process.nextTick(cb, new Error('WebSocket is not open: the connection was destroyed'));
+      return;
+    }
+    if (frames.length === 1) {
+      socket.write(frames[0]!, cb);
+    } else if (bytes <= BATCH_COPY_LIMIT) {
+      socket.write(Buffer.concat(frames, bytes), cb);
+    } else {
+      socket.cork();
+      const last = frames.length - 1;
+      for (let i = 0; i < last; i++) socket.write(frames[i]!);
+      socket.write(frames[last]!, cb);
+      socket.uncork();
+    }
+  }
+}
