@@ -11,6 +11,9 @@ const PORT = Number(process.env.PORT ?? 3001);
 const HOST = process.env.HOST ?? '127.0.0.1';
 
 const clientFile = path.join(path.dirname(require.resolve('switchboard/package.json')), 'dist/esm/client/index.js');
+const wireDir = path.join(path.dirname(clientFile), '../wire');
+/** A module of dist/esm/wire by its plain file name only: no path can leave that directory. */
+const WIRE_MODULE = /^\/wire\/[a-z0-9-]+\.js$/;
 const page = fs.readFileSync(path.join(__dirname, 'index.html'));
 
 const server = http.createServer((req, res) => {
@@ -18,6 +21,9 @@ const server = http.createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page);
   } else if (req.url === '/switchboard-client.js') {
     res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(fs.readFileSync(clientFile));
+  } else if (WIRE_MODULE.test(req.url) && fs.existsSync(path.join(wireDir, req.url.slice('/wire/'.length)))) {
+    // The client imports the protocol module (switchboard/wire) as '../wire/index.js', which resolves here.
+    res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(fs.readFileSync(path.join(wireDir, req.url.slice('/wire/'.length))));
   } else {
     res.writeHead(404).end();
   }
