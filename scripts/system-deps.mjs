@@ -37,6 +37,9 @@ function isExecutable(file) {
   }
 }
 
+// Its own test checks the everything-present case on this machine.
+const SELF_TEST = 'test/scripts/system-deps.test';
+
 /**
  * Each package: its Debian name, the test files that need it (any path
  * containing one of `neededBy`), and `problem()`, which says why it is not
@@ -46,7 +49,7 @@ function isExecutable(file) {
 export const SYSTEM_PACKAGES = [
   {
     name: 'chromium',
-    neededBy: ['chromium', 'test/playground/'],
+    neededBy: ['chromium', 'test/playground/', SELF_TEST],
     problem(env = process.env) {
       // test/helpers/chromium.ts launches CHROMIUM_PATH, else Debian's /usr/bin/chromium.
       if (env.CHROMIUM_PATH) {
@@ -59,7 +62,7 @@ export const SYSTEM_PACKAGES = [
   },
   {
     name: 'python3-websockets',
-    neededBy: ['test/interop/python'],
+    neededBy: ['test/interop/python', SELF_TEST],
     problem() {
       // The tests use the first of these that can import websockets (PATH may hold a Python without Debian's packages).
       for (const python of ['python3', '/usr/bin/python3']) {
@@ -70,7 +73,7 @@ export const SYSTEM_PACKAGES = [
   },
   {
     name: 'redis-server',
-    neededBy: ['redis'],
+    neededBy: ['redis', SELF_TEST],
     problem() {
       return onPath('redis-server') ? undefined : { installable: true, text: 'no redis-server on PATH' };
     },
