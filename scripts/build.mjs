@@ -6,13 +6,17 @@
 //   node scripts/build.mjs --lib     only the library (dist/esm, dist/cjs): what the examples and benchmarks import
 //   node scripts/build.mjs --force   every step, from scratch
 //
-// A step is skipped when its stamp (dist/.stamps/<step>) is newer than every
-// one of its inputs, files and directories alike: a directory's time changes
-// when a file in it is added, removed or renamed, so a deleted module does not
-// linger in dist/. A step that runs starts from an empty output directory.
-// The steps that run, run side by side (each is one process).
+// A step is skipped when its stamp (dist/.stamps/<step>) holds the hash of
+// its inputs as they are now: every file's path and content, so an edited,
+// added, removed or renamed file (or a changed package-lock.json) redoes the
+// step, while a file merely rewritten with the same bytes (npm install
+// rewrites package-lock.json) does not. A step that runs starts from an empty
+// output directory and records the hash taken before it ran, so a file saved
+// while it ran makes the next build redo it. The steps that run, run side by
+// side (each is one process).
 import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,29 +55,35 @@ const steps = [
   },
 ];
 
-/** The newest modification time under `path` (directories count themselves), 0 if it does not exist. */
-function newest(path) {
+/** Hashes the path and content of every file under `path` (in name order) into `hash`. */
+function hashTree(hash, path) {
   let stat;
   try {
     stat = statSync(path);
   } catch {
-    return 0;
+    hash.update(`missing ${path}\0`);
+    return;
   }
-  let t = stat.mtimeMs;
   if (stat.isDirectory()) {
-    for (const name of readdirSync(path)) t = Math.max(t, newest(join(path, name)));
+    for (const name of readdirSync(path).sort()) hashTree(hash, join(path, name));
+  } else {
+    hash.update(`${path.slice(root.length)}\0${stat.size}\0`);
+    hash.update(readFileSync(path));
   }
-  return t;
 }
 
-function isFresh(step) {
+function inputsHash(step) {
+  const hash = createHash('sha256');
+  for (const input of step.inputs) hashTree(hash, join(root, input));
+  return hash.digest('hex');
+}
+
+function isFresh(step, hash) {
   const stamp = join(stamps, step.name);
-  if (!existsSync(stamp) || !existsSync(join(root, step.out))) return false;
-  const built = statSync(stamp).mtimeMs;
-  return step.inputs.every((input) => newest(join(root, input)) < built);
+  return existsSync(stamp) && existsSync(join(root, step.out)) && readFileSync(stamp, 'utf8').trim() === hash;
 }
 
-function run(step) {
+function run(step, hash) {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     rmSync(join(stamps, step.name), { force: true });
@@ -84,10 +94,7 @@ function run(step) {
       if (code !== 0) return reject(new Error(`build step ${step.name} failed (${signal ?? `exit ${code}`})`));
       step.after?.();
       mkdirSync(stamps, { recursive: true });
-      // Stamped with the time the step started: a source saved while it ran is newer, so the next build redoes the step.
-      const stamp = join(stamps, step.name);
-      writeFileSync(stamp, `${new Date(started).toISOString()}\n`);
-      utimesSync(stamp, started / 1000, started / 1000);
+      writeFileSync(join(stamps, step.name), `${hash}\n`);
       console.log(`built ${step.out} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       resolve();
     });
@@ -121,11 +128,12 @@ export = WebSocket;
 
 if (force) rmSync(join(root, 'dist'), { recursive: true, force: true });
 const wanted = steps.filter((s) => !(libOnly && s.skipWithLib));
-const stale = wanted.filter((s) => !isFresh(s));
+const hashes = new Map(wanted.map((s) => [s, inputsHash(s)]));
+const stale = wanted.filter((s) => !isFresh(s, hashes.get(s)));
 if (stale.length === 0) {
   console.log(`dist/ is up to date (${wanted.map((s) => s.out).join(', ')}); \`node scripts/build.mjs --force\` rebuilds it`);
 } else {
-  const results = await Promise.allSettled(stale.map(run));
+  const results = await Promise.allSettled(stale.map((s) => run(s, hashes.get(s))));
   const failed = results.filter((r) => r.status === 'rejected');
   if (failed.length) {
     for (const f of failed) console.error(f.reason.message);
