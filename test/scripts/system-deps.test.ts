@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../helpers/env.js';
@@ -88,9 +88,20 @@ test('a CHROMIUM_PATH pointing nowhere is not something apt-get can fix: fails n
 });
 
 function runScript(env: NodeJS.ProcessEnv, asUser?: string): { status: number | null; stdout: string; stderr: string } {
-  const argv = asUser ? ['runuser', ['-u', asUser, '--', process.execPath, script]] : [process.execPath, [script]];
-  const r = spawnSync(argv[0] as string, argv[1] as string[], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  // Another user may not be able to read the checkout (a clone under /root): run a copy
+  // (the script imports only node: modules) from a directory anyone can read.
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'system-deps-'));
+  try {
+    chmodSync(dir, 0o755);
+    const copy = path.join(dir, 'system-deps.mjs');
+    copyFileSync(script, copy);
+    chmodSync(copy, 0o644);
+    const argv: [string, string[]] = asUser ? ['runuser', ['-u', asUser, '--', process.execPath, copy]] : [process.execPath, [copy]];
+    const r = spawnSync(argv[0], argv[1], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 test('the script without apt-get on PATH: exits 1 at once with the command, runs nothing', () => {
