@@ -7,7 +7,7 @@
 //   node bench/run.mjs [--quick] [--rounds N] [--scenarios id,prefix,...]
 //                      [--warmup S] [--duration S] [--json FILE] [--list] [--report FILE]
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -198,23 +198,10 @@ async function runOnce(name, scenario) {
 
 // ------------------------------------------------------------------ main
 // bench/servers/switchboard.mjs imports 'switchboard', i.e. this package's dist/ (the
-// package resolves itself by name): build it when it is missing or older than src/.
-function newest(dir) {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-  }
-  return t;
-}
-
+// package resolves itself by name): bring it up to date (scripts/build.mjs redoes only
+// what changed, and nothing in a tenth of a second when dist/ is current).
 function ensureBuilt() {
-  const entry = path.join(ROOT, 'dist', 'esm', 'index.js');
-  const src = path.join(ROOT, 'src');
-  const stale = !existsSync(entry) || (existsSync(src) && newest(src) > statSync(entry).mtimeMs);
-  if (!stale) return true;
-  console.error('dist/ is missing or older than src/: building (scripts/build.mjs) ...');
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT, stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs'), '--lib'], { cwd: ROOT, stdio: ['ignore', 2, 2] });
   if (r.status !== 0) console.error('the build failed: fix it or run `npm run build`, then run the benchmark again');
   return r.status === 0;
 }

@@ -2,7 +2,7 @@
 // fuzzingserver protocol): asks for the case count, runs every case by
 // echoing each message back with the same type until the server closes,
 // then asks for the reports. The suite passes WS_FUZZ_URL and WS_FUZZ_AGENT.
-//   node ../shared/conformance/run.mjs client --port 9001 --agent switchboard -- node scripts/conformance-client.mjs
+//   node packages/conformance/run.mjs client --port 9001 --agent switchboard -- node scripts/conformance-client.mjs
 import { WebSocket } from 'switchboard';
 
 const base = process.env.WS_FUZZ_URL ?? process.argv[2] ?? 'ws://127.0.0.1:9001';

@@ -1,5 +1,5 @@
-// RFC 6455 conformance of Switchboard's *client*, checked with the shared
-// Autobahn-style harness in client mode (like Autobahn's fuzzingserver): the
+// RFC 6455 conformance of Switchboard's *client*, checked with the
+// Autobahn-style harness (packages/conformance) in client mode (like Autobahn's fuzzingserver): the
 // harness listens on 127.0.0.1 and runs scripts/conformance-client.mjs, an
 // echo client built on the package ('switchboard' resolves to dist/, which
 // `npm test` builds first).
@@ -9,7 +9,7 @@
 // UNIMPLEMENTED are never accepted.
 //
 // test/helpers/conformance.ts finds the suite (SWITCHBOARD_CONFORMANCE_DIR,
-// else ../shared/conformance) and runs it. If it is missing the test fails
+// else packages/conformance) and runs it. If it is missing the test fails
 // (it does not skip).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

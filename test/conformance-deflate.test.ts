@@ -1,5 +1,5 @@
-// permessage-deflate (RFC 7692) conformance, with the shared Autobahn-style
-// harness (../shared/conformance, see its README.md): its groups 12.*
+// permessage-deflate (RFC 7692) conformance, with the Autobahn-style
+// harness (packages/conformance, see its README.md): its groups 12.*
 // (compressed payloads) and 13.* (negotiated parameters: context takeover,
 // window bits), 1000 messages per case,
 //   - in server mode against `switchboard serve --echo --deflate`,
@@ -11,7 +11,7 @@
 // these groups, and UNIMPLEMENTED means deflate was not negotiated.
 //
 // test/helpers/conformance.ts finds the suite (SWITCHBOARD_CONFORMANCE_DIR,
-// else ../shared/conformance) and runs it. If it is missing the test fails
+// else packages/conformance) and runs it. If it is missing the test fails
 // (it does not skip).
 //
 // Each case waits for every echo before sending the next message, so a run is

@@ -1,5 +1,5 @@
-// RFC 6455 conformance of `switchboard serve --echo`, checked with the shared
-// Autobahn-style harness (../shared/conformance, see its README.md).
+// RFC 6455 conformance of `switchboard serve --echo`, checked with the
+// Autobahn-style harness in packages/conformance (see its README.md).
 //
 // Every selected case must be OK. NON-STRICT is accepted: the harness only
 // reports it for behaviour the RFC allows but does not prefer (late UTF-8
@@ -8,8 +8,8 @@
 // is accepted only for the cases the suite marks informational (7.1.6,
 // 7.13.*). FAILED and UNIMPLEMENTED are never accepted.
 //
-// The suite lives outside this repository; SWITCHBOARD_CONFORMANCE_DIR
-// overrides its location. If it is missing the test fails (it does not skip).
+// SWITCHBOARD_CONFORMANCE_DIR points it at another copy of the harness. If
+// the harness is missing the test fails (it does not skip).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IMPL_NAME } from './helpers/env.js';

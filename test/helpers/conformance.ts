@@ -1,9 +1,9 @@
-// Runs of the shared Autobahn-style conformance harness (../shared/conformance,
-// see its README.md) and the tests every conformance file makes of them. Each
-// file keeps its own rule for which outcomes it accepts.
+// Runs of the Autobahn-style conformance harness (the workspace package
+// packages/conformance, see its README.md) and the tests every conformance
+// file makes of them. Each file keeps its own rule for which outcomes it accepts.
 //
-// The suite lives outside this repository; SWITCHBOARD_CONFORMANCE_DIR
-// overrides its location. If it is missing the run fails (it does not skip).
+// SWITCHBOARD_CONFORMANCE_DIR points the tests at another copy of the harness.
+// If the harness is missing the run fails (it does not skip).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -132,7 +132,9 @@ function requireSuite(): void {
   if (!existsSync(runner)) {
     throw new Error(
       `conformance suite not found: ${runner} does not exist. ` +
-        `Put the suite at ${path.resolve(repoRoot, '../shared/conformance')} or set SWITCHBOARD_CONFORMANCE_DIR to its directory.`,
+        (process.env.SWITCHBOARD_CONFORMANCE_DIR
+          ? 'SWITCHBOARD_CONFORMANCE_DIR names a directory without it; unset it to use packages/conformance.'
+          : 'It is part of this repository (packages/conformance): restore it with `git checkout -- packages/conformance`.'),
     );
   }
 }

@@ -6,7 +6,6 @@
 // package instead (the reference Switchboard is a drop-in for), which checks
 // the tests themselves: a test that fails against ws is either wrong or
 // documents a deliberate difference. `npm test` never sets it.
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -25,16 +24,11 @@ if (IMPL_NAME === 'ws') {
 }
 
 /**
- * The conformance suite (../shared/conformance beside the repository; the
- * workplace keeps it at /work/shared/conformance). SWITCHBOARD_CONFORMANCE_DIR
- * overrides both. Returns the first that has run.mjs, else the expected path,
- * so the tests that need it fail with a message naming it.
+ * The conformance suite: the workspace package packages/conformance, unless
+ * SWITCHBOARD_CONFORMANCE_DIR names another copy of it (to run a newer or
+ * patched harness against this tree).
  */
 export function conformanceSuiteDir(): string {
-  const candidates = [
-    process.env.SWITCHBOARD_CONFORMANCE_DIR,
-    path.resolve(repoRoot, '../shared/conformance'),
-    '/work/shared/conformance',
-  ].filter((dir): dir is string => typeof dir === 'string' && dir !== '');
-  return candidates.find((dir) => existsSync(path.join(dir, 'run.mjs'))) ?? path.resolve(candidates[0]!);
+  const override = process.env.SWITCHBOARD_CONFORMANCE_DIR;
+  return path.resolve(override !== undefined && override !== '' ? override : path.join(repoRoot, 'packages/conformance'));
 }
