@@ -18,6 +18,7 @@ import {
 } from '../protocol/index.js';
 import { PerMessageDeflate } from './deflate.js';
 import { WebSocketError } from './errors.js';
+import { codedError } from '../protocol/switchboard-error.js';
 import { CREDENTIAL_HEADERS, credentialsFollow, redirectOrigin, refusedRedirect, type RedirectOrigin } from './redirect-policy.js';
 import type { ConnectionOptions, WebSocket } from './websocket.js';
 
@@ -103,7 +104,7 @@ export function connect(
 export function initAsClient(ws: WebSocket, address: string | URL, protocols: string | string[] | undefined, options: ClientOptions = {}): void {
   const protocolVersion = options.protocolVersion ?? 13;
   if (protocolVersion !== 13) {
-    throw new RangeError(`Unsupported protocol version: ${String(protocolVersion)} (only 13 is supported)`);
+    throw codedError(new RangeError(`Unsupported protocol version: ${String(protocolVersion)} (only 13 is supported)`), 'WS_ERR_INVALID_OPTION');
   }
   const url = parseWebSocketUrl(address);
   const offered = protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : [...protocols];

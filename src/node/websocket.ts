@@ -26,6 +26,7 @@ import { heartbeatClock } from './heartbeat.js';
 import { hasSharedReads, kChunkSink } from './shared-reads.js';
 import { abortHandshake, connect, initAsClient, type ClientOptions } from './client.js';
 import { WebSocketError, type WebSocketErrorCode } from './errors.js';
+import { codedError } from '../protocol/switchboard-error.js';
 
 export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
 export type WebSocketData = string | Buffer | ArrayBuffer | ArrayBufferView | Blob | number | boolean;
@@ -378,7 +379,7 @@ export class WebSocket extends EventEmitter {
     const socket = this._socket!;
     if (socket.destroyed) {
       // terminate() from a handler: the batch goes nowhere; its senders learn it.
-      if (cb) process.nextTick(cb, new Error('WebSocket is not open: the connection was destroyed'));
+      if (cb) process.nextTick(cb, new WebSocketError('WS_ERR_NOT_OPEN', 'WebSocket is not open: the connection was destroyed'));
       return;
     }
     if (frames.length === 1) {
@@ -678,12 +679,12 @@ export class WebSocket extends EventEmitter {
    * `bufferedAmount`. The caller vouches for the bytes: they are not checked.
    */
   sendFrame(frame: Buffer, cb?: SendCallback): void {
-    if (!this._isServer) throw new Error('sendFrame is for server-side connections (client frames are masked)');
+    if (!this._isServer) throw new WebSocketError('WS_ERR_INVALID_STATE', 'sendFrame is for server-side connections (client frames are masked)');
     if (this._readyState !== WebSocket.OPEN || this._socket === null || this._socket.destroyed || this.overBufferLimit()) {
       this.reportSendAfterClose(cb);
       return;
     }
-    if (this.sendFragmentOpcode !== 0) throw new Error('sendFrame cannot interleave with a fragmented message being sent');
+    if (this.sendFragmentOpcode !== 0) throw new WebSocketError('WS_ERR_INVALID_STATE', 'sendFrame cannot interleave with a fragmented message being sent');
     if (!this.sendBusy && this.sendQueue === null) {
       this.output(frame, cb);
       return;
@@ -754,7 +755,7 @@ export class WebSocket extends EventEmitter {
 
   private reportSendAfterClose(cb: SendCallback | undefined): void {
     if (cb) {
-      const error = new Error(`WebSocket is not open: readyState ${this._readyState} (${READY_STATES[this._readyState]})`);
+      const error = new WebSocketError('WS_ERR_NOT_OPEN', `WebSocket is not open: readyState ${this._readyState} (${READY_STATES[this._readyState]})`);
       process.nextTick(cb, error);
     }
   }
@@ -856,9 +857,9 @@ export class WebSocket extends EventEmitter {
       cb = mask;
       mask = undefined;
     }
-    if (data instanceof Blob) throw new TypeError('ping and pong payloads must not be Blobs');
+    if (data instanceof Blob) throw codedError(new TypeError('ping and pong payloads must not be Blobs'), 'WS_ERR_INVALID_ARGUMENT');
     const payload = data === undefined ? EMPTY : toBuffer(typeof data === 'number' ? String(data) : data);
-    if (payload.length > MAX_CONTROL_PAYLOAD) throw new RangeError('The data size must not be greater than 125 bytes');
+    if (payload.length > MAX_CONTROL_PAYLOAD) throw codedError(new RangeError('The data size must not be greater than 125 bytes'), 'WS_ERR_INVALID_ARGUMENT');
     if (this._readyState !== WebSocket.OPEN) {
       this.reportSendAfterClose(cb);
       return;
@@ -877,14 +878,14 @@ export class WebSocket extends EventEmitter {
     if (code !== undefined && (typeof code !== 'number' || !isValidCloseCode(code))) {
       // Clients raise the WHATWG DOMException (still an Error); servers the TypeError ws raises.
       if (!this._isServer) throw new DOMException(`The close code must be 1000, 3000-4999 or another code valid in a close frame, got ${String(code)}`, 'InvalidAccessError');
-      throw new TypeError('First argument must be a valid error code number');
+      throw codedError(new TypeError('First argument must be a valid error code number'), 'WS_ERR_INVALID_ARGUMENT');
     }
     const reasonBytes = reason === undefined ? EMPTY : typeof reason === 'string' ? Buffer.from(reason) : reason;
     if (reasonBytes.length > MAX_CLOSE_REASON_BYTES) {
       if (!this._isServer) throw new DOMException('The close reason must not be longer than 123 UTF-8 bytes', 'SyntaxError');
-      throw new RangeError('The message must not be greater than 123 bytes');
+      throw codedError(new RangeError('The message must not be greater than 123 bytes'), 'WS_ERR_INVALID_ARGUMENT');
     }
-    if (code === undefined && reasonBytes.length > 0) throw new TypeError('A close reason needs a close code');
+    if (code === undefined && reasonBytes.length > 0) throw codedError(new TypeError('A close reason needs a close code'), 'WS_ERR_INVALID_ARGUMENT');
     if (this._readyState === WebSocket.CONNECTING) {
       this.abortConnecting();
       return;

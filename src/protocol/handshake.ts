@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import * as crypto from 'node:crypto';
 import { HANDSHAKE_GUID } from './constants.js';
+import { SwitchboardError } from './switchboard-error.js';
 
 /** Stable codes for refused opening handshakes. */
 export type HandshakeErrorCode =
@@ -13,20 +14,17 @@ export type HandshakeErrorCode =
   | 'WS_ERR_INVALID_VERSION'
   | 'WS_ERR_INVALID_PROTOCOL_HEADER'
   | 'WS_ERR_INVALID_EXTENSION_HEADER'
-  | 'WS_ERR_INVALID_PATH'
-  | 'WS_ERR_CLIENT_REJECTED'
-  | 'WS_ERR_HANDSHAKE_TIMEOUT';
+  | 'WS_ERR_INVALID_PATH';
 
 /** A refused opening handshake: the HTTP status to answer with, a precise reason, and any headers the answer needs. */
-export class HandshakeError extends Error {
-  readonly code: HandshakeErrorCode;
+export class HandshakeError extends SwitchboardError {
+  declare readonly code: HandshakeErrorCode;
   readonly status: number;
   readonly headers: Record<string, string>;
 
   constructor(code: HandshakeErrorCode, status: number, message: string, headers: Record<string, string> = {}) {
-    super(message);
+    super(code, message);
     this.name = 'HandshakeError';
-    this.code = code;
     this.status = status;
     this.headers = headers;
   }
