@@ -27,16 +27,24 @@ import { codedError } from '../wire/errors.js';
 
 export { SUBPROTOCOL, HubError, SwitchboardError, type HubErrorCode, type Member, type Sender };
 
+/**
+ * An event handler property the client only assigns. Its parameter is
+ * checked bivariantly (method syntax), so a WebSocket whose handlers take a
+ * richer event (the DOM's MessageEvent, Switchboard's MessageEvent) fits;
+ * with a function-typed property strict mode refused Switchboard's Node WebSocket (TS2419).
+ */
+type EventHandler<E> = { handle(event: E): void }['handle'] | null;
+
 /** What the client needs of a WebSocket: the browser API (Switchboard's WebSocket has it too). */
 export interface WebSocketLike {
   readonly readyState: number;
   readonly protocol: string;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  onopen: ((event: any) => void) | null;
-  onmessage: ((event: { data: any }) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: any) => void) | null;
+  onopen: EventHandler<unknown>;
+  onmessage: EventHandler<{ data: unknown }>;
+  onclose: EventHandler<{ code: number; reason: string }>;
+  onerror: EventHandler<unknown>;
 }
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
