@@ -37,6 +37,8 @@ writeFileSync(
   join(cjs, 'index.d.cts'),
   `import * as api from './index.js';
 declare const WebSocket: typeof api.WebSocket & Omit<typeof api, 'default'>;
+// As with @types/ws, 'const ws: WebSocket' names the class's instances after 'import WebSocket = require(...)'.
+type WebSocket = api.WebSocket;
 export = WebSocket;
 `,
 );
