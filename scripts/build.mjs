@@ -121,6 +121,8 @@ module.exports = WebSocket;
     join(cjs, 'index.d.cts'),
     `import * as api from './index.js';
 declare const WebSocket: typeof api.WebSocket & Omit<typeof api, 'default'>;
+// As with @types/ws, 'const ws: WebSocket' names the class's instances after 'import WebSocket = require(...)'.
+type WebSocket = api.WebSocket;
 export = WebSocket;
 `,
   );

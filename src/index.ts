@@ -16,6 +16,7 @@ export { MessageEvent, CloseEvent, ErrorEvent, WebSocketEvent } from './node/eve
 export type { HeartbeatOptions } from './node/heartbeat.js';
 export type { PerMessageDeflateOptions } from './protocol/index.js';
 export { CloseCode, Opcode, ProtocolError, HandshakeError, type ProtocolErrorCode, type HandshakeErrorCode } from './protocol/index.js';
+export { SwitchboardError, type ArgumentErrorCode } from './protocol/switchboard-error.js';
 
 export default WebSocket;
 export { WebSocketError, type WebSocketErrorCode } from './node/errors.js';

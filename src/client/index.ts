@@ -8,6 +8,7 @@ import {
   DEFAULT_REQUEST_TIMEOUT,
   FINAL_CLOSE_CODES,
   HubError,
+  SwitchboardError,
   MAX_PREVIOUS_IDS,
   RESERVED_EVENTS,
   Requests,
@@ -17,12 +18,22 @@ import {
   encodeMessage,
   parseServerMessage,
   type ClientMessage,
+  type HubErrorCode,
   type Member,
   type Sender,
   type ServerMessage,
 } from '../wire/index.js';
+import { codedError } from '../wire/errors.js';
 
-export { SUBPROTOCOL, HubError, type Member, type Sender };
+export { SUBPROTOCOL, HubError, SwitchboardError, type HubErrorCode, type Member, type Sender };
+
+/**
+ * An event handler property the client only assigns. Its parameter is
+ * checked bivariantly (method syntax), so a WebSocket whose handlers take a
+ * richer event (the DOM's MessageEvent, Switchboard's MessageEvent) fits;
+ * with a function-typed property strict mode refused Switchboard's Node WebSocket (TS2419).
+ */
+type EventHandler<E> = { handle(event: E): void }['handle'] | null;
 
 /** What the client needs of a WebSocket: the browser API (Switchboard's WebSocket has it too). */
 export interface WebSocketLike {
@@ -30,10 +41,10 @@ export interface WebSocketLike {
   readonly protocol: string;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  onopen: ((event: any) => void) | null;
-  onmessage: ((event: { data: any }) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: any) => void) | null;
+  onopen: EventHandler<unknown>;
+  onmessage: EventHandler<{ data: unknown }>;
+  onclose: EventHandler<{ code: number; reason: string }>;
+  onerror: EventHandler<unknown>;
 }
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
@@ -156,7 +167,7 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     this.maxRooms = options.maxRooms ?? DEFAULT_MAX_ROOMS;
     this.maxMembers = options.maxMembersPerRoom ?? DEFAULT_MAX_MEMBERS_PER_ROOM;
     const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (!Ctor) throw new TypeError('No WebSocket class: pass options.WebSocket (in Node: the WebSocket of "switchboard")');
+    if (!Ctor) throw codedError(new TypeError('No WebSocket class: pass options.WebSocket (in Node: the WebSocket of "switchboard")'), 'WS_ERR_INVALID_OPTION');
     this.Ctor = Ctor;
     this.open();
   }
@@ -327,7 +338,7 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
   }
 
   /** Fails the requests already sent (those still in the outbox are sent after reconnecting). */
-  private failPending(code: string): void {
+  private failPending(code: HubErrorCode): void {
     this.requests.failAll(code, 'The connection closed before the reply', new Set(this.outbox.map((o) => o.id)));
   }
 

@@ -5,6 +5,7 @@
 // fan-out over pub/sub, presence in hashes).
 
 import { HistoryBudget, StoredMessage, type HistoryEntry } from './history-store.js';
+import { codedError } from '../protocol/switchboard-error.js';
 
 /** Who sent a message: a connection and its user. */
 export interface Sender {
@@ -179,7 +180,7 @@ export class InProcessAdapter implements Adapter {
     this.maxRememberedHeads = limits.maxRememberedHeads ?? 10_000;
     this.maxBytes = limits.maxBytes ?? DEFAULT_HISTORY_BYTES;
     if (!(this.maxMessages >= 0) || !(this.maxAge >= 0) || !(this.maxRememberedHeads >= 0) || !(this.maxBytes >= 0)) {
-      throw new RangeError('history limits must be >= 0');
+      throw codedError(new RangeError('history limits must be >= 0'), 'WS_ERR_INVALID_OPTION');
     }
     this.budget = new HistoryBudget(this.maxBytes);
   }

@@ -10,7 +10,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Buffer } from 'node:buffer';
 import { WebSocket } from '../node/websocket.js';
 import type { WebSocketServer } from '../node/server.js';
-import { HubCloseCode, SUBPROTOCOL, checkEventName, errorMessage, type ParseOptions } from '../wire/index.js';
+import { codedError } from '../protocol/switchboard-error.js';
+import { HubCloseCode, HubError, SUBPROTOCOL, checkEventName, errorMessage, type ParseOptions } from '../wire/index.js';
 import { InProcessAdapter, type Adapter, type HistoryResult, type PresenceMember } from './adapter.js';
 import { attach, type Attachment } from './attach.js';
 import { HubConnection } from './connection.js';
@@ -94,7 +95,10 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
    */
   override emit(event: string | symbol, ...args: unknown[]): boolean {
     if (!HUB_EVENTS.has(event)) {
-      throw new TypeError(`hub.emit(${JSON.stringify(String(event))}) emits a hub event; to send an event to every connection use hub.broadcast(event, data), to a room hub.to(room).emit(event, data)`);
+      throw codedError(
+        new TypeError(`hub.emit(${JSON.stringify(String(event))}) emits a hub event; to send an event to every connection use hub.broadcast(event, data), to a room hub.to(room).emit(event, data)`),
+        'WS_ERR_INVALID_ARGUMENT',
+      );
     }
     return super.emit(event, ...args);
   }
@@ -225,7 +229,7 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
         try {
           const result = fn(client, next);
           // An async middleware that finishes without calling next() continues.
-          if (result instanceof Promise) result.then(() => next(), (e: unknown) => next((e ?? new Error('Refused')) as Error));
+          if (result instanceof Promise) result.then(() => next(), (e: unknown) => next((e ?? new HubError('unauthorized', 'Refused by middleware')) as Error));
         } catch (error) {
           next(error as Error);
         }

@@ -26,6 +26,7 @@ export {
   type RoomMessage,
   type Sender,
 } from './adapter.js';
-export { SUBPROTOCOL, HubCloseCode, HubError, RESERVED_EVENTS, parseClientMessage, encodeMessage, WireError, type ErrorCode, type ClientMessage, type ServerMessage } from './wire.js';
+export { SUBPROTOCOL, HubCloseCode, HubError, RESERVED_EVENTS, parseClientMessage, encodeMessage, WireError, type ErrorCode, type HubErrorCode, type ClientMessage, type ServerMessage } from './wire.js';
+export { SwitchboardError } from '../protocol/switchboard-error.js';
 export { TokenBucket } from './rate-limit.js';
 export { DEFAULT_LIMITS, type HubLimits } from './limits.js';

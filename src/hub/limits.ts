@@ -1,6 +1,7 @@
 // The hub's per-connection limits: what one client may make the process
 // hold. Each has an option (HubOptions), a default, and a documented answer
 // for a client that crosses it (docs/protocol.md, "Limits").
+import { codedError } from '../protocol/switchboard-error.js';
 
 export interface HubLimits {
   /** Rooms one connection may be in at once (default 1,000). A `join` beyond it gets `error` `too_many_rooms`; a `resume` naming more gets `bad_message`. */
@@ -29,7 +30,7 @@ export function resolveLimits(options: Partial<HubLimits>): HubLimits {
   for (const key of Object.keys(DEFAULT_LIMITS) as Array<keyof HubLimits>) {
     const value = options[key];
     if (value === undefined) continue;
-    if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${key} must be a positive integer (got ${String(value)})`);
+    if (!Number.isSafeInteger(value) || value < 1) throw codedError(new RangeError(`${key} must be a positive integer (got ${String(value)})`), 'WS_ERR_INVALID_OPTION');
     limits[key] = value;
   }
   return limits;

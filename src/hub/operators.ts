@@ -1,6 +1,7 @@
 // Broadcasting operators: `hub.to(room)`, `.except(...)`, `.volatile`,
 // `hub.toUser(id)`. Each publishes through the adapter, so it reaches every process.
 import { checkEventName } from '../wire/index.js';
+import { codedError } from '../protocol/switchboard-error.js';
 import type { Adapter } from './adapter.js';
 import type { HubConnection } from './connection.js';
 import type { DefaultEvents, EventData, EventNames, EventsMap } from './types.js';
@@ -11,7 +12,7 @@ export function encodeForPublish(event: string, data: unknown): string | undefin
   try {
     return encodeData(data);
   } catch (error) {
-    throw new TypeError(`The data of "${event}" cannot be serialised: ${error instanceof Error ? error.message : String(error)}`);
+    throw codedError(new TypeError(`The data of "${event}" cannot be serialised: ${error instanceof Error ? error.message : String(error)}`), 'WS_ERR_INVALID_ARGUMENT');
   }
 }
 

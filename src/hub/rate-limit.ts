@@ -1,3 +1,5 @@
+import { codedError } from '../protocol/switchboard-error.js';
+
 /** A token bucket: `rate` tokens per second, holding at most `burst`. */
 export class TokenBucket {
   private tokens: number;
@@ -8,7 +10,7 @@ export class TokenBucket {
     readonly burst: number,
     private readonly now: () => number = Date.now,
   ) {
-    if (!(rate > 0) || !(burst >= 1)) throw new RangeError('rateLimit needs rate > 0 and burst >= 1');
+    if (!(rate > 0) || !(burst >= 1)) throw codedError(new RangeError('rateLimit needs rate > 0 and burst >= 1'), 'WS_ERR_INVALID_OPTION');
     this.tokens = burst;
     this.last = now();
   }

@@ -24,6 +24,7 @@ export {
   errorMessage,
   isBinary,
   type ErrorCode,
+  type HubErrorCode,
   type ClientMessage,
   type ServerMessage,
   type Json,

@@ -1,6 +1,7 @@
 import { Blob } from 'node:buffer';
 import { Opcode, encodeFrame } from '../protocol/index.js';
 import { WebSocket, toBuffer, type WebSocketData } from './websocket.js';
+import { codedError } from '../protocol/switchboard-error.js';
 
 export interface BroadcastOptions {
   /** Send as a binary message. Default: binary unless `data` is a string. */
@@ -18,7 +19,7 @@ export interface BroadcastOptions {
  * valid frame. Order with each connection's own sends is kept.
  */
 export function broadcast(clients: Iterable<WebSocket>, data: Exclude<WebSocketData, Blob>, options?: BroadcastOptions): number {
-  if (data instanceof Blob) throw new TypeError('broadcast does not take a Blob: read it into a Buffer first');
+  if (data instanceof Blob) throw codedError(new TypeError('broadcast does not take a Blob: read it into a Buffer first'), 'WS_ERR_INVALID_ARGUMENT');
   const payload = toBuffer(typeof data === 'number' || typeof data === 'boolean' ? String(data) : data);
   const binary = options?.binary ?? typeof data !== 'string';
   const except = options?.except ?? null;

@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { ConnectionOptions as TlsConnectionOptions, SecureContextOptions } from 'node:tls';
 import { HandshakeError, checkUpgradeResponse, deflateOffer, parseProtocolList, type AcceptedUpgrade, type PerMessageDeflateOptions, type UpgradeOffer } from '../protocol/index.js';
 import { PerMessageDeflate } from './deflate.js';
+import { codedError } from '../protocol/switchboard-error.js';
 import { WebSocketError, type WebSocketErrorCode } from './errors.js';
 import { CREDENTIAL_HEADERS, credentialsFollow, redirectOrigin, refusedRedirect, type RedirectOrigin } from './redirect-policy.js';
 import type { ConnectionOptions, WebSocket } from './websocket.js';
@@ -94,7 +95,7 @@ export function connect(
 export function initAsClient(ws: WebSocket, address: string | URL, protocols: string | string[] | undefined, options: ClientOptions = {}): void {
   const protocolVersion = options.protocolVersion ?? 13;
   if (protocolVersion !== 13) {
-    throw new RangeError(`Unsupported protocol version: ${String(protocolVersion)} (only 13 is supported)`);
+    throw codedError(new RangeError(`Unsupported protocol version: ${String(protocolVersion)} (only 13 is supported)`), 'WS_ERR_INVALID_OPTION');
   }
   const url = parseWebSocketUrl(address);
   const offered = protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : [...protocols];

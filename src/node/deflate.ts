@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { constants as zlibConstants, createDeflateRaw, createInflateRaw, inflateRawSync, type DeflateRaw, type InflateRaw } from 'node:zlib';
+import { WebSocketError } from './errors.js';
 import { CloseCode, ProtocolError, type DeflateParams, type MessageTransform, type PerMessageDeflateOptions } from '../protocol/index.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_MAX_INFLATING_BYTES, ZlibLimiter, type InflationTicket } from './zlib-limiter.js';
 
@@ -74,7 +75,7 @@ class SharedCompressor {
       if (error || stream.destroyed) {
         // A broken stream cannot be reset: the next message gets a new one; this one fails.
         this.stream = this.createStream();
-        job.callback(error ?? new Error('The compressor failed'));
+        job.callback(error ?? new WebSocketError('WS_ERR_COMPRESSION_FAILED', 'The compressor failed'));
       } else {
         const result = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length);
         stream.reset();
@@ -156,7 +157,7 @@ export class PerMessageDeflate implements MessageTransform {
     const noContextTakeover = this.isServer ? this.params.serverNoContextTakeover : this.params.clientNoContextTakeover;
     if (noContextTakeover && fin && !this.midMessage) {
       if (this.released) {
-        callback(new Error('The connection is closed'));
+        callback(new WebSocketError('WS_ERR_NOT_OPEN', 'The connection is closed'));
         return;
       }
       const windowBits = this.isServer ? this.params.serverMaxWindowBits : this.params.clientMaxWindowBits;
@@ -193,7 +194,7 @@ export class PerMessageDeflate implements MessageTransform {
   release(): void {
     this.released = true;
     this.failInflate(new ProtocolError('WS_ERR_INVALID_COMPRESSED_DATA', 'The connection is closed'));
-    this.failDeflate(new Error('The connection is closed'));
+    this.failDeflate(new WebSocketError('WS_ERR_NOT_OPEN', 'The connection is closed'));
   }
 
   /** Inflates a message that shares no context with others, at once (`finishFlush` accepts the missing trailer). */
@@ -362,7 +363,7 @@ export class PerMessageDeflate implements MessageTransform {
 
   private deflateFragment(data: Uint8Array, fin: boolean, callback: (error: Error | null, result?: Uint8Array) => void): void {
     if (this.released) {
-      callback(new Error('The connection is closed'));
+      callback(new WebSocketError('WS_ERR_NOT_OPEN', 'The connection is closed'));
       return;
     }
     const deflate = this.deflate ?? this.createDeflate();

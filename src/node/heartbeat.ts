@@ -1,4 +1,5 @@
 import type { WebSocket } from './websocket.js';
+import { codedError } from '../protocol/switchboard-error.js';
 
 /**
  * A coarse clock, advanced by heartbeat ticks, so that marking a connection
@@ -26,7 +27,7 @@ export class Heartbeat {
     private readonly options: HeartbeatOptions,
   ) {
     if (!(options.interval > 0) || !(options.timeout > 0)) {
-      throw new RangeError('heartbeat.interval and heartbeat.timeout must be positive numbers of milliseconds');
+      throw codedError(new RangeError('heartbeat.interval and heartbeat.timeout must be positive numbers of milliseconds'), 'WS_ERR_INVALID_OPTION');
     }
     const tick = Math.max(5, Math.min(options.interval, options.timeout) / 4);
     // The clock only advances while a heartbeat ticks: bring it up to date, or

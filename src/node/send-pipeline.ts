@@ -2,7 +2,7 @@ import { Buffer, Blob } from 'node:buffer';
 import { randomFillSync } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { CloseCode, Opcode, copyMasked, frameHeaderSize, writeFrameHeader, type MessageTransform } from '../protocol/index.js';
-import type { WebSocketErrorCode } from './errors.js';
+import { WebSocketError, type WebSocketErrorCode } from './errors.js';
 
 export type WebSocketData = string | Buffer | ArrayBuffer | ArrayBufferView | Blob | number | boolean;
 export type SendCallback = (error?: Error | null) => void;
@@ -53,7 +53,7 @@ export function toBuffer(data: Exclude<WebSocketData, Blob>): Buffer {
 /** A send on a connection that is not open: its callback learns it (on the next tick, as in ws). */
 export function reportSendAfterClose(readyState: number, cb: SendCallback | undefined): void {
   if (cb) {
-    const error = new Error(`WebSocket is not open: readyState ${readyState} (${READY_STATES[readyState]})`);
+    const error = new WebSocketError('WS_ERR_NOT_OPEN', `WebSocket is not open: readyState ${readyState} (${READY_STATES[readyState]})`);
     process.nextTick(cb, error);
   }
 }
@@ -186,7 +186,7 @@ export class SendPipeline {
       reportSendAfterClose(this.owner.readyState, cb);
       return;
     }
-    if (this.fragmentOpcode !== 0) throw new Error('sendFrame cannot interleave with a fragmented message being sent');
+    if (this.fragmentOpcode !== 0) throw new WebSocketError('WS_ERR_INVALID_STATE', 'sendFrame cannot interleave with a fragmented message being sent');
     if (!this.busy && this.queue === null) {
       this.output(frame, cb);
       return;
@@ -381,7 +381,7 @@ export class SendPipeline {
     const socket = this.socket;
     if (socket.destroyed) {
       // terminate() from a handler: the batch goes nowhere; its senders learn it.
-      if (cb) process.nextTick(cb, new Error('WebSocket is not open: the connection was destroyed'));
+      if (cb) process.nextTick(cb, new WebSocketError('WS_ERR_NOT_OPEN', 'WebSocket is not open: the connection was destroyed'));
       return;
     }
     if (frames.length === 1) {

@@ -22,6 +22,8 @@ import { createUpgradeServer } from './upgrade-server.js';
 import { refuseUpgrade } from './refuse.js';
 import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
 import { DEFAULT_DISCONNECT_BUFFERED_AMOUNT, DEFAULT_MAX_PENDING_AUTO_PONGS, WebSocket } from './websocket.js';
+import { codedError } from '../protocol/switchboard-error.js';
+import { WebSocketError } from './errors.js';
 
 export interface VerifyClientInfo {
   origin: string | undefined;
@@ -137,7 +139,7 @@ export class WebSocketServer extends EventEmitter {
     super();
     const given = [options.port != null, options.server != null, options.noServer === true].filter(Boolean).length;
     if (given !== 1) {
-      throw new TypeError('One and only one of the "port", "server", or "noServer" options must be specified');
+      throw codedError(new TypeError('One and only one of the "port", "server", or "noServer" options must be specified'), 'WS_ERR_INVALID_OPTION');
     }
     this.options = {
       maxPayload: DEFAULT_MAX_PAYLOAD,
@@ -151,7 +153,7 @@ export class WebSocketServer extends EventEmitter {
     };
     this.clients = new Set();
     if (options.heartbeat) {
-      if (!this.options.clientTracking) throw new TypeError('The heartbeat option needs clientTracking');
+      if (!this.options.clientTracking) throw codedError(new TypeError('The heartbeat option needs clientTracking'), 'WS_ERR_INVALID_OPTION');
       this.heartbeat = new Heartbeat(this.clients, options.heartbeat);
     }
 
@@ -187,7 +189,7 @@ export class WebSocketServer extends EventEmitter {
 
   /** The address the server listens on, as `net.Server#address()` gives it. */
   address(): ReturnType<HttpServer['address']> {
-    if (this.options.noServer) throw new Error('The server is operating in "noServer" mode');
+    if (this.options.noServer) throw new WebSocketError('WS_ERR_INVALID_STATE', 'The server is operating in "noServer" mode');
     if (!this.server) return null;
     return this.server.address();
   }
@@ -302,7 +304,7 @@ export class WebSocketServer extends EventEmitter {
       return;
     }
     if ((socket as MarkedSocket)[kUpgraded] === true) {
-      throw new Error('server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration');
+      throw new WebSocketError('WS_ERR_INVALID_STATE', 'server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration');
     }
     if (this.state !== RUNNING) {
       abortHandshake(socket, 503, 'The server is shutting down');

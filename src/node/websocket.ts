@@ -22,6 +22,7 @@ import { iterateMessages } from './message-iterator.js';
 import { heartbeatClock } from './heartbeat.js';
 import { hasSharedReads, kChunkSink } from './shared-reads.js';
 import { abortHandshake, connect, initAsClient, type ClientOptions } from './client.js';
+import { codedError } from '../protocol/switchboard-error.js';
 import { WebSocketError, type WebSocketErrorCode } from './errors.js';
 import { SendPipeline, reportSendAfterClose, toBuffer, type SendCallback, type WebSocketData } from './send-pipeline.js';
 
@@ -485,7 +486,7 @@ export class WebSocket extends EventEmitter {
    * `bufferedAmount`. The caller vouches for the bytes: they are not checked.
    */
   sendFrame(frame: Buffer, cb?: SendCallback): void {
-    if (!this._isServer) throw new Error('sendFrame is for server-side connections (client frames are masked)');
+    if (!this._isServer) throw new WebSocketError('WS_ERR_INVALID_STATE', 'sendFrame is for server-side connections (client frames are masked)');
     if (this._closing.state !== WebSocket.OPEN) {
       reportSendAfterClose(this._closing.state, cb);
       return;
@@ -522,9 +523,9 @@ export class WebSocket extends EventEmitter {
       cb = mask;
       mask = undefined;
     }
-    if (data instanceof Blob) throw new TypeError('ping and pong payloads must not be Blobs');
+    if (data instanceof Blob) throw codedError(new TypeError('ping and pong payloads must not be Blobs'), 'WS_ERR_INVALID_ARGUMENT');
     const payload = data === undefined ? EMPTY : toBuffer(typeof data === 'number' ? String(data) : data);
-    if (payload.length > MAX_CONTROL_PAYLOAD) throw new RangeError('The data size must not be greater than 125 bytes');
+    if (payload.length > MAX_CONTROL_PAYLOAD) throw codedError(new RangeError('The data size must not be greater than 125 bytes'), 'WS_ERR_INVALID_ARGUMENT');
     if (this._closing.state !== WebSocket.OPEN) {
       reportSendAfterClose(this._closing.state, cb);
       return;
@@ -543,14 +544,14 @@ export class WebSocket extends EventEmitter {
     if (code !== undefined && (typeof code !== 'number' || !isValidCloseCode(code))) {
       // Clients raise the WHATWG DOMException (still an Error); servers the TypeError ws raises.
       if (!this._isServer) throw new DOMException(`The close code must be 1000, 3000-4999 or another code valid in a close frame, got ${String(code)}`, 'InvalidAccessError');
-      throw new TypeError('First argument must be a valid error code number');
+      throw codedError(new TypeError('First argument must be a valid error code number'), 'WS_ERR_INVALID_ARGUMENT');
     }
     const reasonBytes = reason === undefined ? EMPTY : typeof reason === 'string' ? Buffer.from(reason) : reason;
     if (reasonBytes.length > MAX_CLOSE_REASON_BYTES) {
       if (!this._isServer) throw new DOMException('The close reason must not be longer than 123 UTF-8 bytes', 'SyntaxError');
-      throw new RangeError('The message must not be greater than 123 bytes');
+      throw codedError(new RangeError('The message must not be greater than 123 bytes'), 'WS_ERR_INVALID_ARGUMENT');
     }
-    if (code === undefined && reasonBytes.length > 0) throw new TypeError('A close reason needs a close code');
+    if (code === undefined && reasonBytes.length > 0) throw codedError(new TypeError('A close reason needs a close code'), 'WS_ERR_INVALID_ARGUMENT');
     if (this._closing.state === WebSocket.CONNECTING) {
       this.abortConnecting();
       return;

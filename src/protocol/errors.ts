@@ -1,4 +1,5 @@
 import { CloseCode } from './constants.js';
+import { SwitchboardError } from './switchboard-error.js';
 
 /**
  * Stable error codes. They match ws's names where ws has one, so code that
@@ -21,21 +22,19 @@ export type ProtocolErrorCode =
   | 'WS_ERR_INVALID_UTF8'
   | 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
   | 'WS_ERR_TOO_MANY_BUFFERED_PARTS'
-  | 'WS_ERR_FRAME_AFTER_CLOSE'
   | 'WS_ERR_INVALID_COMPRESSED_DATA';
 
 /**
  * A violation of RFC 6455 by the peer. `closeCode` is the status to fail the
  * connection with (1002, 1007, 1008 or 1009).
  */
-export class ProtocolError extends Error {
-  readonly code: ProtocolErrorCode;
+export class ProtocolError extends SwitchboardError {
+  declare readonly code: ProtocolErrorCode;
   readonly closeCode: number;
 
   constructor(code: ProtocolErrorCode, message: string, closeCode: number = CloseCode.ProtocolError) {
-    super(message);
+    super(code, message);
     this.name = 'ProtocolError';
-    this.code = code;
     this.closeCode = closeCode;
   }
 }

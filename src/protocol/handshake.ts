@@ -2,7 +2,8 @@ import { Buffer } from 'node:buffer';
 import * as crypto from 'node:crypto';
 import { HANDSHAKE_GUID } from './constants.js';
 import { parseExtensions } from './extensions.js';
-import { acceptDeflateAnswer, type DeflateParams, type PerMessageDeflateOptions } from './permessage-deflate.js';
+import { acceptDeflateAnswer, type DeflateNegotiationErrorCode, type DeflateParams, type PerMessageDeflateOptions } from './permessage-deflate.js';
+import { SwitchboardError } from './switchboard-error.js';
 
 /** Stable codes for refused opening handshakes. */
 export type HandshakeErrorCode =
@@ -16,28 +17,26 @@ export type HandshakeErrorCode =
   | 'WS_ERR_INVALID_PROTOCOL_HEADER'
   | 'WS_ERR_INVALID_EXTENSION_HEADER'
   | 'WS_ERR_INVALID_PATH'
-  | 'WS_ERR_CLIENT_REJECTED'
-  | 'WS_ERR_HANDSHAKE_TIMEOUT'
   // A client refusing the server's answer (checkUpgradeResponse):
   | 'WS_ERR_UNEXPECTED_RESPONSE'
   | 'WS_ERR_INVALID_ACCEPT'
   | 'WS_ERR_INVALID_SUBPROTOCOL'
-  | 'WS_ERR_INVALID_EXTENSION';
+  // The answer's permessage-deflate parameters refused, as a server refuses a bad offer.
+  | DeflateNegotiationErrorCode;
 
 /**
  * A refused opening handshake: a precise reason, the HTTP status, and any
  * headers an answer needs. A server refusing a request answers with `status`;
  * a client refusing a server's answer finds there the status it got.
  */
-export class HandshakeError extends Error {
-  readonly code: HandshakeErrorCode;
+export class HandshakeError extends SwitchboardError {
+  declare readonly code: HandshakeErrorCode;
   readonly status: number;
   readonly headers: Record<string, string>;
 
   constructor(code: HandshakeErrorCode, status: number, message: string, headers: Record<string, string> = {}) {
-    super(message);
+    super(code, message);
     this.name = 'HandshakeError';
-    this.code = code;
     this.status = status;
     this.headers = headers;
   }

@@ -1,5 +1,6 @@
 export { Opcode, CloseCode, HANDSHAKE_GUID, MAX_CONTROL_PAYLOAD, MAX_CLOSE_REASON_BYTES, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_FRAGMENTS, isValidCloseCode } from './constants.js';
 export { ProtocolError, type ProtocolErrorCode } from './errors.js';
+export { SwitchboardError, type ArgumentErrorCode } from './switchboard-error.js';
 export { FrameParser, type FrameParserHandler, type FrameParserOptions } from './frame-parser.js';
 export { encodeFrame, encodeFrameHeader, encodeClosePayload, frameHeaderSize, writeFrameHeader, MAX_HEADER_SIZE, type FrameOptions } from './frame-writer.js';
 export { applyMask, copyMasked, simdMaskBuffer, SIMD_BUFFER_SIZE } from './mask.js';
@@ -29,6 +30,7 @@ export {
   deflateOffer,
   parseDeflateParams,
   DeflateNegotiationError,
+  type DeflateNegotiationErrorCode,
   type DeflateParams,
   type PerMessageDeflateOptions,
 } from './permessage-deflate.js';

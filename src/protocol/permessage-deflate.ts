@@ -1,4 +1,5 @@
 import { type ExtensionOffer, formatExtension } from './extensions.js';
+import { SwitchboardError } from './switchboard-error.js';
 
 export const PERMESSAGE_DEFLATE = 'permessage-deflate';
 
@@ -36,10 +37,15 @@ export interface DeflateParams {
   clientMaxWindowBits: number;
 }
 
+/** The code of a permessage-deflate offer or answer that cannot be accepted (a client fails the connection with it). */
+export type DeflateNegotiationErrorCode = 'WS_ERR_INVALID_EXTENSION';
+
 /** Why an offer or answer is not acceptable, for error messages. */
-export class DeflateNegotiationError extends Error {
+export class DeflateNegotiationError extends SwitchboardError {
+  declare readonly code: DeflateNegotiationErrorCode;
+
   constructor(message: string) {
-    super(message);
+    super('WS_ERR_INVALID_EXTENSION', message);
     this.name = 'DeflateNegotiationError';
   }
 }

@@ -32,7 +32,8 @@ export type {
   ErrorFrame,
   MessageType,
 } from './messages.js';
-export { HubError, WireError } from './errors.js';
+export { HubError, WireError, type HubErrorCode, type LocalHubErrorCode } from './errors.js';
+export { SwitchboardError, type ArgumentErrorCode } from '../protocol/switchboard-error.js';
 export { parseClientMessage, parseServerMessage, type ParseOptions, type ParseLimits } from './parse.js';
 export { encodeMessage, errorMessage, isBinary, bytesOf } from './encode.js';
 export { encodeBase64, decodeBase64, isBase64 } from './base64.js';

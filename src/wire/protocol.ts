@@ -2,6 +2,8 @@
 // close and error codes, reserved names and limits. Shared by the hub, the
 // browser client and any third-party client.
 
+import { codedError } from '../protocol/switchboard-error.js';
+
 /** The WebSocket subprotocol both sides must negotiate (section 1). */
 export const SUBPROTOCOL = 'switchboard.v1';
 
@@ -84,6 +86,6 @@ export function isId(value: unknown): value is number {
 
 /** Throws a TypeError unless `event` may be sent as an application event (a name, not reserved). */
 export function checkEventName(event: string): void {
-  if (!isName(event)) throw new TypeError(`Invalid event name ${JSON.stringify(event)}: an event name is a string of 1-256 characters`);
-  if (RESERVED_EVENTS.has(event)) throw new TypeError(`Invalid event name "${event}": it is reserved`);
+  if (!isName(event)) throw codedError(new TypeError(`Invalid event name ${JSON.stringify(event)}: an event name is a string of 1-256 characters`), 'WS_ERR_INVALID_ARGUMENT');
+  if (RESERVED_EVENTS.has(event)) throw codedError(new TypeError(`Invalid event name "${event}": it is reserved`), 'WS_ERR_INVALID_ARGUMENT');
 }

@@ -3,7 +3,7 @@
 // client asking the hub. Each side numbers its own requests; an `ack` or
 // `error` with one of those ids settles it; the requester's timeout fails it
 // with `timeout`, and a late answer is ignored.
-import { HubError } from './errors.js';
+import { HubError, type HubErrorCode } from './errors.js';
 
 interface Waiting {
   resolve: (value: any) => void;
@@ -67,7 +67,7 @@ export class Requests {
   }
 
   /** Fails every waiting request (but those in `keep`) with HubError `code`. */
-  failAll(code: string, message: string, keep?: ReadonlySet<number | undefined>): void {
+  failAll(code: HubErrorCode, message: string, keep?: ReadonlySet<number | undefined>): void {
     for (const id of [...this.waiting.keys()]) if (keep === undefined || !keep.has(id)) this.settle(id, new HubError(code, message));
   }
 }

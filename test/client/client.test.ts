@@ -23,8 +23,8 @@ describe('switchboard/client', { timeout: 60_000 }, () => {
   after(() => t.close());
 
   test('connect(), join, emit to the server, room messages from others, binary data', async () => {
-    const a = await connect(t.url, { WebSocket: WebSocket as never });
-    const b = await connect(t.url, { WebSocket: WebSocket as never });
+    const a = await connect(t.url, { WebSocket });
+    const b = await connect(t.url, { WebSocket });
     assert.equal(a.status, 'open');
     assert.ok(a.id);
     const got: Array<[unknown, unknown]> = [];

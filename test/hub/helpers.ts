@@ -135,7 +135,7 @@ export class RawClient {
 
 /** A switchboard/client HubClient on Switchboard's WebSocket. */
 export function hubClient<L extends EventsMap = DefaultEvents, S extends EventsMap = DefaultEvents>(url: string, options: ClientOptions = {}): HubClient<L, S> {
-  return new HubClient<L, S>(url, { WebSocket: WebSocket as never, ...options });
+  return new HubClient<L, S>(url, { WebSocket, ...options });
 }
 
 /** Destroys the TCP socket under a HubClient (an abrupt drop the client notices as 1006). */
