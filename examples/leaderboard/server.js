@@ -10,20 +10,19 @@ const { Hub } = require('switchboard/hub');
 const PORT = Number(process.env.PORT ?? 3001);
 const HOST = process.env.HOST ?? '127.0.0.1';
 
-const clientFile = path.join(path.dirname(require.resolve('switchboard/package.json')), 'dist/esm/client/index.js');
-const wireDir = path.join(path.dirname(clientFile), '../wire');
-/** A module of dist/esm/wire by its plain file name only: no path can leave that directory. */
-const WIRE_MODULE = /^\/wire\/[a-z0-9-]+\.js$/;
+// The page loads the browser client straight from the built package, as ES modules, no bundler:
+// dist/esm/client/index.js and what it imports (dist/esm/wire/, dist/esm/protocol/switchboard-error.js),
+// served under /switchboard/ with their relative imports intact.
+const esmDir = path.join(path.dirname(require.resolve('switchboard/package.json')), 'dist/esm');
+/** A module of the browser client's directories, by plain file names only: no path can leave them. */
+const CLIENT_MODULE = /^\/switchboard\/(client|wire|protocol)\/[a-z0-9-]+\.js$/;
 const page = fs.readFileSync(path.join(__dirname, 'index.html'));
 
 const server = http.createServer((req, res) => {
   if (req.url === '/' || req.url === '/index.html') {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page);
-  } else if (req.url === '/switchboard-client.js') {
-    res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(fs.readFileSync(clientFile));
-  } else if (WIRE_MODULE.test(req.url) && fs.existsSync(path.join(wireDir, req.url.slice('/wire/'.length)))) {
-    // The client imports the protocol module (switchboard/wire) as '../wire/index.js', which resolves here.
-    res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(fs.readFileSync(path.join(wireDir, req.url.slice('/wire/'.length))));
+  } else if (CLIENT_MODULE.test(req.url) && fs.existsSync(path.join(esmDir, req.url.slice('/switchboard/'.length)))) {
+    res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(fs.readFileSync(path.join(esmDir, req.url.slice('/switchboard/'.length))));
   } else {
     res.writeHead(404).end();
   }
