@@ -6,24 +6,17 @@ const http = require('node:http');
 const fs = require('node:fs');
 const path = require('node:path');
 const { Hub } = require('switchboard/hub');
+const { serveClientModule } = require('../client-modules.js');
 
 const PORT = Number(process.env.PORT ?? 3000);
 const HOST = process.env.HOST ?? '127.0.0.1';
 
-// The page loads the browser client straight from the built package, as ES modules, no bundler:
-// dist/esm/client/index.js and what it imports (dist/esm/wire/, dist/esm/protocol/switchboard-error.js),
-// served under /switchboard/ with their relative imports intact.
-const esmDir = path.join(path.dirname(require.resolve('switchboard/package.json')), 'dist/esm');
-/** A module of the browser client's directories, by plain file names only: no path can leave them. */
-const CLIENT_MODULE = /^\/switchboard\/(client|wire|protocol)\/[a-z0-9-]+\.js$/;
 const page = fs.readFileSync(path.join(__dirname, 'index.html'));
 
 const server = http.createServer((req, res) => {
   if (req.url === '/' || req.url === '/index.html') {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page);
-  } else if (CLIENT_MODULE.test(req.url) && fs.existsSync(path.join(esmDir, req.url.slice('/switchboard/'.length)))) {
-    res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(fs.readFileSync(path.join(esmDir, req.url.slice('/switchboard/'.length))));
-  } else {
+  } else if (!serveClientModule(req.url, res)) {
     res.writeHead(404).end();
   }
 });

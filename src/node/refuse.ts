@@ -23,6 +23,11 @@ export function refuseUpgrade(socket: Duplex, status: number, message: string, h
   socket.end(errorResponse(status, message, headers));
 }
 
-function destroySelf(this: Duplex): void {
+/**
+ * The error listener of a socket nobody else reads yet (a refusal, a head
+ * being read, a 101 being written): the peer reset it, so it goes. One
+ * shared function, so that refuseUpgrade sees it is already there.
+ */
+export function destroySelf(this: Duplex): void {
   this.destroy();
 }

@@ -25,7 +25,8 @@ const SLAB_FRAME_LIMIT = 4 * 1024;
 let slab: Buffer | null = null;
 let slabUsed = SLAB_SIZE;
 
-const READY_STATES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
+/** The names of the `readyState` values, for messages and the WebSocket constants. */
+export const READY_STATES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
 
 /** Masking keys come from the CSPRNG in batches: one syscall per 1,024 client frames, not one per frame. */
 const maskPool = Buffer.allocUnsafe(4096);

@@ -19,7 +19,7 @@ import {
 } from '../protocol/index.js';
 import { PerMessageDeflate } from './deflate.js';
 import { createUpgradeServer } from './upgrade-server.js';
-import { refuseUpgrade } from './refuse.js';
+import { destroySelf, refuseUpgrade } from './refuse.js';
 import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
 import { DEFAULT_DISCONNECT_BUFFERED_AMOUNT, DEFAULT_MAX_PENDING_AUTO_PONGS, WebSocket } from './websocket.js';
 import { codedError } from '../protocol/switchboard-error.js';
@@ -228,13 +228,13 @@ export class WebSocketServer extends EventEmitter {
       };
       if (verifyClient.length === 2) {
         // The socket waits for the answer with no WebSocket to handle its errors.
-        socket.on('error', destroySocket);
+        socket.on('error', destroySelf);
         let answered = false;
         const done: VerifyClientCallback = (verified, code, message, headers) => {
           if (answered) return;
           answered = true;
           if (!verified) {
-            abortHandshake(socket, code ?? 401, message ?? '', headers);
+            refuseUpgrade(socket, code ?? 401, message ?? '', headers);
             return;
           }
           this.completeUpgrade(upgrade.key, upgrade.protocols, deflate, req, socket, head, callback);
@@ -244,7 +244,7 @@ export class WebSocketServer extends EventEmitter {
         } catch (error) {
           if (!answered) {
             answered = true;
-            abortHandshake(socket, 500, 'verifyClient failed');
+            refuseUpgrade(socket, 500, 'verifyClient failed');
           }
           process.emitWarning(`verifyClient threw: ${String(error)}`, 'SwitchboardWarning');
         }
@@ -255,11 +255,11 @@ export class WebSocketServer extends EventEmitter {
         verified = (verifyClient as (info: VerifyClientInfo) => boolean)(info);
       } catch (error) {
         process.emitWarning(`verifyClient threw: ${String(error)}`, 'SwitchboardWarning');
-        abortHandshake(socket, 500, 'verifyClient failed');
+        refuseUpgrade(socket, 500, 'verifyClient failed');
         return;
       }
       if (!verified) {
-        abortHandshake(socket, 401, '');
+        refuseUpgrade(socket, 401, '');
         return;
       }
     }
@@ -280,12 +280,12 @@ export class WebSocketServer extends EventEmitter {
 
   private refuse(error: HandshakeError, socket: Duplex, req: IncomingMessage): void {
     if (this.listenerCount('wsClientError') > 0) {
-      socket.on('error', destroySocket);
+      socket.on('error', destroySelf);
       // ws's contract: the listener answers the socket itself.
       this.emit('wsClientError', error, socket, req);
       return;
     }
-    abortHandshake(socket, error.status, error.message, error.headers);
+    refuseUpgrade(socket, error.status, error.message, error.headers);
   }
 
   private completeUpgrade(
@@ -299,7 +299,7 @@ export class WebSocketServer extends EventEmitter {
   ): void {
     if (!socket.readable || !socket.writable) {
       // An error may be on its way (it made the socket unusable): someone has to handle it.
-      socket.on('error', destroySocket);
+      socket.on('error', destroySelf);
       socket.destroy();
       return;
     }
@@ -307,7 +307,7 @@ export class WebSocketServer extends EventEmitter {
       throw new WebSocketError('WS_ERR_INVALID_STATE', 'server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration');
     }
     if (this.state !== RUNNING) {
-      abortHandshake(socket, 503, 'The server is shutting down');
+      refuseUpgrade(socket, 503, 'The server is shutting down');
       return;
     }
 
@@ -325,7 +325,7 @@ export class WebSocketServer extends EventEmitter {
       response = acceptResponse(key, protocol, deflate?.response);
     }
     // Before anything is written: Node's http server removed its own listener before 'upgrade'; the WebSocket adds its own below.
-    if (socket.listenerCount('error') === 0) socket.on('error', destroySocket);
+    if (socket.listenerCount('error') === 0) socket.on('error', destroySelf);
     socket.write(response);
     (socket as MarkedSocket)[kUpgraded] = true;
 
@@ -345,7 +345,7 @@ export class WebSocketServer extends EventEmitter {
       closeTimeout: this.options.closeTimeout,
     });
     // The connection's own listener handles the socket's errors from here.
-    socket.removeListener('error', destroySocket);
+    socket.removeListener('error', destroySelf);
     this.connections.add(ws);
     if (this.options.clientTracking) this.clients.add(ws);
     // One shared listener per connection (no closure): it finds the server through the connection.
@@ -434,13 +434,7 @@ function emitClose(server: WebSocketServer): void {
   server.emit('close');
 }
 
-function destroySocket(this: Duplex): void {
-  this.destroy();
-}
-
 function headerString(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** Answers a refused handshake with an HTTP error and closes the socket (see refuse.ts). */
-export const abortHandshake = refuseUpgrade;

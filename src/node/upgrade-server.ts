@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer';
 import { IncomingMessage } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { MAX_HEAD_BYTES, MAX_HEADER_FIELDS, TOO_MANY_FIELDS, findHeadEnd, hasToken, parseRequestHead } from '../protocol/index.js';
-import { refuseUpgrade } from './refuse.js';
+import { destroySelf, refuseUpgrade } from './refuse.js';
 import { acceptWithSharedReads, hasSharedReads, kChunkSink, type SharedReadSocket } from './shared-reads.js';
 
 /** How often at most the handshake deadlines are checked, in ms. */
@@ -122,7 +122,7 @@ class RequestHeadReader {
     if (end === -1) {
       if (data.length > MAX_HEAD_BYTES) {
         this.stopReading(socket);
-        refuse(socket, 431, `The request head is larger than ${MAX_HEAD_BYTES} bytes`);
+        refuseUpgrade(socket, 431, `The request head is larger than ${MAX_HEAD_BYTES} bytes`);
       } else {
         this.holdPartialHead(socket, data);
       }
@@ -131,17 +131,17 @@ class RequestHeadReader {
     this.stopReading(socket);
     // A whole head that came in one read is held to the same limit as one that came in pieces.
     if (end > MAX_HEAD_BYTES) {
-      refuse(socket, 431, `The request head is larger than ${MAX_HEAD_BYTES} bytes`);
+      refuseUpgrade(socket, 431, `The request head is larger than ${MAX_HEAD_BYTES} bytes`);
       return;
     }
     // Every string taken from the head is a copy; only the bytes after it are kept as bytes.
     const head = parseRequestHead(data.subarray(0, end), MAX_HEADER_FIELDS);
     if (head === TOO_MANY_FIELDS) {
-      refuse(socket, 431, `The request head has more than ${MAX_HEADER_FIELDS} header fields`);
+      refuseUpgrade(socket, 431, `The request head has more than ${MAX_HEADER_FIELDS} header fields`);
       return;
     }
     if (head === null) {
-      refuse(socket, 400, 'Malformed HTTP request');
+      refuseUpgrade(socket, 400, 'Malformed HTTP request');
       return;
     }
     const req = new IncomingMessage(socket);
@@ -157,7 +157,7 @@ class RequestHeadReader {
     // Only set-cookie is ever a list in parseRequestHead's headers.
     const isUpgrade = headers.upgrade !== undefined && hasToken(headers.connection as string | undefined, 'upgrade');
     if (!isUpgrade || this.server.listenerCount('upgrade') === 0) {
-      refuse(socket, 426, 'Upgrade Required', { Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' });
+      refuseUpgrade(socket, 426, 'Upgrade Required', { Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' });
       return;
     }
     // A copy either way: a lent chunk is reused, and a held head's buffer is freed with it.
@@ -188,7 +188,7 @@ class RequestHeadReader {
     const growth = capacity - (soFar?.length ?? 0);
     if (this.heldHeadBytes + growth > this.maxHeldHeadBytes) {
       this.stopReading(socket);
-      refuse(socket, 503, 'Too many request heads are arriving in pieces; try again later', { 'Retry-After': PARTIAL_HEAD_RETRY_AFTER });
+      refuseUpgrade(socket, 503, 'Too many request heads are arriving in pieces; try again later', { 'Retry-After': PARTIAL_HEAD_RETRY_AFTER });
       return;
     }
     const buffer = Buffer.allocUnsafeSlow(capacity);
@@ -234,7 +234,7 @@ class RequestHeadReader {
     for (const [socket, deadline] of this.waiting) {
       if (deadline > now) break;
       this.stopReading(socket);
-      if (!socket.destroyed) refuse(socket, 408, 'The request head did not arrive in time');
+      if (!socket.destroyed) refuseUpgrade(socket, 408, 'The request head did not arrive in time');
     }
     // Until the last connection accepted has its head (even after the server closed): then no timer is left behind.
     if (this.waiting.size === 0) {
@@ -268,8 +268,4 @@ function isTakenOver(socket: HeadSocket): boolean {
 
 function ignoreChunk(): void {}
 
-const refuse = refuseUpgrade;
 
-function destroySelf(this: Socket): void {
-  this.destroy();
-}

@@ -24,7 +24,7 @@ import { hasSharedReads, kChunkSink } from './shared-reads.js';
 import { abortHandshake, connect, initAsClient, type ClientOptions } from './client.js';
 import { codedError } from '../protocol/switchboard-error.js';
 import { WebSocketError, type WebSocketErrorCode } from './errors.js';
-import { SendPipeline, reportSendAfterClose, toBuffer, type SendCallback, type WebSocketData } from './send-pipeline.js';
+import { READY_STATES, SendPipeline, reportSendAfterClose, toBuffer, type SendCallback, type WebSocketData } from './send-pipeline.js';
 
 export { toBuffer, type SendCallback, type WebSocketData };
 
@@ -78,7 +78,6 @@ export const DEFAULT_MAX_PENDING_AUTO_PONGS = 60;
  * below what one attacker may cost (64 MiB).
  */
 export const DEFAULT_DISCONNECT_BUFFERED_AMOUNT = 16 * 1024 * 1024;
-const READY_STATES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
 const EMPTY: Buffer = Buffer.alloc(0);
 
 function invalidState(readyState: number): Error {
