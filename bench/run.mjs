@@ -197,8 +197,8 @@ async function runOnce(name, scenario) {
 }
 
 // ------------------------------------------------------------------ main
-// bench/servers/switchboard.mjs imports 'switchboard', i.e. this package's dist/ (the
-// package resolves itself by name): bring it up to date (scripts/build.mjs redoes only
+// bench/servers/switchboard.mjs imports 'switchboard', i.e. the workspace package's dist/
+// (node_modules/switchboard links to packages/switchboard): bring it up to date (scripts/build.mjs redoes only
 // what changed, and nothing in a tenth of a second when dist/ is current).
 function ensureBuilt() {
   const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs'), '--lib'], { cwd: ROOT, stdio: ['ignore', 2, 2] });

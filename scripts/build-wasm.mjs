@@ -1,4 +1,4 @@
-// Compiles src/protocol/mask.wat (WebAssembly text) into src/protocol/mask-wasm.ts,
+// Compiles packages/switchboard/src/protocol/mask.wat (WebAssembly text) into packages/switchboard/src/protocol/mask-wasm.ts,
 // which holds the binary as base64, so that the library loads it with no file
 // access and no build step at install time. `--check` compiles and exits 1 if
 // mask-wasm.ts is not what mask.wat compiles to (the tests run it).
@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 import initWabt from 'wabt';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const source = join(root, 'src/protocol/mask.wat');
-const target = join(root, 'src/protocol/mask-wasm.ts');
+const source = join(root, 'packages/switchboard/src/protocol/mask.wat');
+const target = join(root, 'packages/switchboard/src/protocol/mask-wasm.ts');
 
 export async function compileMaskWasm() {
   const wabt = await initWabt();
@@ -32,7 +32,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const text = maskWasmModuleText(await compileMaskWasm());
   if (process.argv.includes('--check')) {
     if (readFileSync(target, 'utf8') !== text) {
-      console.error('src/protocol/mask-wasm.ts is not what src/protocol/mask.wat compiles to: run npm run build:wasm');
+      console.error('packages/switchboard/src/protocol/mask-wasm.ts is not what packages/switchboard/src/protocol/mask.wat compiles to: run npm run build:wasm');
       process.exit(1);
     }
   } else {

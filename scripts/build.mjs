@@ -1,22 +1,24 @@
-// Builds dist/esm (ES modules) and dist/cjs (CommonJS) from src/ with the
-// TypeScript compiler, dist/playground from playground/ with Vite, then adds the CommonJS entry that makes
-// `require('switchboard')` return the WebSocket class, as `require('ws')` does.
+// Builds the workspace packages: the library (packages/switchboard: dist/esm
+// and dist/cjs with the TypeScript compiler, plus the CommonJS entry that makes
+// `require('switchboard')` return the WebSocket class, as `require('ws')`
+// does), then the CLI (packages/cli: dist/src and dist/shared with the
+// compiler, dist/playground with Vite).
 //
 //   node scripts/build.mjs           every step whose inputs changed since it last ran
-//   node scripts/build.mjs --lib     only the library (dist/esm, dist/cjs): what the examples and benchmarks import
+//   node scripts/build.mjs --lib     only the library: what the examples and benchmarks import
 //   node scripts/build.mjs --force   every step, from scratch
 //
-// A step is skipped when its stamp (dist/.stamps/<step>) holds the hash of
-// its inputs as they are now: every file's path and content, so an edited,
-// added, removed or renamed file (or a changed package-lock.json) redoes the
-// step, while a file merely rewritten with the same bytes (npm install
-// rewrites package-lock.json) does not. A step that runs starts from an empty
-// output directory and records the hash taken before it ran, so a file saved
-// while it ran makes the next build redo it. The steps that run, run side by
-// side (each is one process).
+// A step is skipped when its stamp (node_modules/.cache/switchboard-build/<step>)
+// holds the hash of its inputs as they are now: every file's path and content,
+// so an edited, added, removed or renamed file (or a changed package-lock.json)
+// redoes the step, while a file merely rewritten with the same bytes (npm
+// install rewrites package-lock.json) does not. A step that runs starts from an
+// empty output directory and records the hash taken before it ran, so a file
+// saved while it ran makes the next build redo it. Steps run side by side
+// (each is one process), except that a step waits for the steps it `needs`.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,34 +28,46 @@ const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 const args = new Set(process.argv.slice(2));
 const force = args.has('--force');
 const libOnly = args.has('--lib');
-const stamps = join(root, 'dist/.stamps');
+const stamps = join(root, 'node_modules/.cache/switchboard-build');
 
-// What every step depends on besides its sources: this script and the installed tool versions.
-const common = ['scripts/build.mjs', 'package.json', 'package-lock.json'];
+const LIB = 'packages/switchboard';
+const CLI = 'packages/cli';
+// What every step depends on besides its sources: this script, the shared compiler options and the installed tool versions.
+const common = ['scripts/build.mjs', 'tsconfig.base.json', 'package.json', 'package-lock.json'];
 const steps = [
   {
     name: 'esm',
-    out: 'dist/esm',
-    inputs: [...common, 'src', 'tsconfig.json'],
-    argv: [tsc, '-p', join(root, 'tsconfig.json')],
+    out: `${LIB}/dist/esm`,
+    inputs: [...common, `${LIB}/package.json`, `${LIB}/src`, `${LIB}/tsconfig.json`],
+    argv: [tsc, '-p', join(root, LIB, 'tsconfig.json')],
   },
   {
     name: 'cjs',
-    out: 'dist/cjs',
-    inputs: [...common, 'src', 'tsconfig.json', 'tsconfig.cjs.json'],
-    argv: [tsc, '-p', join(root, 'tsconfig.cjs.json')],
+    out: `${LIB}/dist/cjs`,
+    inputs: [...common, `${LIB}/package.json`, `${LIB}/src`, `${LIB}/tsconfig.json`, `${LIB}/tsconfig.cjs.json`],
+    argv: [tsc, '-p', join(root, LIB, 'tsconfig.cjs.json')],
     after: writeCommonJsEntry,
   },
   {
-    // The browser playground (playground/, Preact, bundled by Vite) into
-    // dist/playground, which `switchboard serve` serves as it is: no build at run time.
+    // The CLI compiles against the library's declarations (dist/esm), as a user's code would.
+    name: 'cli',
+    out: [`${CLI}/dist/src`, `${CLI}/dist/shared`],
+    inputs: [...common, `${CLI}/package.json`, `${CLI}/src`, `${CLI}/shared`, `${CLI}/tsconfig.json`],
+    needs: ['esm'],
+    argv: [tsc, '-p', join(root, CLI, 'tsconfig.json')],
+    skipWithLib: true,
+  },
+  {
+    // The browser playground (Preact, bundled by Vite) into dist/playground,
+    // which `switchboard serve` serves as it is: no build at run time.
     name: 'playground',
-    out: 'dist/playground',
-    inputs: [...common, 'playground', 'src/cli/playground-protocol.ts'],
-    argv: ['--input-type=module', '-e', `const { build } = await import('vite'); await build({ configFile: ${JSON.stringify(join(root, 'playground/vite.config.ts'))} });`],
+    out: `${CLI}/dist/playground`,
+    inputs: [...common, `${CLI}/package.json`, `${CLI}/playground`, `${CLI}/shared`],
+    argv: ['--input-type=module', '-e', `const { build } = await import('vite'); await build({ configFile: ${JSON.stringify(join(root, CLI, 'playground/vite.config.ts'))} });`],
     skipWithLib: true,
   },
 ];
+const outputs = (step) => (Array.isArray(step.out) ? step.out : [step.out]);
 
 /** Hashes the path and content of every file under `path` (in name order) into `hash`. */
 function hashTree(hash, path) {
@@ -75,19 +89,21 @@ function hashTree(hash, path) {
 function inputsHash(step) {
   const hash = createHash('sha256');
   for (const input of step.inputs) hashTree(hash, join(root, input));
+  // A step that builds on another is redone when that one's inputs change.
+  for (const name of step.needs ?? []) hash.update(inputsHash(steps.find((s) => s.name === name)));
   return hash.digest('hex');
 }
 
 function isFresh(step, hash) {
   const stamp = join(stamps, step.name);
-  return existsSync(stamp) && existsSync(join(root, step.out)) && readFileSync(stamp, 'utf8').trim() === hash;
+  return existsSync(stamp) && outputs(step).every((out) => existsSync(join(root, out))) && readFileSync(stamp, 'utf8').trim() === hash;
 }
 
 function run(step, hash) {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     rmSync(join(stamps, step.name), { force: true });
-    rmSync(join(root, step.out), { recursive: true, force: true });
+    for (const out of outputs(step)) rmSync(join(root, out), { recursive: true, force: true });
     const child = spawn(process.execPath, step.argv, { cwd: root, stdio: 'inherit' });
     child.on('error', reject);
     child.on('exit', (code, signal) => {
@@ -95,14 +111,14 @@ function run(step, hash) {
       step.after?.();
       mkdirSync(stamps, { recursive: true });
       writeFileSync(join(stamps, step.name), `${hash}\n`);
-      console.log(`built ${step.out} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      console.log(`built ${outputs(step).join(', ')} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       resolve();
     });
   });
 }
 
 function writeCommonJsEntry() {
-  const cjs = join(root, 'dist/cjs');
+  const cjs = join(root, LIB, 'dist/cjs');
   writeFileSync(join(cjs, 'package.json'), '{ "type": "commonjs" }\n');
   writeFileSync(
     join(cjs, 'index.cjs'),
@@ -128,30 +144,28 @@ export = WebSocket;
   );
 }
 
-if (force) rmSync(join(root, 'dist'), { recursive: true, force: true });
+if (force) for (const step of steps) for (const out of outputs(step)) rmSync(join(root, out), { recursive: true, force: true });
 const wanted = steps.filter((s) => !(libOnly && s.skipWithLib));
-const hashes = new Map(wanted.map((s) => [s, inputsHash(s)]));
-const stale = wanted.filter((s) => !isFresh(s, hashes.get(s)));
-if (stale.length === 0) {
-  console.log(`dist/ is up to date (${wanted.map((s) => s.out).join(', ')}); \`node scripts/build.mjs --force\` rebuilds it`);
-} else {
-  const results = await Promise.allSettled(stale.map((s) => run(s, hashes.get(s))));
-  const failed = results.filter((r) => r.status === 'rejected');
-  if (failed.length) {
-    for (const f of failed) console.error(f.reason.message);
-    process.exit(1);
+const pending = new Map();
+/** Runs `step` once its `needs` are done; a step that is up to date resolves at once. */
+function build(step) {
+  if (!pending.has(step.name)) {
+    pending.set(
+      step.name,
+      Promise.all((step.needs ?? []).map((name) => build(steps.find((s) => s.name === name)))).then(() => {
+        const hash = inputsHash(step);
+        return isFresh(step, hash) ? false : run(step, hash).then(() => true);
+      }),
+    );
   }
+  return pending.get(step.name);
 }
-
-// examples/ is its own CommonJS scope (the tutorial is a CommonJS script), so
-// `require("switchboard")` there resolves through node_modules, as it would
-// in a user's project: link the package into its own node_modules.
-const selfLink = join(root, 'node_modules', 'switchboard');
-let linked = false;
-try {
-  linked = lstatSync(selfLink).isSymbolicLink();
-} catch {}
-if (!linked && !existsSync(selfLink)) {
-  mkdirSync(join(root, 'node_modules'), { recursive: true });
-  symlinkSync('..', selfLink, 'dir');
+const results = await Promise.allSettled(wanted.map(build));
+const failed = results.filter((r) => r.status === 'rejected');
+if (failed.length) {
+  for (const f of failed) console.error(f.reason.message);
+  process.exit(1);
+}
+if (results.every((r) => r.value === false)) {
+  console.log(`up to date: ${wanted.flatMap(outputs).join(', ')} (\`node scripts/build.mjs --force\` rebuilds)`);
 }

@@ -19,7 +19,7 @@ const toClose: Array<() => void> = [];
 
 function loadCjs(): any {
   if (NAME === 'switchboard') {
-    const entry = path.join(repoRoot, 'dist/cjs/index.cjs');
+    const entry = path.join(repoRoot, 'packages/switchboard/dist/cjs/index.cjs');
     assert.ok(existsSync(entry), `${entry} does not exist: run \`npm run build\` first (\`npm test\` does it in pretest)`);
     assert.equal(requireFromRoot.resolve('switchboard'), entry, "require.resolve('switchboard') should give the CJS entry");
   }
@@ -88,7 +88,7 @@ describe(`package entry points (${NAME})`, { timeout: 30_000 }, () => {
     // A variable specifier keeps the type checker away from dist/ (built later).
     const spec: string = NAME;
     if (NAME === 'switchboard') {
-      const esmEntry = path.join(repoRoot, 'dist/esm/index.js');
+      const esmEntry = path.join(repoRoot, 'packages/switchboard/dist/esm/index.js');
       assert.ok(existsSync(esmEntry), `${esmEntry} does not exist: run \`npm run build\` first`);
       assert.equal(import.meta.resolve?.(spec), new URL(`file://${esmEntry}`).href);
     }

@@ -17,7 +17,7 @@ const ERRORS = ['SwitchboardError'];
 const EXPORTS: Record<string, string[]> = {
   switchboard: [
     'CloseCode', 'CloseEvent', 'ErrorEvent', 'HandshakeError', 'MessageEvent', 'Opcode', 'ProtocolError', 'Server', ...ERRORS,
-    'WebSocket', 'WebSocketError', 'WebSocketEvent', 'WebSocketServer', 'broadcast', 'createWebSocketStream', 'default',
+    'WebSocket', 'WebSocketError', 'WebSocketEvent', 'WebSocketServer', 'broadcast', 'createWebSocketStream', 'default', 'refuseUpgrade',
   ],
   'switchboard/protocol': [
     'CloseAction', 'CloseCode', 'ClosingHandshake', 'DEFAULT_MAX_FRAGMENTS', 'DEFAULT_MAX_PAYLOAD', 'DeflateNegotiationError', 'FrameParser', 'HANDSHAKE_GUID', 'HandshakeError',
@@ -47,7 +47,7 @@ const sorted = (names: Iterable<string>): string[] => [...names].sort();
 
 describe('exports of each entry point', () => {
   test('dist/ is built', () => {
-    assert.ok(existsSync(path.join(repoRoot, 'dist/cjs/index.cjs')), 'run `npm run build` first (`npm test` does it in pretest)');
+    assert.ok(existsSync(path.join(repoRoot, 'packages/switchboard/dist/cjs/index.cjs')), 'run `npm run build` first (`npm test` does it in pretest)');
   });
 
   for (const [entry, names] of Object.entries(EXPORTS)) {

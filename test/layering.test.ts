@@ -1,8 +1,9 @@
-// The layering of src/ and playground/ (.dependency-cruiser.cjs), checked by
+// The layering of the workspace packages (.dependency-cruiser.cjs), checked by
 // dependency-cruiser on every `npm test`: protocol does no Node I/O, each
 // layer imports only those below it, the library never imports the CLI or an
 // npm package, the browser client and the wire module import no node:
-// module, the playground page imports no CLI internals.
+// module, the CLI uses only the library's entry points, the playground page
+// imports no CLI internals.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -38,24 +39,27 @@ function cruise(cwd: string, paths: string[]): Cruise {
 
 const violationLines = (result: Cruise): string[] => result.summary.violations.map((v) => `${v.rule.name}: ${v.from} -> ${v.to}`).sort();
 
-const repo = cruise(repoRoot, ['src', 'playground']);
+const LIB = 'packages/switchboard/src/';
+const CHECKED = ['packages/switchboard/src', 'packages/cli/src', 'packages/cli/shared', 'packages/cli/playground/src'];
+const repo = cruise(repoRoot, CHECKED);
 
-test('src/ and playground/ keep their layering', () => {
+test('the packages keep their layering', () => {
   assert.deepEqual(violationLines(repo), [], 'new import(s) across the layers: see the rules in .dependency-cruiser.cjs');
 });
 
 test('the check sees every layer', () => {
   const sources = repo.modules.map((m) => m.source);
-  for (const dir of ['src/protocol/', 'src/node/', 'src/wire/', 'src/hub/', 'src/client/', 'src/cli/', 'playground/src/']) {
+  for (const dir of [...['protocol/', 'node/', 'wire/', 'hub/', 'client/'].map((d) => LIB + d), 'packages/cli/src/', 'packages/cli/shared/', 'packages/cli/playground/src/']) {
     assert.ok(sources.filter((s) => s.startsWith(dir)).length > 0, `no module of ${dir} was checked`);
   }
   assert.ok(repo.summary.totalCruised > 60, `only ${repo.summary.totalCruised} modules checked`);
 });
 
-test('each known exception in .dependency-cruiser.cjs is still needed (remove it once the code no longer is)', () => {
+test('the CLI reaches the library through its entry points, and the check follows them', () => {
+  const cli = repo.modules.filter((m) => m.source.startsWith('packages/cli/src/'));
   assert.ok(
-    repo.modules.some((m) => m.source.startsWith('playground/') && m.dependencies.some((d) => d.resolved === 'src/cli/playground-protocol.ts')),
-    'playground/ no longer imports src/cli/playground-protocol.ts: remove the playground-no-cli-internals exception',
+    cli.some((m) => m.dependencies.some((d) => d.resolved === `${LIB}index.ts`)),
+    "no CLI module imports 'switchboard' as the checker sees it (tsconfig.layers.json paths)",
   );
 });
 
@@ -63,37 +67,45 @@ test('the rules catch new violations (a scratch tree with one of each)', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'layering-'));
   try {
     const files: Record<string, string> = {
-      'tsconfig.json': JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', strict: true }, include: ['src'] }),
-      'src/protocol/io.ts': "import { Socket } from 'node:net';\nimport { EventEmitter } from 'node:events';\nimport { setTimeout } from 'node:timers';\nexport { Socket, EventEmitter, setTimeout };\n",
-      'src/protocol/os.ts': "import os from 'node:os';\nimport { x } from '../node/x.js';\nexport const y = [os, x];\n",
-      'src/node/x.ts': "import { z } from '../hub/z.js';\nexport const x = z;\n",
-      'src/hub/z.ts': "import { c } from '../cli/c.js';\nexport const z = c;\n",
-      'src/wire/w.ts': "import { createHash } from 'node:crypto';\nimport { x } from '../node/x.js';\nexport const w = [createHash, x];\n",
-      'src/client/index.ts': "import { Buffer } from 'node:buffer';\nimport { w } from '../wire/w.js';\nimport { z } from '../hub/z.js';\nexport const b = [Buffer, w, z];\n",
-      'src/cli/c.ts': 'export const c = 1;\n',
-      'playground/src/page.ts': "import { c } from '../../src/cli/c.js';\nexport const p = c;\n",
+      'tsconfig.layers.json': JSON.stringify({
+        compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, paths: { switchboard: [`./${LIB}index.ts`] } },
+        include: ['packages'],
+      }),
+      [`${LIB}protocol/io.ts`]: "import { Socket } from 'node:net';\nimport { EventEmitter } from 'node:events';\nimport { setTimeout } from 'node:timers';\nexport { Socket, EventEmitter, setTimeout };\n",
+      [`${LIB}protocol/os.ts`]: "import os from 'node:os';\nimport { x } from '../node/x.js';\nexport const y = [os, x];\n",
+      [`${LIB}node/x.ts`]: "import { z } from '../hub/z.js';\nexport const x = z;\n",
+      [`${LIB}hub/z.ts`]: "import { c } from '../../../cli/src/c.js';\nexport const z = c;\n",
+      [`${LIB}wire/w.ts`]: "import { createHash } from 'node:crypto';\nimport { x } from '../node/x.js';\nexport const w = [createHash, x];\n",
+      [`${LIB}client/index.ts`]: "import { Buffer } from 'node:buffer';\nimport { w } from '../wire/w.js';\nimport { z } from '../hub/z.js';\nexport const b = [Buffer, w, z];\n",
+      [`${LIB}index.ts`]: 'export const api = 1;\n',
+      'packages/cli/src/c.ts': "import { api } from 'switchboard';\nimport { x } from '../../switchboard/src/node/x.js';\nexport const c = [api, x];\n",
+      'packages/cli/shared/contract.ts': "import { c } from '../src/c.js';\nexport const k = c;\n",
+      'packages/cli/playground/src/page.ts': "import { c } from '../../src/c.js';\nimport { k } from '../../shared/contract.js';\nimport { x } from '../../../switchboard/src/node/x.js';\nexport const p = [c, k, x];\n",
     };
     for (const [file, text] of Object.entries(files)) {
       mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
       writeFileSync(path.join(dir, file), text);
     }
-    assert.deepEqual(violationLines(cruise(dir, ['src', 'playground'])), [
-      'client-imports-only-client: src/client/index.ts -> src/hub/z.ts',
-      'client-no-node: src/client/index.ts -> buffer',
-      'hub-imports-only-protocol-and-node: src/hub/z.ts -> src/cli/c.ts',
-      'library-never-imports-cli: src/hub/z.ts -> src/cli/c.ts',
-      'node-imports-only-protocol: src/node/x.ts -> src/hub/z.ts',
-      'playground-no-cli-internals: playground/src/page.ts -> src/cli/c.ts',
-      'protocol-imports-nothing-above: src/protocol/os.ts -> src/node/x.ts',
-      'protocol-no-node-io: src/protocol/io.ts -> events',
-      'protocol-no-node-io: src/protocol/io.ts -> net',
-      'protocol-no-node-io: src/protocol/io.ts -> timers',
-      'protocol-only-buffer-and-crypto: src/protocol/io.ts -> events',
-      'protocol-only-buffer-and-crypto: src/protocol/io.ts -> net',
-      'protocol-only-buffer-and-crypto: src/protocol/io.ts -> timers',
-      'protocol-only-buffer-and-crypto: src/protocol/os.ts -> os',
-      'wire-imports-only-wire: src/wire/w.ts -> src/node/x.ts',
-      'wire-no-node: src/wire/w.ts -> crypto',
+    assert.deepEqual(violationLines(cruise(dir, CHECKED)), [
+      'cli-uses-the-public-api: packages/cli/playground/src/page.ts -> packages/switchboard/src/node/x.ts',
+      'cli-uses-the-public-api: packages/cli/src/c.ts -> packages/switchboard/src/node/x.ts',
+      'client-imports-only-client: packages/switchboard/src/client/index.ts -> packages/switchboard/src/hub/z.ts',
+      'client-no-node: packages/switchboard/src/client/index.ts -> buffer',
+      'contract-stands-alone: packages/cli/shared/contract.ts -> packages/cli/src/c.ts',
+      'library-never-imports-cli: packages/switchboard/src/hub/z.ts -> packages/cli/src/c.ts',
+      'node-imports-only-protocol: packages/switchboard/src/node/x.ts -> packages/switchboard/src/hub/z.ts',
+      'playground-no-cli-internals: packages/cli/playground/src/page.ts -> packages/cli/src/c.ts',
+      'playground-no-node-layers: packages/cli/playground/src/page.ts -> packages/switchboard/src/node/x.ts',
+      'protocol-imports-nothing-above: packages/switchboard/src/protocol/os.ts -> packages/switchboard/src/node/x.ts',
+      'protocol-no-node-io: packages/switchboard/src/protocol/io.ts -> events',
+      'protocol-no-node-io: packages/switchboard/src/protocol/io.ts -> net',
+      'protocol-no-node-io: packages/switchboard/src/protocol/io.ts -> timers',
+      'protocol-only-buffer-and-crypto: packages/switchboard/src/protocol/io.ts -> events',
+      'protocol-only-buffer-and-crypto: packages/switchboard/src/protocol/io.ts -> net',
+      'protocol-only-buffer-and-crypto: packages/switchboard/src/protocol/io.ts -> timers',
+      'protocol-only-buffer-and-crypto: packages/switchboard/src/protocol/os.ts -> os',
+      'wire-imports-only-wire: packages/switchboard/src/wire/w.ts -> packages/switchboard/src/node/x.ts',
+      'wire-no-node: packages/switchboard/src/wire/w.ts -> crypto',
     ]);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -75,10 +75,10 @@ function compile(files: Record<string, string>): { ok: boolean; output: string }
 
 describe('the shipped .d.ts files', { timeout: 120_000 }, () => {
   before(() => {
-    assert.ok(existsSync(join(repoRoot, 'dist/esm/index.d.ts')), 'dist/ is missing: run `npm run build` first (`npm test` does it in pretest)');
+    assert.ok(existsSync(join(repoRoot, 'packages/switchboard/dist/esm/index.d.ts')), 'dist/ is missing: run `npm run build` first (`npm test` does it in pretest)');
     dir = mkdtempSync(join(tmpdir(), 'switchboard-consumer-'));
     mkdirSync(join(dir, 'node_modules/@types'), { recursive: true });
-    symlinkSync(repoRoot, join(dir, 'node_modules/switchboard'), 'dir');
+    symlinkSync(join(repoRoot, 'packages/switchboard'), join(dir, 'node_modules/switchboard'), 'dir');
     symlinkSync(join(repoRoot, 'node_modules/@types/node'), join(dir, 'node_modules/@types/node'), 'dir');
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
     writeFileSync(
@@ -107,7 +107,7 @@ describe('the shipped .d.ts files', { timeout: 120_000 }, () => {
     const result = compile({ 'internal.ts': INTERNAL_CONSUMER });
     assert.equal(result.ok, false);
     for (const name of ['_socket', '_isServer', '_forget']) assert.match(result.output, new RegExp(`Property '${name}' does not exist`));
-    const declarations = readFileSync(join(repoRoot, 'dist/esm/node/websocket.d.ts'), 'utf8');
+    const declarations = readFileSync(join(repoRoot, 'packages/switchboard/dist/esm/node/websocket.d.ts'), 'utf8');
     assert.ok(!declarations.includes('@internal'), 'dist/esm/node/websocket.d.ts still has @internal members');
   });
 });

@@ -8,7 +8,7 @@ import { CLI, Child, startNode, type Exit } from '../helpers/process.js';
 export { CLI };
 
 /** The built entry bin/switchboard.js loads; `npm test` (pretest) and `npm run build` make it. */
-export const BUILT_MAIN = path.join(repoRoot, 'dist/esm/cli/main.js');
+export const BUILT_MAIN = path.join(repoRoot, 'packages/cli/dist/src/main.js');
 
 export function assertBuilt(): void {
   if (!existsSync(BUILT_MAIN)) throw new Error(`${BUILT_MAIN} is missing: run "npm run build" first`);

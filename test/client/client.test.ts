@@ -3,9 +3,9 @@
 // heartbeats that detect a dead connection, resume, the outbox, typed events.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WebSocket } from '../../src/index.js';
-import { HubClient, HubError, connect } from '../../src/client/index.js';
-import type { HubConnection } from '../../src/hub/index.js';
+import { WebSocket } from '../../packages/switchboard/src/index.js';
+import { HubClient, HubError, connect } from '../../packages/switchboard/src/client/index.js';
+import type { HubConnection } from '../../packages/switchboard/src/hub/index.js';
 import { delay, dropClient, hubClient, startHub, until, type TestHub } from '../hub/helpers.js';
 
 describe('switchboard/client', { timeout: 60_000 }, () => {

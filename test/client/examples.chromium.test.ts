@@ -6,15 +6,15 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { WebSocket } from '../../src/index.js';
-import { HubClient } from '../../src/client/index.js';
+import { WebSocket } from '../../packages/switchboard/src/index.js';
+import { HubClient } from '../../packages/switchboard/src/client/index.js';
 import { repoRoot } from '../helpers/env.js';
 import { startNode, type Child } from '../helpers/process.js';
 import { withTimeout } from '../helpers/async.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const BUILT_CLIENT = path.join(repoRoot, 'dist/esm/client/index.js');
+const BUILT_CLIENT = path.join(repoRoot, 'packages/switchboard/dist/esm/client/index.js');
 
 async function startExample(name: string): Promise<{ child: Child; base: string }> {
   const child = startNode(path.join(repoRoot, 'examples', name, 'server.js'), [], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1' } });

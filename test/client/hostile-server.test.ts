@@ -6,8 +6,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
-import { WebSocket, WebSocketServer } from '../../src/index.js';
-import { HubError, type HubClient } from '../../src/client/index.js';
+import { WebSocket, WebSocketServer } from '../../packages/switchboard/src/index.js';
+import { HubError, type HubClient } from '../../packages/switchboard/src/client/index.js';
 import { onceEvent } from '../helpers/async.js';
 import { HOST } from '../helpers/net.js';
 import { delay, hubClient, until } from '../hub/helpers.js';

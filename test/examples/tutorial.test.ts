@@ -22,7 +22,7 @@ import { MessageLog } from '../helpers/messages.js';
 
 const PORT = 8082; // fixed by the example, which must stay verbatim
 const EXAMPLE = path.join(repoRoot, 'examples/tutorial.js');
-const CJS_ENTRY = path.join(repoRoot, 'dist/cjs/index.cjs');
+const CJS_ENTRY = path.join(repoRoot, 'packages/switchboard/dist/cjs/index.cjs');
 const EXPECTED_LOG = ['New Client Connected', 'Client Has send us the data: hi', 'Client has disconnected!'];
 const REQUIRE_RE = /require\(\s*(["'])switchboard\1\s*\)/g;
 

@@ -3,7 +3,7 @@
 // reason phrase).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WireError, encodeMessage, parseClientMessage } from '../../src/hub/wire.js';
+import { WireError, encodeMessage, parseClientMessage } from '../../packages/switchboard/src/hub/wire.js';
 import net from 'node:net';
 import { checkAnswer, openHubClient, startServer } from './targets/sockets.js';
 

@@ -6,8 +6,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { WebSocket, WebSocketServer } from '../../src/index.js';
-import { Hub } from '../../src/hub/index.js';
+import { WebSocket, WebSocketServer } from '../../packages/switchboard/src/index.js';
+import { Hub } from '../../packages/switchboard/src/hub/index.js';
 
 const kind = process.argv[2];
 

@@ -33,7 +33,7 @@ const OUTCOMES = ['OK', 'NON-STRICT', 'INFORMATIONAL', 'FAILED', 'UNIMPLEMENTED'
 const suiteDir = conformanceSuiteDir();
 const runner = path.join(suiteDir, 'run.mjs');
 const agentScript = path.join(repoRoot, 'scripts/conformance-client.mjs');
-const builtEntry = path.join(repoRoot, 'dist/esm/index.js');
+const builtEntry = path.join(repoRoot, 'packages/switchboard/dist/esm/index.js');
 
 function groupOf(result: CaseResult): string {
   return result.id.split('.')[0]!;

@@ -131,7 +131,7 @@ export function startNode(script: string, args: string[] = [], options: SpawnOpt
   return new Child(process.execPath, [script, ...args], { cwd: repoRoot, ...options });
 }
 
-export const CLI = path.join(repoRoot, 'bin/switchboard.js');
+export const CLI = path.join(repoRoot, 'packages/cli/bin/switchboard.js');
 const WS_STAND_IN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'ws-echo-server.mjs');
 
 export const LISTENING_RE = /^listening on ws:\/\/127\.0\.0\.1:(\d+)$/;

@@ -3,7 +3,7 @@
 // join works.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InProcessAdapter, type HistoryResult } from '../../src/hub/index.js';
+import { InProcessAdapter, type HistoryResult } from '../../packages/switchboard/src/hub/index.js';
 import { RawClient, startHub, type TestHub } from './helpers.js';
 
 class FlakyAdapter extends InProcessAdapter {

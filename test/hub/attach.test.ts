@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
-import { WebSocket, WebSocketServer } from '../../src/index.js';
-import { Hub } from '../../src/hub/index.js';
+import { WebSocket, WebSocketServer } from '../../packages/switchboard/src/index.js';
+import { Hub } from '../../packages/switchboard/src/hub/index.js';
 import { RawClient, HOST } from './helpers.js';
 import { onceEvent } from '../helpers/async.js';
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { HubOptions } from '../../src/hub/index.js';
+import type { HubOptions } from '../../packages/switchboard/src/hub/index.js';
 import { withTimeout } from '../helpers/async.js';
 import { HOST, RawClient, delay, hubClient, dropClient, until } from './helpers.js';
 

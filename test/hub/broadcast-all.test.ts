@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { Hub } from '../../src/hub/index.js';
+import { Hub } from '../../packages/switchboard/src/hub/index.js';
 import { HOST, RawClient, startHub } from './helpers.js';
 
 describe('hub: broadcast to every connection', { timeout: 30_000 }, () => {

@@ -2,7 +2,7 @@
 // sender not at all, the same framed bytes for every member, and per-room ids.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WebSocket } from '../../src/index.js';
+import { WebSocket } from '../../packages/switchboard/src/index.js';
 import { RawClient, delay, openMany, startHub, until, type TestHub } from './helpers.js';
 
 describe('hub: room broadcast', { timeout: 60_000 }, () => {

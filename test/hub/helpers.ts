@@ -4,9 +4,9 @@
 // Switchboard's WebSocket).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { WebSocket } from '../../src/index.js';
-import { Hub, type HubOptions } from '../../src/hub/index.js';
-import { HubClient, type ClientOptions, type DefaultEvents, type EventsMap } from '../../src/client/index.js';
+import { WebSocket } from '../../packages/switchboard/src/index.js';
+import { Hub, type HubOptions } from '../../packages/switchboard/src/hub/index.js';
+import { HubClient, type ClientOptions, type DefaultEvents, type EventsMap } from '../../packages/switchboard/src/client/index.js';
 import { withTimeout } from '../helpers/async.js';
 
 export const HOST = '127.0.0.1';

@@ -4,9 +4,9 @@
 // text, not its parsed data.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InProcessAdapter } from '../../src/hub/index.js';
-import { ENTRY_OVERHEAD, HistoryBudget, entryCost } from '../../src/hub/history-store.js';
-import { encodeData } from '../../src/hub/wire.js';
+import { InProcessAdapter } from '../../packages/switchboard/src/hub/index.js';
+import { ENTRY_OVERHEAD, HistoryBudget, entryCost } from '../../packages/switchboard/src/hub/history-store.js';
+import { encodeData } from '../../packages/switchboard/src/hub/wire.js';
 
 const sink = { deliverRoom() {}, deliverUser() {}, deliverClient: () => false, presenceChanged() {} };
 

@@ -1,7 +1,7 @@
 // Middleware and permission hooks over real sockets.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HubError } from '../../src/hub/index.js';
+import { HubError } from '../../packages/switchboard/src/hub/index.js';
 import { RawClient, hubClient, startHub, type TestHub } from './helpers.js';
 
 const TOKENS: Record<string, string> = { 'tok-ann': 'ann', 'tok-bob': 'bob' };

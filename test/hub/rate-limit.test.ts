@@ -2,7 +2,7 @@
 // or a disconnect (4429).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TokenBucket } from '../../src/hub/index.js';
+import { TokenBucket } from '../../packages/switchboard/src/hub/index.js';
 import { hubClient, RawClient, startHub, type TestHub } from './helpers.js';
 
 describe('hub: rate limit', { timeout: 30_000 }, () => {

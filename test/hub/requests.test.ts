@@ -1,7 +1,7 @@
 // Requests with ack ids over real sockets, both ways: replies, errors and timeouts.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HubError, type HubConnection } from '../../src/hub/index.js';
+import { HubError, type HubConnection } from '../../packages/switchboard/src/hub/index.js';
 import { RawClient, hubClient, startHub, until, type TestHub } from './helpers.js';
 
 describe('hub: requests and replies', { timeout: 30_000 }, () => {

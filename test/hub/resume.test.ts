@@ -2,7 +2,7 @@
 // order, exactly once; a gap notice when history no longer reaches back.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InProcessAdapter } from '../../src/hub/index.js';
+import { InProcessAdapter } from '../../packages/switchboard/src/hub/index.js';
 import { RawClient, delay, dropClient, hubClient, startHub, until, type TestHub } from './helpers.js';
 
 describe('hub: resume', { timeout: 60_000 }, () => {

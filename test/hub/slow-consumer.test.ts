@@ -8,8 +8,8 @@
 // for it stay bounded and the other members get every message.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WebSocket } from '../../src/index.js';
-import type { HubConnection } from '../../src/hub/index.js';
+import { WebSocket } from '../../packages/switchboard/src/index.js';
+import type { HubConnection } from '../../packages/switchboard/src/hub/index.js';
 import { RawClient, startHub, until, type TestHub } from './helpers.js';
 import { withTimeout } from '../helpers/async.js';
 

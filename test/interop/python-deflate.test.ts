@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { WebSocket } from '../../src/index.js';
+import { WebSocket } from '../../packages/switchboard/src/index.js';
 import { onceEvent, withTimeout } from '../helpers/async.js';
 import { MessageLog, describe as show, patternBytes } from '../helpers/messages.js';
 import { Child } from '../helpers/process.js';

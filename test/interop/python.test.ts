@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { WebSocket } from '../../src/index.js';
+import { WebSocket } from '../../packages/switchboard/src/index.js';
 import { onceEvent, withTimeout } from '../helpers/async.js';
 import { MessageLog, describe as show, patternBytes } from '../helpers/messages.js';
 import { Child } from '../helpers/process.js';

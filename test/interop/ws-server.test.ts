@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer as WsServer, type WebSocket as WsSocket } from 'ws';
-import { WebSocket } from '../../src/index.js';
+import { WebSocket } from '../../packages/switchboard/src/index.js';
 import { onceEvent, withTimeout } from '../helpers/async.js';
 import { MessageLog, describe as show, patternBytes } from '../helpers/messages.js';
 import { HOST } from '../helpers/net.js';

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { WebSocketServer, broadcast, type WebSocket, type WebSocketServerOptions } from '../../src/index.js';
+import { WebSocketServer, broadcast, type WebSocket, type WebSocketServerOptions } from '../../packages/switchboard/src/index.js';
 
 const mode = process.argv[2] ?? 'port';
 const options = JSON.parse(process.argv[3] ?? '{}') as Partial<WebSocketServerOptions>;

@@ -8,7 +8,7 @@ import { Buffer } from 'node:buffer';
 import net from 'node:net';
 import zlib from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
-import { Opcode } from '../../src/protocol/index.js';
+import { Opcode } from '../../packages/switchboard/src/protocol/index.js';
 import { Child } from '../helpers/process.js';
 import { repoRoot } from '../helpers/env.js';
 import { HOST, RawClient, WsClient, clientFrame, delay, parseClose, upgradeRequest, withTimeout } from './helpers.js';

@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
-import type { WebSocket } from '../../src/index.js';
+import type { WebSocket } from '../../packages/switchboard/src/index.js';
 import { RawClient, clientFrame, parseClose, startServer, waitFor, withTimeout } from './helpers.js';
 
 const TEXT = 0x1;

@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Blob, Buffer } from 'node:buffer';
-import { WebSocket, broadcast } from '../../src/index.js';
+import { WebSocket, broadcast } from '../../packages/switchboard/src/index.js';
 import { Inbox, RawClient, clientFrame, connectPair, startServer, waitFor } from './helpers.js';
 
 const TEXT = 0x1;

@@ -14,7 +14,7 @@ import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { WebSocket, WebSocketServer } from '../../src/index.js';
+import { WebSocket, WebSocketServer } from '../../packages/switchboard/src/index.js';
 import { onceEvent, withTimeout } from '../helpers/async.js';
 import { HOST } from '../helpers/net.js';
 

@@ -5,8 +5,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { WebSocket } from '../../src/index.js';
-import { PerMessageDeflate } from '../../src/node/deflate.js';
+import { WebSocket } from '../../packages/switchboard/src/index.js';
+import { PerMessageDeflate } from '../../packages/switchboard/src/node/deflate.js';
 import { startServer, withTimeout } from './helpers.js';
 
 function open(url: string, options: ConstructorParameters<typeof WebSocket>[2]): Promise<WebSocket> {

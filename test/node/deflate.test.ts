@@ -17,8 +17,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
 import { WebSocketServer as WsServer } from 'ws';
-import { WebSocket, type WebSocketServer } from '../../src/index.js';
-import { computeAcceptKey, encodeClosePayload, encodeFrame, Opcode } from '../../src/protocol/index.js';
+import { WebSocket, type WebSocketServer } from '../../packages/switchboard/src/index.js';
+import { computeAcceptKey, encodeClosePayload, encodeFrame, Opcode } from '../../packages/switchboard/src/protocol/index.js';
 import { repoRoot } from '../helpers/env.js';
 import { patternBytes } from '../helpers/messages.js';
 import { Child } from '../helpers/process.js';
@@ -1135,7 +1135,7 @@ class ServerProcess {
     // The young generation is fixed at its largest size from the start, so RSS
     // does not grow while V8 sizes its heap (a warm-up, not a leak).
     const args = ['--expose-gc', '--min-semi-space-size=16', '--max-semi-space-size=16', '--import', 'tsx', childScript];
-    args.push(pathToFileURL(path.join(repoRoot, 'src/index.ts')).href, JSON.stringify(options));
+    args.push(pathToFileURL(path.join(repoRoot, 'packages/switchboard/src/index.ts')).href, JSON.stringify(options));
     this.child = new Child(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   }
 

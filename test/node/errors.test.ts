@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { SwitchboardError, WebSocket, WebSocketServer } from '../../src/index.js';
+import { SwitchboardError, WebSocket, WebSocketServer } from '../../packages/switchboard/src/index.js';
 
 async function connected(): Promise<{ server: WebSocketServer; client: WebSocket; peer: WebSocket }> {
   const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { describe, it } from 'node:test';
-import { CloseEvent, ErrorEvent, MessageEvent, WebSocket, WebSocketEvent } from '../../src/index.js';
+import { CloseEvent, ErrorEvent, MessageEvent, WebSocket, WebSocketEvent } from '../../packages/switchboard/src/index.js';
 import { RawClient, connectPair, delay, once, startServer, unmaskedFrame, waitFor } from './helpers.js';
 
 const T = { timeout: 15_000 };

@@ -2,7 +2,7 @@
 // answer stay, those that do not are terminated, busy ones are left alone.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { WebSocket, WebSocketServer } from '../../src/index.js';
+import { WebSocket, WebSocketServer } from '../../packages/switchboard/src/index.js';
 import { RawClient, connectPair, delay, once, startServer, waitFor } from './helpers.js';
 
 const T = { timeout: 15_000 };

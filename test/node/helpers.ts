@@ -8,8 +8,8 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
 import WsClient from 'ws';
-import { WebSocketServer, type WebSocket, type WebSocketServerOptions } from '../../src/index.js';
-import { encodeFrame, encodeClosePayload, Opcode } from '../../src/protocol/index.js';
+import { WebSocketServer, type WebSocket, type WebSocketServerOptions } from '../../packages/switchboard/src/index.js';
+import { encodeFrame, encodeClosePayload, Opcode } from '../../packages/switchboard/src/protocol/index.js';
 
 export { WsClient };
 export const HOST = '127.0.0.1';

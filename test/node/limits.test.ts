@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { describe, it } from 'node:test';
-import { WebSocket, WebSocketServer, broadcast } from '../../src/index.js';
-import { Opcode } from '../../src/protocol/index.js';
+import { WebSocket, WebSocketServer, broadcast } from '../../packages/switchboard/src/index.js';
+import { Opcode } from '../../packages/switchboard/src/protocol/index.js';
 import { HOST, RawClient, clientFrame, closeFrame, delay, once, parseClose, startServer, waitFor } from './helpers.js';
 
 const T = { timeout: 20_000 };

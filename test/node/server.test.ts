@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
-import { WebSocket, WebSocketServer, type VerifyClientInfo } from '../../src/index.js';
+import { WebSocket, WebSocketServer, type VerifyClientInfo } from '../../packages/switchboard/src/index.js';
 import {
   HOST,
   Inbox,

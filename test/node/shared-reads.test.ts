@@ -9,9 +9,9 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { WebSocketServer, type WebSocket } from '../../src/index.js';
-import { hasSharedReads, sharedReadBuffer } from '../../src/node/shared-reads.js';
-import { simdMaskBuffer } from '../../src/protocol/index.js';
+import { WebSocketServer, type WebSocket } from '../../packages/switchboard/src/index.js';
+import { hasSharedReads, sharedReadBuffer } from '../../packages/switchboard/src/node/shared-reads.js';
+import { simdMaskBuffer } from '../../packages/switchboard/src/protocol/index.js';
 import { HOST, Inbox, WsClient, closed, connect, connectPair, delay, once, startServer, waitFor, withTimeout } from './helpers.js';
 
 const T = { timeout: 30_000 };

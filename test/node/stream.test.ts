@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { Readable, Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { WebSocket, createWebSocketStream } from '../../src/index.js';
+import { WebSocket, createWebSocketStream } from '../../packages/switchboard/src/index.js';
 import { Inbox, RawClient, closed, connectPair, delay, once, startServer, unmaskedFrame, waitFor } from './helpers.js';
 
 const T = { timeout: 15_000 };

@@ -7,7 +7,7 @@ import net, { type AddressInfo } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { createUpgradeServer } from '../../src/node/upgrade-server.js';
+import { createUpgradeServer } from '../../packages/switchboard/src/node/upgrade-server.js';
 import { HOST, delay, rawRequest, upgradeRequest, withTimeout } from './helpers.js';
 
 const T = { timeout: 15_000 };

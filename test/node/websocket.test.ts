@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { Blob, Buffer } from 'node:buffer';
 import { describe, it, type TestContext } from 'node:test';
-import { WebSocket } from '../../src/index.js';
+import { WebSocket } from '../../packages/switchboard/src/index.js';
 import {
   Inbox,
   RawClient,

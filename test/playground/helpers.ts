@@ -17,7 +17,7 @@ export const UPDATE_SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1';
 export const DOCS = path.join(repoRoot, 'docs');
 
 export function assertBuilt(): void {
-  for (const file of ['dist/esm/cli/main.js', 'dist/playground/index.html']) {
+  for (const file of ['packages/cli/dist/src/main.js', 'packages/cli/dist/playground/index.html']) {
     if (!existsSync(path.join(repoRoot, file))) throw new Error(`${file} is missing: run "npm run build" first`);
   }
 }

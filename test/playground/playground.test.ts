@@ -11,7 +11,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { WebSocketServer, type WebSocket } from '../../src/index.js';
+import { WebSocketServer, type WebSocket } from '../../packages/switchboard/src/index.js';
 import { onceEvent, withTimeout } from '../helpers/async.js';
 import { HOST } from '../helpers/net.js';
 import { assertBuilt, closeBrowser, DOCS, launchChromium, startSwitchboard, stopChildren, UPDATE_SCREENSHOTS, type Running } from './helpers.js';

@@ -7,9 +7,9 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import WsClient from 'ws';
-import { WebSocketServer, type WebSocket } from '../../src/index.js';
-import { DATA_BINARY, DATA_TEXT, RELAY_PATH, type RelayToPage } from '../../src/cli/playground-protocol.js';
-import { checkTarget, isLoopbackHost, MAX_RELAY_HEADERS, MAX_RELAY_SESSIONS, MAX_RELAY_UPSTREAM_BUFFERED, PlaygroundRelay, shortReason } from '../../src/cli/playground-relay.js';
+import { WebSocketServer, type WebSocket } from '../../packages/switchboard/src/index.js';
+import { DATA_BINARY, DATA_TEXT, RELAY_PATH, type RelayToPage } from '../../packages/cli/shared/playground-protocol.js';
+import { checkTarget, isLoopbackHost, MAX_RELAY_HEADERS, MAX_RELAY_SESSIONS, MAX_RELAY_UPSTREAM_BUFFERED, PlaygroundRelay, shortReason } from '../../packages/cli/src/playground-relay.js';
 import { onceEvent, withTimeout } from '../helpers/async.js';
 import { HOST } from '../helpers/net.js';
 

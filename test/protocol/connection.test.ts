@@ -8,7 +8,7 @@ import {
   ReadyState,
   type FrameParserHandler,
   type ProtocolError,
-} from '../../src/protocol/index.js';
+} from '../../packages/switchboard/src/protocol/index.js';
 import { hex } from './helpers.js';
 
 const { None, SendClose, EndTcp, Destroy } = CloseAction;

@@ -1,7 +1,7 @@
 // Sec-WebSocket-Extensions grammar (RFC 6455 section 9.1): parseExtensions and formatExtension.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatExtension, parseExtensions, type ExtensionOffer } from '../../src/protocol/index.js';
+import { formatExtension, parseExtensions, type ExtensionOffer } from '../../packages/switchboard/src/protocol/index.js';
 
 /** An offer list as plain data: [name, [[param, values]...]] per extension, for deepEqual. */
 function plain(offers: ExtensionOffer[] | null): unknown {

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import fc from 'fast-check';
-import { encodeClosePayload, encodeFrame, FrameParser, Opcode, type FrameParserOptions } from '../../src/protocol/index.js';
+import { encodeClosePayload, encodeFrame, FrameParser, Opcode, type FrameParserOptions } from '../../packages/switchboard/src/protocol/index.js';
 import { patternBytes, Recorder, splitAt, utf8OfLength } from './helpers.js';
 
 type Control = { kind: 'ping' | 'pong'; data: Buffer };

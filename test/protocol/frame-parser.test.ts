@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
-import { CloseCode, FrameParser, Opcode, ProtocolError, type FrameParserOptions } from '../../src/protocol/index.js';
+import { CloseCode, FrameParser, Opcode, ProtocolError, type FrameParserOptions } from '../../packages/switchboard/src/protocol/index.js';
 import { assertOnlyError, cat, feed, hex, makeParser, rawFrame, Recorder, splitAt } from './helpers.js';
 
 const CLIENT: FrameParserOptions = { role: 'client' }; // receives unmasked frames from a server

@@ -11,7 +11,7 @@ import {
   MAX_HEADER_SIZE,
   Opcode,
   writeFrameHeader,
-} from '../../src/protocol/index.js';
+} from '../../packages/switchboard/src/protocol/index.js';
 import { feed, hex, rawFrame, Recorder } from './helpers.js';
 
 const KEY = hex('37 fa 21 3d');

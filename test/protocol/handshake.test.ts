@@ -14,7 +14,7 @@ import {
   validateUpgradeRequest,
   type UpgradeOffer,
   type UpgradeRequest,
-} from '../../src/protocol/index.js';
+} from '../../packages/switchboard/src/protocol/index.js';
 
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 

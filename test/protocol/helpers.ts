@@ -1,7 +1,7 @@
 // Shared helpers for the protocol tests (not a test file itself).
 import { Buffer } from 'node:buffer';
 import assert from 'node:assert/strict';
-import { FrameParser, ProtocolError, type FrameParserHandler, type FrameParserOptions } from '../../src/protocol/index.js';
+import { FrameParser, ProtocolError, type FrameParserHandler, type FrameParserOptions } from '../../packages/switchboard/src/protocol/index.js';
 
 export type ParserEvent =
   | { type: 'message'; data: Buffer; isBinary: boolean; compressed: boolean }

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { TOO_MANY_FIELDS, errorResponse, findHeadEnd, parseRequestHead } from '../../src/protocol/index.js';
+import { TOO_MANY_FIELDS, errorResponse, findHeadEnd, parseRequestHead } from '../../packages/switchboard/src/protocol/index.js';
 
 function head(text: string): Buffer {
   return Buffer.from(text, 'latin1');

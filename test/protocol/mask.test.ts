@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import fc from 'fast-check';
 import { execFileSync } from 'node:child_process';
-import { applyMask, copyMasked, simdMaskBuffer, SIMD_BUFFER_SIZE } from '../../src/protocol/index.js';
+import { applyMask, copyMasked, simdMaskBuffer, SIMD_BUFFER_SIZE } from '../../packages/switchboard/src/protocol/index.js';
 import { hex } from './helpers.js';
 
 /** Reference masking: byte i XOR key[(i + keyOffset) % 4]. */

@@ -15,7 +15,7 @@ import {
   type DeflateParams,
   type ExtensionOffer,
   type PerMessageDeflateOptions,
-} from '../../src/protocol/index.js';
+} from '../../packages/switchboard/src/protocol/index.js';
 
 function offers(header: string): ExtensionOffer[] {
   const parsed = parseExtensions(header);

@@ -6,14 +6,14 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { DeflateNegotiationError, HandshakeError, ProtocolError, SwitchboardError } from '../../src/protocol/index.js';
-import { codedError } from '../../src/protocol/switchboard-error.js';
-import { WebSocketError } from '../../src/index.js';
-import { HubError, WireError } from '../../src/wire/index.js';
+import { DeflateNegotiationError, HandshakeError, ProtocolError, SwitchboardError } from '../../packages/switchboard/src/protocol/index.js';
+import { codedError } from '../../packages/switchboard/src/protocol/switchboard-error.js';
+import { WebSocketError } from '../../packages/switchboard/src/index.js';
+import { HubError, WireError } from '../../packages/switchboard/src/wire/index.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-/** The library: what users import. The CLI (src/cli) is an application of it, with its own exit codes. */
-const LIBRARY = ['src/protocol', 'src/node', 'src/hub', 'src/wire', 'src/client', 'src/index.ts'];
+/** The library: what users import. The CLI (packages/cli) is an application of it, with its own exit codes. */
+const LIBRARY = ['protocol', 'node', 'hub', 'wire', 'client', 'index.ts'].map((p) => `packages/switchboard/src/${p}`);
 
 function files(path: string): string[] {
   const full = join(root, path);

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer, isUtf8 } from 'node:buffer';
 import fc from 'fast-check';
-import { StreamingUtf8Validator } from '../../src/protocol/index.js';
+import { StreamingUtf8Validator } from '../../packages/switchboard/src/protocol/index.js';
 import { hex, splitAt } from './helpers.js';
 
 /** Pushes each piece; returns the result of every push and of end(). */

@@ -2,7 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { decodeBase64, encodeBase64, isBase64 } from '../../src/wire/index.js';
+import { decodeBase64, encodeBase64, isBase64 } from '../../packages/switchboard/src/wire/index.js';
 
 describe('wire: base64', () => {
   test('encodes and decodes every length 0-64 and 1 MiB as Buffer does', () => {

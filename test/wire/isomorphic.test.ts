@@ -24,7 +24,7 @@ function compile(project: string): { ok: boolean; output: string } {
 
 describe('switchboard/wire is isomorphic', { timeout: 120_000 }, () => {
   test('no source file of src/wire or src/client imports a node: module or names Buffer', () => {
-    for (const dir of ['src/wire', 'src/client']) {
+    for (const dir of ['packages/switchboard/src/wire', 'packages/switchboard/src/client']) {
       for (const name of readdirSync(join(root, dir))) {
         const text = readFileSync(join(root, dir, name), 'utf8');
         assert.ok(!/from ['"]node:|require\(['"]node:|import\(['"]node:/.test(text), `${dir}/${name} imports a node: module`);
@@ -34,7 +34,7 @@ describe('switchboard/wire is isomorphic', { timeout: 120_000 }, () => {
   });
 
   test('src/wire and src/client compile with lib ES2022 + DOM and no @types (tsconfig.wire.json)', () => {
-    const result = compile('tsconfig.wire.json');
+    const result = compile('packages/switchboard/tsconfig.wire.json');
     assert.ok(result.ok, result.output);
   });
 
@@ -42,7 +42,7 @@ describe('switchboard/wire is isomorphic', { timeout: 120_000 }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'wire-check-'));
     try {
       writeFileSync(join(dir, 'uses-buffer.ts'), "export const bytes = Buffer.from('x');\n");
-      writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ extends: join(root, 'tsconfig.wire.json'), compilerOptions: { rootDir: dir }, include: [join(dir, '*.ts')] }));
+      writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ extends: join(root, 'packages/switchboard/tsconfig.wire.json'), compilerOptions: { rootDir: dir }, include: [join(dir, '*.ts')] }));
       const result = compile(join(dir, 'tsconfig.json'));
       assert.equal(result.ok, false);
       assert.match(result.output, /Cannot find name 'Buffer'/);

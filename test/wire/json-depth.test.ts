@@ -1,8 +1,8 @@
 // The depth scan that runs before JSON.parse (src/wire/json-depth.ts).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { jsonDepthWithin } from '../../src/wire/json-depth.js';
-import { parseClientMessage, WireError } from '../../src/wire/index.js';
+import { jsonDepthWithin } from '../../packages/switchboard/src/wire/json-depth.js';
+import { parseClientMessage, WireError } from '../../packages/switchboard/src/wire/index.js';
 
 describe('hub: JSON depth', () => {
   test('counts objects and arrays, not brackets inside strings (escaped quotes included)', () => {

@@ -5,7 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { ERROR_CODES, FINAL_CLOSE_CODES, HubCloseCode, WireError, parseClientMessage, parseServerMessage } from '../../src/wire/index.js';
+import { ERROR_CODES, FINAL_CLOSE_CODES, HubCloseCode, WireError, parseClientMessage, parseServerMessage } from '../../packages/switchboard/src/wire/index.js';
 
 const doc = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8');
 

@@ -7,7 +7,7 @@
 import { Buffer } from 'node:buffer';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { WebSocketServer } from '../../../src/index.js';
+import { WebSocketServer } from '../../../packages/switchboard/src/index.js';
 import type { FuzzTarget } from '../engine.js';
 import { acceptFor, frameStream, token } from '../generators.js';
 import { Rng, mutateBytes, randomChunks } from '../rng.js';

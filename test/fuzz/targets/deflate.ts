@@ -3,8 +3,8 @@
 // synchronous (no context takeover) and the thread-pool path.
 import { Buffer } from 'node:buffer';
 import { constants as zlib, deflateRawSync } from 'node:zlib';
-import { PerMessageDeflate } from '../../../src/node/deflate.js';
-import { ProtocolError, type DeflateParams } from '../../../src/protocol/index.js';
+import { PerMessageDeflate } from '../../../packages/switchboard/src/node/deflate.js';
+import { ProtocolError, type DeflateParams } from '../../../packages/switchboard/src/protocol/index.js';
 import type { FuzzTarget } from '../engine.js';
 import { utf8Text } from '../generators.js';
 import { mutateBytes, type Rng } from '../rng.js';

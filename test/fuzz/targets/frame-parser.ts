@@ -1,7 +1,7 @@
 // Fuzz target: FrameParser (src/protocol/frame-parser.ts), both roles, with
 // and without borrowed chunks, pausing, split at random chunk boundaries.
 import { Buffer, isUtf8 } from 'node:buffer';
-import { FrameParser, ProtocolError, isValidCloseCode, type FrameParserOptions } from '../../../src/protocol/index.js';
+import { FrameParser, ProtocolError, isValidCloseCode, type FrameParserOptions } from '../../../packages/switchboard/src/protocol/index.js';
 import type { FuzzTarget } from '../engine.js';
 import { frameStream } from '../generators.js';
 import { mutateBytes, randomChunks, type Rng } from '../rng.js';

@@ -16,7 +16,7 @@ import {
   validateUpgradeRequest,
   type PerMessageDeflateOptions,
   type RequestHead,
-} from '../../../src/protocol/index.js';
+} from '../../../packages/switchboard/src/protocol/index.js';
 import type { FuzzTarget } from '../engine.js';
 import { extensionOffer, mutatedHandshake, validHandshake } from '../generators.js';
 import { mutateBytes, randomChunks, type Rng } from '../rng.js';

@@ -1,7 +1,7 @@
 // Fuzz target: the hub's wire parser, parseClientMessage (src/hub/wire.ts),
 // on random and mutated switchboard.v1 messages.
 import { Buffer } from 'node:buffer';
-import { MAX_NAME_LENGTH, WireError, encodeMessage, parseClientMessage, type ClientMessage } from '../../../src/hub/wire.js';
+import { MAX_NAME_LENGTH, WireError, encodeMessage, parseClientMessage, type ClientMessage } from '../../../packages/switchboard/src/hub/wire.js';
 import type { FuzzTarget } from '../engine.js';
 import { hubMessage } from '../hub-messages.js';
 import { mutateBytes, type Rng } from '../rng.js';

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { WebSocket } from '../../../src/index.js';
+import { WebSocket } from '../../../packages/switchboard/src/index.js';
 import type { FuzzTarget } from '../engine.js';
 import { encodeRawFrame, frameStream, mutatedHandshake, validHandshake } from '../generators.js';
 import { hubMessage } from '../hub-messages.js';

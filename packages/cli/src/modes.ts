@@ -1,6 +1,6 @@
 // What `switchboard serve` does with each connection: the classic ws
 // tutorial server, echo, or broadcast (a minimal group chat).
-import type { WebSocket, WebSocketServer } from '../index.js';
+import type { WebSocket, WebSocketServer } from 'switchboard';
 import type { ServerLog } from './server-log.js';
 
 export type Mode = 'tutorial' | 'echo' | 'broadcast';

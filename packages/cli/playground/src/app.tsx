@@ -1,7 +1,7 @@
 // The playground: connection panel, handshake, composer and saved messages,
 // message log. The connection lives here; the log lives in a LogStore.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { reservedHeaderProblem, type PlaygroundConfig, type RelayHandshake } from '../../src/cli/playground-protocol';
+import { reservedHeaderProblem, type PlaygroundConfig, type RelayHandshake } from '../../shared/playground-protocol';
 import { describeCloseCode, parseHex, toCompactHex, utf8Length } from './codec';
 import { openConnection, type CloseInfo, type Connection, type OpenInfo, type Via } from './connection';
 import { Composer } from './composer';

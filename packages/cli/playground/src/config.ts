@@ -1,5 +1,5 @@
 // What the server put in <meta name="switchboard-playground">.
-import type { PlaygroundConfig } from '../../src/cli/playground-protocol';
+import type { PlaygroundConfig } from '../../shared/playground-protocol';
 
 export function readConfig(): PlaygroundConfig {
   const fallback: PlaygroundConfig = { defaultUrl: 'ws://localhost:8082/', relayAllow: [], server: 'switchboard' };

@@ -3,7 +3,7 @@
 // clean close, 1 after a connection or protocol error (one line on stderr).
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { isatty } from 'node:tty';
-import { WebSocket, type ClientOptions } from '../index.js';
+import { WebSocket, type ClientOptions } from 'switchboard';
 import { styleFor } from './color.js';
 import { JsonPrinter, PlainPrinter, type Printer } from './connect-output.js';
 import { ExecuteDriver, LinesDriver, NoInputDriver } from './drivers.js';

@@ -12,6 +12,7 @@ export {
 } from './node/server.js';
 export { createWebSocketStream } from './node/stream.js';
 export { broadcast, type BroadcastOptions } from './node/broadcast.js';
+export { refuseUpgrade } from './node/refuse.js';
 export { MessageEvent, CloseEvent, ErrorEvent, WebSocketEvent } from './node/events.js';
 export type { HeartbeatOptions } from './node/heartbeat.js';
 export type { PerMessageDeflateOptions } from './protocol/index.js';

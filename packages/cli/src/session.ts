@@ -2,7 +2,7 @@
 // command knows when everything it sent has left), pings and their pongs,
 // and who started the closing handshake.
 import { performance } from 'node:perf_hooks';
-import type { WebSocket } from '../index.js';
+import type { WebSocket } from 'switchboard';
 import type { Printer } from './connect-output.js';
 
 /** Where the messages to send come from: -x, stdin lines, the interactive prompt, or nowhere (--echo). */

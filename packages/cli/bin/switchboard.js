@@ -2,7 +2,7 @@
 // The `switchboard` command: see `switchboard --help` and the README's CLI section.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { main } from '../dist/esm/cli/main.js';
+import { main } from '../dist/src/main.js';
 
 // A reader that goes away (switchboard ... | head) ends the command quietly.
 for (const stream of [process.stdout, process.stderr]) {

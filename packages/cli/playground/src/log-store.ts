@@ -3,7 +3,7 @@
 // animation frame, the list is capped at MAX_ENTRIES (the oldest go first)
 // and the filtered view is kept up to date incrementally, so the page only
 // ever renders the few rows on screen.
-import type { RelayHandshake } from '../../src/cli/playground-protocol';
+import type { RelayHandshake } from '../../shared/playground-protocol';
 import { looksLikeJson, toHex } from './codec';
 
 export type Direction = 'in' | 'out' | 'event';

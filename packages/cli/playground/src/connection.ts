@@ -9,7 +9,7 @@ import {
   type PageToRelay,
   type RelayHandshake,
   type RelayToPage,
-} from '../../src/cli/playground-protocol';
+} from '../../shared/playground-protocol';
 import { encodeUtf8 } from './codec';
 
 export type Via = 'direct' | 'relay';

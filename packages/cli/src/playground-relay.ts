@@ -29,9 +29,7 @@
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocket, WebSocketServer } from '../index.js';
-import { refuseUpgrade } from '../node/refuse.js';
-import { DEFAULT_DISCONNECT_BUFFERED_AMOUNT } from '../node/websocket.js';
+import { WebSocket, WebSocketServer, refuseUpgrade } from 'switchboard';
 import {
   BODY_LIMIT,
   DATA_BINARY,
@@ -42,7 +40,7 @@ import {
   type PageToRelay,
   type RelayConnect,
   type RelayToPage,
-} from './playground-protocol.js';
+} from '../shared/playground-protocol.js';
 
 export interface RelayOptions {
   /** Hostnames (lowercase) the relay may connect to besides loopback; "*" allows any. */
@@ -58,7 +56,7 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Upstream connections open at once through one relay (each page connection has at most one). More: `RELAY_BUSY`, close 1013. */
 export const MAX_RELAY_SESSIONS = 32;
 /** Bytes a page's messages may wait to be written upstream (a target that does not read): past it, the upstream connection fails (1013). */
-export const MAX_RELAY_UPSTREAM_BUFFERED = DEFAULT_DISCONNECT_BUFFERED_AMOUNT;
+export const MAX_RELAY_UPSTREAM_BUFFERED = 16 * 1024 * 1024; // the library's disconnectBufferedAmount default for servers
 /** Largest control message (JSON text frame) from a page: a connect with its headers fits many times over. Larger: 1009. */
 export const MAX_CONTROL_MESSAGE_BYTES = 256 * 1024;
 /** Longest target URL a page may ask for (browsers and servers rarely take more than 8 KiB). */

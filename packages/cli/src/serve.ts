@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type VerifyClientCallback, type VerifyClientInfo, type WebSocket, type WebSocketServerOptions } from '../index.js';
+import { WebSocketServer, type VerifyClientCallback, type VerifyClientInfo, type WebSocket, type WebSocketServerOptions } from 'switchboard';
 import { styleFor } from './color.js';
 import { DEFAULT_HOST, listeningAddress } from './listen-address.js';
 import { MODES, type Mode } from './modes.js';
