@@ -9,7 +9,9 @@ import { createRequire } from 'node:module';
 import { WebSocket, WebSocketServer } from '../../packages/switchboard/src/index.js';
 import { Hub } from '../../packages/switchboard/src/hub/index.js';
 import { RawClient, HOST } from './helpers.js';
-import { onceEvent } from '../helpers/async.js';
+import { onceEvent, withTimeout } from '../helpers/async.js';
+import { RawClient as TcpClient } from '../helpers/net.js';
+import { SUBPROTOCOL } from '../../packages/switchboard/src/wire/index.js';
 
 describe('hub: attaching', { timeout: 30_000 }, () => {
   test('to a WebSocketServer, only for its path when given one', async () => {
@@ -62,6 +64,28 @@ describe('hub: attaching', { timeout: 30_000 }, () => {
     assert.equal(c.received[0].t, 'welcome');
     await hub.close();
     assert.equal((await c.waitClosed()).code, 1001);
+  });
+
+  test('hub.close(): 1001 to every client; a peer that never answers the close is cut after 2 s, not waited for', async () => {
+    const hub = new Hub({ port: 0, host: HOST });
+    await onceEvent(hub, 'listening');
+    const port = (hub.wss!.address() as AddressInfo).port;
+    const polite = await RawClient.open(`ws://${HOST}:${port}/hub`);
+    // A peer that completes the handshake and then reads nothing and answers nothing.
+    const mute = await TcpClient.connect(port);
+    mute.write(
+      `GET /hub HTTP/1.1\r\nHost: ${HOST}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ${SUBPROTOCOL}\r\n\r\n`,
+    );
+    assert.match((await mute.readHttpHead()).toString('latin1'), /^HTTP\/1\.1 101 /);
+    while (hub.wss!.clients.size < 2) await new Promise((r) => setTimeout(r, 10));
+    const started = Date.now();
+    await withTimeout(hub.close(), 6000, 'hub.close()');
+    const took = Date.now() - started;
+    assert.equal((await polite.waitClosed()).code, 1001);
+    const rest = await mute.readToEnd(1000);
+    assert.ok(rest.includes(Buffer.from('hub closing')), 'the mute peer got the close frame');
+    assert.ok(took >= 1500, `hub.close() resolved after ${took} ms, before the mute peer was cut`);
   });
 
   test('the built package: require() and import of switchboard/hub and switchboard/client', async () => {

@@ -10,6 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Buffer } from 'node:buffer';
 import { WebSocket } from '../node/websocket.js';
 import type { WebSocketServer } from '../node/server.js';
+import { closeAll } from '../node/close-all.js';
 import { codedError } from '../protocol/switchboard-error.js';
 import { HubCloseCode, HubError, SUBPROTOCOL, checkEventName, errorMessage, type ParseOptions } from '../wire/index.js';
 import { InProcessAdapter, type Adapter, type HistoryResult, type PresenceMember } from './adapter.js';
@@ -269,16 +270,7 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
     this.closed = true;
     clearInterval(this.heartbeatTimer);
     this.attachment.stop();
-    const gone = [...this.all].map(
-      (client) =>
-        new Promise<void>((resolve) => {
-          if (client.ws.readyState === WebSocket.CLOSED) return resolve();
-          client.ws.once('close', () => resolve());
-          client.ws.close(HubCloseCode.GoingAway, 'hub closing');
-          setTimeout(() => client.ws.terminate(), 2000).unref?.();
-        }),
-    );
-    await Promise.all(gone);
+    await closeAll([...this.all].map((client) => client.ws), HubCloseCode.GoingAway, 'hub closing', 2000);
     await this.attachment.close();
     await this.adapter.close();
   }

@@ -23,6 +23,7 @@ import { destroySelf, refuseUpgrade } from './refuse.js';
 import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
 import { DEFAULT_DISCONNECT_BUFFERED_AMOUNT, DEFAULT_MAX_PENDING_AUTO_PONGS, WebSocket } from './websocket.js';
 import { codedError } from '../protocol/switchboard-error.js';
+import { closeAll } from './close-all.js';
 import { WebSocketError } from './errors.js';
 
 export interface VerifyClientInfo {
@@ -397,28 +398,9 @@ export class WebSocketServer extends EventEmitter {
    * after `timeout` ms are terminated.
    */
   shutdown(options: ShutdownOptions = {}): Promise<void> {
-    const code = options.code ?? CloseCode.GoingAway;
-    const timeout = options.timeout ?? 5000;
     const clients = [...this.connections];
     const closed = new Promise<void>((resolve) => this.close(() => resolve()));
-    const gone = clients.map(
-      (ws) =>
-        new Promise<void>((resolve) => {
-          if (ws.readyState === WebSocket.CLOSED) return resolve();
-          ws.once('close', () => resolve());
-          try {
-            ws.close(code, options.reason);
-          } catch {
-            ws.terminate();
-          }
-        }),
-    );
-    const timer = setTimeout(() => {
-      for (const ws of clients) ws.terminate();
-    }, timeout);
-    return Promise.all([...gone, this.options.clientTracking ? Promise.resolve() : Promise.resolve()])
-      .then(() => closed)
-      .finally(() => clearTimeout(timer));
+    return closeAll(clients, options.code ?? CloseCode.GoingAway, options.reason, options.timeout ?? 5000).then(() => closed);
   }
 }
 
