@@ -138,9 +138,9 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
   join(room: string): Promise<void> {
     return this.serial(async () => {
       if (this.memberships.has(room)) return;
-      const result = await this.memberships.join(room, undefined, this.member());
+      const result = await this.memberships.join(room, undefined, undefined, this.member());
       if (result === null) return;
-      this.send({ t: 'joined', room, head: result.history.head, ...result.members });
+      this.send({ t: 'joined', room, head: result.history.head, epoch: result.history.epoch, ...result.members });
       this.memberships.goLive(room, result.history, undefined);
     });
   }

@@ -62,11 +62,12 @@ export class Rooms {
 
   /**
    * Joins: becomes a local member (live messages are held), registers
-   * presence, fetches history after `since` (or just the head). The caller
+   * presence, fetches history after `since` in `epoch` (or just the head
+   * and epoch). The caller
    * answers, then `goLive` replays and releases what was held. Null when the
    * connection closed or left meanwhile.
    */
-  async join(room: string, since: number | undefined, member: PresenceMember): Promise<JoinResult | null> {
+  async join(room: string, since: number | undefined, epoch: string | undefined, member: PresenceMember): Promise<JoinResult | null> {
     const membership: Membership = { buffer: [] };
     this.memberships.set(room, membership);
     this.ctx.addLocal(room, this.connection);
@@ -78,7 +79,7 @@ export class Rooms {
         await adapter.removeMember(room, member);
         return null;
       }
-      const history = await adapter.history(room, since);
+      const history = await adapter.history(room, since, epoch);
       const members = await this.ctx.memberList(room);
       if (this.isClosed() || this.memberships.get(room) !== membership) return null;
       return { history, members };
@@ -106,7 +107,8 @@ export class Rooms {
     try {
       if (since !== undefined) {
         last = history.gap?.reset ? 0 : since;
-        if (history.gap) this.outbound.send({ t: 'gap', room, ...history.gap });
+        // A reset names the new epoch: the client adopts it before the first message of the new sequence.
+        if (history.gap) this.outbound.send(history.gap.reset ? { t: 'gap', room, ...history.gap, epoch: history.epoch } : { t: 'gap', room, ...history.gap });
         for (const message of history.messages) {
           if (message.mid <= last) continue;
           last = message.mid;

@@ -79,6 +79,14 @@ export function isName(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= MAX_NAME_LENGTH;
 }
 
+/** Longest epoch (section 5): servers draw short random ones; the bound keeps what a client echoes small. */
+export const MAX_EPOCH_LENGTH = 64;
+
+/** An epoch, the name of one run of a room's id sequence: a string of 1 to 64 characters (section 5). */
+export function isEpoch(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_EPOCH_LENGTH;
+}
+
 /** A message id: an integer in 0 .. 2^53 - 1 (section 2). */
 export function isId(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
