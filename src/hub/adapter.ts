@@ -42,6 +42,14 @@ export interface RoomMessage {
   /** Publish time, ms since the Unix epoch (for the age limit of history). */
   time: number;
   /**
+   * The epoch `mid` belongs to (HistoryResult.epoch). An adapter whose ids can restart while
+   * a room has members (a networked one: its counter flushed or lost) sets it on every
+   * message it delivers; a member that joined in another epoch is then closed with 1012 and
+   * resumes (it gets a `gap` with `reset`), rather than taking the new run's ids for ones it
+   * has seen. The in-process adapter leaves it out: its ids restart only when it is closed.
+   */
+  epoch?: string;
+  /**
    * Connection ids the message was not delivered to (the publisher, `except`).
    * Kept with the message so that a replay to the same client after it
    * reconnected (under a new id, naming its old ones) leaves it out too.

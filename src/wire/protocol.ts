@@ -36,6 +36,8 @@ export const HubCloseCode = {
   PolicyViolation: 1008,
   /** The replay of a join failed (RFC 6455 section 7.4.1): reconnect and resume. */
   InternalError: 1011,
+  /** A room's ids restarted (a new epoch) while this connection was in it (IANA: Service Restart): reconnect and resume, which announces the reset. */
+  ServiceRestart: 1012,
   /** The client's send buffer passed `disconnectBufferedAmount` (slow consumer). Reconnect and resume. */
   TryAgainLater: 1013,
   /** Authentication failed (middleware refused). Do not reconnect with the same credentials. */

@@ -6,7 +6,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Hub, InProcessAdapter } from '../../src/hub/index.js';
+import { Hub, InProcessAdapter, type Adapter, type AdapterSink, type PresenceMember, type PublishOptions, type RoomMessage, type Sender } from '../../src/hub/index.js';
 import { withTimeout } from '../helpers/async.js';
 import { HOST, RawClient, delay, dropClient, hubClient, until } from './helpers.js';
 
@@ -17,10 +17,70 @@ interface Running {
   close(): Promise<void>;
 }
 
+/**
+ * What a networked adapter does when its store loses a room's counter (a Redis FLUSHALL):
+ * ids start again at 1 in a new epoch while the hub's connections stay in their rooms. Here
+ * the store is an InProcessAdapter, replaced by a fresh one on `flush()`; like a networked
+ * adapter, it names the epoch on every message it delivers (RoomMessage.epoch).
+ */
+class FlushableAdapter implements Adapter {
+  private store = new InProcessAdapter();
+  private sink: AdapterSink | null = null;
+
+  attach(sink: AdapterSink): void {
+    this.sink = sink;
+    this.attachStore();
+  }
+
+  private attachStore(): void {
+    const store = this.store;
+    const sink = this.sink!;
+    store.attach({
+      ...sink,
+      deliverRoom: (message: RoomMessage, except, volatile) => {
+        if (!volatile) message.epoch = store.epoch;
+        sink.deliverRoom(message, except, volatile);
+      },
+    });
+  }
+
+  async flush(): Promise<void> {
+    const lost = this.store;
+    this.store = new InProcessAdapter();
+    this.attachStore();
+    await lost.close();
+  }
+
+  publish(room: string, message: PublishOptions): Promise<number> {
+    return this.store.publish(room, message);
+  }
+  history(room: string, since?: number, epoch?: string) {
+    return this.store.history(room, since, epoch);
+  }
+  addMember(room: string, member: PresenceMember): Promise<void> {
+    return this.store.addMember(room, member);
+  }
+  removeMember(room: string, member: PresenceMember): Promise<void> {
+    return this.store.removeMember(room, member);
+  }
+  members(room: string, limit?: number): Promise<PresenceMember[]> {
+    return this.store.members(room, limit);
+  }
+  toUser(user: string, ev: string, data: unknown, from?: Sender): Promise<void> {
+    return this.store.toUser(user, ev, data, from);
+  }
+  toClient(client: string, ev: string, data: unknown, from?: Sender): Promise<boolean> {
+    return this.store.toClient(client, ev, data, from);
+  }
+  close(): Promise<void> {
+    return this.store.close();
+  }
+}
+
 /** A hub on 127.0.0.1:`port` (0: a free one); `beforeListen` runs before it accepts connections (messages published then are held when a client comes back). */
-async function runHub(port = 0, beforeListen?: (hub: Hub<any, any>) => Promise<void>): Promise<Running> {
+async function runHub(port = 0, beforeListen?: (hub: Hub<any, any>) => Promise<void>, adapter?: Adapter): Promise<Running> {
   const server = http.createServer((_, res) => res.writeHead(404).end());
-  const hub = new Hub({ server, rateLimit: false });
+  const hub = new Hub({ server, rateLimit: false, ...(adapter ? { adapter } : {}) });
   hub.on('error', () => {});
   await beforeListen?.(hub);
   await new Promise<void>((resolve) => server.listen(port, HOST, resolve));
@@ -124,6 +184,36 @@ describe('hub: epochs', { timeout: 60_000 }, () => {
     assert.deepEqual(gaps, [{ t: 'gap', room: 'other', from: 1, to: 0, reset: true, epoch }], 'a room named __proto__ without an epoch is not reset');
     assert.deepEqual(resumer.received.filter((m) => m.t === 'msg').map((m) => `${m.room}${m.mid}`), ['other1']);
     for (const c of [same, old, compat, resumer]) c.ws.close();
+  });
+
+  test('the ids restart while the client is in the room (a flushed store): closed with 1012, it resumes and gets the reset, then the new run', async () => {
+    const adapter = new FlushableAdapter();
+    const r = await runHub(0, undefined, adapter);
+    running.push(r);
+    const client = hubClient(r.url, { reconnect: { initialDelay: 20, jitter: 0 } });
+    clients.push(client);
+    const got: string[] = [];
+    const gaps: unknown[] = [];
+    const closes: number[] = [];
+    client.on('n', (n: string) => got.push(n));
+    client.on('gap', (g) => gaps.push(g));
+    client.on('disconnect', (info) => closes.push(info.code));
+    await client.ready();
+    await client.join('f');
+    await publish(r.hub, 'f', ['a1', 'a2', 'a3']);
+    await until(() => got.length === 3);
+    await adapter.flush();
+    // mids 1, 2, 3, 4 again: before, the client took 1-3 for ones it had seen and dropped them.
+    await publish(r.hub, 'f', ['b1', 'b2', 'b3', 'b4']);
+    await until(() => got.includes('b4'), 10_000, 'the new run up to b4');
+    await delay(50);
+    assert.deepEqual(closes, [1012]);
+    assert.deepEqual(gaps, [{ room: 'f', from: 1, to: 3, reset: true }]);
+    assert.deepEqual(got, ['a1', 'a2', 'a3', 'b1', 'b2', 'b3', 'b4']);
+    await publish(r.hub, 'f', ['b5']);
+    await until(() => got.includes('b5'));
+    assert.equal(client.lastSeen('f'), 5);
+    client.close();
   });
 
   test('the same epoch: a client dropped and back on the same hub resumes with no gap, exactly once', async () => {
