@@ -26,6 +26,10 @@ interface Running {
 class FlushableAdapter implements Adapter {
   private store = new InProcessAdapter();
   private sink: AdapterSink | null = null;
+  /** When set, `history` answers only once it resolves (having read the store before): a slow network read. */
+  gate: Promise<void> | null = null;
+  /** Resolves when a `history` read is waiting at the gate. */
+  onGate: (() => void) | null = null;
 
   attach(sink: AdapterSink): void {
     this.sink = sink;
@@ -54,8 +58,15 @@ class FlushableAdapter implements Adapter {
   publish(room: string, message: PublishOptions): Promise<number> {
     return this.store.publish(room, message);
   }
-  history(room: string, since?: number, epoch?: string) {
-    return this.store.history(room, since, epoch);
+  async history(room: string, since?: number, epoch?: string) {
+    const result = await this.store.history(room, since, epoch);
+    const gate = this.gate;
+    if (gate !== null) {
+      this.gate = null;
+      this.onGate?.();
+      await gate;
+    }
+    return result;
   }
   addMember(room: string, member: PresenceMember): Promise<void> {
     return this.store.addMember(room, member);
@@ -213,6 +224,38 @@ describe('hub: epochs', { timeout: 60_000 }, () => {
     await publish(r.hub, 'f', ['b5']);
     await until(() => got.includes('b5'));
     assert.equal(client.lastSeen('f'), 5);
+    client.close();
+  });
+
+  test('the ids restart while a join reads history: the live messages held meanwhile are of the new run; closed with 1012, the client resumes into the reset', async () => {
+    const adapter = new FlushableAdapter();
+    const r = await runHub(0, undefined, adapter);
+    running.push(r);
+    await publish(r.hub, 'g', ['a1', 'a2', 'a3']);
+    let open!: () => void;
+    adapter.gate = new Promise<void>((resolve) => (open = resolve));
+    const reading = new Promise<void>((resolve) => (adapter.onGate = resolve));
+    const client = hubClient(r.url, { reconnect: { initialDelay: 20, jitter: 0 } });
+    clients.push(client);
+    const got: string[] = [];
+    const gaps: unknown[] = [];
+    const closes: number[] = [];
+    client.on('n', (n: string) => got.push(n));
+    client.on('gap', (g) => gaps.push(g));
+    client.on('disconnect', (info) => closes.push(info.code));
+    await client.ready();
+    const joined = client.join('g');
+    await reading; // the join has read head 3 of the first run
+    await adapter.flush();
+    await publish(r.hub, 'g', ['b1', 'b2', 'b3', 'b4']); // held for the joining member: mids 1-4 of the new run
+    open();
+    assert.equal((await joined).head, 3);
+    await until(() => got.includes('b4'), 10_000, 'the new run up to b4');
+    await delay(50);
+    // Before: b1-b3 were dropped as already seen (mid <= 3) and only b4 arrived.
+    assert.deepEqual(closes, [1012]);
+    assert.deepEqual(gaps, [{ room: 'g', from: 1, to: 3, reset: true }]);
+    assert.deepEqual(got, ['b1', 'b2', 'b3', 'b4']);
     client.close();
   });
 
