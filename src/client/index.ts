@@ -454,7 +454,9 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
                 const state = this.rooms.get(room);
                 if (state && result.members) state.members = this.memberMap(result.members);
                 else if (state && result.error) this.fire('error', new HubError(result.error, `Could not rejoin "${room}"`));
-                if (state && typeof result.epoch === 'string') state.epoch = result.epoch;
+                // Only an epoch it did not know: a different one comes with a reset (gap), or, for a room the server had
+                // already put it in, stays unadopted so that the next resume is told of the difference.
+                if (state && state.epoch === null && typeof result.epoch === 'string') state.epoch = result.epoch;
               }
             },
             () => {},

@@ -129,6 +129,11 @@ export class Rooms {
     const membership = this.memberships.get(room);
     if (membership === undefined || membership.buffer === null) return;
     membership.epoch = history.epoch;
+    if (this.restarted) {
+      // Being closed for another room's restart: the client resumes this one too.
+      membership.buffer = null;
+      return;
+    }
     let last = history.head;
     try {
       if (since !== undefined) {

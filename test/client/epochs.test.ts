@@ -77,7 +77,7 @@ describe('switchboard/client: epochs', { timeout: 60_000 }, () => {
     assert.deepEqual(gaps, [{ room: 'r', from: 1, to: 2, reset: true }]);
     assert.deepEqual(got, ['a1', 'a2', 'b1', 'b2', 'b3']);
 
-    // Dropped again: it now resumes in the new run's epoch (named by the reset and the resume's answer), and gets no second reset.
+    // Dropped again: it now resumes in the new run's epoch (named by the reset), and gets no second reset.
     dropClient(client);
     await until(() => secondAdapter.asked.length === 2, 5000, 'the second resume');
     assert.deepEqual(secondAdapter.asked[1], { room: 'r', since: 3, epoch: secondAdapter.epoch });
