@@ -38,11 +38,11 @@ describe('InProcessAdapter history.maxBytes', () => {
     assert.equal((await a.history('b', 0)).messages.length, 1);
     await publish(a, 'c', text); // c3: b1 goes, and room b (no members, nothing held) with it; its id is remembered
     h = await a.history('b', 0);
-    assert.deepEqual(h, { head: 1, messages: [], gap: { from: 1, to: 1 } });
+    assert.deepEqual(h, { head: 1, epoch: a.epoch, messages: [], gap: { from: 1, to: 1 } });
     assert.equal(await publish(a, 'b', text), 2, 'ids go on in a room whose history was evicted');
     // a2 went for b2; c1 stays, the oldest left.
     h = await a.history('a', 1);
-    assert.deepEqual(h, { head: 2, messages: [], gap: { from: 2, to: 2 } });
+    assert.deepEqual(h, { head: 2, epoch: a.epoch, messages: [], gap: { from: 2, to: 2 } });
     assert.deepEqual((await a.history('c', 0)).messages.map((m) => m.mid), [1, 2, 3]);
     assert.equal(a.heldBytes, 4 * entryCost((await a.history('c', 2)).messages[0]!));
     await a.close();
@@ -63,7 +63,7 @@ describe('InProcessAdapter history.maxBytes', () => {
     assert.equal(await publish(a, 'r', 'z'.repeat(100_000)), 6);
     assert.deepEqual(delivered, [1, 2, 3, 4, 5, 6]);
     assert.equal(a.heldBytes, 0);
-    assert.deepEqual(await a.history('r', 5), { head: 6, messages: [], gap: { from: 6, to: 6 } });
+    assert.deepEqual(await a.history('r', 5), { head: 6, epoch: a.epoch, messages: [], gap: { from: 6, to: 6 } });
     await a.close();
   });
 

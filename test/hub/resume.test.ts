@@ -91,13 +91,14 @@ describe('hub: resume', { timeout: 60_000 }, () => {
     assert.ok(c.received.indexOf(ack) < c.received.findIndex((m) => m.t === 'msg'), 'the answer comes before the replay');
     const d = await RawClient.open(t.url);
     const r = await d.call({ t: 'resume', rooms: { r: 4, other: 0 } }, 1);
-    assert.deepEqual(r.data, { rooms: { r: { head: 5, members: [{ id: c.id, user: null }, { id: d.id, user: null }] }, other: { head: 0, members: [{ id: d.id, user: null }] } } });
+    const epoch = ack.data.epoch;
+    assert.deepEqual(r.data, { rooms: { r: { head: 5, epoch, members: [{ id: c.id, user: null }, { id: d.id, user: null }] }, other: { head: 0, epoch, members: [{ id: d.id, user: null }] } } });
     assert.deepEqual(d.received.filter((m) => m.t === 'msg').map((m) => m.mid), [5]);
     // A last id beyond the head: the sequence restarted (in-memory history after a restart).
     const e = await RawClient.open(t.url);
     await e.call({ t: 'join', room: 'r', since: 99 }, 1);
     const gap = await e.next((m) => m.t === 'gap');
-    assert.deepEqual(gap, { t: 'gap', room: 'r', from: 1, to: 99, reset: true });
+    assert.deepEqual(gap, { t: 'gap', room: 'r', from: 1, to: 99, reset: true, epoch });
     await e.next((m) => m.mid === 5);
     assert.deepEqual(e.received.filter((m) => m.t === 'msg').map((m) => m.mid), [1, 2, 3, 4, 5]);
     for (const x of [c, d, e]) x.ws.close();
@@ -226,7 +227,8 @@ describe('InProcessAdapter history limits', () => {
     assert.deepEqual(h.messages.map((m) => m.mid), [4, 5]);
     assert.equal(h.gap, undefined);
     assert.deepEqual((await a.history('x', 5)).messages, []);
-    assert.deepEqual(await a.history('x'), { head: 5, messages: [] });
+    const epoch = a.epoch;
+    assert.deepEqual(await a.history('x'), { head: 5, epoch, messages: [] });
     now = 1350; // messages 3 (t=300) and older are past 1000 ms
     h = await a.history('x', 2);
     assert.deepEqual(h.messages.map((m) => m.mid), [4, 5]);
@@ -241,8 +243,8 @@ describe('InProcessAdapter history limits', () => {
     // A room nobody touches: the sweep drops its expired history and state, and ids go on after.
     now = 10_000;
     a.sweep();
-    assert.deepEqual(await a.history('x', 4), { head: 6, messages: [], gap: { from: 5, to: 6 } });
-    assert.deepEqual(await a.history('x', 6), { head: 6, messages: [] });
+    assert.deepEqual(await a.history('x', 4), { head: 6, epoch, messages: [], gap: { from: 5, to: 6 } });
+    assert.deepEqual(await a.history('x', 6), { head: 6, epoch, messages: [] });
     assert.equal(await a.publish('x', { ev: 'e', data: 7 }), 7);
     await a.close();
   });

@@ -55,6 +55,15 @@ describe('docs/protocol.md against switchboard/wire', () => {
     }
   });
 
+  test('every field of every example is one the validator keeps (a field the module drops is one it does not know)', () => {
+    for (const { dir, text, line } of exampleLines()) {
+      const parsed = (dir === 'C' ? parseClientMessage(text) : parseServerMessage(text)) as unknown as Record<string, unknown>;
+      // `bin` exists only on the wire: the parsed `data` is the bytes.
+      const dropped = Object.keys(JSON.parse(text) as object).filter((field) => field !== 'bin' && parsed[field] === undefined);
+      assert.deepEqual(dropped, [], `line ${line} (${dir}): ${text}`);
+    }
+  });
+
   test('the message table lists exactly the types each validator knows, per direction', () => {
     const client = new Set<string>();
     const server = new Set<string>();

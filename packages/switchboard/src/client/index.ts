@@ -119,6 +119,8 @@ export interface LifecycleEvents {
 interface Room {
   /** Highest message id seen (null until the join is answered). */
   last: number | null;
+  /** The epoch `last` belongs to (section 5), sent back with it on resume; null from a server that names none. */
+  epoch: string | null;
   /** Ask for the held history on the first join. */
   history: boolean;
   members: Map<string, Member>;
@@ -244,7 +246,7 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
           reject(new HubError('too_many_rooms', `This client keeps at most ${this.maxRooms} rooms (option maxRooms)`));
           return;
         }
-        state = { last: null, history: options.history === true, members: new Map(), waiters: [] };
+        state = { last: null, epoch: null, history: options.history === true, members: new Map(), waiters: [] };
         this.rooms.set(room, state);
         if (this.status === 'open') this.sendJoin(room, state);
       }
@@ -431,23 +433,30 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
         this.startHeartbeat(m.hb);
         // Null prototype: a room may be called "__proto__".
         const resume: Record<string, number> = Object.create(null);
+        const epochs: Record<string, string> = Object.create(null);
         let resuming = false;
         for (const [room, state] of this.rooms) {
           if (state.last === null) this.sendJoin(room, state);
           else {
             resume[room] = state.last;
+            if (state.epoch !== null) epochs[room] = state.epoch;
             resuming = true;
           }
         }
         if (resuming) {
+          const message: Outgoing = { t: 'resume', rooms: resume, epochs };
           // Earlier connection ids: the server leaves out of the replay what was kept from them (our own messages, except).
           const was = [...this.ids].filter((id) => id !== m.id).slice(-MAX_PREVIOUS_IDS);
-          this.call(was.length > 0 ? { t: 'resume', rooms: resume, was } : { t: 'resume', rooms: resume }).then(
-            (r: { rooms: Record<string, { members?: Member[]; error?: string }> }) => {
+          if (was.length > 0) message.was = was;
+          this.call(message).then(
+            (r: { rooms: Record<string, { epoch?: string; members?: Member[]; error?: string }> }) => {
               for (const [room, result] of Object.entries(r.rooms)) {
                 const state = this.rooms.get(room);
                 if (state && result.members) state.members = this.memberMap(result.members);
                 else if (state && result.error) this.fire('error', new HubError(result.error, `Could not rejoin "${room}"`));
+                // Only an epoch it did not know: a different one comes with a reset (gap), or, for a room the server had
+                // already put it in, stays unadopted so that the next resume is told of the difference.
+                if (state && state.epoch === null && typeof result.epoch === 'string') state.epoch = result.epoch;
               }
             },
             () => {},
@@ -485,7 +494,11 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
         return;
       case 'gap': {
         const state = this.rooms.get(m.room);
-        if (state && m.reset) state.last = 0;
+        // A new run of the room's ids: what follows is numbered afresh, in the epoch the reset names.
+        if (state && m.reset) {
+          state.last = 0;
+          state.epoch = m.epoch ?? null;
+        }
         this.fire('gap', { room: m.room, from: m.from, to: m.to, reset: m.reset });
         return;
       }
@@ -504,9 +517,9 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
             this.fire('error', new HubError('too_many_rooms', `The server put this client in "${m.room.slice(0, 100)}", past maxRooms (${this.maxRooms}): ignored`));
             return;
           }
-          this.rooms.set(m.room, (state = { last: null, history: false, members: new Map(), waiters: [] }));
+          this.rooms.set(m.room, (state = { last: null, epoch: null, history: false, members: new Map(), waiters: [] }));
         }
-        this.joinedRoom(state, m.head, m.members, true);
+        this.joinedRoom(state, m.head, m.epoch, m.members, true);
         this.fire('joined', { room: m.room, members: [...state.members.values()] });
         return;
       }
@@ -520,8 +533,8 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
   private sendJoin(room: string, state: Room): void {
     const id = this.requests.nextId();
     const message: ClientMessage = state.history ? { t: 'join', id, room, since: 0 } : { t: 'join', id, room };
-    const onAnswer = (r: { head: number; members?: Member[] }): void => {
-      if (this.rooms.get(room) === state) this.joinedRoom(state, r.head, r.members, !state.history);
+    const onAnswer = (r: { head: number; epoch?: unknown; members?: Member[] }): void => {
+      if (this.rooms.get(room) === state) this.joinedRoom(state, r.head, typeof r.epoch === 'string' ? r.epoch : undefined, r.members, !state.history);
     };
     const onFailure = (error: Error): void => {
       // A refusal or no answer: give up on the room. A lost connection: it is joined again after reconnecting.
@@ -534,8 +547,11 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     this.ws!.send(encodeMessage(message));
   }
 
-  private joinedRoom(state: Room, head: number, members: Member[] = [], atHead: boolean): void {
-    if (state.last === null) state.last = atHead ? head : 0;
+  private joinedRoom(state: Room, head: number, epoch: string | undefined, members: Member[] = [], atHead: boolean): void {
+    if (state.last === null) {
+      state.last = atHead ? head : 0;
+      state.epoch = epoch ?? null;
+    }
     state.members = this.memberMap(members);
     for (const [resolve] of state.waiters.splice(0)) resolve({ head, members });
   }

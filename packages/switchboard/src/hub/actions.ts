@@ -17,14 +17,14 @@ export async function runAction(ctx: HubContext, client: HubConnection<any, any>
       if (rooms.has(message.room)) {
         // Already a member: nothing to replay (live delivery never stopped).
         const history = await ctx.adapter.history(message.room);
-        ack(message.id, { room: message.room, head: history.head, ...(await ctx.memberList(message.room)) });
+        ack(message.id, { room: message.room, head: history.head, epoch: history.epoch, ...(await ctx.memberList(message.room)) });
         return;
       }
       if (rooms.size >= ctx.options.maxRoomsPerConnection) throw tooManyRooms();
       if (!(await ctx.canJoin(client, message.room))) throw new WireError('forbidden', `Not allowed to join "${message.room}"`);
-      const result = await rooms.join(message.room, message.since, client.member());
+      const result = await rooms.join(message.room, message.since, message.epoch, client.member());
       if (result === null) return;
-      ack(message.id, { room: message.room, head: result.history.head, ...result.members });
+      ack(message.id, { room: message.room, head: result.history.head, epoch: result.history.epoch, ...result.members });
       rooms.goLive(message.room, result.history, message.since);
       return;
     }
@@ -35,10 +35,12 @@ export async function runAction(ctx: HubContext, client: HubConnection<any, any>
     case 'resume': {
       const previous = message.was === undefined ? undefined : new Set(message.was);
       // Null prototype: a room may be called "__proto__".
-      const answer: Record<string, ({ head: number } & MemberList) | { error: string }> = Object.create(null);
+      const answer: Record<string, ({ head: number; epoch: string } & MemberList) | { error: string }> = Object.create(null);
+      const epochs = message.epochs;
       for (const [room, since] of Object.entries(message.rooms)) {
         if (rooms.has(room)) {
-          answer[room] = { head: (await ctx.adapter.history(room)).head, ...(await ctx.memberList(room)) };
+          const { head, epoch } = await ctx.adapter.history(room);
+          answer[room] = { head, epoch, ...(await ctx.memberList(room)) };
           continue;
         }
         if (rooms.size >= ctx.options.maxRoomsPerConnection) {
@@ -49,9 +51,11 @@ export async function runAction(ctx: HubContext, client: HubConnection<any, any>
           answer[room] = { error: 'forbidden' };
           continue;
         }
-        const result = await rooms.join(room, since, client.member());
+        // Own keys only: a room may be called "__proto__", and an absent one must not read the prototype.
+        const epoch = epochs !== undefined && Object.hasOwn(epochs, room) ? epochs[room] : undefined;
+        const result = await rooms.join(room, since, epoch, client.member());
         if (result === null) return;
-        answer[room] = { head: result.history.head, ...result.members };
+        answer[room] = { head: result.history.head, epoch: result.history.epoch, ...result.members };
         rooms.goLive(room, result.history, since, previous);
       }
       ack(message.id, { rooms: answer });

@@ -3,7 +3,15 @@
 // process. The in-process adapter below is the default; a Redis adapter
 // implements the same interface (ids from INCR, history in a capped stream,
 // fan-out over pub/sub, presence in hashes).
+//
+// Every room's id sequence has an epoch: a random name for one run of it,
+// drawn again whenever the sequence restarts (a new process for the
+// in-process adapter, a lost or flushed counter for a networked one). A
+// client resumes with (epoch, last id), so that "id 4" of a sequence that
+// restarted is never taken for "id 4" of the one it saw (docs/protocol.md,
+// section 5).
 
+import { randomBytes } from 'node:crypto';
 import { HistoryBudget, StoredMessage, type HistoryEntry } from './history-store.js';
 import { codedError } from '../protocol/switchboard-error.js';
 
@@ -31,8 +39,16 @@ export interface RoomMessage {
   encoded?: string;
   /** The publishing client (absent for messages the server published). */
   from?: Sender;
-  /** Publish time, ms since the epoch (for the age limit of history). */
+  /** Publish time, ms since the Unix epoch (for the age limit of history). */
   time: number;
+  /**
+   * The epoch `mid` belongs to (HistoryResult.epoch). An adapter whose ids can restart while
+   * a room has members (a networked one: its counter flushed or lost) sets it on every
+   * message it delivers; a member that joined in another epoch is then closed with 1012 and
+   * resumes (it gets a `gap` with `reset`), rather than taking the new run's ids for ones it
+   * has seen. The in-process adapter leaves it out: its ids restart only when it is closed.
+   */
+  epoch?: string;
   /**
    * Connection ids the message was not delivered to (the publisher, `except`).
    * Kept with the message so that a replay to the same client after it
@@ -54,10 +70,29 @@ export interface PresenceMember {
 export interface HistoryResult {
   /** The newest id the room has assigned (0 when none yet). */
   head: number;
-  /** Messages with mid > since that are still held, oldest first. */
+  /**
+   * The epoch of the room's id sequence that `head` and `messages` belong to:
+   * a string of 1 to 64 characters (short: every join answer carries it),
+   * random, and new whenever the sequence restarts, so that no two runs of
+   * one room's ids ever share it. An adapter that keeps ids outside the
+   * process keeps the epoch next to the counter and reads both in the same
+   * atomic step as the history.
+   */
+  epoch: string;
+  /** Messages with mid > since that are still held, oldest first (with `reset`: every held message). */
   messages: RoomMessage[];
-  /** Ids after `since` that are no longer held (count or age limit), when there are any. */
+  /**
+   * Ids after `since` that are no longer held (count or age limit), when there are any.
+   * `reset`: the position (`since`, `epoch`) is not one of this sequence (another epoch, or
+   * `since` beyond the head): then `from` is 1, `to` is `since`, and `messages` hold every
+   * message still held.
+   */
   gap?: { from: number; to: number; reset?: boolean };
+}
+
+/** A fresh epoch: 48 random bits as 8 base64url characters (a repeat is a 1 in 2^48 chance). */
+export function newEpoch(): string {
+  return randomBytes(6).toString('base64url');
 }
 
 export interface PublishOptions {
@@ -105,8 +140,14 @@ export interface Adapter {
   attach(sink: AdapterSink): void | Promise<void>;
   /** Assigns the next id (unless volatile), stores it in history, delivers it everywhere. Resolves with the id (0 if volatile). */
   publish(room: string, message: PublishOptions): Promise<number>;
-  /** Held messages with mid > since. `since` undefined: only the head. */
-  history(room: string, since?: number): Promise<HistoryResult>;
+  /**
+   * Held messages with mid > since, and the room's head and epoch. `since` undefined: only the
+   * head and epoch. `epoch` is the epoch the client's `since` belongs to (undefined: a client
+   * that sent none, trusted as before); when it is not the room's, or `since` is beyond the
+   * head, the result is a reset (HistoryResult.gap). Decided in one step with the read, so
+   * that a restart between the two cannot slip through.
+   */
+  history(room: string, since?: number, epoch?: string): Promise<HistoryResult>;
   addMember(room: string, member: PresenceMember): Promise<void>;
   removeMember(room: string, member: PresenceMember): Promise<void>;
   /** The room's members, oldest first; at most `limit` of them when it is given (a join answer lists only a few). */
@@ -173,6 +214,13 @@ export class InProcessAdapter implements Adapter {
   private readonly budget: HistoryBudget;
   /** Clock, replaceable in tests. */
   now: () => number = Date.now;
+  /**
+   * The epoch of every room's ids here: drawn when the adapter is created
+   * and again when it is closed (its ids start over at 1). One for all rooms
+   * is enough, since they all restart together; a room forgotten and created
+   * again goes on after its old ids (`maxRememberedHeads`), in the same epoch.
+   */
+  private currentEpoch = newEpoch();
 
   constructor(limits: HistoryLimits = {}) {
     this.maxMessages = limits.maxMessages ?? 1000;
@@ -288,20 +336,27 @@ export class InProcessAdapter implements Adapter {
     return Promise.resolve(stored.mid);
   }
 
-  history(room: string, since?: number): Promise<HistoryResult> {
+  /** The epoch of every room's ids (see currentEpoch). */
+  get epoch(): string {
+    return this.currentEpoch;
+  }
+
+  history(room: string, since?: number, epoch?: string): Promise<HistoryResult> {
     const state = this.rooms.get(room);
+    const current = this.currentEpoch;
+    // Another epoch's ids, or ids this room never assigned (a client that sent no epoch): the sequence restarted.
+    const reset = since !== undefined && ((epoch !== undefined && epoch !== current) || since > (state?.head ?? this.headOf(room)));
     if (state === undefined) {
       const head = this.headOf(room);
-      if (since === undefined || since === head) return Promise.resolve({ head, messages: [] });
-      return Promise.resolve({ head, messages: [], gap: since > head ? { from: 1, to: since, reset: true } : { from: since + 1, to: head } });
+      if (since === undefined || (since === head && !reset)) return Promise.resolve({ head, epoch: current, messages: [] });
+      return Promise.resolve({ head, epoch: current, messages: [], gap: reset ? { from: 1, to: since, reset: true } : { from: since + 1, to: head } });
     }
     this.trim(state);
     const head = state.head;
-    if (since === undefined) return Promise.resolve({ head, messages: [] });
-    const result: HistoryResult = { head, messages: [] };
+    if (since === undefined) return Promise.resolve({ head, epoch: current, messages: [] });
+    const result: HistoryResult = { head, epoch: current, messages: [] };
     let after = since;
-    if (since > head) {
-      // The client saw ids this room never assigned: the sequence restarted (a server restart with in-memory history).
+    if (reset) {
       result.gap = { from: 1, to: since, reset: true };
       after = 0;
     }
@@ -362,6 +417,8 @@ export class InProcessAdapter implements Adapter {
     this.budget.clear();
     this.heads.clear();
     this.forgottenHead = 0;
+    // Ids start over at 1 if this adapter is used again: a new run of every room's sequence.
+    this.currentEpoch = newEpoch();
     this.sink = null;
     return Promise.resolve();
   }

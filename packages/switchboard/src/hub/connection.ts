@@ -78,9 +78,18 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
     this.bucket = limit === false ? null : new TokenBucket(limit.rate ?? 50, limit.burst ?? 100);
     this.early = new EarlyBuffer(ctx.options);
     this.outbound = new Outbound(ws, ctx.options, () => ctx.slowConsumer(this));
-    this.memberships = new Rooms(ctx, this, this.outbound, () => this.state === State.Closed, () => {
-      if (ws.readyState === WebSocket.OPEN) ws.close(HubCloseCode.InternalError, 'replay failed');
-    });
+    this.memberships = new Rooms(
+      ctx,
+      this,
+      this.outbound,
+      () => this.state === State.Closed,
+      () => {
+        if (ws.readyState === WebSocket.OPEN) ws.close(HubCloseCode.InternalError, 'replay failed');
+      },
+      () => {
+        if (ws.readyState === WebSocket.OPEN) ws.close(HubCloseCode.ServiceRestart, 'room ids restarted');
+      },
+    );
   }
 
   /** Rooms this connection is in. */
@@ -138,9 +147,9 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
   join(room: string): Promise<void> {
     return this.serial(async () => {
       if (this.memberships.has(room)) return;
-      const result = await this.memberships.join(room, undefined, this.member());
+      const result = await this.memberships.join(room, undefined, undefined, this.member());
       if (result === null) return;
-      this.send({ t: 'joined', room, head: result.history.head, ...result.members });
+      this.send({ t: 'joined', room, head: result.history.head, epoch: result.history.epoch, ...result.members });
       this.memberships.goLive(room, result.history, undefined);
     });
   }

@@ -116,7 +116,7 @@ export class Fanout {
       const skip = except === undefined || except.length === 0 ? null : except.length <= 8 ? except : new Set(except);
       for (const client of members) {
         if (skip !== null && (Array.isArray(skip) ? (skip as readonly string[]).includes(client.id) : (skip as Set<string>).has(client.id))) continue;
-        client.memberships.deliver(message.room, frame, message.mid, volatile);
+        client.memberships.deliver(message.room, frame, message.mid, volatile, message.epoch);
       }
     },
     deliverUser: (user, ev, data, from) => {

@@ -133,9 +133,9 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
     return this.adapter.members(room);
   }
 
-  /** Held history of a room after `since`. */
-  history(room: string, since = 0): Promise<HistoryResult> {
-    return this.adapter.history(room, since);
+  /** Held history of a room after `since`, with its head and epoch; `epoch` as in Adapter.history. */
+  history(room: string, since = 0, epoch?: string): Promise<HistoryResult> {
+    return this.adapter.history(room, since, epoch);
   }
 
   /** Connections of a user on this process. */

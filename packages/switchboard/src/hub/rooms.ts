@@ -12,7 +12,9 @@ export const MAX_JOIN_BUFFER = 10_000;
 
 interface Membership {
   /** Live messages held while the join replays history (null once live). */
-  buffer: Array<{ frame: Buffer; mid: number; volatile: boolean }> | null;
+  buffer: Array<{ frame: Buffer; mid: number; volatile: boolean; epoch: string | undefined }> | null;
+  /** The epoch of the ids this member has (its join's history), once live. */
+  epoch: string | undefined;
 }
 
 export interface JoinResult {
@@ -24,6 +26,8 @@ const noop = (): void => {};
 
 export class Rooms {
   private readonly memberships = new Map<string, Membership>();
+  /** A room's ids restarted under this member: the connection is being closed, nothing more is written. */
+  private restarted = false;
 
   constructor(
     private readonly ctx: HubContext,
@@ -33,6 +37,8 @@ export class Rooms {
     private readonly isClosed: () => boolean,
     /** A replay failed: the connection is closed so that the client resumes (1011). */
     private readonly onReplayFailed: () => void,
+    /** A room's ids restarted in another epoch: the connection is closed so that the client resumes and gets the reset (1012). */
+    private readonly onEpochChanged: () => void,
   ) {}
 
   get size(): number {
@@ -47,27 +53,47 @@ export class Rooms {
     return this.memberships.keys();
   }
 
-  /** A pre-framed room (or presence) message: held while this member's join replays, written otherwise. */
-  deliver(room: string, frame: Buffer, mid: number, volatile: boolean): void {
-    if (!this.outbound.writable) return;
+  /**
+   * A pre-framed room (or presence) message: held while this member's join replays, written
+   * otherwise. `epoch` is the message's (RoomMessage.epoch), when the adapter names it.
+   */
+  deliver(room: string, frame: Buffer, mid: number, volatile: boolean, epoch?: string): void {
+    if (!this.outbound.writable || this.restarted) return;
     const membership = this.memberships.get(room);
     if (membership === undefined) return;
     if (membership.buffer !== null) {
       if (membership.buffer.length >= MAX_JOIN_BUFFER) this.outbound.slowDisconnect();
-      else membership.buffer.push({ frame, mid, volatile });
+      else membership.buffer.push({ frame, mid, volatile, epoch });
+      return;
+    }
+    if (epoch !== undefined && epoch !== membership.epoch) {
+      this.restart();
       return;
     }
     this.outbound.write(frame, volatile);
   }
 
   /**
+   * The ids of a room restarted while this connection is in it: its `mid`s would be taken for
+   * ones the client has seen. Resuming is where a reset is decided with the history, in one
+   * step (Adapter.history), so the connection is closed and the client resumes; Centrifugo
+   * likewise disconnects a client whose stream position became insufficient.
+   */
+  private restart(): void {
+    if (this.restarted) return;
+    this.restarted = true;
+    this.onEpochChanged();
+  }
+
+  /**
    * Joins: becomes a local member (live messages are held), registers
-   * presence, fetches history after `since` (or just the head). The caller
+   * presence, fetches history after `since` in `epoch` (or just the head
+   * and epoch). The caller
    * answers, then `goLive` replays and releases what was held. Null when the
    * connection closed or left meanwhile.
    */
-  async join(room: string, since: number | undefined, member: PresenceMember): Promise<JoinResult | null> {
-    const membership: Membership = { buffer: [] };
+  async join(room: string, since: number | undefined, epoch: string | undefined, member: PresenceMember): Promise<JoinResult | null> {
+    const membership: Membership = { buffer: [], epoch: undefined };
     this.memberships.set(room, membership);
     this.ctx.addLocal(room, this.connection);
     const adapter = this.ctx.adapter;
@@ -78,7 +104,7 @@ export class Rooms {
         await adapter.removeMember(room, member);
         return null;
       }
-      const history = await adapter.history(room, since);
+      const history = await adapter.history(room, since, epoch);
       const members = await this.ctx.memberList(room);
       if (this.isClosed() || this.memberships.get(room) !== membership) return null;
       return { history, members };
@@ -102,11 +128,18 @@ export class Rooms {
   goLive(room: string, history: HistoryResult, since: number | undefined, previous?: ReadonlySet<string>): void {
     const membership = this.memberships.get(room);
     if (membership === undefined || membership.buffer === null) return;
+    membership.epoch = history.epoch;
+    if (this.restarted) {
+      // Being closed for another room's restart: the client resumes this one too.
+      membership.buffer = null;
+      return;
+    }
     let last = history.head;
     try {
       if (since !== undefined) {
         last = history.gap?.reset ? 0 : since;
-        if (history.gap) this.outbound.send({ t: 'gap', room, ...history.gap });
+        // A reset names the new epoch: the client adopts it before the first message of the new sequence.
+        if (history.gap) this.outbound.send(history.gap.reset ? { t: 'gap', room, ...history.gap, epoch: history.epoch } : { t: 'gap', room, ...history.gap });
         for (const message of history.messages) {
           if (message.mid <= last) continue;
           last = message.mid;
@@ -124,6 +157,12 @@ export class Rooms {
       const held = membership.buffer;
       membership.buffer = null;
       for (const item of held) {
+        // Held from another run than the history's (older or newer: epochs do not say): resume to sort it out.
+        if (item.epoch !== undefined && item.epoch !== history.epoch) {
+          this.restart();
+          break;
+        }
+        if (this.restarted) break;
         if (item.mid !== 0 && item.mid <= last) continue;
         this.outbound.write(item.frame, item.volatile);
       }

@@ -29,9 +29,9 @@ export type DirectTarget = { user: string } | { client: string };
 /** A message a client sends (section 3, dir C). */
 export type ClientMessage =
   | { t: 'hello'; auth?: unknown }
-  | { t: 'join'; id?: number; room: string; since?: number }
+  | { t: 'join'; id?: number; room: string; since?: number; epoch?: string }
   | { t: 'leave'; id?: number; room: string }
-  | { t: 'resume'; id?: number; rooms: Record<string, number>; was?: string[] }
+  | { t: 'resume'; id?: number; rooms: Record<string, number>; epochs?: Record<string, string>; was?: string[] }
   | { t: 'pub'; id?: number; room: string; ev: string; data: unknown; volatile?: boolean }
   | { t: 'dm'; id?: number; to: DirectTarget; ev: string; data: unknown }
   | { t: 'emit'; ev: string; data: unknown }
@@ -43,7 +43,7 @@ export type ClientMessage =
 /** A message a server sends (section 3, dir S). */
 export type ServerMessage =
   | WelcomeMessage
-  | { t: 'joined'; room: string; head: number; members?: Member[]; more?: true }
+  | { t: 'joined'; room: string; head: number; epoch?: string; members?: Member[]; more?: true }
   | { t: 'left'; room: string }
   | RoomMessageFrame
   | { t: 'emit'; ev: string; data: unknown; from?: Sender }
@@ -52,7 +52,7 @@ export type ServerMessage =
   | ErrorFrame
   | { t: 'presence'; room: string; join: Member; leave?: undefined }
   | { t: 'presence'; room: string; leave: Member; join?: undefined }
-  | { t: 'gap'; room: string; from: number; to: number; reset?: boolean }
+  | { t: 'gap'; room: string; from: number; to: number; reset?: boolean; epoch?: string }
   | { t: 'pong'; ts?: unknown };
 
 /**

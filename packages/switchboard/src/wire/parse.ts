@@ -5,7 +5,7 @@ import { decodeBase64, isBase64 } from './base64.js';
 import { WireError } from './errors.js';
 import { jsonDepthWithin } from './json-depth.js';
 import type { ClientMessage, Member, Sender, ServerMessage } from './messages.js';
-import { DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_ROOMS, MAX_PREVIOUS_IDS, isId, isName } from './protocol.js';
+import { DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_ROOMS, MAX_EPOCH_LENGTH, MAX_PREVIOUS_IDS, isEpoch, isId, isName } from './protocol.js';
 
 export interface ParseOptions {
   /** Deepest nesting accepted, the message object counting as 1 (default 64). */
@@ -19,6 +19,8 @@ export interface ParseOptions {
 export type ParseLimits = ParseOptions;
 
 type Fields = Record<string, unknown>;
+
+const EPOCH_RULE = `"epoch" must be a string of 1-${MAX_EPOCH_LENGTH} characters`;
 
 /** The depth check, JSON.parse, and "an object with fields": what every message needs. */
 function parseObject(text: string, maxDepth: number): Fields {
@@ -62,7 +64,8 @@ export function parseClientMessage(text: string, options: ParseOptions = {}): Cl
     case 'join':
       need(isName(o.room), '"room" must be a string of 1-256 characters');
       need(o.since === undefined || isId(o.since), '"since" must be a non-negative integer');
-      return { t: 'join', id: ref, room: o.room as string, since: o.since as number | undefined };
+      need(o.epoch === undefined || isEpoch(o.epoch), EPOCH_RULE);
+      return { t: 'join', id: ref, room: o.room as string, since: o.since as number | undefined, ...(o.epoch === undefined ? {} : { epoch: o.epoch as string }) };
     case 'leave':
       need(isName(o.room), '"room" must be a string of 1-256 characters');
       return { t: 'leave', id: ref, room: o.room as string };
@@ -75,11 +78,26 @@ export function parseClientMessage(text: string, options: ParseOptions = {}): Cl
       for (const [room, last] of Object.entries(rooms)) {
         need(isName(room) && isId(last), `"rooms": ${JSON.stringify(room).slice(0, 40)} needs a non-negative integer id`);
       }
+      const epochs = o.epochs as Fields | undefined;
+      need(epochs === undefined || (typeof epochs === 'object' && epochs !== null && !Array.isArray(epochs)), '"epochs" must be an object of room → epoch');
+      if (epochs !== undefined) {
+        count = 0;
+        for (const room in epochs) {
+          need(++count <= maxRooms, `"epochs" may name at most ${maxRooms} rooms`);
+          need(isEpoch(epochs[room]), `"epochs": ${JSON.stringify(room).slice(0, 40)}: ${EPOCH_RULE}`);
+        }
+      }
       need(
         o.was === undefined || (Array.isArray(o.was) && o.was.length <= MAX_PREVIOUS_IDS && o.was.every((id) => isName(id))),
         `"was" must be a list of at most ${MAX_PREVIOUS_IDS} earlier connection ids`,
       );
-      return { t: 'resume', id: ref, rooms: rooms as Record<string, number>, ...(o.was === undefined ? {} : { was: o.was as string[] }) };
+      return {
+        t: 'resume',
+        id: ref,
+        rooms: rooms as Record<string, number>,
+        ...(epochs === undefined ? {} : { epochs: epochs as Record<string, string> }),
+        ...(o.was === undefined ? {} : { was: o.was as string[] }),
+      };
     }
     case 'pub':
       need(isName(o.room), '"room" must be a string of 1-256 characters');
@@ -189,7 +207,15 @@ export function parseServerMessage(text: string, options: Pick<ParseOptions, 'ma
       need(isId(o.head), '"head" must be a non-negative integer');
       const members = o.members === undefined ? undefined : membersOf(o.members);
       need(members !== null, '"members" must be a list of {"id", "user"}');
-      return { t: 'joined', room: name, head: o.head as number, ...(members ? { members } : {}), ...(o.more === true ? { more: true } : {}) };
+      need(o.epoch === undefined || isEpoch(o.epoch), EPOCH_RULE);
+      return {
+        t: 'joined',
+        room: name,
+        head: o.head as number,
+        ...(o.epoch === undefined ? {} : { epoch: o.epoch as string }),
+        ...(members ? { members } : {}),
+        ...(o.more === true ? { more: true } : {}),
+      };
     }
     case 'left':
       return { t: 'left', room: room() };
@@ -230,7 +256,15 @@ export function parseServerMessage(text: string, options: Pick<ParseOptions, 'ma
     case 'gap': {
       const name = room();
       need(isId(o.from) && isId(o.to), '"from" and "to" must be non-negative integers');
-      return { t: 'gap', room: name, from: o.from as number, to: o.to as number, ...(o.reset === true ? { reset: true } : {}) };
+      need(o.epoch === undefined || isEpoch(o.epoch), EPOCH_RULE);
+      return {
+        t: 'gap',
+        room: name,
+        from: o.from as number,
+        to: o.to as number,
+        ...(o.reset === true ? { reset: true } : {}),
+        ...(o.epoch === undefined ? {} : { epoch: o.epoch as string }),
+      };
     }
     case 'pong':
       return { t: 'pong', ts: o.ts };

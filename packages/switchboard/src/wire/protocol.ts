@@ -36,6 +36,8 @@ export const HubCloseCode = {
   PolicyViolation: 1008,
   /** The replay of a join failed (RFC 6455 section 7.4.1): reconnect and resume. */
   InternalError: 1011,
+  /** A room's ids restarted (a new epoch) while this connection was in it (IANA: Service Restart): reconnect and resume, which announces the reset. */
+  ServiceRestart: 1012,
   /** The client's send buffer passed `disconnectBufferedAmount` (slow consumer). Reconnect and resume. */
   TryAgainLater: 1013,
   /** Authentication failed (middleware refused). Do not reconnect with the same credentials. */
@@ -77,6 +79,14 @@ export const DEFAULT_REQUEST_TIMEOUT = 10_000;
 /** A room or event name: a string of 1 to 256 characters (section 2). */
 export function isName(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= MAX_NAME_LENGTH;
+}
+
+/** Longest epoch (section 5): servers draw short random ones; the bound keeps what a client echoes small. */
+export const MAX_EPOCH_LENGTH = 64;
+
+/** An epoch, the name of one run of a room's id sequence: a string of 1 to 64 characters (section 5). */
+export function isEpoch(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_EPOCH_LENGTH;
 }
 
 /** A message id: an integer in 0 .. 2^53 - 1 (section 2). */
