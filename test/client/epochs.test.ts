@@ -5,7 +5,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Hub, InProcessAdapter, type HistoryResult } from '../../src/hub/index.js';
+import { Hub, InProcessAdapter, type HistoryResult } from '../../packages/switchboard/src/hub/index.js';
 import { withTimeout } from '../helpers/async.js';
 import { HOST, delay, dropClient, hubClient, until } from '../hub/helpers.js';
 

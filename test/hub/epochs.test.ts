@@ -6,7 +6,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Hub, InProcessAdapter, type Adapter, type AdapterSink, type PresenceMember, type PublishOptions, type RoomMessage, type Sender } from '../../src/hub/index.js';
+import { Hub, InProcessAdapter, type Adapter, type AdapterSink, type PresenceMember, type PublishOptions, type RoomMessage, type Sender } from '../../packages/switchboard/src/hub/index.js';
 import { withTimeout } from '../helpers/async.js';
 import { HOST, RawClient, delay, dropClient, hubClient, until } from './helpers.js';
 

@@ -3,7 +3,7 @@
 // with `reset`; each validated, kept by the parser and sent by the encoder.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WireError, encodeMessage, parseClientMessage, parseServerMessage } from '../../src/wire/index.js';
+import { WireError, encodeMessage, parseClientMessage, parseServerMessage } from '../../packages/switchboard/src/wire/index.js';
 
 const refused = (parse: () => unknown): void => assert.throws(parse, (e: unknown) => e instanceof WireError && e.code === 'bad_message');
 
