@@ -135,7 +135,9 @@ function connectOnce(url: string, clientOptions: ClientOptions, options: Connect
   let stopKeepalive = (): void => {};
 
   ws.on('redirect', (next: string) => status(`redirected to ${next}`));
+  let handshakeResponse: IncomingMessage | null = null;
   ws.on('upgrade', (response: IncomingMessage) => {
+    handshakeResponse = response;
     if (options.verbose) process.stderr.write(describeResponse(response));
   });
   ws.on('unexpected-response', (req: ClientRequest, res: IncomingMessage) => {
@@ -152,6 +154,8 @@ function connectOnce(url: string, clientOptions: ClientOptions, options: Connect
   });
   ws.on('open', () => {
     opened = true;
+    // 'upgrade' comes before the protocol and extensions are known: the handshake is recorded now.
+    if (handshakeResponse !== null) recorder?.handshake(sentHeaders(clientOptions, options.subprotocols), handshakeResponse, ws.protocol, ws.extensions);
     printer.open({ url: ws.url, protocol: ws.protocol, extensions: ws.extensions });
     if (options.pingInterval !== undefined || options.pingTimeout !== undefined) {
       const interval = options.pingInterval ?? options.pingTimeout! / 2;
@@ -159,12 +163,6 @@ function connectOnce(url: string, clientOptions: ClientOptions, options: Connect
     }
     driver.start(session);
   });
-  if (recorder !== null) {
-    ws.once('upgrade', (response: IncomingMessage) => {
-      // 'upgrade' comes before the protocol and extensions are set: record once open.
-      ws.once('open', () => recorder.handshake(response, ws.protocol, ws.extensions));
-    });
-  }
   ws.on('message', (data: Buffer, isBinary: boolean) => {
     recorder?.message('in', data, isBinary);
     if (driver instanceof ExecDriver) driver.deliver(data);
@@ -222,6 +220,14 @@ function connectOnce(url: string, clientOptions: ClientOptions, options: Connect
       });
     });
   });
+}
+
+/** The request headers this command chose, for the recording. */
+function sentHeaders(clientOptions: ClientOptions, subprotocols: string[]): Record<string, string> {
+  const headers: Record<string, string> = { ...(clientOptions.headers as Record<string, string> | undefined) };
+  if (clientOptions.origin !== undefined) headers.origin = clientOptions.origin;
+  if (subprotocols.length > 0) headers['sec-websocket-protocol'] = subprotocols.join(',');
+  return headers;
 }
 
 /** -v: "< HTTP/1.1 101 Switching Protocols" and the response headers, one per line, on stderr. */

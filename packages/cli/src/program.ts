@@ -7,11 +7,13 @@ import type { Mode } from './modes.js';
 import { BINARY_FORMATS, type BinaryFormat } from './connect-output.js';
 import { collect, parseCount, parseHeader, parsePort, parseSeconds, parseSize, parseSubprotocol, parseWait } from './options.js';
 import { parseRelayAllow, type PlaygroundOptions } from './playground.js';
+import type { ReplayOptions } from './replay.js';
 import type { LogFormat } from './server-log.js';
 import { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_PAYLOAD, type ServeOptions } from './serve.js';
 
 export interface Actions {
   serve(options: ServeOptions): Promise<void>;
+  replay(options: ReplayOptions): Promise<void>;
   connect(options: ConnectOptions): Promise<void>;
   playground(options: PlaygroundOptions): Promise<void>;
 }
@@ -248,6 +250,50 @@ Run "switchboard <command> --help" for a command's options.`);
         pingTimeout: o.pingTimeout as number | undefined,
         reconnect: o.reconnect === true,
         record: o.record as string | undefined,
+      });
+    });
+
+  program
+    .command('replay')
+    .description('replay a session recorded with connect --record and compare the replies (exit 1 on a difference)')
+    .argument('<file>', 'the recording (JSON lines)')
+    .argument('[url]', 'connect here instead of the recorded URL')
+    .option('--fast', 'send each message as soon as the previous reply matched, not with the recorded timing')
+    .option('--ignore <field>', 'ignore this JSON field when comparing replies: a name at any depth, or a path such as meta.time or items.*.id (repeatable)', collect)
+    .option('--timeout <seconds>', 'how long to wait for each reply', parseSeconds, 5)
+    .option('-H, --header <header>', 'extra request header "Name: value" (repeatable)', parseHeader)
+    .option('--auth <user:password>', 'HTTP Basic authentication')
+    .option('--insecure', 'do not verify the server\'s TLS certificate')
+    .option('--ca <file>', 'trust this PEM CA certificate')
+    .option('--cert <file>', 'client certificate (PEM), with --key')
+    .option('--key <file>', 'private key (PEM) of --cert')
+    .option('--proxy <url>', 'connect through this HTTP proxy (CONNECT)')
+    .addHelpText('after', `
+Prints "replay: ok, N messages sent, M replies matched" and exits 0, or the
+first difference (the recording's line, what was expected and received, and
+for JSON each differing field) and exits 1. The format is in docs/cli.md.
+
+Examples:
+  $ switchboard connect ws://localhost:8082 --record session.jsonl
+  $ switchboard replay session.jsonl
+  $ switchboard replay session.jsonl ws://staging.example.test/ --fast --ignore id --ignore meta.time
+`)
+    .action(async (file: string, url: string | undefined, o: Record<string, unknown>) => {
+      await actions.replay({
+        file,
+        url,
+        fast: o.fast === true,
+        ignore: (o.ignore as string[] | undefined) ?? [],
+        timeout: o.timeout as number,
+        headers: (o.header as Array<[string, string]> | undefined) ?? [],
+        auth: o.auth as string | undefined,
+        insecure: o.insecure === true,
+        ca: o.ca as string | undefined,
+        cert: o.cert as string | undefined,
+        key: o.key as string | undefined,
+        proxy: o.proxy as string | undefined,
+        deflate: true,
+        handshakeTimeout: 10,
       });
     });
 

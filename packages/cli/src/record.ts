@@ -40,10 +40,10 @@ export class Recorder {
     return Math.round((performance.now() - this.start) * 10) / 10;
   }
 
-  handshake(response: IncomingMessage, protocol: string, extensions: string): void {
-    const request = (response as IncomingMessage & { req?: { getHeaders(): Record<string, unknown> } }).req;
+  /** `sent`: the request headers this command chose (the library adds Host, the key and the version). */
+  handshake(sent: Record<string, string>, response: IncomingMessage, protocol: string, extensions: string): void {
     const requestHeaders: Record<string, string> = {};
-    for (const [name, value] of Object.entries(request?.getHeaders() ?? {})) requestHeaders[name] = String(value);
+    for (const [name, value] of Object.entries(sent)) requestHeaders[name.toLowerCase()] = value;
     const responseHeaders: Record<string, string> = {};
     for (const [name, value] of Object.entries(response.headers)) responseHeaders[name] = Array.isArray(value) ? value.join(', ') : String(value);
     this.line({ time: this.time, event: 'handshake', request: { headers: requestHeaders }, response: { status: response.statusCode ?? 0, headers: responseHeaders }, protocol, extensions });
