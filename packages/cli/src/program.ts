@@ -141,6 +141,9 @@ Run "switchboard <command> --help" for a command's options.`);
     )
     .addOption(new Option('--quiet', 'print only the listening line').conflicts(['json']))
     .option('--json', 'log JSON lines instead of text')
+    .option('--exec <command>', 'run this program for each connection: messages on its stdin, its stdout lines sent back (no shell)')
+    .option('--max-processes <count>', 'most --exec programs at once; more connections get 503 (default 16)', parseCount)
+    .option('--heartbeat <seconds>', 'ping connections quiet this long; drop those that do not answer within as long again', parseSeconds)
     .option('--no-playground', 'do not serve the browser playground (GET /) and its relay')
     .option('--relay-allow <hosts>', 'let the playground\'s relay connect to these hosts too (comma-separated, repeatable; "*" for any)', parseRelayAllow)
     .addHelpText('after', SERVE_EXAMPLES)
@@ -161,6 +164,9 @@ Run "switchboard <command> --help" for a command's options.`);
         log,
         playground: o.playground !== false,
         relayAllow: (o.relayAllow as string[] | undefined) ?? [],
+        exec: o.exec as string | undefined,
+        maxProcesses: o.maxProcesses as number | undefined,
+        heartbeat: o.heartbeat as number | undefined,
       });
     });
 
