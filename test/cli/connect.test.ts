@@ -132,7 +132,7 @@ describe('switchboard connect (pipe, -x, --echo)', { timeout: 180_000 }, () => {
       ['connect', echo.url, '-H', 'no colon'],
       ['connect', echo.url, '-s', 'two words'],
       ['connect', echo.url, '-s', 'dup', '-s', 'dup'],
-      ['connect', echo.url, '--wait', '-1'],
+      ['connect', echo.url, '--wait', '-2'],
       ['connect', echo.url, '--wait', 'soon'],
       ['connect', echo.url, '--ca', '/nonexistent/ca.pem'],
       ['connect', echo.url, '--bogus'],

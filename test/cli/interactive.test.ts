@@ -34,11 +34,14 @@ class Terminal {
     dir: string,
     args: string[],
     env: Record<string, string> = {},
+    /** Redirect the command's stdout to this file (the terminal keeps stdin and stderr). */
+    stdoutFile?: string,
   ) {
     this.rcFile = path.join(dir, `${name}.rc`);
     // FORCE_COLOR from the test runner's environment would override the terminal check.
     const vars = Object.entries(env).map(([k, v]) => `${k}=${quote(v)}`).join(' ');
-    const command = `unset FORCE_COLOR NO_COLOR; ${vars} ${quote(process.execPath)} ${quote(CLI)} connect ${args.map(quote).join(' ')}; echo $? > ${quote(this.rcFile)}`;
+    const redirect = stdoutFile === undefined ? '' : ` > ${quote(stdoutFile)}`;
+    const command = `unset FORCE_COLOR NO_COLOR; ${vars} ${quote(process.execPath)} ${quote(CLI)} connect ${args.map(quote).join(' ')}${redirect}; echo $? > ${quote(this.rcFile)}`;
     // remain-on-exit keeps the last screen readable after the command ends.
     tmux('new-session', '-d', '-s', name, '-x', '200', '-y', '50', command, ';', 'set-option', '-t', name, 'remain-on-exit', 'on');
   }
@@ -83,6 +86,7 @@ describe('switchboard connect on a terminal (tmux)', { timeout: 120_000 }, () =>
   let wss: WebSocketServer;
   let url: string;
   const closes: Array<{ code: number; reason: string }> = [];
+  const pongs: string[] = [];
 
   before(async () => {
     assertBuilt();
@@ -100,6 +104,7 @@ describe('switchboard connect on a terminal (tmux)', { timeout: 120_000 }, () =>
         else ws.send(`echo: ${text}`, { binary: isBinary });
       });
       ws.on('close', (code, reason) => closes.push({ code, reason: reason.toString() }));
+      ws.on('pong', (data) => pongs.push(data.toString()));
     });
   });
 
@@ -112,6 +117,23 @@ describe('switchboard connect on a terminal (tmux)', { timeout: 120_000 }, () =>
     for (const ws of wss.clients) ws.terminate();
     wss.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('/pong sends a pong; with stdout redirected, only the data goes there and the prompt and status lines to the terminal', T, async () => {
+    const out = path.join(dir, 'data.txt');
+    const term = new Terminal('piped', dir, [url], {}, out);
+    await term.waitFor(/\* connected to ws:\/\/127\.0\.0\.1:\d+\//, 'the connected line on the terminal (stderr)');
+    term.type('/pong hb');
+    term.keys('Enter');
+    await until(() => pongs.includes('hb'), 'the server to receive the pong');
+    term.type('hello');
+    term.keys('Enter');
+    await until(() => readFileSync(out, 'utf8') === 'echo: hello\n', 'the reply in the file').catch((e: Error) => {
+      throw new Error(`${e.message}\nfile: ${JSON.stringify(readFileSync(out, 'utf8'))}\n${term.screen()}`);
+    });
+    term.keys('C-d');
+    assert.equal(await term.exitCode(), 0);
+    assert.equal(readFileSync(out, 'utf8'), 'echo: hello\n', 'no status line, prompt or marker in the data');
   });
 
   test('send, receive, history, binary, /ping, then /close 1000 bye exits 0', T, async () => {

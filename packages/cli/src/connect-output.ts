@@ -39,6 +39,15 @@ export function controlData(data: Buffer): string {
   return Buffer.from(text, 'utf8').equals(data) && !/[\x00-\x08\x0b-\x1f\x7f]/.test(text) ? safeJson(text) : `0x${hex(data)}`;
 }
 
+/** How received binary messages are shown (--binary-output): hex by default, base64, or the raw bytes. */
+export type BinaryFormat = 'hex' | 'base64' | 'raw';
+export const BINARY_FORMATS: readonly BinaryFormat[] = ['hex', 'base64', 'raw'];
+
+/** A binary message as one line; "raw" on a terminal falls back to hex (raw bytes could drive the terminal). */
+export function formatBinary(data: Buffer, format: BinaryFormat): string {
+  return format === 'base64' ? data.toString('base64') : hex(data);
+}
+
 /** "0.42 ms". */
 export function formatRtt(ms: number): string {
   return `${ms < 10 ? ms.toFixed(2) : ms.toFixed(0)} ms`;
@@ -55,14 +64,20 @@ export function formatRtt(ms: number): string {
  */
 export class PlainPrinter implements Printer {
   constructor(
-    private readonly write: (text: string) => void = (text) => process.stdout.write(text),
+    private readonly binaryFormat: BinaryFormat = 'hex',
+    private readonly write: (text: string | Buffer) => void = (text) => process.stdout.write(text),
     private readonly escape: boolean = process.stdout.isTTY === true,
   ) {}
 
   open(): void {}
 
   message(data: Buffer, isBinary: boolean): void {
-    const text = isBinary ? hex(data) : data.toString('utf8');
+    if (isBinary && this.binaryFormat === 'raw' && !this.escape) {
+      // websocat's raw output: the bytes as they came, nothing added, so `> file` reproduces the message.
+      this.write(data);
+      return;
+    }
+    const text = isBinary ? formatBinary(data, this.binaryFormat) : data.toString('utf8');
     this.write(`${this.escape ? escapeControls(text) : text}\n`);
   }
 

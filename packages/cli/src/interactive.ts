@@ -12,6 +12,7 @@ import { escapeControls } from './terminal-safe.js';
 export const INTERACTIVE_HELP = [
   'type a line and press Enter to send it as a message',
   '/ping [data]            send a ping; its pong is shown with the round-trip time',
+  '/pong [data]            send an unsolicited pong',
   '/close [code] [reason]  close the connection (code 1000 by default) and exit',
   '/help                   show this list',
   '//text                  send "/text" (a message that starts with a slash)',
@@ -27,6 +28,8 @@ export class InteractiveUi implements Printer, Driver {
     private readonly style: Style,
     private readonly input: NodeJS.ReadStream = process.stdin,
     private readonly output: NodeJS.WriteStream = process.stdout,
+    /** When stdout is not a terminal: received messages go there, as in pipe mode, and nothing else does. */
+    private readonly dataPrinter: Printer | null = null,
   ) {}
 
   // ---- output ---------------------------------------------------------------
@@ -50,6 +53,10 @@ export class InteractiveUi implements Printer, Driver {
   }
 
   message(data: Buffer, isBinary: boolean): void {
+    if (this.dataPrinter !== null) {
+      this.dataPrinter.message(data, isBinary);
+      return;
+    }
     const body = isBinary ? `${this.style.dim(`[binary, ${bytes(data.length)}]`)} ${spacedHex(data)}` : escapeControls(data.toString('utf8'));
     this.print(`${this.style.cyan('<')} ${body}`);
   }
@@ -153,6 +160,14 @@ export class InteractiveUi implements Printer, Driver {
           session.ping(rest);
         } catch (error) {
           this.status(`cannot ping: ${oneLine((error as Error).message)}`, 'error');
+        }
+        return;
+      case 'pong':
+        try {
+          session.pong(rest);
+          if (!session.options.showControl) this.status(`pong sent${rest ? ` ${JSON.stringify(rest)}` : ''}`);
+        } catch (error) {
+          this.status(`cannot pong: ${oneLine((error as Error).message)}`, 'error');
         }
         return;
       case 'close': {

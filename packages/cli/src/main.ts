@@ -4,6 +4,7 @@ import { connect } from './connect.js';
 import { UsageError } from './options.js';
 import { servePlayground } from './playground.js';
 import { createProgram } from './program.js';
+import { replay } from './replay.js';
 import { serve } from './serve.js';
 
 export interface MainOptions {
@@ -26,6 +27,9 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     },
     playground: async (o) => {
       code = await servePlayground({ ...o, playgroundDir: options.playgroundDir });
+    },
+    replay: async (o) => {
+      code = await replay(o);
     },
     connect: async (o) => {
       code = await connect(o);

@@ -44,6 +44,16 @@ export function parseSeconds(value: string): number {
   return seconds;
 }
 
+/** --wait: seconds, or -1 for "for ever" (wscat -w -1, websocat -n): Infinity. */
+export function parseWait(value: string): number {
+  if (value.trim() === '-1') return Infinity;
+  try {
+    return parseSeconds(value);
+  } catch {
+    throw new InvalidArgumentError('expected a number of seconds (0 or more, e.g. 0.5), or -1 to wait for ever');
+  }
+}
+
 /** Collects a repeatable option's values in order. */
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];

@@ -1,16 +1,19 @@
 // The command line: commands, options, help texts. Parsing and usage errors
 // are commander's; what the commands do is in serve.ts and connect.ts.
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { ConnectOptions } from './connect.js';
 import { DEFAULT_HOST } from './listen-address.js';
 import type { Mode } from './modes.js';
-import { collect, parseCount, parseHeader, parsePort, parseSeconds, parseSize, parseSubprotocol } from './options.js';
+import { BINARY_FORMATS, type BinaryFormat } from './connect-output.js';
+import { collect, parseCount, parseHeader, parsePort, parseSeconds, parseSize, parseSubprotocol, parseWait } from './options.js';
 import { parseRelayAllow, type PlaygroundOptions } from './playground.js';
+import type { ReplayOptions } from './replay.js';
 import type { LogFormat } from './server-log.js';
 import { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_PAYLOAD, type ServeOptions } from './serve.js';
 
 export interface Actions {
   serve(options: ServeOptions): Promise<void>;
+  replay(options: ReplayOptions): Promise<void>;
   connect(options: ConnectOptions): Promise<void>;
   playground(options: PlaygroundOptions): Promise<void>;
 }
@@ -87,6 +90,12 @@ Examples:
   $ switchboard playground --relay-allow staging.example.test
 `;
 
+function parsePositiveSeconds(value: string): number {
+  const seconds = parseSeconds(value);
+  if (seconds === 0) throw new InvalidArgumentError('expected a number of seconds above 0');
+  return seconds;
+}
+
 export function createProgram(version: string, actions: Actions): Command {
   const program = new Command('switchboard')
     .description('WebSocket server and client (RFC 6455) from the command line')
@@ -132,6 +141,9 @@ Run "switchboard <command> --help" for a command's options.`);
     )
     .addOption(new Option('--quiet', 'print only the listening line').conflicts(['json']))
     .option('--json', 'log JSON lines instead of text')
+    .option('--exec <command>', 'run this program for each connection: messages on its stdin, its stdout lines sent back (no shell)')
+    .option('--max-processes <count>', 'most --exec programs at once; more connections get 503 (default 16)', parseCount)
+    .option('--heartbeat <seconds>', 'ping connections quiet this long; drop those that do not answer within as long again', parseSeconds)
     .option('--no-playground', 'do not serve the browser playground (GET /) and its relay')
     .option('--relay-allow <hosts>', 'let the playground\'s relay connect to these hosts too (comma-separated, repeatable; "*" for any)', parseRelayAllow)
     .addHelpText('after', SERVE_EXAMPLES)
@@ -152,6 +164,9 @@ Run "switchboard <command> --help" for a command's options.`);
         log,
         playground: o.playground !== false,
         relayAllow: (o.relayAllow as string[] | undefined) ?? [],
+        exec: o.exec as string | undefined,
+        maxProcesses: o.maxProcesses as number | undefined,
+        heartbeat: o.heartbeat as number | undefined,
       });
     });
 
@@ -181,17 +196,34 @@ Run "switchboard <command> --help" for a command's options.`);
     .argument('<url>', 'ws://, wss://, http(s):// (as ws(s)://) or ws+unix:///path.sock:/route')
     .option('-H, --header <header>', 'extra request header "Name: value" (repeatable)', parseHeader)
     .option('-s, --subprotocol <name>', 'offer this subprotocol (repeatable, in order of preference)', parseSubprotocol)
-    .option('--origin <origin>', 'send this Origin header')
+    .option('-o, --origin <origin>', 'send this Origin header')
+    .option('--auth <user:password>', 'HTTP Basic authentication')
     .option('--insecure', 'do not verify the server\'s TLS certificate')
+    .option('-n, --no-check', 'the same as --insecure (wscat\'s name)')
     .option('--ca <file>', 'trust this PEM CA certificate (e.g. a self-signed server certificate)')
+    .option('--cert <file>', 'client certificate (PEM), with --key')
+    .option('--key <file>', 'private key (PEM) of --cert')
+    .option('--passphrase <passphrase>', 'passphrase of --key')
+    .option('--proxy <url>', 'connect through this HTTP proxy (CONNECT); default: $HTTPS_PROXY for wss://, $HTTP_PROXY for ws://')
+    .option('--no-proxy', 'ignore HTTPS_PROXY and HTTP_PROXY')
+    .option('-L, --location', 'follow redirects')
+    .option('--max-redirects <count>', 'most redirects -L follows (default 10)', parseCount)
     .option('-x, --execute <message>', 'send this message once connected, then close (repeatable)', collect)
-    .option('--wait <seconds>', 'seconds to wait after the last message is sent before closing (default: 1 with -x, 0 for stdin)', parseSeconds)
-    .option('--binary', 'send lines as binary frames instead of text')
+    .option('-w, --wait <seconds>', 'seconds to wait after the last message is sent before closing; -1: until the server closes (default: 1 with -x, 0 for stdin)', parseWait)
+    .option('--binary', 'send binary frames: each line\'s raw bytes from stdin')
+    .option('--binary-file <file>', 'send this file ("-": all of stdin) as one binary message, then --wait')
+    .addOption(new Option('--binary-output <format>', 'print received binary messages as hex, base64 or raw bytes').choices(BINARY_FORMATS as string[]).default('hex'))
     .option('--echo', 'send every received message back (same type)')
-    .option('--show-control', 'print pings, pongs and close frames')
+    .option('--exec <command>', 'run this program: received messages on its stdin, its stdout lines sent (no shell)')
+    .option('-P, --show-control', 'print pings, pongs and close frames')
+    .option('-v, --verbose', 'show the handshake response (status and headers) and redirects on stderr')
     .option('--json', 'print JSON lines (open, message, close, and control frames with --show-control)')
     .option('--no-deflate', 'do not offer permessage-deflate')
     .option('--handshake-timeout <seconds>', 'give up if the opening handshake takes longer', parseSeconds, 10)
+    .option('--ping-interval <seconds>', 'send a ping this often', parsePositiveSeconds)
+    .option('--ping-timeout <seconds>', 'drop the connection (exit 1) when a ping is not answered in this time', parsePositiveSeconds)
+    .option('--reconnect', 'connect again (1 s, doubling to 30 s) when the server closes or the connection fails (with -x, --echo or --exec)')
+    .option('--record <file>', 'write the session to this file as JSON lines (for switchboard replay)')
     .addHelpText('after', CONNECT_EXAMPLES)
     .action(async (url: string, o: Record<string, unknown>) => {
       await actions.connect({
@@ -199,16 +231,75 @@ Run "switchboard <command> --help" for a command's options.`);
         headers: (o.header as Array<[string, string]> | undefined) ?? [],
         subprotocols: (o.subprotocol as string[] | undefined) ?? [],
         origin: o.origin as string | undefined,
-        insecure: o.insecure === true,
+        auth: o.auth as string | undefined,
+        insecure: o.insecure === true || o.check === false,
         ca: o.ca as string | undefined,
+        cert: o.cert as string | undefined,
+        key: o.key as string | undefined,
+        passphrase: o.passphrase as string | undefined,
+        proxy: o.proxy === false ? false : (o.proxy as string | undefined),
+        location: o.location === true,
+        maxRedirects: o.maxRedirects as number | undefined,
         execute: (o.execute as string[] | undefined) ?? [],
         wait: o.wait as number | undefined,
         binary: o.binary === true,
+        binaryFile: o.binaryFile as string | undefined,
+        binaryOutput: o.binaryOutput as BinaryFormat,
         echo: o.echo === true,
+        exec: o.exec as string | undefined,
         showControl: o.showControl === true,
+        verbose: o.verbose === true,
         json: o.json === true,
         deflate: o.deflate !== false,
         handshakeTimeout: o.handshakeTimeout as number,
+        pingInterval: o.pingInterval as number | undefined,
+        pingTimeout: o.pingTimeout as number | undefined,
+        reconnect: o.reconnect === true,
+        record: o.record as string | undefined,
+      });
+    });
+
+  program
+    .command('replay')
+    .description('replay a session recorded with connect --record and compare the replies (exit 1 on a difference)')
+    .argument('<file>', 'the recording (JSON lines)')
+    .argument('[url]', 'connect here instead of the recorded URL')
+    .option('--fast', 'send each message as soon as the previous reply matched, not with the recorded timing')
+    .option('--ignore <field>', 'ignore this JSON field when comparing replies: a name at any depth, or a path such as meta.time or items.*.id (repeatable)', collect)
+    .option('--timeout <seconds>', 'how long to wait for each reply', parseSeconds, 5)
+    .option('-H, --header <header>', 'extra request header "Name: value" (repeatable)', parseHeader)
+    .option('--auth <user:password>', 'HTTP Basic authentication')
+    .option('--insecure', 'do not verify the server\'s TLS certificate')
+    .option('--ca <file>', 'trust this PEM CA certificate')
+    .option('--cert <file>', 'client certificate (PEM), with --key')
+    .option('--key <file>', 'private key (PEM) of --cert')
+    .option('--proxy <url>', 'connect through this HTTP proxy (CONNECT)')
+    .addHelpText('after', `
+Prints "replay: ok, N messages sent, M replies matched" and exits 0, or the
+first difference (the recording's line, what was expected and received, and
+for JSON each differing field) and exits 1. The format is in docs/cli.md.
+
+Examples:
+  $ switchboard connect ws://localhost:8082 --record session.jsonl
+  $ switchboard replay session.jsonl
+  $ switchboard replay session.jsonl ws://staging.example.test/ --fast --ignore id --ignore meta.time
+`)
+    .action(async (file: string, url: string | undefined, o: Record<string, unknown>) => {
+      await actions.replay({
+        file,
+        url,
+        fast: o.fast === true,
+        ignore: (o.ignore as string[] | undefined) ?? [],
+        timeout: o.timeout as number,
+        headers: (o.header as Array<[string, string]> | undefined) ?? [],
+        auth: o.auth as string | undefined,
+        insecure: o.insecure === true,
+        ca: o.ca as string | undefined,
+        cert: o.cert as string | undefined,
+        key: o.key as string | undefined,
+        proxy: o.proxy as string | undefined,
+        deflate: true,
+        handshakeTimeout: 10,
       });
     });
 

@@ -14,6 +14,7 @@ import { UsageError } from './options.js';
 import { isRelayRequest, PlaygroundSite, relayLogger, upgradeRequired } from './playground.js';
 import { PlaygroundRelay } from './playground-relay.js';
 import { ServerLog, type LogFormat } from './server-log.js';
+import { ProgramBridge, splitCommand } from './exec-bridge.js';
 
 export interface ServeOptions {
   port: number;
@@ -34,6 +35,12 @@ export interface ServeOptions {
   playground?: boolean;
   /** Hosts the playground's relay may connect to besides loopback (--relay-allow; "*": any). */
   relayAllow?: string[];
+  /** --exec CMD: run this program per connection, messages on its stdin/stdout (instead of the mode). */
+  exec?: string;
+  /** --max-processes: most --exec programs running at once; more connections get 503. */
+  maxProcesses?: number;
+  /** --heartbeat SECONDS: ping quiet connections, drop those that do not answer within as long again. */
+  heartbeat?: number;
   /** Where the built playground is (dist/playground); bin/switchboard.js says. */
   playgroundDir?: string;
 }
@@ -49,6 +56,8 @@ export const DEFAULT_MAX_FRAGMENTS = 65_536;
 /** How long shutdown waits for clients to answer the 1001 close frame before dropping them. */
 const SHUTDOWN_TIMEOUT_MS = 2000;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** --exec runs at most this many programs at once by default. */
+export const DEFAULT_MAX_PROCESSES = 16;
 
 /** Runs the server until SIGINT/SIGTERM (resolves 0) or a server error such as a port in use (resolves 1). */
 export function serve(options: ServeOptions): Promise<number> {
@@ -60,7 +69,18 @@ export function serve(options: ServeOptions): Promise<number> {
     perMessageDeflate: options.deflate,
     ...(options.path !== undefined ? { path: options.path } : {}),
     ...(options.subprotocols.length > 0 ? subprotocolOptions(options.subprotocols, log) : {}),
+    ...(options.heartbeat !== undefined ? { heartbeat: { interval: options.heartbeat * 1000, timeout: options.heartbeat * 1000 } } : {}),
   };
+  let execArgv: string[] | null = null;
+  if (options.exec !== undefined) {
+    try {
+      execArgv = splitCommand(options.exec);
+    } catch (error) {
+      throw new UsageError(`--exec ${options.exec}: ${(error as Error).message}`);
+    }
+  }
+  const maxProcesses = options.maxProcesses ?? DEFAULT_MAX_PROCESSES;
+  let processes = 0;
   // An HTTP(S) server of our own: plain GET requests get the playground page,
   // upgrades go to the WebSocket server (or, at RELAY_PATH, to the playground's relay).
   const relayAllow = options.relayAllow ?? [];
@@ -79,7 +99,12 @@ export function serve(options: ServeOptions): Promise<number> {
   const wss = new WebSocketServer({ ...wssOptions, noServer: true });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (relay !== null && isRelayRequest(req)) relay.handleUpgrade(req, socket, head, tls !== null);
-    else wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    else if (execArgv !== null && processes >= maxProcesses) {
+      const body = `${maxProcesses} programs are running (--max-processes); try again later`;
+      log.refused(remoteOf(req), 503, body);
+      socket.on('error', () => {});
+      socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    } else wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
 
   const handle = MODES[options.mode];
@@ -89,7 +114,36 @@ export function serve(options: ServeOptions): Promise<number> {
     log.connect(id, { remote: remoteOf(req), path: req.url ?? '/', protocol: ws.protocol, extensions: ws.extensions });
     ws.on('error', (error: Error) => log.error(id, error));
     ws.on('close', (code: number, reason: Buffer) => log.close(id, code, reason));
-    handle(ws, { id, log, wss });
+    if (execArgv === null) {
+      handle(ws, { id, log, wss });
+      return;
+    }
+    processes++;
+    let pending = 0;
+    let waiters: Array<() => void> = [];
+    const bridge = new ProgramBridge(execArgv, {
+      send: (data) => {
+        if (ws.readyState !== ws.OPEN) return;
+        pending++;
+        ws.send(data.toString('utf8'), () => {
+          if (--pending > 0) return;
+          const ready = waiters;
+          waiters = [];
+          for (const fn of ready) fn();
+        });
+      },
+      backlog: () => pending,
+      afterSent: (fn) => (pending === 0 ? setImmediate(fn) : waiters.push(fn)),
+      close: (code, reason) => ws.close(code, reason),
+    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      log.message(id, data, isBinary);
+      bridge.input(data);
+    });
+    ws.on('close', () => {
+      processes--;
+      bridge.stop();
+    });
   });
 
   return new Promise<number>((resolve) => {

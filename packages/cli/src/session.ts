@@ -4,6 +4,7 @@
 import { performance } from 'node:perf_hooks';
 import type { WebSocket } from 'switchboard';
 import type { Printer } from './connect-output.js';
+import type { Recorder } from './record.js';
 
 /** Where the messages to send come from: -x, stdin lines, the interactive prompt, or nowhere (--echo). */
 export interface Driver {
@@ -18,11 +19,15 @@ export interface SessionOptions {
   binary: boolean;
   /** Show every ping, pong and close frame (--show-control). */
   showControl: boolean;
+  /** --record: every frame sent goes into the recording too. */
+  recorder?: Recorder | null;
 }
 
 export class Session {
   /** Whether this side sent the first close frame. */
   closedByUs = false;
+  /** Why the session was ended from this side (unreadable input, no pong in time): the command exits 1 with it. */
+  localFailure: string | null = null;
   private pending = 0;
   private waiters: Array<() => void> = [];
   private pings: Array<{ data: Buffer; at: number }> = [];
@@ -49,6 +54,7 @@ export class Session {
 
   sendData(data: string | Buffer, binary: boolean): void {
     this.pending++;
+    this.options.recorder?.message('out', data, binary);
     this.ws.send(data, { binary }, () => {
       this.pending--;
       if (this.pending === 0) this.flushWaiters();
@@ -71,8 +77,24 @@ export class Session {
   ping(data = ''): void {
     const payload = Buffer.from(data, 'utf8');
     this.ws.ping(payload);
+    this.options.recorder?.control('ping', 'out', payload);
     this.pings.push({ data: payload, at: performance.now() });
     if (this.options.showControl) this.printer.control('ping', 'out', payload);
+  }
+
+  /** Sends an unsolicited pong (/pong: a heartbeat some servers expect). */
+  pong(data = ''): void {
+    const payload = Buffer.from(data, 'utf8');
+    this.ws.pong(payload);
+    this.options.recorder?.control('pong', 'out', payload);
+    if (this.options.showControl) this.printer.control('pong', 'out', payload);
+  }
+
+  /** Ends the session because of a local problem: closes with 1000 (or drops it if not open) and remembers why. */
+  fail(reason: string, code = 1000): void {
+    this.localFailure ??= reason;
+    if (this.isOpen) this.close(code);
+    else this.ws.terminate();
   }
 
   /** If `data` answers one of our pings, forgets it and returns the round trip in ms. */
@@ -89,6 +111,7 @@ export class Session {
     const wasOpen = this.isOpen;
     this.ws.close(code, reason);
     this.closedByUs = true;
+    if (wasOpen) this.options.recorder?.close('out', code, reason);
     if (wasOpen && this.options.showControl) this.printer.control('close', 'out', Buffer.from(reason, 'utf8'), { code });
   }
 }
