@@ -8,8 +8,9 @@
 // process running (an open socket or timer) counts as failed, as it would hang ws's own run.
 // ws's tests are ws's: they stay in the ws checkout; the copies are removed afterwards.
 //
-//   node scripts/build.mjs --lib && node scripts/ws-suite.mjs PATH_TO_WS [--jobs 2] [--grep TEXT] [--file NAME]
+//   node scripts/build.mjs --lib && node scripts/ws-suite.mjs PATH_TO_WS [--jobs 2] [--grep TEXT] [--file NAME] [--verbose]
 //
+// --verbose prints each failure's message at length and where in the test file it failed.
 // --grep runs only the tests whose full title contains TEXT, --file only the files whose name
 // contains NAME. Prints pass/fail per file, each failure by name with its first error line, and the total.
 import { spawn } from 'node:child_process';
@@ -32,13 +33,14 @@ if (process.argv[2] === '--child') await child(process.argv.slice(3));
 else await main(process.argv.slice(2));
 
 async function main(argv) {
-  const options = { jobs: 2, grep: '', file: '' };
+  const options = { jobs: 2, grep: '', file: '', verbose: false };
   let wsPath;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--jobs') options.jobs = Math.max(1, Number(argv[++i]) || 1);
     else if (arg === '--grep') options.grep = argv[++i] ?? '';
     else if (arg === '--file') options.file = argv[++i] ?? '';
+    else if (arg === '--verbose') options.verbose = true;
     else wsPath = resolve(arg);
   }
   if (!wsPath) usage('give the path to a checkout of ws');
@@ -64,7 +66,10 @@ async function main(argv) {
       passed += titles.length - failures.length;
       total += titles.length;
       console.log(`\n${files[i]}: ${titles.length - failures.length}/${titles.length} passed`);
-      for (const failure of failures) console.log(`  FAIL ${failure.title}\n       ${failure.reason}`);
+      for (const failure of failures) {
+        const reason = options.verbose ? failure.reason : failure.reason.split('\n')[0];
+        console.log(`  FAIL ${failure.title}\n       ${reason.replaceAll('\n', '\n       ')}`);
+      }
     }
     const percent = total === 0 ? 0 : ((passed / total) * 100).toFixed(1);
     console.log(`\ntotal: ${passed}/${total} passed (${percent} %)`);
@@ -74,7 +79,7 @@ async function main(argv) {
 }
 
 function usage(problem) {
-  console.error(`ws-suite: ${problem}\nusage: node scripts/ws-suite.mjs PATH_TO_WS [--jobs N] [--grep TEXT] [--file NAME]`);
+  console.error(`ws-suite: ${problem}\nusage: node scripts/ws-suite.mjs PATH_TO_WS [--jobs N] [--grep TEXT] [--file NAME] [--verbose]`);
   process.exit(2);
 }
 
@@ -166,6 +171,7 @@ async function child([mode, wsPath, file, title]) {
   runner.on('test end', () => ran++);
   runner.on('fail', (test, error) => {
     if (test.type !== 'test') ran++;
-    failures.push(`${test.type === 'hook' ? `${test.title}: ` : ''}${String(error?.message ?? error).split('\n')[0]}`);
+    const where = String(error?.stack ?? '').split('\n').find((line) => line.includes(COPY_PREFIX)) ?? '';
+    failures.push(`${test.type === 'hook' ? `${test.title}: ` : ''}${String(error?.message ?? error).split('\n').slice(0, 12).join('\n')}\n${where.trim()}`);
   });
 }
