@@ -52,6 +52,8 @@ interface ClientState {
 }
 
 const state = new WeakMap<WebSocket, ClientState>();
+/** `WebSocket.CLOSING` (client.ts cannot import the class it is imported by at load time). */
+const WebSocket_CLOSING = 2;
 
 /**
  * Parses and checks a WebSocket URL the way ws does (http/https accepted and
@@ -183,7 +185,8 @@ function openHandshake(ws: WebSocket, url: URL): void {
     requestInit.path = route + url.search;
   } else {
     requestInit.host = host;
-    requestInit.port = url.port ? Number(url.port) : isSecure ? 443 : 80;
+    // As ws passes it on (to `createConnection` too): the URL's port as written, else the default as a number.
+    requestInit.port = url.port || (isSecure ? 443 : 80);
     requestInit.path = (url.pathname || '/') + url.search;
     if (isSecure && options.servername === undefined && isIP(host) === 0) requestInit.servername = host;
   }
@@ -261,8 +264,10 @@ function openHandshake(ws: WebSocket, url: URL): void {
     st.request = null;
     const { accepted, error } = checkResponse(response, offer);
     if (accepted === undefined) {
+      // As in ws: CLOSING at once, 'error' and 'close' on a later tick (a stream's end() in between still reaches _final).
       socket.destroy();
-      fail(ws, error);
+      ws._closing.state = WebSocket_CLOSING;
+      process.nextTick(fail, ws, error);
       return;
     }
     const { deflate } = accepted;

@@ -169,6 +169,7 @@ export class WebSocket extends EventEmitter {
   constructor(address?: string | URL | null, protocols?: string | string[] | ClientOptions, options?: ClientOptions) {
     super();
     if (address === undefined || address === null) return;
+    if (options === null) options = undefined;
     if (protocols !== undefined && typeof protocols === 'object' && !Array.isArray(protocols)) {
       options = protocols;
       protocols = undefined;
