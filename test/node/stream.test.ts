@@ -105,10 +105,14 @@ describe('createWebSocketStream', () => {
     const [ws] = await connection;
     const duplex = createWebSocketStream(ws);
     t.after(() => duplex.destroy());
+    // Listened to: an error nobody listens to is thrown, as in ws and Node streams.
+    const errors: Array<Error & { code?: string }> = [];
+    duplex.on('error', (error) => errors.push(error));
     duplex.resume();
     raw.write(unmaskedFrame(0x1, 'x'));
     await waitFor(() => duplex.destroyed, 3000, 'the stream to be destroyed');
     assert.equal((duplex.errored as (Error & { code?: string }) | null)?.code, 'WS_ERR_EXPECTED_MASK');
+    assert.deepEqual(errors.map((error) => error.code), ['WS_ERR_EXPECTED_MASK']);
     await delay(20);
     assert.equal(ws.readyState, WebSocket.CLOSED);
   });
