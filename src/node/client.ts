@@ -111,7 +111,8 @@ export function initAsClient(ws: WebSocket, address: string | URL, protocols: st
     throw codedError(new RangeError(`Unsupported protocol version: ${String(protocolVersion)} (only 13 is supported)`), 'WS_ERR_INVALID_OPTION');
   }
   const url = parseWebSocketUrl(address);
-  const offered = protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : [...protocols];
+  // As in ws, null is a subprotocol (an invalid one), not "none".
+  const offered = protocols === undefined ? [] : typeof protocols === 'string' || protocols === null ? [protocols] : [...protocols];
   if (offered.length > 0) {
     try {
       const set = parseProtocolList(offered.join(','));
@@ -358,15 +359,27 @@ export function abortHandshake(ws: WebSocket): void {
   const st = state.get(ws);
   const request = st?.request ?? null;
   if (st) st.request = null;
-  request?.destroy();
+  destroyRequest(request);
   fail(ws, new WebSocketError('WS_ERR_ABORTED', 'WebSocket was closed before the connection was established'));
+}
+
+/**
+ * Destroys a handshake request and its socket: a request whose response was
+ * read already (an unexpected-response listener read the body) no longer
+ * takes its socket down with it, and a keep-alive socket would hold the
+ * server open (as ws does, nodejs/node#33237).
+ */
+function destroyRequest(request: ClientRequest | null): void {
+  if (request === null) return;
+  request.destroy();
+  if (request.socket && !request.socket.destroyed) request.socket.destroy();
 }
 
 /** Fails a connection that never opened: 'error', then 'close' with 1006 (as browsers and ws do). */
 function fail(ws: WebSocket, error: Error): void {
   const st = state.get(ws);
   if (st) {
-    st.request?.destroy();
+    destroyRequest(st.request);
     st.request = null;
   }
   if (ws.readyState === 3) return;

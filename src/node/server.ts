@@ -286,6 +286,9 @@ export class WebSocketServer extends EventEmitter {
   private refuse(error: HandshakeError, socket: Duplex, req: IncomingMessage): void {
     if (this.listenerCount('wsClientError') > 0) {
       socket.on('error', destroySelf);
+      // Once the listener has ended its answer, the socket goes: nobody reads it (it may be paused), so the
+      // peer's end would never be seen and the socket would hold the server open.
+      socket.once('finish', destroySelf);
       // ws's contract: the listener answers the socket itself.
       this.emit('wsClientError', error, socket, req);
       return;

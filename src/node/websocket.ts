@@ -170,7 +170,7 @@ export class WebSocket extends EventEmitter {
     super();
     if (address === undefined || address === null) return;
     if (options === null) options = undefined;
-    if (protocols !== undefined && typeof protocols === 'object' && !Array.isArray(protocols)) {
+    if (protocols !== undefined && protocols !== null && typeof protocols === 'object' && !Array.isArray(protocols)) {
       options = protocols;
       protocols = undefined;
     }
