@@ -55,6 +55,11 @@ const state = new WeakMap<WebSocket, ClientState>();
 /** `WebSocket.CLOSING` (client.ts cannot import the class it is imported by at load time). */
 const WebSocket_CLOSING = 2;
 
+/** A bad URL: ws's SyntaxError, with our code. */
+function urlError(message: string): SyntaxError {
+  return codedError(new SyntaxError(message), 'WS_ERR_INVALID_URL');
+}
+
 /**
  * Parses and checks a WebSocket URL the way ws does (http/https accepted and
  * mapped to ws/wss). A bad URL is a `SyntaxError`, as in ws; its `name` is
@@ -69,16 +74,16 @@ export function parseWebSocketUrl(address: string | URL): URL {
     try {
       url = new URL(address);
     } catch {
-      throw new SyntaxError(`Invalid URL: ${String(address)}`);
+      throw urlError(`Invalid URL: ${String(address)}`);
     }
   }
   if (url.protocol === 'http:') url.protocol = 'ws:';
   else if (url.protocol === 'https:') url.protocol = 'wss:';
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:' && url.protocol !== 'ws+unix:') {
-    throw new SyntaxError(`The URL's protocol must be one of "ws:", "wss:", "http:", "https:", or "ws+unix:"`);
+    throw urlError(`The URL's protocol must be one of "ws:", "wss:", "http:", "https:", or "ws+unix:"`);
   }
-  if (url.hash) throw new SyntaxError('The URL contains a fragment identifier');
-  if (url.protocol === 'ws+unix:' && !url.pathname) throw new SyntaxError("The URL's pathname is empty");
+  if (url.hash) throw urlError('The URL contains a fragment identifier');
+  if (url.protocol === 'ws+unix:' && !url.pathname) throw urlError("The URL's pathname is empty");
   return url;
 }
 
@@ -119,7 +124,7 @@ export function initAsClient(ws: WebSocket, address: string | URL, protocols: st
       // parseProtocolList trims around commas; a protocol must be a token as given (no surrounding whitespace).
       if (set.size !== offered.length || offered.some((p) => !set.has(p))) throw new Error('duplicate or not a token');
     } catch {
-      throw new SyntaxError('An invalid or duplicated subprotocol was specified');
+      throw codedError(new SyntaxError('An invalid or duplicated subprotocol was specified'), 'WS_ERR_INVALID_ARGUMENT');
     }
   }
   ws._url = url.href;
@@ -221,7 +226,7 @@ function openHandshake(ws: WebSocket, url: URL): void {
       try {
         next = new URL(location, url.href.replace(/^ws/, 'http'));
       } catch {
-        fail(ws, new SyntaxError(`Invalid URL: ${location}`));
+        fail(ws, urlError(`Invalid URL: ${location}`));
         return;
       }
       try {
