@@ -44,6 +44,20 @@ describe('property shapes, as in ws (WebIDL)', () => {
   });
 });
 
+describe('addEventListener', () => {
+  it("listens only for the four events a WebSocket dispatches, as in ws", (t) => {
+    const ws = new WebSocket('ws://127.0.0.1:1');
+    ws.on('error', () => {});
+    t.after(() => ws.terminate());
+    ws.addEventListener('foo', () => {});
+    ws.addEventListener('ping', () => {});
+    assert.equal(ws.listenerCount('foo'), 0);
+    assert.equal(ws.listenerCount('ping'), 0);
+    ws.addEventListener('open', () => {});
+    assert.equal(ws.listenerCount('open'), 1);
+  });
+});
+
 describe('send(), ping(), pong()', () => {
   it('send() and send(null) send an empty binary message, not the text "undefined" or "null"', T, async (t) => {
     const server = await startServer(t);
