@@ -70,7 +70,7 @@ describe("'unexpected-response'", () => {
     await once(response, 'end');
     assert.equal(body, 'foo');
     await delay(50);
-    assert.deepEqual(errors, []);
+    assert.equal(errors.length, 0);
     assert.equal(ws.readyState, WebSocket.CONNECTING);
     const closed = once<[number]>(ws, 'close');
     ws.close();

@@ -618,8 +618,9 @@ describe('client: strict checks of the opening handshake', { timeout: 60_000 }, 
       assert.equal(body, c.answer('').split('\r\n\r\n')[1]);
       // The listener owns the attempt (ws's contract): it stays CONNECTING until ended.
       assert.equal(ws.readyState, WebSocket.CONNECTING);
+      const closed = nextEvent(ws, 'close');
       ws.terminate();
-      if (ws.readyState !== WebSocket.CLOSED) await nextEvent(ws, 'close');
+      await closed;
     });
   }
 
