@@ -83,6 +83,8 @@ export function connect(options: ConnectOptions): Promise<number> {
       const extra = body && body.toLowerCase() !== (res.statusMessage ?? '').toLowerCase() ? `: ${oneLine(body)}` : '';
       return `handshake refused: ${status}${extra}`;
     });
+    // The listener owns the failed handshake (as in ws): end it once the body is read; its 'error' reports the refusal.
+    void refusal.then(() => ws.terminate());
   });
   ws.on('error', (error: Error & { code?: string; closeCode?: number }) => {
     failure ??= refusal ?? Promise.resolve(describeFailure(error, opened, ws.url));
