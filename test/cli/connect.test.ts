@@ -116,7 +116,7 @@ describe('switchboard connect (pipe, -x, --echo)', { timeout: 180_000 }, () => {
     const corrupt = await peer({}, (ws) => ws.on('message', () => (ws as unknown as { _socket: import('node:net').Socket })._socket.write(Buffer.from([0x81, 0x02, 0xc3, 0x28]))));
     const invalid = await runCli(['connect', corrupt.url, '-x', 'hi', '--wait', '5']);
     assert.equal(invalid.code, 1, invalid.child.describe());
-    assert.equal(invalid.stderr, 'switchboard: protocol error: Invalid UTF-8 sequence in a text message (WS_ERR_INVALID_UTF8); closed with 1007 (invalid payload data)\n');
+    assert.equal(invalid.stderr, 'switchboard: protocol error: Invalid WebSocket frame: invalid UTF-8 sequence (WS_ERR_INVALID_UTF8); closed with 1007 (invalid payload data)\n');
 
     const leaving = await peer({}, (ws) => ws.on('message', () => ws.close(1001, 'restarting')));
     const left = await runCli(['connect', leaving.url, '-x', 'hi', '--wait', '5']);

@@ -1,6 +1,8 @@
 // createWebSocketStream over a server-side connection, with a `ws` client at the other end.
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { WebSocket, createWebSocketStream } from '../../packages/switchboard/src/index.js';
@@ -105,11 +107,48 @@ describe('createWebSocketStream', () => {
     const [ws] = await connection;
     const duplex = createWebSocketStream(ws);
     t.after(() => duplex.destroy());
+    // Listened to: an error nobody listens to is thrown, as in ws and Node streams.
+    const errors: Array<Error & { code?: string }> = [];
+    duplex.on('error', (error) => errors.push(error));
     duplex.resume();
     raw.write(unmaskedFrame(0x1, 'x'));
     await waitFor(() => duplex.destroyed, 3000, 'the stream to be destroyed');
     assert.equal((duplex.errored as (Error & { code?: string }) | null)?.code, 'WS_ERR_EXPECTED_MASK');
+    await waitFor(() => errors.length > 0, 3000, "the stream's 'error'");
+    assert.deepEqual(errors.map((error) => error.code), ['WS_ERR_EXPECTED_MASK']);
     await delay(20);
     assert.equal(ws.readyState, WebSocket.CLOSED);
+  });
+
+  it('a write after the connection closed errors and destroys the stream, as in ws', T, async (t) => {
+    const server = await startServer(t);
+    const [client, ws] = await connectPair(t, server);
+    const duplex = createWebSocketStream(ws);
+    t.after(() => duplex.destroy());
+    const errored = once<[Error]>(duplex, 'error');
+    client.close();
+    await once(ws, 'close');
+    duplex.write('late');
+    const [error] = await errored;
+    assert.equal(error.message, 'WebSocket is not open: readyState 3 (CLOSED)');
+    assert.equal(duplex.destroyed, true);
+  });
+
+  it("an 'error' nobody listens to is thrown, as Node streams (and ws) do", T, () => {
+    // In a child process: the uncaught exception would end the test runner.
+    const script = `
+      import { WebSocket, WebSocketServer, createWebSocketStream } from './src/index.ts';
+      process.on('uncaughtException', (error) => { console.log('uncaught: ' + error.message); process.exit(0); });
+      const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' }, () => {
+        const ws = new WebSocket('ws://127.0.0.1:' + wss.address().port);
+        ws.on('open', () => { createWebSocketStream(ws); ws.close(); ws.once('close', () => ws.emit('error', new Error('late'))); });
+      });
+    `;
+    const result = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: join(import.meta.dirname, '../..'),
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    assert.equal(result.stdout.trim(), 'uncaught: late');
   });
 });

@@ -148,6 +148,8 @@ function connectOnce(url: string, clientOptions: ClientOptions, options: Connect
       const hint = res.statusCode !== undefined && res.statusCode >= 300 && res.statusCode < 400 && res.headers.location ? ` (redirect to ${oneLine(res.headers.location)}; -L follows it)` : '';
       return `handshake refused: ${status}${extra}${hint}`;
     });
+    // The listener owns the failed handshake (as in ws): end it once the body is read; its 'error' reports the refusal.
+    void refusal.then(() => ws.terminate());
   });
   ws.on('error', (error: Error & { code?: string; closeCode?: number }) => {
     failure ??= refusal ?? Promise.resolve(describeFailure(error, opened, ws.url));

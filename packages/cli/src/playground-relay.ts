@@ -345,6 +345,7 @@ export class PlaygroundRelay {
     upstream.on('upgrade', (res: IncomingMessage) => {
       send({ type: 'handshake', status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', httpVersion: res.httpVersion, headers: headerPairs(res) });
     });
+    let refused = false;
     upstream.on('unexpected-response', (req: { destroy(): void }, res: IncomingMessage) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -353,7 +354,11 @@ export class PlaygroundRelay {
           const done = (): void => {
             const body = Buffer.concat(chunks).subarray(0, BODY_LIMIT).toString('utf8');
             send({ type: 'handshake', status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', httpVersion: res.httpVersion, headers: headerPairs(res), body });
+            // The listener owns the failed handshake (as in ws): the page hears why, then the attempt ends (its abort is not news).
+            send({ type: 'error', code: 'WS_ERR_UNEXPECTED_RESPONSE', message: `Unexpected server response: ${res.statusCode ?? 0}` });
+            refused = true;
             req.destroy();
+            upstream.terminate();
             resolve();
           };
           res.on('data', (chunk: Buffer) => {
@@ -384,6 +389,7 @@ export class PlaygroundRelay {
     upstream.on('ping', (data: Buffer) => send({ type: 'ping', data: data.toString('hex') }));
     upstream.on('pong', (data: Buffer) => send({ type: 'pong', data: data.toString('hex') }));
     upstream.on('error', (error: Error & { code?: string }) => {
+      if (refused && error.code === 'WS_ERR_ABORTED') return;
       send({ type: 'error', code: error.code ?? 'ERROR', message: error.message });
     });
     return upstream;

@@ -31,6 +31,12 @@ export interface ClientOptions extends ConnectionOptions, Pick<SecureContextOpti
   servername?: string;
   /** Offer permessage-deflate (RFC 7692). On by default, as browsers do; false to not offer it. */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /**
+   * Called with the handshake request before it is sent, instead of
+   * `request.end()` (ws's `finishRequest`): set headers once the socket is
+   * there, then call `request.end()` yourself.
+   */
+  finishRequest?: (request: ClientRequest, ws: WebSocket) => void;
   /** Any other option is passed to `http.request`/`https.request`. */
   [option: string]: unknown;
 }
@@ -46,8 +52,20 @@ interface ClientState {
 }
 
 const state = new WeakMap<WebSocket, ClientState>();
+/** `WebSocket.CLOSING` (client.ts cannot import the class it is imported by at load time). */
+const WebSocket_CLOSING = 2;
 
-/** Parses and checks a WebSocket URL the way ws does (http/https accepted and mapped to ws/wss). */
+/** A bad URL: ws's SyntaxError, with our code. */
+function urlError(message: string): SyntaxError {
+  return codedError(new SyntaxError(message), 'WS_ERR_INVALID_URL');
+}
+
+/**
+ * Parses and checks a WebSocket URL the way ws does (http/https accepted and
+ * mapped to ws/wss). A bad URL is a `SyntaxError`, as in ws; its `name` is
+ * the one the WHATWG API's DOMException has, so browser-style checks of
+ * `err.name === 'SyntaxError'` hold too.
+ */
 export function parseWebSocketUrl(address: string | URL): URL {
   let url: URL;
   if (address instanceof URL) {
@@ -56,16 +74,16 @@ export function parseWebSocketUrl(address: string | URL): URL {
     try {
       url = new URL(address);
     } catch {
-      throw new DOMException(`Invalid URL: ${address}`, 'SyntaxError');
+      throw urlError(`Invalid URL: ${String(address)}`);
     }
   }
   if (url.protocol === 'http:') url.protocol = 'ws:';
   else if (url.protocol === 'https:') url.protocol = 'wss:';
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:' && url.protocol !== 'ws+unix:') {
-    throw new DOMException(`The URL's protocol must be one of "ws:", "wss:", "http:", "https:", or "ws+unix:"`, 'SyntaxError');
+    throw urlError(`The URL's protocol must be one of "ws:", "wss:", "http:", "https:", or "ws+unix:"`);
   }
-  if (url.hash) throw new DOMException('The URL contains a fragment identifier', 'SyntaxError');
-  if (url.protocol === 'ws+unix:' && !url.pathname) throw new DOMException('The URL\'s pathname is empty', 'SyntaxError');
+  if (url.hash) throw urlError('The URL contains a fragment identifier');
+  if (url.protocol === 'ws+unix:' && !url.pathname) throw urlError("The URL's pathname is empty");
   return url;
 }
 
@@ -98,14 +116,15 @@ export function initAsClient(ws: WebSocket, address: string | URL, protocols: st
     throw codedError(new RangeError(`Unsupported protocol version: ${String(protocolVersion)} (only 13 is supported)`), 'WS_ERR_INVALID_OPTION');
   }
   const url = parseWebSocketUrl(address);
-  const offered = protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : [...protocols];
+  // As in ws, null is a subprotocol (an invalid one), not "none".
+  const offered = protocols === undefined ? [] : typeof protocols === 'string' || protocols === null ? [protocols] : [...protocols];
   if (offered.length > 0) {
     try {
       const set = parseProtocolList(offered.join(','));
       // parseProtocolList trims around commas; a protocol must be a token as given (no surrounding whitespace).
       if (set.size !== offered.length || offered.some((p) => !set.has(p))) throw new Error('duplicate or not a token');
     } catch {
-      throw new DOMException('An invalid or duplicated subprotocol was specified', 'SyntaxError');
+      throw codedError(new SyntaxError('An invalid or duplicated subprotocol was specified'), 'WS_ERR_INVALID_ARGUMENT');
     }
   }
   ws._url = url.href;
@@ -153,6 +172,10 @@ function openHandshake(ws: WebSocket, url: URL): void {
     autoPong: _a,
     closeTimeout: _c,
     perMessageDeflate: _d,
+    maxBufferedChunks: _mbc,
+    propagateListenerErrors: _ple,
+    generateMask: _gm,
+    finishRequest,
     ...requestOptions
   } = options;
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
@@ -168,7 +191,8 @@ function openHandshake(ws: WebSocket, url: URL): void {
     requestInit.path = route + url.search;
   } else {
     requestInit.host = host;
-    requestInit.port = url.port ? Number(url.port) : isSecure ? 443 : 80;
+    // As ws passes it on (to `createConnection` too): the URL's port as written, else the default as a number.
+    requestInit.port = url.port || (isSecure ? 443 : 80);
     requestInit.path = (url.pathname || '/') + url.search;
     if (isSecure && options.servername === undefined && isIP(host) === 0) requestInit.servername = host;
   }
@@ -200,9 +224,16 @@ function openHandshake(ws: WebSocket, url: URL): void {
       }
       let next: URL;
       try {
-        next = parseWebSocketUrl(new URL(location, url.href.replace(/^ws/, 'http')));
+        next = new URL(location, url.href.replace(/^ws/, 'http'));
+      } catch {
+        fail(ws, urlError(`Invalid URL: ${location}`));
+        return;
+      }
+      try {
+        next = parseWebSocketUrl(next);
       } catch (error) {
-        fail(ws, new WebSocketError('WS_ERR_INVALID_URL', `Invalid redirect location: ${location}`));
+        // ws's SyntaxErrors: the scheme is not a WebSocket one, a fragment, ...
+        fail(ws, error as Error);
         return;
       }
       const refused = refusedRedirect(st.origin!, next);
@@ -218,10 +249,9 @@ function openHandshake(ws: WebSocket, url: URL): void {
     const error =
       checkResponse(response, offer).error ?? new WebSocketError('WS_ERR_UNEXPECTED_RESPONSE', `Unexpected server response: ${status}`, response);
     if (ws.listenerCount('unexpected-response') > 0) {
-      // ws's contract: the listener owns the response and decides what happens next.
-      st.request = null;
+      // ws's contract: the listener owns the response and decides what happens next: no 'error',
+      // and the connection stays CONNECTING until it calls ws.terminate() (or close()) or destroys the request.
       ws.emit('unexpected-response', request, response);
-      fail(ws, error, false);
       return;
     }
     response.resume();
@@ -240,8 +270,10 @@ function openHandshake(ws: WebSocket, url: URL): void {
     st.request = null;
     const { accepted, error } = checkResponse(response, offer);
     if (accepted === undefined) {
+      // As in ws: CLOSING at once, 'error' and 'close' on a later tick (a stream's end() in between still reaches _final).
       socket.destroy();
-      fail(ws, error);
+      ws._closing.state = WebSocket_CLOSING;
+      process.nextTick(fail, ws, error);
       return;
     }
     const { deflate } = accepted;
@@ -257,10 +289,14 @@ function openHandshake(ws: WebSocket, url: URL): void {
       skipUTF8Validation: options.skipUTF8Validation,
       autoPong: options.autoPong,
       closeTimeout: options.closeTimeout,
+      maxBufferedChunks: options.maxBufferedChunks,
+      propagateListenerErrors: options.propagateListenerErrors,
+      generateMask: options.generateMask,
     } as ConnectionOptions);
     ws.emit('open');
   });
-  request.end();
+  if (typeof finishRequest === 'function') finishRequest(request, ws);
+  else request.end();
 }
 
 /**
@@ -313,20 +349,42 @@ function checkResponse(response: IncomingMessage, offer: UpgradeOffer): { accept
   }
 }
 
+/** The handshake request in flight (ws's `ws._req`), or null. */
+export function handshakeRequest(ws: WebSocket): ClientRequest | null {
+  return state.get(ws)?.request ?? null;
+}
+
+/** Redirects followed so far (ws's `ws._redirects`). */
+export function redirectsFollowed(ws: WebSocket): number {
+  return state.get(ws)?.redirects ?? 0;
+}
+
 /** Aborts a handshake in flight (close() or terminate() while connecting). */
 export function abortHandshake(ws: WebSocket): void {
   const st = state.get(ws);
   const request = st?.request ?? null;
   if (st) st.request = null;
-  request?.destroy();
+  destroyRequest(request);
   fail(ws, new WebSocketError('WS_ERR_ABORTED', 'WebSocket was closed before the connection was established'));
 }
 
+/**
+ * Destroys a handshake request and its socket: a request whose response was
+ * read already (an unexpected-response listener read the body) no longer
+ * takes its socket down with it, and a keep-alive socket would hold the
+ * server open (as ws does, nodejs/node#33237).
+ */
+function destroyRequest(request: ClientRequest | null): void {
+  if (request === null) return;
+  request.destroy();
+  if (request.socket && !request.socket.destroyed) request.socket.destroy();
+}
+
 /** Fails a connection that never opened: 'error', then 'close' with 1006 (as browsers and ws do). */
-function fail(ws: WebSocket, error: Error, destroyRequest = true): void {
+function fail(ws: WebSocket, error: Error): void {
   const st = state.get(ws);
-  if (st && destroyRequest) {
-    st.request?.destroy();
+  if (st) {
+    destroyRequest(st.request);
     st.request = null;
   }
   if (ws.readyState === 3) return;

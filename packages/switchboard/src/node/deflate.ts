@@ -221,7 +221,7 @@ export class PerMessageDeflate implements MessageTransform {
       }
       if (tooLarge) {
         callback(
-          new ProtocolError('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', `Decompressed message exceeds the limit of ${this.maxPayload} bytes`, CloseCode.MessageTooBig),
+          new ProtocolError('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 'Max payload size exceeded', CloseCode.MessageTooBig),
         );
       } else {
         callback(new ProtocolError('WS_ERR_INVALID_COMPRESSED_DATA', `Invalid compressed data: ${(error as Error).message}`, CloseCode.InvalidPayload));
@@ -340,7 +340,7 @@ export class PerMessageDeflate implements MessageTransform {
       if (this.maxPayload > 0 && length > this.maxPayload) {
         // Stop at once (zlib hands output over in chunks of 16 KiB): the rest of the message is never inflated.
         this.failInflate(
-          new ProtocolError('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', `Decompressed message exceeds the limit of ${this.maxPayload} bytes`, CloseCode.MessageTooBig),
+          new ProtocolError('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 'Max payload size exceeded', CloseCode.MessageTooBig),
         );
         return;
       }

@@ -12,7 +12,11 @@ import type { WebSocket } from './websocket.js';
  */
 type WrappedListener = ((...args: any[]) => void) & { original: unknown; isAttribute: boolean };
 
+/** The events a WebSocket dispatches to the browser API; ws ignores `addEventListener` for any other type, and so do we. */
+const EVENT_TYPES = new Set(['open', 'message', 'close', 'error']);
+
 export function addEventListener(ws: WebSocket, type: string, listener: WebSocketEventListener, options: { once?: boolean }): void {
+  if (!EVENT_TYPES.has(type)) return;
   if (typeof listener !== 'function' && (typeof listener !== 'object' || listener === null)) return;
   for (const existing of ws.listeners(type) as WrappedListener[]) {
     if (existing.original === listener && !existing.isAttribute) return;

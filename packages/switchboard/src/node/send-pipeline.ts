@@ -66,6 +66,8 @@ export interface SendPipelineOwner {
   _failWithInternalError(): void;
   /** The peer made us hold more than a limit allows: the connection is destroyed. */
   _failForLimit(code: WebSocketErrorCode, closeCode: number, message: string): void;
+  /** A Blob given to send/ping/pong could not be read: the connection fails with 1011 and reports `error`. */
+  _failWithSendError(error: Error): void;
 }
 
 /**
@@ -114,11 +116,27 @@ export class SendPipeline {
     private readonly compressThreshold: number,
     /** Infinity when there is no limit: each check is one compare. */
     private readonly disconnectBufferedAmount: number,
+    /** ws's `generateMask`: the caller fills each frame's masking key (into one buffer reused per frame). */
+    private readonly generateMask?: (mask: Buffer) => void,
   ) {}
+
+  private maskKeyOf: Buffer | null = null;
+
+  private nextMaskKey(): Buffer {
+    if (this.generateMask === undefined) return nextMaskKey();
+    const key = (this.maskKeyOf ??= Buffer.alloc(4));
+    this.generateMask(key);
+    return key;
+  }
 
   /** Bytes accepted but not yet handed to the kernel. */
   get bufferedAmount(): number {
     return this.queuedBytes + this.batchBytes + this.socket.writableLength;
+  }
+
+  /** Bytes that were being prepared are no longer waiting (failQueued may have zeroed the count meanwhile). */
+  private release(bytes: number): void {
+    this.queuedBytes = this.queuedBytes > bytes ? this.queuedBytes - bytes : 0;
   }
 
   /** Whether nothing is being prepared or waits behind it. */
@@ -145,28 +163,7 @@ export class SendPipeline {
   /** Sends one message or fragment (the connection checked it is open). */
   send(data: Exclude<WebSocketData, number | boolean>, binary: boolean, fin: boolean, mask: boolean, compress: boolean, cb: SendCallback | undefined): void {
     if (data instanceof Blob) {
-      const blob = data;
-      this.queuedBytes += blob.size;
-      this.schedule(
-        () => {
-          this.busy = true;
-          blob.arrayBuffer().then(
-            (arrayBuffer) => {
-              this.queuedBytes -= blob.size;
-              this.busy = false;
-              this.sendData(Buffer.from(arrayBuffer), binary, fin, mask, compress, cb);
-              this.runQueue();
-            },
-            (error: unknown) => {
-              this.queuedBytes -= blob.size;
-              this.busy = false;
-              if (cb) cb(error as Error);
-              this.runQueue();
-            },
-          );
-        },
-        cb,
-      );
+      this.readBlob(data, cb, (bytes) => this.sendData(bytes, binary, fin, mask, compress, cb));
       return;
     }
     const bytes = toBuffer(data);
@@ -212,6 +209,41 @@ export class SendPipeline {
     if (this.batching) this.output(frame, undefined);
     else this.socket.write(frame);
     return true;
+  }
+
+  /** A ping or pong with a Blob payload: read first, then written in its turn. */
+  writeBlobControl(opcode: number, blob: Blob, mask: boolean, cb: SendCallback | undefined): void {
+    this.readBlob(blob, cb, (bytes) => {
+      if (this.socket.destroyed) reportSendAfterClose(this.owner.readyState, cb);
+      else this.writeFrame(opcode, bytes, true, mask, false, cb);
+    });
+  }
+
+  /**
+   * Reads a Blob in its turn (the sends behind it wait, counted in
+   * `bufferedAmount`), then hands its bytes to `use`. A Blob that cannot be
+   * read (a file changed since) fails the send and the connection, as in ws.
+   */
+  private readBlob(blob: Blob, cb: SendCallback | undefined, use: (bytes: Buffer) => void): void {
+    this.queuedBytes += blob.size;
+    this.schedule(() => {
+      this.busy = true;
+      blob.arrayBuffer().then(
+        (arrayBuffer) => {
+          this.release(blob.size);
+          this.busy = false;
+          use(Buffer.from(arrayBuffer));
+          this.runQueue();
+        },
+        (error: unknown) => {
+          this.release(blob.size);
+          this.busy = false;
+          if (cb) cb(error as Error);
+          this.owner._failWithSendError(error as Error);
+          this.runQueue();
+        },
+      );
+    }, cb);
   }
 
   /** Control frames wait behind data still being prepared, like every other frame. */
@@ -276,8 +308,11 @@ export class SendPipeline {
       return;
     }
     this.busy = true;
+    // Counted in bufferedAmount while it is compressed, as in ws.
+    this.queuedBytes += payload.length;
     this.transform!.encode(payload, fin, (error, compressed) => {
       this.busy = false;
+      this.release(payload.length);
       if (error) {
         if (cb) cb(error);
         // The peer's decompressor and ours no longer agree on what was sent: end the connection (1011).
@@ -294,7 +329,7 @@ export class SendPipeline {
   /** Writes one frame: header and payload in one buffer when small, header then the caller's payload (uncopied) when large. */
   private writeFrame(opcode: number, payload: Buffer, fin: boolean, mask: boolean, rsv1: boolean, cb: SendCallback | undefined): void {
     const socket = this.socket;
-    const maskKey = mask ? nextMaskKey() : null;
+    const maskKey = mask ? this.nextMaskKey() : null;
     const length = payload.length;
     const headerSize = frameHeaderSize(length, maskKey !== null);
     if (this.batching && maskKey === null && headerSize + length <= SLAB_FRAME_LIMIT) {

@@ -24,7 +24,6 @@ import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
 import { DEFAULT_DISCONNECT_BUFFERED_AMOUNT, DEFAULT_MAX_PENDING_AUTO_PONGS, WebSocket } from './websocket.js';
 import { codedError } from '../protocol/switchboard-error.js';
 import { closeAll } from './close-all.js';
-import { WebSocketError } from './errors.js';
 
 export interface VerifyClientInfo {
   origin: string | undefined;
@@ -90,6 +89,10 @@ export interface WebSocketServerOptions {
   maxPartialHeadBytes?: number;
   /** Milliseconds to wait for the closing handshake before destroying the socket (default 30,000). */
   closeTimeout?: number;
+  /** Most chunks held for one incomplete frame (default 1,048,576, as in ws 8.21; 0: no limit). Past it: 1008. */
+  maxBufferedChunks?: number;
+  /** Let an exception thrown by a listener of a connection propagate, as in ws, instead of closing that connection with 1011 (see `ConnectionOptions`). */
+  propagateListenerErrors?: boolean;
   /** The class to create connections with (a subclass of WebSocket). */
   WebSocket?: typeof WebSocket;
 }
@@ -128,15 +131,16 @@ export class WebSocketServer extends EventEmitter {
   > &
     WebSocketServerOptions;
   readonly clients: Set<WebSocket>;
-  private server: HttpServer | HttpsServer | NetServer | null = null;
-  private state = RUNNING;
+  // Named as in ws (`_server`, `_state` with ws's values), which code written for ws reads.
+  private _server: HttpServer | HttpsServer | NetServer | null = null;
+  private _state = RUNNING;
   private shouldEmitClose = false;
   private heartbeat: Heartbeat | null = null;
   private removeServerListeners: (() => void) | null = null;
   /** Every open connection, kept even with clientTracking: false, so that shutdown() can close them all. */
   private readonly connections = new Set<WebSocket>();
 
-  constructor(options: WebSocketServerOptions, callback?: () => void) {
+  constructor(options: WebSocketServerOptions = {}, callback?: () => void) {
     super();
     const given = [options.port != null, options.server != null, options.noServer === true].filter(Boolean).length;
     if (given !== 1) {
@@ -160,14 +164,14 @@ export class WebSocketServer extends EventEmitter {
 
     if (options.port != null) {
       const server = createUpgradeServer(options.handshakeTimeout ?? 10_000, options.maxPartialHeadBytes);
-      this.server = server;
+      this._server = server;
       server.listen(options.port, options.host, options.backlog, callback);
     } else if (options.server) {
-      this.server = options.server;
+      this._server = options.server;
     }
 
-    if (this.server) {
-      const server = this.server;
+    if (this._server) {
+      const server = this._server;
       const onListening = (): void => {
         this.emit('listening');
       };
@@ -190,9 +194,10 @@ export class WebSocketServer extends EventEmitter {
 
   /** The address the server listens on, as `net.Server#address()` gives it. */
   address(): ReturnType<HttpServer['address']> {
-    if (this.options.noServer) throw new WebSocketError('WS_ERR_INVALID_STATE', 'The server is operating in "noServer" mode');
-    if (!this.server) return null;
-    return this.server.address();
+    // ws's plain Error (with our code).
+    if (this.options.noServer) throw codedError(new Error('The server is operating in "noServer" mode'), 'WS_ERR_INVALID_STATE');
+    if (!this._server) return null;
+    return this._server.address();
   }
 
   /** Whether a request is for this server (its `path`). Override to route differently. */
@@ -282,6 +287,9 @@ export class WebSocketServer extends EventEmitter {
   private refuse(error: HandshakeError, socket: Duplex, req: IncomingMessage): void {
     if (this.listenerCount('wsClientError') > 0) {
       socket.on('error', destroySelf);
+      // Once the listener has ended its answer, the socket goes: nobody reads it (it may be paused), so the
+      // peer's end would never be seen and the socket would hold the server open.
+      socket.once('finish', destroySelf);
       // ws's contract: the listener answers the socket itself.
       this.emit('wsClientError', error, socket, req);
       return;
@@ -305,9 +313,9 @@ export class WebSocketServer extends EventEmitter {
       return;
     }
     if ((socket as MarkedSocket)[kUpgraded] === true) {
-      throw new WebSocketError('WS_ERR_INVALID_STATE', 'server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration');
+      throw codedError(new Error('server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration'), 'WS_ERR_INVALID_STATE');
     }
-    if (this.state !== RUNNING) {
+    if (this._state !== RUNNING) {
       refuseUpgrade(socket, 503, 'The server is shutting down');
       return;
     }
@@ -344,6 +352,8 @@ export class WebSocketServer extends EventEmitter {
       skipUTF8Validation: this.options.skipUTF8Validation,
       autoPong: this.options.autoPong,
       closeTimeout: this.options.closeTimeout,
+      maxBufferedChunks: this.options.maxBufferedChunks,
+      propagateListenerErrors: this.options.propagateListenerErrors,
     });
     // The connection's own listener handles the socket's errors from here.
     socket.removeListener('error', destroySelf);
@@ -369,26 +379,28 @@ export class WebSocketServer extends EventEmitter {
    * close them too.
    */
   close(callback?: (error?: Error) => void): void {
-    if (callback) this.once('close', callback);
-    if (this.state === CLOSED) {
+    if (this._state === CLOSED) {
+      // As in ws: 'close' again, and the callback learns the server was not running.
+      if (callback) this.once('close', () => callback(codedError(new Error('The server is not running'), 'WS_ERR_INVALID_STATE')));
       process.nextTick(emitClose, this);
       return;
     }
-    if (this.state === CLOSING) return;
-    this.state = CLOSING;
+    if (callback) this.once('close', callback);
+    if (this._state === CLOSING) return;
+    this._state = CLOSING;
     this.heartbeat?.stop();
     if (this.options.noServer || this.options.server) {
       this.removeServerListeners?.();
       this.removeServerListeners = null;
-      this.server = null;
+      this._server = null;
       if (this.clients.size === 0 || !this.options.clientTracking) process.nextTick(emitClose, this);
       else this.shouldEmitClose = true;
       return;
     }
-    const server = this.server!;
+    const server = this._server!;
     this.removeServerListeners?.();
     this.removeServerListeners = null;
-    this.server = null;
+    this._server = null;
     server.close(() => emitClose(this));
   }
 
@@ -412,7 +424,7 @@ function forgetConnection(this: TrackedWebSocket): void {
 }
 
 function emitClose(server: WebSocketServer): void {
-  (server as unknown as { state: number }).state = CLOSED;
+  (server as unknown as { _state: number })._state = CLOSED;
   server.emit('close');
 }
 

@@ -73,8 +73,17 @@ export function createWebSocketStream(ws: WebSocket, options: DuplexOptions = {}
   duplex.on('end', () => {
     if (!duplex.destroyed && duplex.writableFinished) duplex.destroy();
   });
-  duplex.on('error', () => {
-    // The error is reported through destroy(); an unheard 'error' must not crash the process.
-  });
+  duplex.on('error', duplexOnError);
   return duplex;
+}
+
+/**
+ * As in ws: an error (a write after close, the connection's own error)
+ * destroys the stream, and one nobody listens to is thrown, as Node streams
+ * do: a stream's user owns its errors (stream.pipeline and friends listen).
+ */
+function duplexOnError(this: Duplex, error: Error): void {
+  this.removeListener('error', duplexOnError);
+  this.destroy();
+  if (this.listenerCount('error') === 0) this.emit('error', error);
 }

@@ -1,5 +1,6 @@
 import { Buffer, Blob } from 'node:buffer';
 import { EventEmitter } from 'node:events';
+import type { ClientRequest } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
   CloseAction,
@@ -21,7 +22,7 @@ import * as eventTarget from './event-target.js';
 import { iterateMessages } from './message-iterator.js';
 import { heartbeatClock } from './heartbeat.js';
 import { hasSharedReads, kChunkSink } from './shared-reads.js';
-import { abortHandshake, connect, initAsClient, type ClientOptions } from './client.js';
+import { abortHandshake, connect, handshakeRequest, initAsClient, redirectsFollowed, type ClientOptions } from './client.js';
 import { codedError } from '../protocol/switchboard-error.js';
 import { WebSocketError, type WebSocketErrorCode } from './errors.js';
 import { READY_STATES, SendPipeline, reportSendAfterClose, toBuffer, type SendCallback, type WebSocketData } from './send-pipeline.js';
@@ -67,6 +68,23 @@ export interface ConnectionOptions {
   disconnectBufferedAmount?: number;
   /** Milliseconds to wait for the peer's part of the closing handshake before the TCP connection is destroyed. */
   closeTimeout?: number;
+  /**
+   * Most chunks of received bytes held at once while a frame is incomplete
+   * (ws 8.21's `maxBufferedChunks`, default 1,048,576); past it the
+   * connection fails with 1008 and `WS_ERR_TOO_MANY_BUFFERED_PARTS`. 0: no limit.
+   */
+  maxBufferedChunks?: number;
+  /**
+   * What an exception thrown by one of your listeners does. By default it
+   * fails only its own connection (1011) and is reported as `'error'` (or a
+   * warning when nobody listens): one faulty handler cannot take the
+   * process down. `true` lets it propagate out of the event, as in ws (an
+   * uncaught exception, unless something up the stack catches it): for test
+   * suites written against ws whose assertions run inside listeners.
+   */
+  propagateListenerErrors?: boolean;
+  /** Fills the 4-byte masking key of each frame a client sends (ws's `generateMask`); default: bytes from the CSPRNG. */
+  generateMask?: (mask: Buffer) => void;
 }
 
 const DEFAULT_CLOSE_TIMEOUT = 30_000;
@@ -80,8 +98,9 @@ export const DEFAULT_MAX_PENDING_AUTO_PONGS = 60;
 export const DEFAULT_DISCONNECT_BUFFERED_AMOUNT = 16 * 1024 * 1024;
 const EMPTY: Buffer = Buffer.alloc(0);
 
+/** send/ping/pong while CONNECTING: the plain `Error` ws throws (with a code), where the WHATWG API has an InvalidStateError DOMException. */
 function invalidState(readyState: number): Error {
-  return new DOMException(`WebSocket is not open: readyState ${readyState} (${READY_STATES[readyState]})`, 'InvalidStateError');
+  return codedError(new Error(`WebSocket is not open: readyState ${readyState} (${READY_STATES[readyState]})`), 'WS_ERR_INVALID_STATE');
 }
 
 /**
@@ -120,6 +139,9 @@ export class WebSocket extends EventEmitter {
   private closeTimeout = DEFAULT_CLOSE_TIMEOUT;
   private closeTimer: NodeJS.Timeout | null = null;
   private errorEmitted = false;
+  private propagateListenerErrors = false;
+  /** What send/ping/pong were given while CLOSING or CLOSED: WHATWG counts it in `bufferedAmount` (it never leaves). */
+  private bytesAfterClose = 0;
   private paused = false;
   /** The sending half (send-pipeline.ts), made when the connection opens. */
   private sender: SendPipeline | null = null;
@@ -130,6 +152,7 @@ export class WebSocket extends EventEmitter {
   private validateUtf8 = true;
   private maxPayload = DEFAULT_MAX_PAYLOAD;
   private maxFragments: number | undefined = undefined;
+  private maxBufferedChunks: number | undefined = undefined;
   /** Infinity when there is no limit: each check is one compare. */
   private maxPendingAutoPongs = DEFAULT_MAX_PENDING_AUTO_PONGS;
   private pendingAutoPongs = 0;
@@ -146,7 +169,8 @@ export class WebSocket extends EventEmitter {
   constructor(address?: string | URL | null, protocols?: string | string[] | ClientOptions, options?: ClientOptions) {
     super();
     if (address === undefined || address === null) return;
-    if (protocols !== undefined && typeof protocols === 'object' && !Array.isArray(protocols)) {
+    if (options === null) options = undefined;
+    if (protocols !== undefined && protocols !== null && typeof protocols === 'object' && !Array.isArray(protocols)) {
       options = protocols;
       protocols = undefined;
     }
@@ -179,9 +203,21 @@ export class WebSocket extends EventEmitter {
   set binaryType(type: BinaryType) {
     if (type === 'nodebuffer' || type === 'arraybuffer' || type === 'fragments' || type === 'blob') this._binaryType = type;
   }
+  /**
+   * ws's internals that code written for ws reads: the handshake request
+   * while connecting (null after), and the number of redirects followed.
+   * @internal
+   */
+  get _req(): ClientRequest | null {
+    return handshakeRequest(this);
+  }
+  /** @internal */
+  get _redirects(): number {
+    return redirectsFollowed(this);
+  }
   /** Bytes accepted by `send` but not yet handed to the kernel. */
   get bufferedAmount(): number {
-    return this.sender === null ? 0 : this.sender.bufferedAmount;
+    return (this.sender === null ? 0 : this.sender.bufferedAmount) + this.bytesAfterClose;
   }
 
   /**
@@ -195,14 +231,16 @@ export class WebSocket extends EventEmitter {
     this._socket = socket;
     this.autoPong = options.autoPong ?? true;
     this.closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+    this.propagateListenerErrors = options.propagateListenerErrors === true;
     this._lastActivity = heartbeatClock.now;
     this.transform = options.transform ?? null;
     this.validateUtf8 = !options.skipUTF8Validation;
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     this.maxFragments = options.maxFragments;
+    this.maxBufferedChunks = options.maxBufferedChunks;
     this.maxPendingAutoPongs = positiveOrInfinity(options.maxPendingAutoPongs ?? DEFAULT_MAX_PENDING_AUTO_PONGS);
     const disconnectBufferedAmount = positiveOrInfinity(options.disconnectBufferedAmount ?? (isServer ? DEFAULT_DISCONNECT_BUFFERED_AMOUNT : 0));
-    this.sender = new SendPipeline(this, socket, this.transform, options.compressThreshold ?? 1024, disconnectBufferedAmount);
+    this.sender = new SendPipeline(this, socket, this.transform, options.compressThreshold ?? 1024, disconnectBufferedAmount, options.generateMask);
     const tcp = socket as Duplex & { setNoDelay?: (v: boolean) => void; setTimeout?: (ms: number) => void; timeout?: number };
     // An idle timeout an http server may have set would cut idle connections.
     if (tcp.timeout) tcp.setTimeout?.(0);
@@ -263,6 +301,7 @@ export class WebSocket extends EventEmitter {
       role: this._isServer ? 'server' : 'client',
       maxPayload: this.maxPayload,
       maxFragments: this.maxFragments,
+      maxBufferedChunks: this.maxBufferedChunks,
       skipUtf8Validation: !this.validateUtf8,
       allowRsv1: this.transform !== null,
       borrowedChunks: this.sharedReads,
@@ -354,7 +393,7 @@ export class WebSocket extends EventEmitter {
       }
       const message = result as Buffer;
       if (!isBinary && this.validateUtf8 && !isUtf8(message)) {
-        this.failConnection(new ProtocolError('WS_ERR_INVALID_UTF8', 'Invalid UTF-8 sequence in a text message', CloseCode.InvalidPayload));
+        this.failConnection(new ProtocolError('WS_ERR_INVALID_UTF8', 'Invalid WebSocket frame: invalid UTF-8 sequence', CloseCode.InvalidPayload));
         return;
       }
       this.deliverMessage(message, isBinary);
@@ -395,6 +434,7 @@ export class WebSocket extends EventEmitter {
     try {
       this.emit(event, ...args);
     } catch (error) {
+      if (this.propagateListenerErrors) throw error;
       this.handlerFailed(event, error);
     }
   }
@@ -420,6 +460,21 @@ export class WebSocket extends EventEmitter {
    */
   _failWithInternalError(): void {
     if (this._closing.state === WebSocket.OPEN) this.carryOut(this._closing.fail(CloseCode.InternalError));
+  }
+
+  /**
+   * A Blob given to send/ping/pong could not be read: as in ws, 'error'
+   * gets the reader's error (a `NotReadableError` DOMException) and the
+   * connection closes; here with 1011, as for any other failure of ours.
+   * @internal
+   */
+  _failWithSendError(error: Error): void {
+    if (this._closing.state !== WebSocket.OPEN) return;
+    if (!this.errorEmitted && this.listenerCount('error') > 0) {
+      this.errorEmitted = true;
+      this.safeEmit('error', error);
+    }
+    this._failWithInternalError();
   }
 
   /**
@@ -463,16 +518,28 @@ export class WebSocket extends EventEmitter {
     }
     if (this._closing.state === WebSocket.CONNECTING) throw invalidState(this._closing.state);
     if (typeof data === 'number' || typeof data === 'boolean') data = String(data);
+    // send() and send(null) send an empty (binary) message, as in ws; not the text "undefined".
+    else if (data === undefined || data === null) data = EMPTY;
     const binary = options?.binary ?? typeof data !== 'string';
     const fin = options?.fin ?? true;
     const mask = options?.mask ?? !this._isServer;
     const compress = options?.compress ?? true;
     // Open implies a sender.
-    if (this._closing.state !== WebSocket.OPEN || this.sender!.overLimit()) {
+    if (this._closing.state !== WebSocket.OPEN) {
+      this.sentAfterClose(data, cb);
+      return;
+    }
+    if (this.sender!.overLimit()) {
       reportSendAfterClose(this._closing.state, cb);
       return;
     }
     this.sender!.send(data, binary, fin, mask, compress, cb);
+  }
+
+  /** A send while CLOSING or CLOSED: nothing is sent, the bytes count in `bufferedAmount` (WHATWG), the callback learns it. */
+  private sentAfterClose(data: WebSocketData, cb: SendCallback | undefined): void {
+    this.bytesAfterClose += data instanceof Blob ? data.size : typeof data === 'string' ? Buffer.byteLength(data) : toBuffer(data).length;
+    reportSendAfterClose(this._closing.state, cb);
   }
 
   /**
@@ -522,14 +589,20 @@ export class WebSocket extends EventEmitter {
       cb = mask;
       mask = undefined;
     }
-    if (data instanceof Blob) throw codedError(new TypeError('ping and pong payloads must not be Blobs'), 'WS_ERR_INVALID_ARGUMENT');
-    const payload = data === undefined ? EMPTY : toBuffer(typeof data === 'number' ? String(data) : data);
-    if (payload.length > MAX_CONTROL_PAYLOAD) throw codedError(new RangeError('The data size must not be greater than 125 bytes'), 'WS_ERR_INVALID_ARGUMENT');
-    if (this._closing.state !== WebSocket.OPEN) {
-      reportSendAfterClose(this._closing.state, cb);
+    const masked = typeof mask === 'boolean' ? mask : !this._isServer;
+    if (data instanceof Blob) {
+      if (data.size > MAX_CONTROL_PAYLOAD) throw codedError(new RangeError('The data size must not be greater than 125 bytes'), 'WS_ERR_INVALID_ARGUMENT');
+      if (this._closing.state !== WebSocket.OPEN) this.sentAfterClose(data, cb);
+      else this.sender!.writeBlobControl(opcode, data, masked, cb);
       return;
     }
-    this.sender!.writeControl(opcode, payload, typeof mask === 'boolean' ? mask : !this._isServer, cb);
+    const payload = data === undefined || data === null ? EMPTY : toBuffer(typeof data === 'number' ? String(data) : data);
+    if (payload.length > MAX_CONTROL_PAYLOAD) throw codedError(new RangeError('The data size must not be greater than 125 bytes'), 'WS_ERR_INVALID_ARGUMENT');
+    if (this._closing.state !== WebSocket.OPEN) {
+      this.sentAfterClose(payload, cb);
+      return;
+    }
+    this.sender!.writeControl(opcode, payload, masked, cb);
   }
 
   // ---- closing --------------------------------------------------------------
@@ -681,8 +754,14 @@ function positiveOrInfinity(limit: number): number {
   return limit > 0 ? limit : Infinity;
 }
 
+// Property shapes as in ws (and WebIDL): the ready-state constants are read-only and enumerable on
+// the class and its prototype; the attributes are enumerable accessors on the prototype.
 for (const [value, name] of READY_STATES.entries()) {
+  Object.defineProperty(WebSocket, name, { enumerable: true, writable: false, configurable: false, value });
   Object.defineProperty(WebSocket.prototype, name, { enumerable: true, value });
+}
+for (const attribute of ['binaryType', 'bufferedAmount', 'extensions', 'isPaused', 'protocol', 'readyState', 'url', 'onopen', 'onmessage', 'onclose', 'onerror']) {
+  Object.defineProperty(WebSocket.prototype, attribute, { enumerable: true });
 }
 
 const kOwner = Symbol('switchboard.websocket');

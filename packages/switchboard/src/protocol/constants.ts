@@ -46,6 +46,8 @@ export const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
 
 /** ws's default limit on the frames one message may span (`maxFragments`). */
 export const DEFAULT_MAX_FRAGMENTS = 16 * 1024;
+/** Default `maxBufferedChunks`: ws 8.21's. */
+export const DEFAULT_MAX_BUFFERED_CHUNKS = 1024 * 1024;
 
 /** Lengths above 2^53 - 1 cannot be represented exactly; browsers refuse them too. */
 export const MAX_SAFE_FRAME_LENGTH = Number.MAX_SAFE_INTEGER;

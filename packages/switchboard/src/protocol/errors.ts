@@ -1,5 +1,5 @@
 import { CloseCode } from './constants.js';
-import { SwitchboardError } from './switchboard-error.js';
+import { brandErrorClass } from './switchboard-error.js';
 
 /**
  * Stable error codes. They match ws's names where ws has one, so code that
@@ -28,13 +28,17 @@ export type ProtocolErrorCode =
  * A violation of RFC 6455 by the peer. `closeCode` is the status to fail the
  * connection with (1002, 1007, 1008 or 1009).
  */
-export class ProtocolError extends SwitchboardError {
-  declare readonly code: ProtocolErrorCode;
+export class ProtocolError extends RangeError {
+  readonly code: ProtocolErrorCode;
   readonly closeCode: number;
 
   constructor(code: ProtocolErrorCode, message: string, closeCode: number = CloseCode.ProtocolError) {
-    super(code, message);
+    super(message);
     this.name = 'ProtocolError';
+    this.code = code;
     this.closeCode = closeCode;
   }
 }
+// A RangeError, as ws's frame errors are (code written for ws tests `err instanceof RangeError`), and
+// still an `instanceof SwitchboardError` like every error of the library.
+brandErrorClass(ProtocolError.prototype);

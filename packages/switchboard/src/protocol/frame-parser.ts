@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import {
   CloseCode,
+  DEFAULT_MAX_BUFFERED_CHUNKS,
   DEFAULT_MAX_FRAGMENTS,
   DEFAULT_MAX_PAYLOAD,
   MAX_CONTROL_PAYLOAD,
@@ -43,6 +44,14 @@ export interface FrameParserOptions {
    * one-byte fragments fit in `maxPayload`. 0 means no limit. Default 16,384.
    */
   maxFragments?: number;
+  /**
+   * Most chunks held at once for an incomplete frame, and while paused (ws
+   * 8.21's `maxBufferedChunks`): past it the connection fails with 1008 and
+   * `WS_ERR_TOO_MANY_BUFFERED_PARTS`. A peer trickling a large frame a byte
+   * per packet cannot make us hold millions of tiny buffers. 0 means no
+   * limit. Default 1,048,576 (ws's).
+   */
+  maxBufferedChunks?: number;
   /** Skip UTF-8 validation of text messages and close reasons. */
   skipUtf8Validation?: boolean;
   /**
@@ -94,6 +103,8 @@ export class FrameParser {
   private readonly maxPayload: number;
   /** Infinity when there is no limit, so the check is one compare. */
   private readonly maxFragments: number;
+  /** Infinity when there is no limit. */
+  private readonly maxBufferedChunks: number;
   private readonly allowRsv1: boolean;
   private readonly validateUtf8: boolean;
   private readonly borrowed: boolean;
@@ -135,6 +146,8 @@ export class FrameParser {
     this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     const maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
     this.maxFragments = maxFragments >= 1 ? Math.floor(maxFragments) : Infinity;
+    const maxBufferedChunks = options.maxBufferedChunks ?? DEFAULT_MAX_BUFFERED_CHUNKS;
+    this.maxBufferedChunks = maxBufferedChunks >= 1 ? Math.floor(maxBufferedChunks) : Infinity;
     this.allowRsv1 = options.allowRsv1 ?? false;
     this.validateUtf8 = !options.skipUtf8Validation;
     this.borrowed = options.borrowedChunks ?? false;
@@ -287,19 +300,16 @@ export class FrameParser {
         const payload = this.joinPieces(piece, pieceOffset);
         return this.completeFrame(payload, false) ? offset : -1;
       }
-      this.keepPiece(piece, pieceOffset);
-      return offset;
+      return this.keepPiece(piece, pieceOffset) ? offset : -1;
     }
-    if (!last) {
-      this.keepPiece(piece, pieceOffset);
-      return offset;
-    }
+    if (!last) return this.keepPiece(piece, pieceOffset) ? offset : -1;
     this.state = State.Header;
     return this.completeFrame(this.joinPieces(piece, pieceOffset), true) ? offset : -1;
   }
 
-  /** Keeps a piece of a split payload (at `pieceOffset` in it) until the rest has arrived. */
-  private keepPiece(piece: Buffer, pieceOffset: number): void {
+  /** Keeps a piece of a split payload (at `pieceOffset` in it) until the rest has arrived; false after failing for too many pieces. */
+  private keepPiece(piece: Buffer, pieceOffset: number): boolean {
+    if (this.payloadPieces !== null && this.payloadPieces.length >= this.maxBufferedChunks) return this.tooManyChunks();
     if (!this.borrowed) {
       (this.payloadPieces ??= []).push(piece);
     } else if (this.payloadTarget !== null) {
@@ -320,6 +330,11 @@ export class FrameParser {
     } else {
       (this.payloadPieces ??= []).push(copyOf(piece));
     }
+    return true;
+  }
+
+  private tooManyChunks(): false {
+    return this.fail(new ProtocolError('WS_ERR_TOO_MANY_BUFFERED_PARTS', 'Too many buffered chunks', CloseCode.PolicyViolation));
   }
 
   /** The whole payload of a split frame, given its last piece. */
@@ -351,7 +366,7 @@ export class FrameParser {
 
   private checkTextPiece(piece: Buffer): boolean {
     if (this.utf8!.push(piece)) return true;
-    this.fail(new ProtocolError('WS_ERR_INVALID_UTF8', 'Invalid UTF-8 sequence in a text message', CloseCode.InvalidPayload));
+    this.fail(new ProtocolError('WS_ERR_INVALID_UTF8', 'Invalid WebSocket frame: invalid UTF-8 sequence', CloseCode.InvalidPayload));
     return false;
   }
 
@@ -369,48 +384,48 @@ export class FrameParser {
     let length = b1 & 0x7f;
     let pos = offset + 2;
 
-    if ((b0 & 0x30) !== 0) return this.fail(new ProtocolError('WS_ERR_UNEXPECTED_RSV_2_3', 'RSV2 and RSV3 must be clear'));
+    if ((b0 & 0x30) !== 0) return this.fail(new ProtocolError('WS_ERR_UNEXPECTED_RSV_2_3', 'Invalid WebSocket frame: RSV2 and RSV3 must be clear'));
     const isControl = opcode >= Opcode.Close;
     if (isControl) {
-      if (opcode > Opcode.Pong) return this.fail(new ProtocolError('WS_ERR_INVALID_OPCODE', `Invalid opcode ${opcode}`));
-      if (!fin) return this.fail(new ProtocolError('WS_ERR_EXPECTED_FIN', 'Control frames must not be fragmented'));
+      if (opcode > Opcode.Pong) return this.fail(new ProtocolError('WS_ERR_INVALID_OPCODE', `Invalid WebSocket frame: invalid opcode ${opcode}`));
+      if (!fin) return this.fail(new ProtocolError('WS_ERR_EXPECTED_FIN', 'Invalid WebSocket frame: FIN must be set'));
       if (length > MAX_CONTROL_PAYLOAD) {
-        return this.fail(new ProtocolError('WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH', `Control frame payload of ${length} bytes exceeds 125`));
+        return this.fail(new ProtocolError('WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH', `Invalid WebSocket frame: invalid payload length ${length}`));
       }
-      if (rsv1) return this.fail(new ProtocolError('WS_ERR_UNEXPECTED_RSV_1', 'RSV1 must be clear on control frames'));
+      if (rsv1) return this.fail(new ProtocolError('WS_ERR_UNEXPECTED_RSV_1', 'Invalid WebSocket frame: RSV1 must be clear'));
     } else if (opcode === Opcode.Continuation) {
-      if (this.fragments === null) return this.fail(new ProtocolError('WS_ERR_UNEXPECTED_CONTINUATION', 'Continuation frame without a message to continue'));
-      if (rsv1) return this.fail(new ProtocolError('WS_ERR_UNEXPECTED_RSV_1', 'RSV1 must be clear on continuation frames'));
+      if (this.fragments === null) return this.fail(new ProtocolError('WS_ERR_UNEXPECTED_CONTINUATION', 'Invalid WebSocket frame: invalid opcode 0 (no message to continue)'));
+      if (rsv1) return this.fail(new ProtocolError('WS_ERR_UNEXPECTED_RSV_1', 'Invalid WebSocket frame: RSV1 must be clear'));
     } else if (opcode === Opcode.Text || opcode === Opcode.Binary) {
-      if (this.fragments !== null) return this.fail(new ProtocolError('WS_ERR_EXPECTED_CONTINUATION', 'New data frame before the fragmented message ended'));
-      if (rsv1 && !this.allowRsv1) return this.fail(new ProtocolError('WS_ERR_UNEXPECTED_RSV_1', 'RSV1 must be clear'));
+      if (this.fragments !== null) return this.fail(new ProtocolError('WS_ERR_EXPECTED_CONTINUATION', `Invalid WebSocket frame: invalid opcode ${opcode} (a fragmented message is not finished)`));
+      if (rsv1 && !this.allowRsv1) return this.fail(new ProtocolError('WS_ERR_UNEXPECTED_RSV_1', 'Invalid WebSocket frame: RSV1 must be clear'));
     } else {
-      return this.fail(new ProtocolError('WS_ERR_INVALID_OPCODE', `Invalid opcode ${opcode}`));
+      return this.fail(new ProtocolError('WS_ERR_INVALID_OPCODE', `Invalid WebSocket frame: invalid opcode ${opcode}`));
     }
     if (masked !== this.expectMask) {
       return this.expectMask
-        ? this.fail(new ProtocolError('WS_ERR_EXPECTED_MASK', 'Frames from a client must be masked'))
-        : this.fail(new ProtocolError('WS_ERR_UNEXPECTED_MASK', 'Frames from a server must not be masked'));
+        ? this.fail(new ProtocolError('WS_ERR_EXPECTED_MASK', 'Invalid WebSocket frame: MASK must be set'))
+        : this.fail(new ProtocolError('WS_ERR_UNEXPECTED_MASK', 'Invalid WebSocket frame: MASK must be clear'));
     }
 
     if (length === 126) {
       length = (buf[pos]! << 8) | buf[pos + 1]!;
       pos += 2;
-      if (length < 126) return this.fail(new ProtocolError('WS_ERR_NON_MINIMAL_LENGTH', 'Frame length not in its shortest form'));
+      if (length < 126) return this.fail(new ProtocolError('WS_ERR_NON_MINIMAL_LENGTH', 'Invalid WebSocket frame: payload length not in its shortest form'));
     } else if (length === 127) {
       const high = buf.readUInt32BE(pos);
       const low = buf.readUInt32BE(pos + 4);
       pos += 8;
       if (high > 0x1fffff) {
         return this.fail(
-          new ProtocolError('WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', 'Frame length above 2^53 - 1 is not supported', CloseCode.MessageTooBig),
+          new ProtocolError('WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', 'Unsupported WebSocket frame: payload length > 2^53 - 1', CloseCode.MessageTooBig),
         );
       }
       length = high * 0x100000000 + low;
-      if (length < 0x10000) return this.fail(new ProtocolError('WS_ERR_NON_MINIMAL_LENGTH', 'Frame length not in its shortest form'));
+      if (length < 0x10000) return this.fail(new ProtocolError('WS_ERR_NON_MINIMAL_LENGTH', 'Invalid WebSocket frame: payload length not in its shortest form'));
       if (length > MAX_SAFE_FRAME_LENGTH) {
         return this.fail(
-          new ProtocolError('WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', 'Frame length above 2^53 - 1 is not supported', CloseCode.MessageTooBig),
+          new ProtocolError('WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', 'Unsupported WebSocket frame: payload length > 2^53 - 1', CloseCode.MessageTooBig),
         );
       }
     }
@@ -419,7 +434,7 @@ export class FrameParser {
       const total = (opcode === Opcode.Continuation ? this.messageLength : 0) + length;
       if (this.maxPayload > 0 && total > this.maxPayload) {
         return this.fail(
-          new ProtocolError('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', `Message of ${total} bytes exceeds the limit of ${this.maxPayload}`, CloseCode.MessageTooBig),
+          new ProtocolError('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 'Max payload size exceeded', CloseCode.MessageTooBig),
         );
       }
       if (opcode !== Opcode.Continuation) {
@@ -431,7 +446,7 @@ export class FrameParser {
       } else {
         if (++this.messageFrames > this.maxFragments) {
           return this.fail(
-            new ProtocolError('WS_ERR_TOO_MANY_BUFFERED_PARTS', `Message of more than ${this.maxFragments} fragments`, CloseCode.PolicyViolation),
+            new ProtocolError('WS_ERR_TOO_MANY_BUFFERED_PARTS', 'Too many message fragments', CloseCode.PolicyViolation),
           );
         }
         this.messageLength = total;
@@ -501,12 +516,12 @@ export class FrameParser {
       return this.state !== State.Done;
     }
     // Close: nothing after it is read (section 5.5.1).
-    if (payload.length === 1) return this.fail(new ProtocolError('WS_ERR_INVALID_CLOSE_PAYLOAD', 'Close frame payload of 1 byte'));
+    if (payload.length === 1) return this.fail(new ProtocolError('WS_ERR_INVALID_CLOSE_PAYLOAD', 'Invalid WebSocket frame: invalid payload length 1'));
     let code: number = CloseCode.NoStatus;
     let reason = EMPTY;
     if (payload.length >= 2) {
       code = (payload[0]! << 8) | payload[1]!;
-      if (!isValidCloseCode(code)) return this.fail(new ProtocolError('WS_ERR_INVALID_CLOSE_CODE', `Invalid close code ${code}`));
+      if (!isValidCloseCode(code)) return this.fail(new ProtocolError('WS_ERR_INVALID_CLOSE_CODE', `Invalid WebSocket frame: invalid status code ${code}`));
       reason = payload.subarray(2);
       if (this.validateUtf8 && !isUtf8(reason)) return this.invalidUtf8();
     }
@@ -517,7 +532,7 @@ export class FrameParser {
   }
 
   private invalidUtf8(): false {
-    return this.fail(new ProtocolError('WS_ERR_INVALID_UTF8', 'Invalid UTF-8 sequence in a text message', CloseCode.InvalidPayload));
+    return this.fail(new ProtocolError('WS_ERR_INVALID_UTF8', 'Invalid WebSocket frame: invalid UTF-8 sequence', CloseCode.InvalidPayload));
   }
 
   private fail(error: ProtocolError): false {

@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer';
 import * as crypto from 'node:crypto';
 import { HANDSHAKE_GUID } from './constants.js';
 import { parseExtensions } from './extensions.js';
-import { acceptDeflateAnswer, type DeflateNegotiationErrorCode, type DeflateParams, type PerMessageDeflateOptions } from './permessage-deflate.js';
+import { PERMESSAGE_DEFLATE, acceptDeflateAnswer, type DeflateNegotiationErrorCode, type DeflateParams, type PerMessageDeflateOptions } from './permessage-deflate.js';
 import { SwitchboardError } from './switchboard-error.js';
 
 /** Stable codes for refused opening handshakes. */
@@ -89,10 +89,10 @@ export function parseProtocolList(value: string): Set<string> {
   for (const part of value.split(',')) {
     const protocol = part.trim();
     if (!TOKEN_PATTERN.test(protocol)) {
-      throw new HandshakeError('WS_ERR_INVALID_PROTOCOL_HEADER', 400, `Invalid Sec-WebSocket-Protocol header: ${JSON.stringify(protocol)} is not a token`);
+      throw new HandshakeError('WS_ERR_INVALID_PROTOCOL_HEADER', 400, 'Invalid Sec-WebSocket-Protocol header');
     }
     if (protocols.has(protocol)) {
-      throw new HandshakeError('WS_ERR_INVALID_PROTOCOL_HEADER', 400, `Invalid Sec-WebSocket-Protocol header: ${protocol} offered twice`);
+      throw new HandshakeError('WS_ERR_INVALID_PROTOCOL_HEADER', 400, 'Invalid Sec-WebSocket-Protocol header');
     }
     protocols.add(protocol);
   }
@@ -101,13 +101,14 @@ export function parseProtocolList(value: string): Set<string> {
 
 /**
  * Checks a client's opening handshake (RFC 6455 section 4.2.1). Returns what
- * the server needs to answer it, or throws a HandshakeError saying exactly
- * which rule the request broke and with which HTTP status to refuse it.
+ * the server needs to answer it, or throws a HandshakeError saying which
+ * rule the request broke (its `code`; the message is ws's text where ws has
+ * the check) and with which HTTP status to refuse it.
  */
 export function validateUpgradeRequest(request: UpgradeRequest): ValidatedUpgrade {
   const { headers } = request;
   if (request.method !== undefined && request.method !== 'GET') {
-    throw new HandshakeError('WS_ERR_INVALID_METHOD', 405, `Invalid HTTP method ${request.method}: the handshake must be a GET`, { Allow: 'GET' });
+    throw new HandshakeError('WS_ERR_INVALID_METHOD', 405, 'Invalid HTTP method', { Allow: 'GET' });
   }
   const major = request.httpVersionMajor ?? 1;
   const minor = request.httpVersionMinor ?? 1;
@@ -119,26 +120,26 @@ export function validateUpgradeRequest(request: UpgradeRequest): ValidatedUpgrad
   }
   const upgrade = single(headers, 'upgrade');
   if (upgrade === undefined || !hasToken(upgrade, 'websocket')) {
-    throw new HandshakeError('WS_ERR_INVALID_UPGRADE_HEADER', 400, 'Invalid Upgrade header: expected "websocket"');
+    throw new HandshakeError('WS_ERR_INVALID_UPGRADE_HEADER', 400, 'Invalid Upgrade header');
   }
   if (!hasToken(single(headers, 'connection'), 'upgrade')) {
-    throw new HandshakeError('WS_ERR_INVALID_CONNECTION_HEADER', 400, 'Invalid Connection header: expected the "Upgrade" token');
+    throw new HandshakeError('WS_ERR_INVALID_CONNECTION_HEADER', 400, 'Invalid Connection header');
   }
   const key = single(headers, 'sec-websocket-key');
   if (key === undefined) {
-    throw new HandshakeError('WS_ERR_INVALID_KEY', 400, 'Missing Sec-WebSocket-Key header');
+    throw new HandshakeError('WS_ERR_INVALID_KEY', 400, 'Missing or invalid Sec-WebSocket-Key header');
   }
   if (!KEY_PATTERN.test(key.trim())) {
-    throw new HandshakeError('WS_ERR_INVALID_KEY', 400, 'Invalid Sec-WebSocket-Key header: must be 16 bytes in base64, sent once');
+    throw new HandshakeError('WS_ERR_INVALID_KEY', 400, 'Missing or invalid Sec-WebSocket-Key header');
   }
   const versionHeader = single(headers, 'sec-websocket-version');
   if (versionHeader === undefined) {
-    throw new HandshakeError('WS_ERR_INVALID_VERSION', 426, 'Missing Sec-WebSocket-Version header', { 'Sec-WebSocket-Version': '13' });
+    throw new HandshakeError('WS_ERR_INVALID_VERSION', 426, 'Missing or invalid Sec-WebSocket-Version header', { 'Sec-WebSocket-Version': '13' });
   }
   // Compare the token itself: Number() would also turn "0x0d", "13.0", "+13" or "1.3e1" into 13.
   const version = versionHeader.trim() === '13' ? 13 : NaN;
   if (version !== 13) {
-    throw new HandshakeError('WS_ERR_INVALID_VERSION', 426, `Unsupported Sec-WebSocket-Version ${JSON.stringify(versionHeader)}: only 13 is supported`, {
+    throw new HandshakeError('WS_ERR_INVALID_VERSION', 426, 'Missing or invalid Sec-WebSocket-Version header', {
       'Sec-WebSocket-Version': '13',
     });
   }
@@ -184,20 +185,20 @@ export function checkUpgradeResponse(response: UpgradeResponse, offer: UpgradeOf
   if (status !== 101) throw new HandshakeError('WS_ERR_UNEXPECTED_RESPONSE', status, `Unexpected server response: ${status}`);
   const upgrade = headers.upgrade;
   if (typeof upgrade !== 'string' || upgrade.trim().toLowerCase() !== 'websocket') {
-    throw new HandshakeError('WS_ERR_INVALID_UPGRADE_HEADER', status, 'Invalid Upgrade header in the server response');
+    throw new HandshakeError('WS_ERR_INVALID_UPGRADE_HEADER', status, 'Invalid Upgrade header');
   }
   if (!hasToken(typeof headers.connection === 'string' ? headers.connection : undefined, 'upgrade')) {
-    throw new HandshakeError('WS_ERR_INVALID_CONNECTION_HEADER', status, 'Invalid Connection header in the server response');
+    throw new HandshakeError('WS_ERR_INVALID_CONNECTION_HEADER', status, 'Invalid Connection header');
   }
   const accept = headers['sec-websocket-accept'];
-  if (accept === undefined) throw new HandshakeError('WS_ERR_INVALID_ACCEPT', status, 'Missing Sec-WebSocket-Accept header');
+  if (accept === undefined) throw new HandshakeError('WS_ERR_INVALID_ACCEPT', status, 'Invalid Sec-WebSocket-Accept header');
   if (accept !== computeAcceptKey(offer.key)) throw new HandshakeError('WS_ERR_INVALID_ACCEPT', status, 'Invalid Sec-WebSocket-Accept header');
   const protocolHeader = headers['sec-websocket-protocol'];
   let protocol = '';
   if (protocolHeader !== undefined) {
     const chosen = String(protocolHeader).trim();
     if (offer.protocols.length === 0) throw new HandshakeError('WS_ERR_INVALID_SUBPROTOCOL', status, 'Server sent a subprotocol but none was requested');
-    if (!offer.protocols.includes(chosen)) throw new HandshakeError('WS_ERR_INVALID_SUBPROTOCOL', status, `Server sent a subprotocol that was not offered: ${chosen}`);
+    if (!offer.protocols.includes(chosen)) throw new HandshakeError('WS_ERR_INVALID_SUBPROTOCOL', status, 'Server sent an invalid subprotocol');
     // A repeated header (a list) names no one subprotocol and was refused above.
     protocol = chosen;
   }
@@ -208,13 +209,17 @@ export function checkUpgradeResponse(response: UpgradeResponse, offer: UpgradeOf
 /** Checks the extensions the server accepted against the offer; returns the deflate parameters, or null for none. */
 function acceptExtensionsAnswer(header: string | string[] | undefined, offered: PerMessageDeflateOptions | null, status: number): DeflateParams | null {
   if (header === undefined) return null;
-  if (offered === null) throw new HandshakeError('WS_ERR_INVALID_EXTENSION', status, `Server accepted an extension that was not offered: ${String(header)}`);
+  if (offered === null) throw new HandshakeError('WS_ERR_INVALID_EXTENSION', status, 'Server sent a Sec-WebSocket-Extensions header but no extension was requested');
   const answers = parseExtensions(String(header));
-  if (answers === null) throw new HandshakeError('WS_ERR_INVALID_EXTENSION', status, `Invalid Sec-WebSocket-Extensions header: ${String(header)}`);
+  if (answers === null) throw new HandshakeError('WS_ERR_INVALID_EXTENSION', status, 'Invalid Sec-WebSocket-Extensions header');
+  // ws's texts: an extension other than the one offered, or an answer to the offer that breaks RFC 7692.
+  if (answers.length !== 1 || answers[0]!.name !== PERMESSAGE_DEFLATE) {
+    throw new HandshakeError('WS_ERR_INVALID_EXTENSION', status, 'Server indicated an extension that was not requested');
+  }
   try {
     return acceptDeflateAnswer(answers, offered);
-  } catch (error) {
-    throw new HandshakeError('WS_ERR_INVALID_EXTENSION', status, `Unacceptable permessage-deflate answer: ${(error as Error).message}`);
+  } catch {
+    throw new HandshakeError('WS_ERR_INVALID_EXTENSION', status, 'Invalid Sec-WebSocket-Extensions header');
   }
 }
 

@@ -42,8 +42,17 @@ export type ArgumentErrorCode =
  * which its users test with `instanceof`) a stable `code` and makes it an
  * `instanceof SwitchboardError`, as Node's own `ERR_INVALID_ARG_TYPE` errors are TypeErrors with a code.
  */
-export function codedError<E extends Error>(error: E, code: ArgumentErrorCode): E & { readonly code: ArgumentErrorCode } {
+export function codedError<E extends Error, C extends string = ArgumentErrorCode>(error: E, code: C): E & { readonly code: C } {
   Object.defineProperty(error, 'code', { value: code, enumerable: true });
   Object.defineProperty(error, BRAND, { value: true });
-  return error as E & { readonly code: ArgumentErrorCode };
+  return error as E & { readonly code: C };
+}
+
+/**
+ * Makes every instance of a class that cannot extend SwitchboardError (it
+ * extends a built-in such as `RangeError`, as ws's errors do) an
+ * `instanceof SwitchboardError`.
+ */
+export function brandErrorClass(prototype: Error): void {
+  Object.defineProperty(prototype, BRAND, { value: true });
 }
