@@ -137,7 +137,7 @@ describe('createWebSocketStream', () => {
   it("an 'error' nobody listens to is thrown, as Node streams (and ws) do", T, () => {
     // In a child process: the uncaught exception would end the test runner.
     const script = `
-      import { WebSocket, WebSocketServer, createWebSocketStream } from './src/index.ts';
+      import { WebSocket, WebSocketServer, createWebSocketStream } from './packages/switchboard/src/index.ts';
       process.on('uncaughtException', (error) => { console.log('uncaught: ' + error.message); process.exit(0); });
       const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' }, () => {
         const ws = new WebSocket('ws://127.0.0.1:' + wss.address().port);

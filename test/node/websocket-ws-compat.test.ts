@@ -201,7 +201,7 @@ describe('maxBufferedChunks', () => {
 describe('an exception thrown by a listener', () => {
   // In a child process: with propagateListenerErrors it must be an uncaught exception, which would end the test runner.
   const script = (propagate: boolean): string => `
-    import { WebSocket, WebSocketServer } from './src/index.ts';
+    import { WebSocket, WebSocketServer } from './packages/switchboard/src/index.ts';
     process.on('uncaughtException', (error) => { console.log('uncaught: ' + error.message); process.exit(0); });
     const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', propagateListenerErrors: ${propagate} }, () => {
       const client = new WebSocket('ws://127.0.0.1:' + wss.address().port);
