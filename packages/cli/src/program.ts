@@ -48,6 +48,11 @@ Examples:
   $ switchboard serve --broadcast --path /chat --json
   $ switchboard serve --echo --tls-cert cert.pem --tls-key key.pem --port 8443
   $ switchboard serve --echo --subprotocol chat.v2 --subprotocol chat.v1
+  $ switchboard serve --interactive --port 9001        # the same as: switchboard -l 9001
+
+Interactive (--interactive, -l PORT): a prompt; each line goes to every
+connected client, "/to N text" to client #N only; /clients, /ping [N],
+/close N [code] [reason], /help; Ctrl+D closes every connection with 1001.
 `;
 
 const CONNECT_EXAMPLES = `
@@ -141,6 +146,7 @@ Run "switchboard <command> --help" for a command's options.`);
     )
     .addOption(new Option('--quiet', 'print only the listening line').conflicts(['json']))
     .option('--json', 'log JSON lines instead of text')
+    .addOption(new Option('-i, --interactive', 'type messages to the connected clients at a prompt (wscat -l); their messages are shown above it').conflicts(['echo', 'broadcast', 'json', 'exec']))
     .option('--exec <command>', 'run this program for each connection: messages on its stdin, its stdout lines sent back (no shell)')
     .option('--max-processes <count>', 'most --exec programs at once; more connections get 503 (default 16)', parseCount)
     .option('--heartbeat <seconds>', 'ping connections quiet this long; drop those that do not answer within as long again', parseSeconds)
@@ -167,6 +173,7 @@ Run "switchboard <command> --help" for a command's options.`);
         exec: o.exec as string | undefined,
         maxProcesses: o.maxProcesses as number | undefined,
         heartbeat: o.heartbeat as number | undefined,
+        interactive: o.interactive === true,
       });
     });
 
