@@ -146,6 +146,7 @@ Run "switchboard <command> --help" for a command's options.`);
     )
     .addOption(new Option('--quiet', 'print only the listening line').conflicts(['json']))
     .option('--json', 'log JSON lines instead of text')
+    .addOption(new Option('--tcp-connect <host:port>', 'bridge each connection to its own TCP connection to HOST:PORT (binary messages both ways)').conflicts(['echo', 'broadcast', 'exec', 'interactive']))
     .addOption(new Option('-i, --interactive', 'type messages to the connected clients at a prompt (wscat -l); their messages are shown above it').conflicts(['echo', 'broadcast', 'json', 'exec']))
     .option('--exec <command>', 'run this program for each connection: messages on its stdin, its stdout lines sent back (no shell)')
     .option('--max-processes <count>', 'most --exec programs at once; more connections get 503 (default 16)', parseCount)
@@ -174,6 +175,7 @@ Run "switchboard <command> --help" for a command's options.`);
         maxProcesses: o.maxProcesses as number | undefined,
         heartbeat: o.heartbeat as number | undefined,
         interactive: o.interactive === true,
+        tcpConnect: o.tcpConnect as string | undefined,
       });
     });
 
@@ -222,6 +224,7 @@ Run "switchboard <command> --help" for a command's options.`);
     .addOption(new Option('--binary-output <format>', 'print received binary messages as hex, base64 or raw bytes').choices(BINARY_FORMATS as string[]).default('hex'))
     .option('--echo', 'send every received message back (same type)')
     .option('--exec <command>', 'run this program: received messages on its stdin, its stdout lines sent (no shell)')
+    .addOption(new Option('--tcp-listen <[host:]port>', 'listen on TCP (127.0.0.1 unless HOST); bridge each TCP connection to its own WebSocket to URL (binary)').conflicts(['execute', 'echo', 'exec', 'binaryFile', 'record', 'reconnect']))
     .option('-P, --show-control', 'print pings, pongs and close frames')
     .option('-v, --verbose', 'show the handshake response (status and headers) and redirects on stderr')
     .option('--json', 'print JSON lines (open, message, close, and control frames with --show-control)')
@@ -263,6 +266,7 @@ Run "switchboard <command> --help" for a command's options.`);
         pingTimeout: o.pingTimeout as number | undefined,
         reconnect: o.reconnect === true,
         record: o.record as string | undefined,
+        tcpListen: o.tcpListen as string | undefined,
       });
     });
 

@@ -16,6 +16,7 @@ import { PlaygroundRelay } from './playground-relay.js';
 import { ServerLog, type LogFormat } from './server-log.js';
 import { ProgramBridge, splitCommand } from './exec-bridge.js';
 import { ServerConsole } from './server-console.js';
+import { bridgeToTcpServer, parseHostPort } from './tcp-bridge.js';
 
 export interface ServeOptions {
   port: number;
@@ -44,6 +45,8 @@ export interface ServeOptions {
   heartbeat?: number;
   /** --interactive (wscat -l): a prompt whose lines go to the connected clients, instead of the mode. */
   interactive?: boolean;
+  /** --tcp-connect HOST:PORT: bridge each connection to its own TCP connection there (websockify), instead of the mode. */
+  tcpConnect?: string;
   /** Where the built playground is (dist/playground); bin/switchboard.js says. */
   playgroundDir?: string;
 }
@@ -76,6 +79,14 @@ export function serve(options: ServeOptions): Promise<number> {
     ...(options.heartbeat !== undefined ? { heartbeat: { interval: options.heartbeat * 1000, timeout: options.heartbeat * 1000 } } : {}),
   };
   if (options.interactive && options.exec !== undefined) throw new UsageError('--interactive and --exec cannot go together');
+  let tcpTarget: { host: string; port: number } | null = null;
+  if (options.tcpConnect !== undefined) {
+    try {
+      tcpTarget = parseHostPort(options.tcpConnect, '127.0.0.1');
+    } catch (error) {
+      throw new UsageError(`--tcp-connect: ${(error as Error).message}`);
+    }
+  }
   let execArgv: string[] | null = null;
   if (options.exec !== undefined) {
     try {
@@ -120,6 +131,10 @@ export function serve(options: ServeOptions): Promise<number> {
     log.connect(id, { remote: remoteOf(req), path: req.url ?? '/', protocol: ws.protocol, extensions: ws.extensions });
     ws.on('error', (error: Error) => log.error(id, error));
     ws.on('close', (code: number, reason: Buffer) => log.close(id, code, reason));
+    if (tcpTarget !== null) {
+      bridgeToTcpServer(ws, tcpTarget);
+      return;
+    }
     if (serverConsole !== null) {
       serverConsole.attach(ws, id, remoteOf(req));
       return;
