@@ -157,7 +157,7 @@ describe('TCP bridging', { timeout: 180_000 }, () => {
       one.write('quit');
       await oneEnded;
       assert.equal(two.destroyed, false);
-      assert.equal(wss.clients.size, 1);
+      await until(() => wss.clients.size === 1, 'the other WebSocket to stay');
       const twoEnded = onceEvent(two, 'end');
       const exit = await child.stop('SIGTERM');
       await twoEnded;
