@@ -49,6 +49,8 @@ Examples:
   $ switchboard serve --echo --tls-cert cert.pem --tls-key key.pem --port 8443
   $ switchboard serve --echo --subprotocol chat.v2 --subprotocol chat.v1
   $ switchboard serve --interactive --port 9001        # the same as: switchboard -l 9001
+  $ switchboard serve --tcp-connect 127.0.0.1:5900     # each connection to its own TCP connection (websockify)
+  $ switchboard serve --exec "node count-words.js"     # a program per connection (websocketd)
 
 Interactive (--interactive, -l PORT): a prompt; each line goes to every
 connected client, "/to N text" to client #N only; /clients, /ping [N],
@@ -65,6 +67,10 @@ Input:
                        closes with 1000; stdin is not read
   --echo               sends every received message back; runs until the server
                        closes (stdin is not read)
+  --exec CMD           a program's stdout lines are sent, received messages go
+                       to its stdin (no shell); its exit closes the connection
+  --tcp-listen PORT    a TCP server: each TCP connection gets its own
+                       WebSocket, bytes both ways as binary messages
 Received messages are printed one per line (binary ones as hex); on a
 terminal, control characters in them are shown escaped (\\x1b, \\r, ...),
 to a pipe or file text goes as received; --json escapes them as \\u.
@@ -79,6 +85,14 @@ Examples:
   $ switchboard connect wss://example.test/feed -H "Authorization: Bearer s3cret" -s feed.v2
   $ switchboard connect wss://localhost:8443 --ca cert.pem --json --show-control
   $ switchboard connect ws://127.0.0.1:9001 --echo
+  $ switchboard -c localhost:8082                        # wscat's spelling
+  $ switchboard connect ws://localhost:8082/feed -x subscribe -w -1
+  $ switchboard connect ws://localhost:8082 --binary-file photo.png --binary-output raw > reply.bin
+  $ switchboard connect wss://example.test --proxy http://proxy.local:3128 --auth user:pass
+  $ switchboard connect ws://localhost:8082 --record session.jsonl   # then: switchboard replay session.jsonl
+  $ switchboard connect ws://localhost:8082 --exec "./bot.sh"       # messages on its stdin/stdout
+  $ switchboard connect ws://localhost:8082 --tcp-listen 5900       # each TCP client on 127.0.0.1:5900 gets a WebSocket
+  $ switchboard connect ws://localhost:8082 -x ping --reconnect --ping-interval 30
 `;
 
 const PLAYGROUND_EXAMPLES = `
