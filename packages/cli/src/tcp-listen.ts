@@ -38,7 +38,7 @@ export function tcpListen(url: string, clientOptions: ClientOptions, options: Tc
     const ws = new WebSocket(url, options.subprotocols, clientOptions);
     sockets.add(ws);
     if (sockets.size > maxConnections) {
-      status(`#${id} tcp ${from}: refused, ${maxConnections} connections are bridged (--max-connections)`);
+      status(`#${id} tcp ${from}: refused: ${maxConnections} connections are bridged already`);
       ws.on('error', () => {});
       ws.terminate();
       return ws;
