@@ -5,8 +5,8 @@
 // --reconnect.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
@@ -15,7 +15,7 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type ServerOptions, type WebSocket as WsSocket } from 'ws';
 import { onceEvent } from '../helpers/async.js';
-import { assertBuilt, cliEnv, runCli, spawnCli, stopAll, until } from './helpers.js';
+import { assertBuilt, CLI, cliEnv, runCli, spawnCli, stopAll, until } from './helpers.js';
 
 const T = { timeout: 30_000 };
 
@@ -198,6 +198,39 @@ describe('switchboard connect: wscat and websocat flags', { timeout: 300_000 }, 
     const viaTls = await runCli(['connect', secure.url, '--proxy', `127.0.0.1:${proxyPort}`, '--ca', file('ca.pem'), '-x', 'hi', '--wait', '0.3']);
     assert.equal(viaTls.code, 0, viaTls.child.describe());
     assert.equal(viaTls.stdout, 'tls hi\n');
+
+    // HTTPS_PROXY carries wss:// (HTTP_PROXY, pointing nowhere, is not used for it); NO_PROXY names hosts that go direct.
+    const tunnelsBefore = tunnels.length;
+    const secureEnv = cliEnv({ HTTPS_PROXY: `http://127.0.0.1:${proxyPort}`, HTTP_PROXY: 'http://127.0.0.1:1', NO_PROXY: undefined, no_proxy: undefined, https_proxy: undefined, http_proxy: undefined });
+    const viaHttpsProxy = await runCli(['connect', secure.url, '--ca', file('ca.pem'), '-x', 'env tls', '--wait', '0.3'], { env: secureEnv });
+    assert.equal(viaHttpsProxy.code, 0, viaHttpsProxy.child.describe());
+    assert.equal(viaHttpsProxy.stdout, 'tls env tls\n');
+    assert.deepEqual(tunnels.slice(tunnelsBefore), [`127.0.0.1:${secure.port}`], 'HTTPS_PROXY tunnelled the wss:// connection');
+    for (const noProxy of ['127.0.0.1', 'example.test, 127.0.0.1:443', '*']) {
+      const direct = await runCli(['connect', secure.url, '--ca', file('ca.pem'), '-x', 'direct', '--wait', '0.3'], { env: { ...secureEnv, NO_PROXY: noProxy } });
+      assert.equal(direct.code, 0, `NO_PROXY=${noProxy}: ${direct.child.describe()}`);
+      assert.equal(tunnels.length, tunnelsBefore + 1, `NO_PROXY=${noProxy} goes direct`);
+    }
+    const notExcluded = await runCli(['connect', secure.url, '--ca', file('ca.pem'), '-x', 'again', '--wait', '0.3'], { env: { ...secureEnv, NO_PROXY: 'example.test,.127.0.0.2' } });
+    assert.equal(notExcluded.code, 0, notExcluded.child.describe());
+    assert.equal(tunnels.length, tunnelsBefore + 2, 'a NO_PROXY that does not name the host leaves the proxy on');
+  });
+
+  test('--binary-output raw writes exactly the received bytes to a file (stdout redirected), invalid UTF-8 included', T, async () => {
+    const bytes = Buffer.from([0x00, 0xff, 0x0a, 0x80, 0xfe, 0x0d, 0x1b, 0x7f]);
+    writeFileSync(file('raw-in.bin'), bytes);
+    const out = file('raw-out.bin');
+    const fd = openSync(out, 'w');
+    try {
+      const child = spawn(process.execPath, [CLI, 'connect', echo.url, '--binary-file', file('raw-in.bin'), '--binary-output', 'raw', '--wait', '0.3'], { env: cliEnv(), stdio: ['ignore', fd, 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
+      const [code] = await onceEvent<[number]>(child, 'exit', 15_000);
+      assert.equal(code, 0, stderr);
+    } finally {
+      closeSync(fd);
+    }
+    assert.deepEqual(readFileSync(out), bytes, 'the file holds the bytes, nothing added or decoded');
   });
 
   test('--cert/--key (and --passphrase) against a server that requires a client certificate; -n skips the server check', T, async () => {

@@ -107,4 +107,35 @@ describe('switchboard connect --record and switchboard replay', { timeout: 120_0
     assert.equal(bad.code, 2, bad.child.describe());
     assert.match(bad.stderr, /^switchboard: .*not a switchboard session recording/);
   });
+
+  test('a recorded Authorization header is sent again by replay: a server that requires it answers the replay as it did the recording', T, async () => {
+    const seen: Array<string | undefined> = [];
+    const wss = new WebSocketServer({
+      port: 0,
+      host: '127.0.0.1',
+      verifyClient: (info, done) => {
+        seen.push(info.req.headers.authorization);
+        if (info.req.headers.authorization === 'Bearer t0k3n') done(true);
+        else done(false, 401, 'Unauthorized');
+      },
+    });
+    servers.push(wss);
+    await onceEvent(wss, 'listening');
+    wss.on('connection', (ws) => ws.on('message', (data) => ws.send(`secret for ${data}`)));
+    const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`;
+    const file = path.join(dir, 'auth.jsonl');
+    const recorded = await runCli(['connect', url, '--record', file, '-H', 'Authorization: Bearer t0k3n', '-x', 'me', '--wait', '0.3']);
+    assert.equal(recorded.code, 0, recorded.child.describe());
+    assert.equal(recorded.stdout, 'secret for me\n');
+
+    const replayed = await runCli(['replay', file, '--fast']);
+    assert.equal(replayed.code, 0, replayed.child.describe());
+    assert.equal(replayed.stdout, 'replay: ok, 1 message sent, 1 reply matched\n');
+    assert.deepEqual(seen, ['Bearer t0k3n', 'Bearer t0k3n'], 'the replay sent the recorded header');
+
+    // -H on the command line overrides the recorded value: the server refuses it, and replay says so.
+    const overridden = await runCli(['replay', file, '--fast', '-H', 'Authorization: Bearer wrong']);
+    assert.equal(overridden.code, 1, overridden.child.describe());
+    assert.match(overridden.stderr, /handshake refused: HTTP 401 Unauthorized/);
+  });
 });

@@ -302,5 +302,14 @@ describe('switchboard serve', { timeout: 180_000 }, () => {
       assert.match(r.stdout, /^Usage: switchboard/, args.join(' '));
       assert.match(r.stdout, /Examples:\n {2}\$ switchboard /, args.join(' '));
     }
+    // Each mode has an example: the wscat and websocat ones too.
+    const connectHelp = (await runCli(['connect', '--help'])).stdout;
+    for (const example of ['switchboard -c localhost:8082', '-w -1', '--binary-output raw', '--proxy http://', '--record session.jsonl', '--exec "./bot.sh"', '--tcp-listen 5900', '--reconnect']) {
+      assert.ok(connectHelp.includes(example), `connect --help shows ${example}`);
+    }
+    const serveHelp = (await runCli(['serve', '--help'])).stdout;
+    for (const example of ['switchboard -l 9001', '--tcp-connect 127.0.0.1:5900', '--exec "node count-words.js"']) {
+      assert.ok(serveHelp.includes(example), `serve --help shows ${example}`);
+    }
   });
 });

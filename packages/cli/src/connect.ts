@@ -17,6 +17,7 @@ import { startKeepalive } from './keepalive.js';
 import { UsageError } from './options.js';
 import { Recorder } from './record.js';
 import { Session, type Driver } from './session.js';
+import { tcpListen } from './tcp-listen.js';
 import { escapeControls } from './terminal-safe.js';
 
 export interface ConnectOptions extends ClientFlags {
@@ -46,6 +47,8 @@ export interface ConnectOptions extends ClientFlags {
   /** --exec CMD: messages to and from this program's stdin/stdout. */
   exec?: string;
   execLimits?: ExecLimits;
+  /** --tcp-listen [HOST:]PORT: bridge each TCP connection accepted there to its own WebSocket. */
+  tcpListen?: string;
 }
 
 /** -x waits this long for replies before closing, unless --wait says otherwise. */
@@ -64,6 +67,7 @@ interface Attempt {
 export async function connect(options: ConnectOptions): Promise<number> {
   const url = withScheme(options.url);
   const clientOptions = buildClientOptions(options, url);
+  if (options.tcpListen !== undefined) return tcpListen(url, clientOptions, { listen: options.tcpListen, subprotocols: options.subprotocols });
   const interactive =
     options.execute.length === 0 && !options.echo && !options.json && options.exec === undefined && options.binaryFile === undefined && isatty(0);
   if (options.reconnect && options.execute.length === 0 && !options.echo && options.exec === undefined) {

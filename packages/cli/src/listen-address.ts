@@ -15,7 +15,7 @@ export interface ListeningAddress {
   allInterfaces: boolean;
 }
 
-export function listeningAddress(scheme: 'ws' | 'wss' | 'http', address: AddressInfo): ListeningAddress {
+export function listeningAddress(scheme: 'ws' | 'wss' | 'http' | 'tcp', address: AddressInfo): ListeningAddress {
   const host = address.address;
   return {
     url: `${scheme}://${host.includes(':') ? `[${host}]` : host}:${address.port}`,

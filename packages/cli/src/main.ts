@@ -6,6 +6,7 @@ import { servePlayground } from './playground.js';
 import { createProgram } from './program.js';
 import { replay } from './replay.js';
 import { serve } from './serve.js';
+import { rewriteWscatArgv } from './wscat-argv.js';
 
 export interface MainOptions {
   /** The package version, for --version (bin/switchboard.js reads it from package.json). */
@@ -36,7 +37,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     },
   });
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(rewriteWscatArgv(argv), { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and --version exit 0; everything else commander reports is a usage error.

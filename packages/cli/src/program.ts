@@ -48,6 +48,13 @@ Examples:
   $ switchboard serve --broadcast --path /chat --json
   $ switchboard serve --echo --tls-cert cert.pem --tls-key key.pem --port 8443
   $ switchboard serve --echo --subprotocol chat.v2 --subprotocol chat.v1
+  $ switchboard serve --interactive --port 9001        # the same as: switchboard -l 9001
+  $ switchboard serve --tcp-connect 127.0.0.1:5900     # each connection to its own TCP connection (websockify)
+  $ switchboard serve --exec "node count-words.js"     # a program per connection (websocketd)
+
+Interactive (--interactive, -l PORT): a prompt; each line goes to every
+connected client, "/to N text" to client #N only; /clients, /ping [N],
+/close N [code] [reason], /help; Ctrl+D closes every connection with 1001.
 `;
 
 const CONNECT_EXAMPLES = `
@@ -60,6 +67,10 @@ Input:
                        closes with 1000; stdin is not read
   --echo               sends every received message back; runs until the server
                        closes (stdin is not read)
+  --exec CMD           a program's stdout lines are sent, received messages go
+                       to its stdin (no shell); its exit closes the connection
+  --tcp-listen PORT    a TCP server: each TCP connection gets its own
+                       WebSocket, bytes both ways as binary messages
 Received messages are printed one per line (binary ones as hex); on a
 terminal, control characters in them are shown escaped (\\x1b, \\r, ...),
 to a pipe or file text goes as received; --json escapes them as \\u.
@@ -74,6 +85,14 @@ Examples:
   $ switchboard connect wss://example.test/feed -H "Authorization: Bearer s3cret" -s feed.v2
   $ switchboard connect wss://localhost:8443 --ca cert.pem --json --show-control
   $ switchboard connect ws://127.0.0.1:9001 --echo
+  $ switchboard -c localhost:8082                        # wscat's spelling
+  $ switchboard connect ws://localhost:8082/feed -x subscribe -w -1
+  $ switchboard connect ws://localhost:8082 --binary-file photo.png --binary-output raw > reply.bin
+  $ switchboard connect wss://example.test --proxy http://proxy.local:3128 --auth user:pass
+  $ switchboard connect ws://localhost:8082 --record session.jsonl   # then: switchboard replay session.jsonl
+  $ switchboard connect ws://localhost:8082 --exec "./bot.sh"       # messages on its stdin/stdout
+  $ switchboard connect ws://localhost:8082 --tcp-listen 5900       # each TCP client on 127.0.0.1:5900 gets a WebSocket
+  $ switchboard connect ws://localhost:8082 -x ping --reconnect --ping-interval 30
 `;
 
 const PLAYGROUND_EXAMPLES = `
@@ -141,6 +160,8 @@ Run "switchboard <command> --help" for a command's options.`);
     )
     .addOption(new Option('--quiet', 'print only the listening line').conflicts(['json']))
     .option('--json', 'log JSON lines instead of text')
+    .addOption(new Option('--tcp-connect <host:port>', 'bridge each connection to its own TCP connection to HOST:PORT (binary messages both ways)').conflicts(['echo', 'broadcast', 'exec', 'interactive']))
+    .addOption(new Option('-i, --interactive', 'type messages to the connected clients at a prompt (wscat -l); their messages are shown above it').conflicts(['echo', 'broadcast', 'json', 'exec']))
     .option('--exec <command>', 'run this program for each connection: messages on its stdin, its stdout lines sent back (no shell)')
     .option('--max-processes <count>', 'most --exec programs at once; more connections get 503 (default 16)', parseCount)
     .option('--heartbeat <seconds>', 'ping connections quiet this long; drop those that do not answer within as long again', parseSeconds)
@@ -167,6 +188,8 @@ Run "switchboard <command> --help" for a command's options.`);
         exec: o.exec as string | undefined,
         maxProcesses: o.maxProcesses as number | undefined,
         heartbeat: o.heartbeat as number | undefined,
+        interactive: o.interactive === true,
+        tcpConnect: o.tcpConnect as string | undefined,
       });
     });
 
@@ -215,6 +238,7 @@ Run "switchboard <command> --help" for a command's options.`);
     .addOption(new Option('--binary-output <format>', 'print received binary messages as hex, base64 or raw bytes').choices(BINARY_FORMATS as string[]).default('hex'))
     .option('--echo', 'send every received message back (same type)')
     .option('--exec <command>', 'run this program: received messages on its stdin, its stdout lines sent (no shell)')
+    .addOption(new Option('--tcp-listen <[host:]port>', 'listen on TCP (127.0.0.1 unless HOST); bridge each TCP connection to its own WebSocket to URL (binary)').conflicts(['execute', 'echo', 'exec', 'binaryFile', 'record', 'reconnect']))
     .option('-P, --show-control', 'print pings, pongs and close frames')
     .option('-v, --verbose', 'show the handshake response (status and headers) and redirects on stderr')
     .option('--json', 'print JSON lines (open, message, close, and control frames with --show-control)')
@@ -256,6 +280,7 @@ Run "switchboard <command> --help" for a command's options.`);
         pingTimeout: o.pingTimeout as number | undefined,
         reconnect: o.reconnect === true,
         record: o.record as string | undefined,
+        tcpListen: o.tcpListen as string | undefined,
       });
     });
 

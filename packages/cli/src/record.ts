@@ -6,21 +6,9 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 
-export const RECORDING_FORMAT = 'switchboard-session';
-export const RECORDING_VERSION = 1;
+import { RECORDING_FORMAT, RECORDING_VERSION } from '../shared/session-format.js';
 
-export type RecordedEvent =
-  | { time: number; event: 'handshake'; request: { headers: Record<string, string> }; response: { status: number; headers: Record<string, string> }; protocol: string; extensions: string }
-  | { time: number; event: 'message'; direction: 'in' | 'out'; opcode: 'text' | 'binary'; data: string }
-  | { time: number; event: 'ping' | 'pong'; direction: 'in' | 'out'; data: string }
-  | { time: number; event: 'close'; direction: 'in' | 'out'; code: number; reason: string };
-
-export interface RecordingHeader {
-  format: typeof RECORDING_FORMAT;
-  version: number;
-  url: string;
-  recorded: string;
-}
+export { RECORDING_FORMAT, RECORDING_VERSION, type RecordedEvent, type RecordingHeader } from '../shared/session-format.js';
 
 export class Recorder {
   private readonly fd: number;

@@ -15,6 +15,8 @@ import { isRelayRequest, PlaygroundSite, relayLogger, upgradeRequired } from './
 import { PlaygroundRelay } from './playground-relay.js';
 import { ServerLog, type LogFormat } from './server-log.js';
 import { ProgramBridge, splitCommand } from './exec-bridge.js';
+import { ServerConsole } from './server-console.js';
+import { bridgeToTcpServer, parseHostPort } from './tcp-bridge.js';
 
 export interface ServeOptions {
   port: number;
@@ -41,6 +43,10 @@ export interface ServeOptions {
   maxProcesses?: number;
   /** --heartbeat SECONDS: ping quiet connections, drop those that do not answer within as long again. */
   heartbeat?: number;
+  /** --interactive (wscat -l): a prompt whose lines go to the connected clients, instead of the mode. */
+  interactive?: boolean;
+  /** --tcp-connect HOST:PORT: bridge each connection to its own TCP connection there (websockify), instead of the mode. */
+  tcpConnect?: string;
   /** Where the built playground is (dist/playground); bin/switchboard.js says. */
   playgroundDir?: string;
 }
@@ -62,7 +68,8 @@ export const DEFAULT_MAX_PROCESSES = 16;
 /** Runs the server until SIGINT/SIGTERM (resolves 0) or a server error such as a port in use (resolves 1). */
 export function serve(options: ServeOptions): Promise<number> {
   const tls = readTlsFiles(options);
-  const log = new ServerLog(options.log, styleFor(process.stdout), options.mode === 'tutorial');
+  // With --interactive the console shows the events above its prompt: the log prints only the listening line.
+  const log = new ServerLog(options.interactive ? 'quiet' : options.log, styleFor(process.stdout), options.mode === 'tutorial');
   const wssOptions: WebSocketServerOptions = {
     maxPayload: options.maxPayload,
     maxFragments: options.maxFragments ?? DEFAULT_MAX_FRAGMENTS,
@@ -71,6 +78,15 @@ export function serve(options: ServeOptions): Promise<number> {
     ...(options.subprotocols.length > 0 ? subprotocolOptions(options.subprotocols, log) : {}),
     ...(options.heartbeat !== undefined ? { heartbeat: { interval: options.heartbeat * 1000, timeout: options.heartbeat * 1000 } } : {}),
   };
+  if (options.interactive && options.exec !== undefined) throw new UsageError('--interactive and --exec cannot go together');
+  let tcpTarget: { host: string; port: number } | null = null;
+  if (options.tcpConnect !== undefined) {
+    try {
+      tcpTarget = parseHostPort(options.tcpConnect, '127.0.0.1');
+    } catch (error) {
+      throw new UsageError(`--tcp-connect: ${(error as Error).message}`);
+    }
+  }
   let execArgv: string[] | null = null;
   if (options.exec !== undefined) {
     try {
@@ -109,11 +125,20 @@ export function serve(options: ServeOptions): Promise<number> {
 
   const handle = MODES[options.mode];
   let nextId = 0;
+  let serverConsole: ServerConsole | null = null;
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
     const id = ++nextId;
     log.connect(id, { remote: remoteOf(req), path: req.url ?? '/', protocol: ws.protocol, extensions: ws.extensions });
     ws.on('error', (error: Error) => log.error(id, error));
     ws.on('close', (code: number, reason: Buffer) => log.close(id, code, reason));
+    if (tcpTarget !== null) {
+      bridgeToTcpServer(ws, tcpTarget);
+      return;
+    }
+    if (serverConsole !== null) {
+      serverConsole.attach(ws, id, remoteOf(req));
+      return;
+    }
     if (execArgv === null) {
       handle(ws, { id, log, wss });
       return;
@@ -151,6 +176,11 @@ export function serve(options: ServeOptions): Promise<number> {
       const address = server.address();
       if (address === null || typeof address !== 'object') return;
       log.listening(listeningAddress(tls ? 'wss' : 'ws', address));
+      if (options.interactive) {
+        serverConsole = new ServerConsole(styleFor(process.stdout.isTTY ? process.stdout : process.stderr), () => stop('SIGINT'));
+        // After the (batched) listening line, so that it is the first line printed.
+        setImmediate(() => serverConsole?.start());
+      }
     });
     server.on('error', (error: Error) => {
       process.stderr.write(`switchboard: ${error.message}\n`);
@@ -162,6 +192,7 @@ export function serve(options: ServeOptions): Promise<number> {
       process.removeListener('SIGTERM', stop);
       // A second Ctrl+C now has Node's default effect: exit at once.
       log.shutdown(signal, wss.clients.size);
+      serverConsole?.stop();
       void Promise.all([
         wss.shutdown({ code: 1001, reason: 'server shutting down', timeout: SHUTDOWN_TIMEOUT_MS }),
         relay?.shutdown(SHUTDOWN_TIMEOUT_MS),

@@ -8,6 +8,8 @@ import { Composer } from './composer';
 import { initialUrl } from './config';
 import type { LogStore } from './log-store';
 import { LogView } from './log-view';
+import { mergeSaved, loadSaved } from './saved';
+import { exportSession, importSession, MAX_IMPORT_BYTES } from './session-file';
 
 type Status = 'idle' | 'connecting' | 'open' | 'closing' | 'closed';
 
@@ -174,6 +176,36 @@ export function App({ config, store }: { config: PlaygroundConfig; store: LogSto
     store.add('out', kind, { text: hex ? `payload ${hex}` : 'no payload', size: payload.length });
   }
 
+  /** Downloads the last connection's messages and the saved messages as a recording (switchboard replay runs it). */
+  function exportFile(): void {
+    store.flush();
+    const offered = protocols.split(/[\s,]+/).filter(Boolean);
+    const pairs = activeHeaders.map((h): [string, string] => [h.name.trim(), h.value]);
+    const text = exportSession({ url, protocols: offered, headers: pairs }, store.entries, loadSaved());
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(new Blob([text], { type: 'application/x-ndjson' }));
+    link.download = `session-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  }
+
+  async function importFile(file: File): Promise<void> {
+    if (file.size > MAX_IMPORT_BYTES) return setProblem(`${file.name}: files up to ${MAX_IMPORT_BYTES / 1024 / 1024} MiB can be imported`);
+    const imported = importSession(await file.text(), file.name);
+    if ('error' in imported) return setProblem(imported.error);
+    setProblem(null);
+    if (imported.settings.url) setUrl(imported.settings.url);
+    setProtocols(imported.settings.protocols.join(', '));
+    setHeaders(imported.settings.headers.map(([name, value]) => ({ id: nextHeaderId.current++, name, value })));
+    const stored = mergeSaved(imported.saved);
+    if (stored !== null) setProblem(stored);
+    store.add('event', 'info', { text: `Imported ${file.name}${imported.recorded ? ` (recorded ${imported.recorded})` : ''}: ${imported.messages.length} messages, ${imported.saved.length} saved messages` });
+    for (const m of imported.messages) {
+      if (m.opcode === 'text') store.add(m.direction, 'text', { text: m.text, size: utf8Length(m.text!) });
+      else store.add(m.direction, 'binary', { bytes: m.bytes, size: m.bytes!.length });
+    }
+  }
+
   function updateHeader(id: number, field: 'name' | 'value', value: string): void {
     setHeaders((rows) => rows.map((r) => (r.id === id ? { ...r, [field]: value } : r)));
   }
@@ -260,6 +292,25 @@ export function App({ config, store }: { config: PlaygroundConfig; store: LogSto
             <input type="checkbox" checked={forceRelay || activeHeaders.length > 0} disabled={activeHeaders.length > 0} onChange={(e) => setForceRelay(e.currentTarget.checked)} />{' '}
             Relay through switchboard
             <span class="hint"> (handshake response, pings; on whenever there are headers)</span>
+          </label>
+        </div>
+
+        <div class="options-row session-row">
+          <button type="button" onClick={exportFile} title="The last connection's messages and the saved messages, in the format switchboard replay runs">
+            Export session
+          </button>
+          <label class="file-button">
+            Import session
+            <input
+              type="file"
+              accept=".jsonl,.ndjson,.json,application/x-ndjson,application/json"
+              data-testid="import-session"
+              onChange={(e) => {
+                const input = e.currentTarget;
+                const file = input.files?.[0];
+                if (file) void importFile(file).finally(() => (input.value = ''));
+              }}
+            />
           </label>
         </div>
 

@@ -1,9 +1,9 @@
 // The composer (text, JSON, binary as hex or a file; Ctrl+Enter sends) and
 // the saved messages (named, in localStorage, sent again with one click).
-import { useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { SendResult } from './app';
 import { formatBytes, parseHex, parseJson, toHex } from './codec';
-import { loadSaved, newId, storeSaved, type ComposeMode, type SavedMessage } from './saved';
+import { loadSaved, newId, SAVED_CHANGED, storeSaved, type ComposeMode, type SavedMessage } from './saved';
 
 const MODES: Array<[ComposeMode, string]> = [
   ['text', 'Text'],
@@ -35,6 +35,11 @@ export function Composer({ send, connected }: { send: (data: string | Uint8Array
   const [saved, setSaved] = useState<SavedMessage[]>(() => loadSaved());
   const [saveName, setSaveName] = useState('');
   const formRef = useRef<HTMLFormElement>(null);
+  useEffect(() => {
+    const reload = (): void => setSaved(loadSaved());
+    window.addEventListener(SAVED_CHANGED, reload);
+    return () => window.removeEventListener(SAVED_CHANGED, reload);
+  }, []);
 
   const body = drafts[mode];
   const jsonError = mode === 'json' && body.trim() !== '' ? (() => {

@@ -34,6 +34,17 @@ export function storeSaved(messages: SavedMessage[]): string | null {
   }
 }
 
+/** Fired on window when the list was changed from outside the composer (an import). */
+export const SAVED_CHANGED = 'switchboard-saved-changed';
+
+/** Adds `messages` to the stored list (replacing any of the same name) and tells the composer. */
+export function mergeSaved(messages: readonly SavedMessage[]): string | null {
+  const names = new Set(messages.map((m) => m.name));
+  const problem = storeSaved([...loadSaved().filter((m) => !names.has(m.name)), ...messages]);
+  if (problem === null) window.dispatchEvent(new Event(SAVED_CHANGED));
+  return problem;
+}
+
 export function newId(): string {
   return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
