@@ -1,28 +1,11 @@
 // How the CLI shows data, close codes and errors in one line of text.
 import { STATUS_CODES } from 'node:http';
 import { escapeControls, safeJson } from './terminal-safe.js';
-
-const CLOSE_NAMES: Record<number, string> = {
-  1000: 'normal closure',
-  1001: 'going away',
-  1002: 'protocol error',
-  1003: 'unsupported data',
-  1005: 'no status code',
-  1006: 'abnormal closure, no close frame',
-  1007: 'invalid payload data',
-  1008: 'policy violation',
-  1009: 'message too big',
-  1010: 'mandatory extension',
-  1011: 'internal error',
-  1012: 'service restart',
-  1013: 'try again later',
-  1014: 'bad gateway',
-  1015: 'TLS handshake failure',
-};
+import { CLOSE_CODE_NAMES } from '../shared/close-codes.js';
 
 /** "1009 (message too big)", with the reason quoted when there is one. */
 export function describeClose(code: number, reason: Buffer | string = ''): string {
-  const name = CLOSE_NAMES[code];
+  const name = CLOSE_CODE_NAMES[code];
   const text = typeof reason === 'string' ? reason : reason.toString('utf8');
   return `${code}${name ? ` (${name})` : ''}${text ? ` ${safeJson(text)}` : ''}`;
 }

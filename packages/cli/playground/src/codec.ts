@@ -1,3 +1,4 @@
+import { CLOSE_CODE_NAMES } from '../../shared/close-codes';
 // Small pure helpers: hex, sizes, times, close codes, JSON.
 
 /** "48 65 6c" / "48656c" / "0x48, 0x65" → bytes; an error message for anything else. */
@@ -62,27 +63,9 @@ export function formatTime(ms: number): string {
   return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
 }
 
-const CLOSE_NAMES: Record<number, string> = {
-  1000: 'normal closure',
-  1001: 'going away',
-  1002: 'protocol error',
-  1003: 'unsupported data',
-  1005: 'no status code',
-  1006: 'abnormal closure',
-  1007: 'invalid payload data',
-  1008: 'policy violation',
-  1009: 'message too big',
-  1010: 'mandatory extension',
-  1011: 'internal error',
-  1012: 'service restart',
-  1013: 'try again later',
-  1014: 'bad gateway',
-  1015: 'TLS handshake failure',
-};
-
 /** "1000 (normal closure)" */
 export function describeCloseCode(code: number): string {
-  const name = CLOSE_NAMES[code];
+  const name = CLOSE_CODE_NAMES[code];
   return name ? `${code} (${name})` : String(code);
 }
 
