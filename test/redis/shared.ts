@@ -56,7 +56,7 @@ export function coreTests(connection: () => Record<string, unknown>): void {
     const [a, b] = await start(2);
     const room = `lobby-${Math.random()}`;
     const ann = connect(a!, 'ann');
-    const presence: Array<{ join?: { user: string }; leave?: { user: string } }> = [];
+    const presence: Array<{ join?: { user: string | null }; leave?: { user: string | null } }> = [];
     ann.client.on('presence', (p) => presence.push(p));
     await ann.client.join(room);
     const bob = connect(b!, 'bob');
