@@ -6,6 +6,7 @@
 // wire (the switchboard.v1 protocol, isomorphic) stands beside them, used by
 // hub and by client, the browser client, which stands apart from the Node layers.
 // The page and the command share one contract, packages/cli/shared, which imports nothing.
+//   packages/redis: the Redis adapter, on the library's public entry points too.
 
 /** Node built-ins that do I/O or keep time: never in the sans-I/O protocol layer. */
 const NODE_IO = ['net', 'tls', 'http', 'https', 'http2', 'events', 'timers', 'timers/promises', 'stream', 'stream/promises', 'child_process', 'fs', 'fs/promises', 'dgram', 'dns', 'worker_threads', 'cluster', 'readline', 'process'];
@@ -118,6 +119,22 @@ module.exports = {
       to: { path: '^packages/switchboard/src/', pathNot: '^packages/switchboard/src/(index\\.ts|[a-z]+/index\\.ts)$' },
     },
     {
+      name: 'redis-uses-the-public-api',
+      comment:
+        'The Redis adapter (packages/redis) builds on the library as any adapter would: through its entry ' +
+        "points ('switchboard/hub'), never a module inside the package.",
+      severity: 'error',
+      from: { path: '^packages/redis/' },
+      to: { path: '^packages/switchboard/src/', pathNot: '^packages/switchboard/src/(index\\.ts|[a-z]+/index\\.ts)$' },
+    },
+    {
+      name: 'library-never-imports-redis',
+      comment: 'The library knows adapters only by the Adapter interface: it does not depend on the Redis adapter (nor on its Redis client).',
+      severity: 'error',
+      from: { path: '^packages/switchboard/' },
+      to: { path: '^packages/redis/' },
+    },
+    {
       name: 'contract-stands-alone',
       comment: 'packages/cli/shared is read by the command (Node) and the page (browser): it imports nothing.',
       severity: 'error',
@@ -128,7 +145,7 @@ module.exports = {
       name: 'no-unresolvable-imports',
       comment: 'An import the checker cannot resolve is one it cannot check.',
       severity: 'error',
-      from: { path: '^packages/(switchboard|cli)/' },
+      from: { path: '^packages/(switchboard|cli|redis)/' },
       to: { couldNotResolve: true },
     },
   ],

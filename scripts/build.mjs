@@ -2,7 +2,8 @@
 // and dist/cjs with the TypeScript compiler, plus the CommonJS entry that makes
 // `require('switchboard')` return the WebSocket class, as `require('ws')`
 // does), then the CLI (packages/cli: dist/src and dist/shared with the
-// compiler, dist/playground with Vite).
+// compiler, dist/playground with Vite) and the Redis adapter (packages/redis:
+// dist with the compiler).
 //
 //   node scripts/build.mjs           every step whose inputs changed since it last ran
 //   node scripts/build.mjs --lib     only the library: what the examples and benchmarks import
@@ -32,6 +33,7 @@ const stamps = join(root, 'node_modules/.cache/switchboard-build');
 
 const LIB = 'packages/switchboard';
 const CLI = 'packages/cli';
+const REDIS = 'packages/redis';
 // What every step depends on besides its sources: this script, the shared compiler options and the installed tool versions.
 const common = ['scripts/build.mjs', 'tsconfig.base.json', 'package.json', 'package-lock.json'];
 const steps = [
@@ -55,6 +57,15 @@ const steps = [
     inputs: [...common, `${CLI}/package.json`, `${CLI}/src`, `${CLI}/shared`, `${CLI}/tsconfig.json`],
     needs: ['esm'],
     argv: [tsc, '-p', join(root, CLI, 'tsconfig.json')],
+    skipWithLib: true,
+  },
+  {
+    // The Redis adapter compiles against the library's declarations (dist/esm), as the CLI does.
+    name: 'redis',
+    out: `${REDIS}/dist`,
+    inputs: [...common, `${REDIS}/package.json`, `${REDIS}/src`, `${REDIS}/tsconfig.json`],
+    needs: ['esm'],
+    argv: [tsc, '-p', join(root, REDIS, 'tsconfig.json')],
     skipWithLib: true,
   },
   {

@@ -81,9 +81,9 @@ export const SYSTEM_PACKAGES = [
   },
   {
     name: 'redis-server',
-    neededBy: ['redis', SELF_TEST],
+    neededBy: ['test/redis/', 'redis', SELF_TEST],
     problem() {
-      return onPath('redis-server') ? undefined : { installable: true, text: 'no redis-server on PATH' };
+      return onPath('redis-server') && onPath('redis-cli') ? undefined : { installable: true, text: 'no redis-server or redis-cli on PATH' };
     },
   },
 ];

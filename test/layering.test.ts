@@ -40,7 +40,7 @@ function cruise(cwd: string, paths: string[]): Cruise {
 const violationLines = (result: Cruise): string[] => result.summary.violations.map((v) => `${v.rule.name}: ${v.from} -> ${v.to}`).sort();
 
 const LIB = 'packages/switchboard/src/';
-const CHECKED = ['packages/switchboard/src', 'packages/cli/src', 'packages/cli/shared', 'packages/cli/playground/src'];
+const CHECKED = ['packages/switchboard/src', 'packages/cli/src', 'packages/cli/shared', 'packages/cli/playground/src', 'packages/redis/src'];
 const repo = cruise(repoRoot, CHECKED);
 
 test('the packages keep their layering', () => {
@@ -49,7 +49,7 @@ test('the packages keep their layering', () => {
 
 test('the check sees every layer', () => {
   const sources = repo.modules.map((m) => m.source);
-  for (const dir of [...['protocol/', 'node/', 'wire/', 'hub/', 'client/'].map((d) => LIB + d), 'packages/cli/src/', 'packages/cli/shared/', 'packages/cli/playground/src/']) {
+  for (const dir of [...['protocol/', 'node/', 'wire/', 'hub/', 'client/'].map((d) => LIB + d), 'packages/cli/src/', 'packages/cli/shared/', 'packages/cli/playground/src/', 'packages/redis/src/']) {
     assert.ok(sources.filter((s) => s.startsWith(dir)).length > 0, `no module of ${dir} was checked`);
   }
   assert.ok(repo.summary.totalCruised > 60, `only ${repo.summary.totalCruised} modules checked`);
@@ -60,6 +60,14 @@ test('the CLI reaches the library through its entry points, and the check follow
   assert.ok(
     cli.some((m) => m.dependencies.some((d) => d.resolved === `${LIB}index.ts`)),
     "no CLI module imports 'switchboard' as the checker sees it (tsconfig.layers.json paths)",
+  );
+});
+
+test('the Redis adapter reaches the library through its entry points, and the check follows them', () => {
+  const redis = repo.modules.filter((m) => m.source.startsWith('packages/redis/src/'));
+  assert.ok(
+    redis.some((m) => m.dependencies.some((d) => d.resolved === `${LIB}hub/index.ts`)),
+    "no Redis adapter module imports 'switchboard/hub' as the checker sees it (tsconfig.layers.json paths)",
   );
 });
 
@@ -80,6 +88,8 @@ test('the rules catch new violations (a scratch tree with one of each)', () => {
       [`${LIB}index.ts`]: 'export const api = 1;\n',
       'packages/cli/src/c.ts': "import { api } from 'switchboard';\nimport { x } from '../../switchboard/src/node/x.js';\nexport const c = [api, x];\n",
       'packages/cli/shared/contract.ts': "import { c } from '../src/c.js';\nexport const k = c;\n",
+      'packages/redis/src/r.ts': "import { api } from 'switchboard';\nimport { x } from '../../switchboard/src/node/x.js';\nexport const r = [api, x];\n",
+      [`${LIB}hub/adapter.ts`]: "import { r } from '../../../redis/src/r.js';\nexport const a = r;\n",
       'packages/cli/playground/src/page.ts': "import { c } from '../../src/c.js';\nimport { k } from '../../shared/contract.js';\nimport { x } from '../../../switchboard/src/node/x.js';\nexport const p = [c, k, x];\n",
     };
     for (const [file, text] of Object.entries(files)) {
@@ -93,6 +103,7 @@ test('the rules catch new violations (a scratch tree with one of each)', () => {
       'client-no-node: packages/switchboard/src/client/index.ts -> buffer',
       'contract-stands-alone: packages/cli/shared/contract.ts -> packages/cli/src/c.ts',
       'library-never-imports-cli: packages/switchboard/src/hub/z.ts -> packages/cli/src/c.ts',
+      'library-never-imports-redis: packages/switchboard/src/hub/adapter.ts -> packages/redis/src/r.ts',
       'node-imports-only-protocol: packages/switchboard/src/node/x.ts -> packages/switchboard/src/hub/z.ts',
       'playground-no-cli-internals: packages/cli/playground/src/page.ts -> packages/cli/src/c.ts',
       'playground-no-node-layers: packages/cli/playground/src/page.ts -> packages/switchboard/src/node/x.ts',
@@ -104,6 +115,7 @@ test('the rules catch new violations (a scratch tree with one of each)', () => {
       'protocol-only-buffer-and-crypto: packages/switchboard/src/protocol/io.ts -> net',
       'protocol-only-buffer-and-crypto: packages/switchboard/src/protocol/io.ts -> timers',
       'protocol-only-buffer-and-crypto: packages/switchboard/src/protocol/os.ts -> os',
+      'redis-uses-the-public-api: packages/redis/src/r.ts -> packages/switchboard/src/node/x.ts',
       'wire-imports-only-wire: packages/switchboard/src/wire/w.ts -> packages/switchboard/src/node/x.ts',
       'wire-no-node: packages/switchboard/src/wire/w.ts -> crypto',
     ]);

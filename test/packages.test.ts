@@ -96,3 +96,21 @@ describe('packages/cli, the command', { timeout: 120_000 }, () => {
     assert.equal(version.trim(), cli.version);
   });
 });
+
+describe('packages/redis, the Redis adapter', { timeout: 120_000 }, () => {
+  const redis = manifest('packages/redis');
+
+  test('is @switchboard/redis and depends on the library (same version) and node-redis only', () => {
+    assert.equal(redis.name, '@switchboard/redis');
+    assert.deepEqual(Object.keys(redis.dependencies ?? {}).sort(), ['@redis/client', 'switchboard']);
+    assert.equal(redis.dependencies!.switchboard, manifest('packages/switchboard').version);
+  });
+
+  test('its tarball holds the compiled adapter with its types, and no sources', () => {
+    const { files } = pack('packages/redis');
+    for (const file of ['dist/index.js', 'dist/index.d.ts', 'dist/redis-adapter.js', 'package.json']) {
+      assert.ok(files.includes(file), `${file} is missing from the tarball`);
+    }
+    assert.deepEqual(files.filter((f) => f.startsWith('src/') || (f.endsWith('.ts') && !f.endsWith('.d.ts'))), []);
+  });
+});

@@ -1,0 +1,2 @@
+// @switchboard/redis: the switchboard hub on Redis (docs/redis.md).
+export { RedisAdapter, UNAVAILABLE, type RedisAdapterOptions } from './redis-adapter.js';

@@ -1,0 +1,153 @@
+// Messages between nodes that are not room messages: an event for a user's
+// connections, for one connection, or for every connection (hub.broadcast).
+// They travel on one channel every node subscribes to; a request for one
+// connection is answered by every node on the asker's own reply channel, so
+// that it learns whether the connection was found. Nothing of this is stored:
+// like hub.to(user).emit on one process, it reaches who is connected now.
+import { Buffer } from 'node:buffer';
+import type { AdapterSink, Sender } from 'switchboard/hub';
+import type { RedisLink } from './link.js';
+
+type Payload = { e: string; d?: unknown; b?: 1; f?: Sender };
+type Envelope =
+  | (Payload & { k: 'u'; o: string; u: string })
+  | (Payload & { k: 'a'; o: string; x?: readonly string[] })
+  | (Payload & { k: 'c'; o: string; c: string; q: number })
+  | { k: 'r'; q: number; ok: boolean };
+
+function isBinary(data: unknown): data is ArrayBuffer | ArrayBufferView {
+  return data instanceof ArrayBuffer || ArrayBuffer.isView(data);
+}
+
+function payload(ev: string, data: unknown, from: Sender | undefined): Payload {
+  const out: Payload = { e: ev };
+  if (isBinary(data)) {
+    const bytes = data instanceof ArrayBuffer ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    out.d = bytes.toString('base64');
+    out.b = 1;
+  } else if (data !== undefined) out.d = data;
+  if (from !== undefined) out.f = from;
+  return out;
+}
+
+const dataOf = (p: Payload): unknown => (p.b === 1 ? Buffer.from(p.d as string, 'base64') : p.d);
+
+interface Question {
+  answers: number;
+  expected: number;
+  resolve(found: boolean): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export class NodeBus {
+  private readonly questions = new Map<number, Question>();
+  private nextQuestion = 1;
+  private readonly listener = (text: string): void => this.receive(text);
+
+  constructor(
+    private readonly link: RedisLink,
+    /** The channel every node listens to. */
+    private readonly channel: string,
+    /** Each node's reply channel: `replyPrefix + node id`. */
+    private readonly replyPrefix: string,
+    private readonly node: string,
+    private readonly sink: () => AdapterSink | null,
+    private readonly requestTimeout: number,
+    private readonly reportError: (error: unknown) => void,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.link.subscribe(this.channel, this.listener);
+    await this.link.subscribe(this.replyPrefix + this.node, this.listener);
+  }
+
+  async stop(): Promise<void> {
+    for (const question of this.questions.values()) {
+      clearTimeout(question.timer);
+      question.resolve(false);
+    }
+    this.questions.clear();
+    await Promise.allSettled([this.link.unsubscribe(this.channel, this.listener), this.link.unsubscribe(this.replyPrefix + this.node, this.listener)]);
+  }
+
+  /** Publishes on the shared channel; resolves with how many nodes (this one included) listen. */
+  private async post(envelope: Envelope): Promise<number> {
+    return Number(await this.link.send(this.channel, ['SPUBLISH', this.channel, JSON.stringify(envelope)]));
+  }
+
+  async toUser(user: string, ev: string, data: unknown, from: Sender | undefined): Promise<void> {
+    await this.post({ k: 'u', o: this.node, u: user, ...payload(ev, data, from) });
+  }
+
+  async toAll(ev: string, data: unknown, except: readonly string[] | undefined): Promise<void> {
+    const envelope: Envelope = { k: 'a', o: this.node, ...payload(ev, data, undefined) };
+    if (except !== undefined && except.length > 0) envelope.x = except;
+    await this.post(envelope);
+  }
+
+  /** Asks the other nodes to deliver to `client`; true once one has, false when none has (or none answers in time). */
+  async toClient(client: string, ev: string, data: unknown, from: Sender | undefined): Promise<boolean> {
+    const q = this.nextQuestion++;
+    const answer = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => this.settle(q, false), this.requestTimeout);
+      timer.unref();
+      this.questions.set(q, { answers: 0, expected: Infinity, resolve, timer });
+    });
+    let listeners: number;
+    try {
+      listeners = await this.post({ k: 'c', o: this.node, c: client, q, ...payload(ev, data, from) });
+    } catch (error) {
+      this.settle(q, false);
+      throw error;
+    }
+    const question = this.questions.get(q);
+    if (question !== undefined) {
+      question.expected = listeners - 1;
+      if (question.answers >= question.expected) this.settle(q, false);
+    }
+    return answer;
+  }
+
+  private settle(q: number, found: boolean): void {
+    const question = this.questions.get(q);
+    if (question === undefined) return;
+    this.questions.delete(q);
+    clearTimeout(question.timer);
+    question.resolve(found);
+  }
+
+  private receive(text: string): void {
+    let envelope: Envelope;
+    try {
+      envelope = JSON.parse(text) as Envelope;
+    } catch (error) {
+      this.reportError(error);
+      return;
+    }
+    if (envelope.k === 'r') {
+      const question = this.questions.get(envelope.q);
+      if (question === undefined) return;
+      if (envelope.ok) this.settle(envelope.q, true);
+      else if (++question.answers >= question.expected) this.settle(envelope.q, false);
+      return;
+    }
+    // This node delivered its own part before publishing.
+    if (envelope.o === this.node) return;
+    const sink = this.sink();
+    if (sink === null) return;
+    switch (envelope.k) {
+      case 'u':
+        sink.deliverUser(envelope.u, envelope.e, dataOf(envelope), envelope.f);
+        return;
+      case 'a':
+        sink.deliverAll?.(envelope.e, dataOf(envelope), envelope.x);
+        return;
+      case 'c': {
+        const ok = sink.deliverClient(envelope.c, envelope.e, dataOf(envelope), envelope.f);
+        const reply = this.replyPrefix + envelope.o;
+        this.link.send(reply, ['SPUBLISH', reply, JSON.stringify({ k: 'r', q: envelope.q, ok })]).catch(this.reportError);
+        return;
+      }
+    }
+  }
+}

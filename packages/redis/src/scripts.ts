@@ -1,0 +1,154 @@
+// The Lua scripts: each runs atomically on the Redis (or Cluster shard) that
+// holds the room, so an id, its history entry and its fan-out are one step,
+// and presence changes are decided and announced once. Every key of a room
+// shares its hash tag `{room}` (one Cluster slot), and so does its channel,
+// which sharded pub/sub (SPUBLISH, Redis 7) routes by slot like a key.
+//
+// Time is the server's (TIME), never a node's: nodes' clocks may disagree,
+// the shard holding a room is one clock. Since Redis 7 scripts replicate
+// their effects, so TIME before writes is allowed.
+import { createHash } from 'node:crypto';
+
+/** A script and its SHA1, for EVALSHA with a fallback to EVAL on NOSCRIPT. */
+export interface Script {
+  readonly source: string;
+  readonly sha: string;
+}
+
+function script(source: string): Script {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+/** Server time in ms; shared prologue. */
+const NOW = `local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+`;
+
+/**
+ * The room's epoch, drawn (ARGV[1], a fresh candidate from the caller) when its
+ * counter is missing: a new run of ids, whose history starts empty.
+ */
+const EPOCH = `local state, log = KEYS[1], KEYS[2]
+local fields = redis.call('HMGET', state, 'epoch', 'head', 'ms')
+local epoch, head, last = fields[1], tonumber(fields[2] or '0'), tonumber(fields[3] or '0')
+if not epoch then
+  epoch = ARGV[1]
+  head = 0
+  last = 0
+  redis.call('DEL', log)
+  redis.call('HSET', state, 'epoch', epoch, 'head', 0)
+end
+`;
+
+/**
+ * Publish one message. KEYS: state (hash: epoch, head, ms), log (stream), channel.
+ * ARGV: epoch candidate, maxMessages, maxAge ms, state ttl ms, header, data.
+ * Stream ids are `<ms>-<mid>` (ms never decreasing), so MINID trims by age and
+ * the entries after id `since` are the last `head - since` ones.
+ * Returns { mid, epoch }.
+ */
+export const PUBLISH = script(`${EPOCH}${NOW}
+if now < last then now = last end
+local mid = redis.call('HINCRBY', state, 'head', 1)
+redis.call('HSET', state, 'ms', now)
+redis.call('PEXPIRE', state, ARGV[4])
+local maxMessages = tonumber(ARGV[2])
+if maxMessages > 0 then
+  redis.call('XADD', log, 'MAXLEN', maxMessages, now .. '-' .. mid, 'h', ARGV[5], 'd', ARGV[6])
+  redis.call('XTRIM', log, 'MINID', (now - tonumber(ARGV[3])) .. '-0')
+  redis.call('PEXPIRE', log, ARGV[3])
+end
+redis.call('SPUBLISH', KEYS[3], mid .. ' ' .. epoch .. ' ' .. now .. ' ' .. ARGV[5] .. '\\n' .. ARGV[6])
+return { mid, epoch }
+`);
+
+/**
+ * History after `since`, with the head and epoch read in the same step, and the reset decided
+ * there. KEYS: state, log. ARGV: epoch candidate, since ('' for none), the client's epoch
+ * ('' for none), maxAge ms, state ttl ms.
+ * Returns { epoch, head, reset (0/1), entries } (entries newest first unless reset).
+ */
+export const HISTORY = script(`${EPOCH}
+if fields[1] == false then redis.call('PEXPIRE', state, ARGV[5]) end
+if ARGV[2] == '' then return { epoch, head, 0, {} } end
+local since = tonumber(ARGV[2])
+local reset = 0
+if (ARGV[3] ~= '' and ARGV[3] ~= epoch) or since > head then reset = 1 end
+${NOW}
+redis.call('XTRIM', log, 'MINID', (now - tonumber(ARGV[4])) .. '-0')
+local entries = {}
+if reset == 1 then
+  entries = redis.call('XRANGE', log, '-', '+')
+elseif head > since then
+  entries = redis.call('XREVRANGE', log, '+', '-', 'COUNT', head - since)
+end
+return { epoch, head, reset, entries }
+`);
+
+/**
+ * A member joins. KEYS: presence (hash id -> "<joined ms> <member JSON>"), deadlines (zset id
+ * -> expiry ms), channel. ARGV: id, member JSON, ttl ms. Announces the join on the channel.
+ */
+export const JOIN = script(`${NOW}
+local ttl = tonumber(ARGV[3])
+local existing = redis.call('HGET', KEYS[1], ARGV[1])
+local joined = now
+if existing then joined = tonumber(string.match(existing, '^(%d+)')) end
+redis.call('HSET', KEYS[1], ARGV[1], joined .. ' ' .. ARGV[2])
+redis.call('ZADD', KEYS[2], now + ttl, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], 2 * ttl)
+redis.call('PEXPIRE', KEYS[2], 2 * ttl)
+redis.call('SPUBLISH', KEYS[3], 'j ' .. ARGV[2])
+return 1
+`);
+
+/** Removes one member and announces it, once; the expired ones too. */
+const REMOVE = `local function remove(id)
+  local value = redis.call('HGET', KEYS[1], id)
+  redis.call('ZREM', KEYS[2], id)
+  if not value then return 0 end
+  redis.call('HDEL', KEYS[1], id)
+  redis.call('SPUBLISH', KEYS[3], 'l ' .. string.sub(value, string.find(value, ' ') + 1))
+  return 1
+end
+local function sweep()
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
+  for _, id in ipairs(expired) do remove(id) end
+  return #expired
+end
+`;
+
+/** A member leaves. KEYS: presence, deadlines, channel. ARGV: id. Returns 1 when it was there. */
+export const LEAVE = script(`${NOW}${REMOVE}
+return remove(ARGV[1])
+`);
+
+/**
+ * The heartbeat of one room: sweeps members whose node stopped refreshing them (announcing each
+ * leave once: whichever node's script removes it first), pushes the deadlines of this node's
+ * members, and reads the room's head and epoch for the continuity check. KEYS: presence,
+ * deadlines, channel, state. ARGV: ttl ms, then this node's member ids. Returns { swept, ids not
+ * found (swept while this node was cut off: it joins them again), head, epoch or false }.
+ */
+export const REFRESH = script(`${NOW}${REMOVE}
+local swept = sweep()
+local ttl = tonumber(ARGV[1])
+local missing = {}
+for i = 2, #ARGV do
+  if redis.call('ZADD', KEYS[2], 'XX', 'CH', now + ttl, ARGV[i]) == 0 and not redis.call('ZSCORE', KEYS[2], ARGV[i]) then
+    missing[#missing + 1] = ARGV[i]
+  end
+end
+if #ARGV > 1 then
+  redis.call('PEXPIRE', KEYS[1], 2 * ttl)
+  redis.call('PEXPIRE', KEYS[2], 2 * ttl)
+end
+local state = redis.call('HMGET', KEYS[4], 'head', 'epoch')
+return { swept, missing, tonumber(state[1] or '0'), state[2] }
+`);
+
+/** The members, after sweeping the expired ones. KEYS: presence, deadlines, channel. Returns the hash's values. */
+export const MEMBERS = script(`${NOW}${REMOVE}
+sweep()
+return redis.call('HVALS', KEYS[1])
+`);
