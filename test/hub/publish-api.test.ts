@@ -124,7 +124,7 @@ describe('hub: HTTP publish endpoint', { timeout: 60_000 }, () => {
     const h = await startApiHub({ publishApi: { key: ['old-key', 'new-key'] } });
     closers.push(h.close);
     const body = { room: 'r', event: 'e', data: 1 };
-    for (const headers of [{}, { authorization: 'apikey wrong' }, { authorization: 'apikey new-ke' }, { authorization: 'apikey new-keyy' }, { authorization: 'Basic bmV3LWtleQ==' }, { authorization: 'apikey' }, { authorization: 'apikey new-key extra' }]) {
+    for (const headers of [{} as Record<string, string>, { authorization: 'apikey wrong' }, { authorization: 'apikey new-ke' }, { authorization: 'apikey new-keyy' }, { authorization: 'Basic bmV3LWtleQ==' }, { authorization: 'apikey' }, { authorization: 'apikey new-key extra' }]) {
       const answer = await publish(h.port, body, headers);
       assert.equal(answer.status, 401, JSON.stringify(headers));
       assert.equal(answer.body.error, 'unauthorized');
