@@ -29,7 +29,8 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     serve: async (o) => {
       if (o.workers !== undefined && o.workers > 1 && cluster.isPrimary) {
         // The primary only supervises: each worker parses the same command line and runs serve().
-        const log = new ServerLog(o.log, styleFor(process.stdout));
+        // Written at once (not batched): the primary's own lines follow it directly.
+        const log = new ServerLog(o.log, styleFor(process.stdout), false, (line) => process.stdout.write(`${line}\n`));
         code = await runPrimary(o.workers, o.log, (address) => log.listening(address));
         return;
       }

@@ -50,10 +50,11 @@ export function onPrimaryGone(stop: () => void): void {
   });
 }
 
-/** The primary's own lines (worker started, exited, restarted), in the log's format. */
-function primaryLine(format: LogFormat, event: string, fields: Record<string, string | number | undefined>, text: string): void {
-  if (format === 'json') process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), event, ...fields })}\n`);
-  else if (format === 'human') process.stdout.write(`${new Date().toISOString()} - ${event} ${text}\n`);
+/** The primary's own lines (worker started, exited, restarted), in the log's format; null: none (--quiet). */
+function primaryLine(format: LogFormat, event: string, fields: Record<string, string | number | undefined>, text: string): string | null {
+  if (format === 'json') return JSON.stringify({ time: new Date().toISOString(), event, ...fields });
+  if (format === 'human') return `${new Date().toISOString()} - ${event} ${text}`;
+  return null;
 }
 
 /**
@@ -66,17 +67,29 @@ export function runPrimary(count: number, format: LogFormat, showListening: (add
     const restarts: number[] = [];
     let stopping = false;
     let announced = false;
+    const listening = new Set<number>();
     let exitCode = 0;
+    // The listening line comes first, as without --workers: lines before it wait.
+    const early: string[] = [];
+    const print = (line: string | null): void => {
+      if (line === null) return;
+      if (announced) process.stdout.write(`${line}\n`);
+      else early.push(line);
+    };
 
     const fork = (slot: number): void => {
       const worker = cluster.fork({ SWITCHBOARD_WORKER: String(slot) });
       slots.set(worker, slot);
-      worker.on('online', () => primaryLine(format, 'worker-started', { worker: slot, pid: worker.process.pid }, `worker ${slot} started (pid ${worker.process.pid})`));
+      worker.on('online', () => print(primaryLine(format, 'worker-started', { worker: slot, pid: worker.process.pid }, `worker ${slot} started (pid ${worker.process.pid})`)));
       worker.on('message', (message: unknown) => {
         const m = message as Partial<ListeningMessage> | null;
         if (m?.sb !== 'listening' || announced || typeof m.url !== 'string') return;
+        // Once every worker listens: then connections are spread over all of them from the first.
+        listening.add(slot);
+        if (listening.size < count) return;
         announced = true;
         showListening({ url: m.url, allInterfaces: m.allInterfaces === true });
+        for (const line of early.splice(0)) process.stdout.write(`${line}\n`);
       });
       worker.on('error', () => {}); // an IPC error: its 'exit' follows
     };
@@ -107,7 +120,7 @@ export function runPrimary(count: number, format: LogFormat, showListening: (add
         return;
       }
       restarts.push(now);
-      primaryLine(format, 'worker-exited', { worker: slot, pid: worker.process.pid, code: code ?? undefined, signal: signal ?? undefined }, `worker ${slot} (pid ${worker.process.pid}) exited (${how}); restarting`);
+      print(primaryLine(format, 'worker-exited', { worker: slot, pid: worker.process.pid, code: code ?? undefined, signal: signal ?? undefined }, `worker ${slot} (pid ${worker.process.pid}) exited (${how}); restarting`));
       fork(slot);
     });
 
