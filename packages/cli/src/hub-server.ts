@@ -111,7 +111,15 @@ export async function serveHub(options: ServeOptions & HubServeOptions, tls: { c
     return 1;
   }
   hub.on('error', (error: unknown) => process.stderr.write(`switchboard: hub: ${error instanceof Error ? error.message : String(error)}\n`));
-  if (options.auth !== undefined) hub.use(authMiddleware(options.auth));
+  if (options.auth !== undefined) {
+    const check = authMiddleware(options.auth);
+    hub.use((client, next) =>
+      check(client, (error) => {
+        if (error !== undefined) log.refused(client.handshake.address ?? 'unknown', 4401, error.message);
+        next(error);
+      }),
+    );
+  }
 
   const numbers = new WeakMap<HubConnection<any, any>, number>();
   let nextId = 0;
