@@ -134,7 +134,7 @@ export class RawClient {
 }
 
 /** A switchboard/client HubClient on Switchboard's WebSocket. */
-export function hubClient<L extends EventsMap = DefaultEvents, S extends EventsMap = DefaultEvents>(url: string, options: ClientOptions = {}): HubClient<L, S> {
+export function hubClient<L extends EventsMap = DefaultEvents, S extends EventsMap = DefaultEvents>(url: string | readonly string[], options: ClientOptions = {}): HubClient<L, S> {
   return new HubClient<L, S>(url, { WebSocket, ...options });
 }
 

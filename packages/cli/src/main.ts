@@ -5,8 +5,12 @@ import { UsageError } from './options.js';
 import { servePlayground } from './playground.js';
 import { createProgram } from './program.js';
 import { replay } from './replay.js';
+import cluster from 'node:cluster';
 import { serve } from './serve.js';
 import { rewriteWscatArgv } from './wscat-argv.js';
+import { ServerLog } from './server-log.js';
+import { styleFor } from './color.js';
+import { runPrimary } from './workers.js';
 
 export interface MainOptions {
   /** The package version, for --version (bin/switchboard.js reads it from package.json). */
@@ -24,6 +28,13 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   let code = 0;
   const program = createProgram(options.version ?? '0.0.0', {
     serve: async (o) => {
+      if (o.workers !== undefined && o.workers > 1 && cluster.isPrimary) {
+        // The primary only supervises: each worker parses the same command line and runs serve().
+        // Written at once (not batched): the primary's own lines follow it directly.
+        const log = new ServerLog(o.log, styleFor(process.stdout), false, (line) => process.stdout.write(`${line}\n`));
+        code = await runPrimary(o.workers, o.log, (address) => log.listening(address));
+        return;
+      }
       code = await serve({ ...o, playgroundDir: options.playgroundDir });
     },
     playground: async (o) => {

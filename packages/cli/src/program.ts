@@ -10,6 +10,7 @@ import { parseRelayAllow, type PlaygroundOptions } from './playground.js';
 import type { ReplayOptions } from './replay.js';
 import type { LogFormat } from './server-log.js';
 import { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_PAYLOAD, type ServeOptions } from './serve.js';
+import { hubServeOptions, HUB_EXAMPLES, parseOrigins, parseWorkers } from './hub-options.js';
 
 export interface Actions {
   serve(options: ServeOptions): Promise<void>;
@@ -167,8 +168,19 @@ Run "switchboard <command> --help" for a command's options.`);
     .option('--heartbeat <seconds>', 'ping connections quiet this long; drop those that do not answer within as long again', parseSeconds)
     .option('--no-playground', 'do not serve the browser playground (GET /) and its relay')
     .option('--relay-allow <hosts>', 'let the playground\'s relay connect to these hosts too (comma-separated, repeatable; "*" for any)', parseRelayAllow)
-    .addHelpText('after', SERVE_EXAMPLES)
-    .action(async (o: Record<string, unknown>) => {
+    .option('--workers <count>', 'processes sharing the port (node:cluster), "auto" for one per core; a dead one is restarted', parseWorkers)
+    .addOption(new Option('--hub', 'run a switchboard/hub server (rooms, presence, resume) on --path, default /hub').conflicts(['tutorial', 'echo', 'broadcast', 'exec', 'subprotocol']))
+    .addOption(new Option('--auth-token <secret>', '--hub: clients must present this token (hello auth.token, ?token= or Bearer)').env('SWITCHBOARD_AUTH_TOKEN').conflicts('jwtSecret'))
+    .addOption(new Option('--jwt-secret <secret>', '--hub: clients must present a JWT signed with this HS256 secret; its "sub" is the user id').env('SWITCHBOARD_JWT_SECRET'))
+    .option('--allow-origin <origins>', '--hub: accept browsers only from these origins (comma-separated, repeatable)', parseOrigins)
+    .option('--history <count>', '--hub: messages kept per room for resume (default 1000; 0: none)', parseCount)
+    .option('--history-age <seconds>', '--hub: how long a message stays in history (default 600)', parseSeconds)
+    .option('--rate <messages>', '--hub: messages per second a connection may send, sustained (default 50; 0: no limit)', parseCount)
+    .option('--burst <messages>', '--hub: messages a connection may send in a burst (default 100)', parseCount)
+    .addOption(new Option('--api-key <key>', '--hub: enable POST /api/publish with "Authorization: apikey KEY"').env('SWITCHBOARD_API_KEY'))
+    .addOption(new Option('--redis <url>', '--hub: share rooms with other processes through Redis (needs @switchboard/redis)').env('SWITCHBOARD_REDIS_URL'))
+    .addHelpText('after', SERVE_EXAMPLES + HUB_EXAMPLES)
+    .action(async (o: Record<string, unknown>, command: Command) => {
       const mode: Mode = o.echo ? 'echo' : o.broadcast ? 'broadcast' : 'tutorial';
       const log: LogFormat = o.json ? 'json' : o.quiet ? 'quiet' : 'human';
       await actions.serve({
@@ -190,6 +202,8 @@ Run "switchboard <command> --help" for a command's options.`);
         heartbeat: o.heartbeat as number | undefined,
         interactive: o.interactive === true,
         tcpConnect: o.tcpConnect as string | undefined,
+        workers: o.workers as number | undefined,
+        ...hubServeOptions(o, (name) => command.getOptionValueSource(name)),
       });
     });
 

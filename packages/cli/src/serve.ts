@@ -8,7 +8,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type VerifyClientCallback, type VerifyClientInfo, type WebSocket, type WebSocketServerOptions } from 'switchboard';
 import { styleFor } from './color.js';
-import { DEFAULT_HOST, listeningAddress } from './listen-address.js';
+import { DEFAULT_HOST } from './listen-address.js';
 import { MODES, type Mode } from './modes.js';
 import { UsageError } from './options.js';
 import { isRelayRequest, PlaygroundSite, relayLogger, upgradeRequired } from './playground.js';
@@ -17,9 +17,15 @@ import { ServerLog, type LogFormat } from './server-log.js';
 import { ProgramBridge, splitCommand } from './exec-bridge.js';
 import { ServerConsole } from './server-console.js';
 import { bridgeToTcpServer, parseHostPort } from './tcp-bridge.js';
+import { serveHub, type HubServeOptions } from './hub-server.js';
+import { announceListening, onPrimaryGone, workerSlot } from './workers.js';
 
-export interface ServeOptions {
+export interface ServeOptions extends HubServeOptions {
   port: number;
+  /** --hub: a switchboard/hub server (hub-server.ts) instead of a mode. */
+  hub?: boolean;
+  /** --workers: processes sharing the port (workers.ts); main.ts forks them, each runs serve(). */
+  workers?: number;
   /** Address to listen on (default 127.0.0.1; 0.0.0.0 or :: for every interface). */
   host?: string;
   path?: string;
@@ -68,8 +74,10 @@ export const DEFAULT_MAX_PROCESSES = 16;
 /** Runs the server until SIGINT/SIGTERM (resolves 0) or a server error such as a port in use (resolves 1). */
 export function serve(options: ServeOptions): Promise<number> {
   const tls = readTlsFiles(options);
+  if (options.hub === true) return serveHub(options, tls);
   // With --interactive the console shows the events above its prompt: the log prints only the listening line.
   const log = new ServerLog(options.interactive ? 'quiet' : options.log, styleFor(process.stdout), options.mode === 'tutorial');
+  log.worker = workerSlot;
   const wssOptions: WebSocketServerOptions = {
     maxPayload: options.maxPayload,
     maxFragments: options.maxFragments ?? DEFAULT_MAX_FRAGMENTS,
@@ -175,7 +183,7 @@ export function serve(options: ServeOptions): Promise<number> {
     server.on('listening', () => {
       const address = server.address();
       if (address === null || typeof address !== 'object') return;
-      log.listening(listeningAddress(tls ? 'wss' : 'ws', address));
+      announceListening(log, tls ? 'wss' : 'ws', address);
       if (options.interactive) {
         serverConsole = new ServerConsole(styleFor(process.stdout.isTTY ? process.stdout : process.stderr), () => stop('SIGINT'));
         // After the (batched) listening line, so that it is the first line printed.
@@ -187,7 +195,10 @@ export function serve(options: ServeOptions): Promise<number> {
       server.close();
       resolve(1);
     });
+    let stopped = false;
     const stop = (signal: NodeJS.Signals): void => {
+      if (stopped) return;
+      stopped = true;
       process.removeListener('SIGINT', stop);
       process.removeListener('SIGTERM', stop);
       // A second Ctrl+C now has Node's default effect: exit at once.
@@ -204,6 +215,7 @@ export function serve(options: ServeOptions): Promise<number> {
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    onPrimaryGone(() => stop('SIGTERM'));
     server.listen(options.port, options.host ?? DEFAULT_HOST);
   });
 }

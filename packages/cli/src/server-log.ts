@@ -44,6 +44,9 @@ export function batchedWriter(stream: { write(text: string): unknown }): (line: 
 }
 
 export class ServerLog {
+  /** The --workers process this log is of (shown as w2#7, JSON "worker": 2); null outside a cluster. */
+  worker: number | null = null;
+
   constructor(
     readonly format: LogFormat,
     private readonly style: Style,
@@ -120,13 +123,13 @@ export class ServerLog {
   }
 
   private human(id: number | undefined, event: string, text: string): void {
-    const tag = id === undefined ? '-' : `#${id}`;
+    const tag = `${this.worker === null ? '' : `w${this.worker}`}${id === undefined ? '-' : `#${id}`}`;
     // `text` holds peer data (paths, messages, reasons, offered subprotocols): never raw on a terminal.
     this.write(`${this.style.dim(this.now().toISOString())} ${this.style.bold(tag)} ${event} ${escapeControls(text)}`);
   }
 
   private json(event: string, id: number | undefined, fields: Fields): void {
-    const record: Fields = { time: this.now().toISOString(), event, id, ...fields };
+    const record: Fields = { time: this.now().toISOString(), event, ...(this.worker === null ? {} : { worker: this.worker }), id, ...fields };
     this.write(safeJson(record));
   }
 }

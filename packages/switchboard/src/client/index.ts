@@ -161,17 +161,37 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
   private readonly maxRooms: number;
   private readonly maxMembers: number;
 
-  constructor(
-    readonly url: string,
-    options: ClientOptions = {},
-  ) {
+  /** The hub URLs, in the order they are tried (one, or several to fail over between). */
+  readonly urls: readonly string[];
+  /** Index in `urls` of the URL in use (or tried next). */
+  private urlIndex = 0;
+
+  /**
+   * `url` may be a list: the client connects to the first, and every reconnection (after a
+   * connection dropped or an attempt failed) goes to the next one, round-robin, resuming its
+   * rooms there. Meant for hubs that share an adapter, so that any of them can resume a room.
+   */
+  constructor(url: string | readonly string[], options: ClientOptions = {}) {
+    const urls = typeof url === 'string' ? [url] : [...url];
+    if (urls.length === 0 || urls.some((u) => typeof u !== 'string')) throw codedError(new TypeError('The URL must be a string or a non-empty list of strings'), 'WS_ERR_INVALID_ARGUMENT');
+    this.urls = urls;
     this.options = options;
     this.maxRooms = options.maxRooms ?? DEFAULT_MAX_ROOMS;
     this.maxMembers = options.maxMembersPerRoom ?? DEFAULT_MAX_MEMBERS_PER_ROOM;
     const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!Ctor) throw codedError(new TypeError('No WebSocket class: pass options.WebSocket (in Node: the WebSocket of "switchboard")'), 'WS_ERR_INVALID_OPTION');
     this.Ctor = Ctor;
-    this.open();
+    try {
+      this.open();
+    } catch (error) {
+      this.status = 'closed';
+      throw error;
+    }
+  }
+
+  /** The URL of the current connection (or of the next attempt). */
+  get url(): string {
+    return this.urls[this.urlIndex]!;
   }
 
   // ---- events ------------------------------------------------------------------
@@ -347,13 +367,7 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
   // ---- the connection ------------------------------------------------------------
 
   private open(): void {
-    let ws: WebSocketLike;
-    try {
-      ws = new this.Ctor(this.url, SUBPROTOCOL);
-    } catch (error) {
-      this.status = 'closed';
-      throw error;
-    }
+    const ws = new this.Ctor(this.url, SUBPROTOCOL);
     this.ws = ws;
     ws.onopen = () => {
       const auth = typeof this.options.auth === 'function' ? (this.options.auth as () => unknown)() : this.options.auth;
@@ -406,13 +420,22 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     this.status = 'reconnecting';
     if (wasOpen) this.fire('disconnect', { code, reason, willReconnect: true });
     const r = this.options.reconnect || {};
-    const base = Math.min(r.maxDelay ?? 30_000, (r.initialDelay ?? 500) * Math.pow(r.factor ?? 2, this.attempt));
+    // With several URLs the next one may well be up: the delay grows once per pass over the list.
+    const passes = Math.floor(this.attempt / this.urls.length);
+    this.urlIndex = (this.urlIndex + 1) % this.urls.length;
+    const base = Math.min(r.maxDelay ?? 30_000, (r.initialDelay ?? 500) * Math.pow(r.factor ?? 2, passes));
     const delay = Math.round(base * (1 - (r.jitter ?? 0.5) * Math.random()));
     this.attempt++;
     this.fire('reconnecting', { attempt: this.attempt, delay });
     this.timer = setTimeout(() => {
       this.timer = null;
-      if (this.status === 'reconnecting') this.open();
+      if (this.status !== 'reconnecting') return;
+      try {
+        this.open();
+      } catch (error) {
+        // Another URL of the list that the WebSocket class refuses: a failed attempt, and on to the next.
+        this.closed(1006, String((error as Error)?.message ?? error));
+      }
     }, delay);
   }
 
@@ -652,7 +675,7 @@ function detach(ws: WebSocketLike): void {
 
 /** Creates a client and resolves once it is connected. */
 export function connect<Listen extends EventsMap = DefaultEvents, Send extends EventsMap = DefaultEvents>(
-  url: string,
+  url: string | readonly string[],
   options?: ClientOptions,
 ): Promise<HubClient<Listen, Send>> {
   const client = new HubClient<Listen, Send>(url, options);

@@ -6,7 +6,7 @@
 // upgrade router, which answers a request that no hub and no other upgrade
 // listener takes with 400 exactly once.
 import type { Buffer } from 'node:buffer';
-import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { refuseUpgrade } from '../node/refuse.js';
@@ -61,7 +61,17 @@ function route(server: AnyHttpServer, wss: WebSocketServer, connect: Connect): (
   };
 }
 
-export function attach(options: ResolvedOptions, connect: Connect, onListening: () => void, onError: (error: unknown) => void): Attachment {
+/**
+ * `onRequest`, when given, answers plain HTTP requests on a server the hub makes itself (`port`):
+ * it is then an http server rather than the upgrade-only one. Requests it does not take get 426.
+ */
+export function attach(
+  options: ResolvedOptions,
+  connect: Connect,
+  onListening: () => void,
+  onError: (error: unknown) => void,
+  onRequest?: (req: IncomingMessage, res: ServerResponse) => boolean,
+): Attachment {
   const server = options.server;
   if (server instanceof WebSocketServer) {
     const path = options.path;
@@ -85,6 +95,24 @@ export function attach(options: ResolvedOptions, connect: Connect, onListening: 
   if (server !== undefined) {
     wss = new WebSocketServer({ noServer: true, ...common });
     unroute = route(server, wss, connect);
+  } else if (options.port !== undefined && onRequest !== undefined) {
+    const http = createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
+      if (!onRequest(req, res)) refuseRequest(res);
+    });
+    const own = new WebSocketServer({ server: http, ...common });
+    own.on('connection', connect);
+    http.on('listening', onListening);
+    http.on('error', onError);
+    http.listen(options.port, options.host);
+    return {
+      wss: own,
+      stop: () => own.removeAllListeners('connection'),
+      close: async () => {
+        await new Promise<void>((resolve) => own.close(() => resolve()));
+        http.closeAllConnections();
+        await new Promise<void>((resolve) => http.close(() => resolve()));
+      },
+    };
   } else if (options.port !== undefined) {
     wss = new WebSocketServer({ port: options.port, host: options.host, ...common });
     wss.on('connection', connect);
@@ -96,6 +124,13 @@ export function attach(options: ResolvedOptions, connect: Connect, onListening: 
     stop: unroute,
     close: () => new Promise<void>((resolve) => wss.close(() => resolve())),
   };
+}
+
+/** What a WebSocket endpoint answers a plain HTTP request with (RFC 6455 section 4.2.2). */
+function refuseRequest(res: ServerResponse): void {
+  const body = 'Upgrade Required';
+  res.writeHead(426, { 'Content-Type': 'text/plain', 'Content-Length': body.length, Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' });
+  res.end(body);
 }
 
 function pathOf(url: string | undefined): string {

@@ -6,7 +6,7 @@
 // (local delivery), operators.ts (`to(room)`, `toUser`), attach.ts (where
 // connections come from). Connections reach the hub only through HubContext.
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Buffer } from 'node:buffer';
 import { WebSocket } from '../node/websocket.js';
 import type { WebSocketServer } from '../node/server.js';
@@ -21,6 +21,7 @@ import { Fanout } from './fanout.js';
 import { RoomOperator, UserOperator, encodeForPublish, idsOf } from './operators.js';
 import { parseOptionsOf, resolveOptions, type DefaultEvents, type EventData, type EventNames, type EventsMap, type HubOptions, type Middleware, type ResolvedOptions } from './types.js';
 import { encodeMessage } from './wire.js';
+import { PublishEndpoint, type PublishRequest } from './publish-api.js';
 
 /** The events a hub emits (its EventEmitter side). */
 export const HUB_EVENTS: ReadonlySet<string | symbol> = new Set(['connection', 'disconnect', 'slowConsumer', 'error', 'listening', 'newListener', 'removeListener']);
@@ -44,6 +45,7 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
   private readonly heartbeatTimer: ReturnType<typeof setInterval>;
   private readonly attachment: Attachment;
   private readonly context: HubContext;
+  private readonly publishEndpoint: PublishEndpoint | null;
   private closed = false;
 
   constructor(options: HubOptions = {}) {
@@ -57,11 +59,14 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
     this.ready = Promise.resolve(this.adapter.attach(this.fanout.sink));
     this.ready.catch((e: unknown) => this.reportError(e));
     this.context = this.contextFor(parseOptionsOf(this.options));
+    this.publishEndpoint =
+      options.publishApi === undefined ? null : new PublishEndpoint(options.publishApi, this.options.maxMessageSize, (request) => this.publishFromApi(request));
     this.attachment = attach(
       this.options,
       (ws, req) => this.handleConnection(ws, req),
       () => super.emit('listening'),
       (e) => this.reportError(e),
+      this.publishEndpoint === null ? undefined : (req, res) => this.handleRequest(req, res),
     );
     this.wss = this.attachment.wss;
     const beat = Math.max(50, Math.min(this.options.heartbeat.interval, this.options.heartbeat.timeout) / 2);
@@ -141,6 +146,21 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
   /** Connections of a user on this process. */
   connectionsOf(user: string): HubConnection<In, Out>[] {
     return this.fanout.connectionsOf(user) as HubConnection<In, Out>[];
+  }
+
+  /**
+   * Answers an HTTP request for the publish endpoint (`publishApi`) and returns true; returns false,
+   * leaving it alone, for any other request (and always without `publishApi`). Call it first in the
+   * request handler of the server the hub is attached to.
+   */
+  handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
+    return this.publishEndpoint !== null && this.publishEndpoint.handle(req, res);
+  }
+
+  private async publishFromApi(request: PublishRequest): Promise<number | undefined> {
+    if (request.room !== undefined) return this.to(request.room).emit(request.event, request.data as never);
+    await this.toUser(request.user).emit(request.event, request.data as never);
+    return undefined;
   }
 
   /** Takes a WebSocket connection (from any source; for `noServer` setups). */

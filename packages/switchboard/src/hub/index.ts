@@ -30,3 +30,4 @@ export { SUBPROTOCOL, HubCloseCode, HubError, RESERVED_EVENTS, parseClientMessag
 export { SwitchboardError } from '../protocol/switchboard-error.js';
 export { TokenBucket } from './rate-limit.js';
 export { DEFAULT_LIMITS, type HubLimits } from './limits.js';
+export { type PublishApiOptions } from './publish-api.js';

@@ -5,6 +5,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { WebSocketServer } from '../node/server.js';
 import { DEFAULT_HEARTBEAT, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_REQUEST_TIMEOUT, type ParseOptions } from '../wire/index.js';
 import type { Adapter, HistoryLimits } from './adapter.js';
+import type { PublishApiOptions } from './publish-api.js';
 import type { HubConnection } from './connection.js';
 import { resolveLimits, type HubLimits } from './limits.js';
 import { TokenBucket } from './rate-limit.js';
@@ -86,6 +87,12 @@ export interface HubOptions extends Partial<HubLimits> {
   canJoin?: (client: HubConnection<any, any>, room: string) => boolean | Promise<boolean>;
   /** May this client publish to this room (it is a member)? Default: yes. */
   canPublish?: (client: HubConnection<any, any>, room: string, event: string) => boolean | Promise<boolean>;
+  /**
+   * An HTTP endpoint for backends to publish with an API key (`POST /api/publish`, docs/hub.md).
+   * With `port` the hub's own server answers it; with `server`, call `hub.handleRequest(req, res)`
+   * from the server's request handler. Default: none.
+   */
+  publishApi?: PublishApiOptions;
   /** May this client send a direct message to that user or connection? Default: yes. */
   canDirect?: (client: HubConnection<any, any>, to: { user: string } | { client: string }, event: string) => boolean | Promise<boolean>;
 }

@@ -1,0 +1,200 @@
+// `switchboard serve --hub`: a standalone hub server (switchboard/hub on
+// --path, default /hub), as Centrifugo is a standalone server: clients speak
+// switchboard.v1 (switchboard/client), backends publish over HTTP with
+// --api-key, and --redis shares rooms with other processes and machines
+// through @switchboard/redis. The playground stays on GET /.
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { refuseUpgrade, WebSocketServer, type WebSocket } from 'switchboard';
+import { Hub, SUBPROTOCOL, type Adapter, type HubConnection, type HubOptions } from 'switchboard/hub';
+import { styleFor } from './color.js';
+import { authMiddleware, type HubAuth } from './hub-auth.js';
+import { DEFAULT_HOST } from './listen-address.js';
+import { isRelayRequest, PlaygroundSite, relayLogger, upgradeRequired } from './playground.js';
+import { PlaygroundRelay } from './playground-relay.js';
+import { ServerLog } from './server-log.js';
+import type { ServeOptions } from './serve.js';
+import { announceListening, onPrimaryGone, workerSlot } from './workers.js';
+
+/** What `serve --hub` adds to serve's options. */
+export interface HubServeOptions {
+  /** --auth-token or --jwt-secret; none: anyone may connect (user id null). */
+  auth?: HubAuth;
+  /** --allow-origin: browsers' Origin must be one of these ("*": any); none: any. */
+  allowOrigins?: string[];
+  /** --history: messages kept per room (0: none). */
+  historySize?: number;
+  /** --history-age: seconds a message stays in history. */
+  historyAge?: number;
+  /** --rate: messages per second per connection, sustained (0: no limit). */
+  rate?: number;
+  /** --burst: messages a connection may send in a burst. */
+  burst?: number;
+  /** --api-key: enables POST /api/publish with this key. */
+  apiKey?: string;
+  /** --redis URL: share rooms through @switchboard/redis. */
+  redis?: string;
+  /** Largest client message (--max-payload given explicitly; default: the hub's 1 MiB). */
+  maxMessageSize?: number;
+}
+
+export const DEFAULT_HUB_PATH = '/hub';
+const SHUTDOWN_TIMEOUT_MS = 2000;
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+const REDIS_PACKAGE = '@switchboard/redis';
+
+/** A usable hub server setup error (not a usage error): exit code 1 with this message. */
+export class HubSetupError extends Error {
+  override readonly name = 'HubSetupError';
+}
+
+/** The adapter for --redis: @switchboard/redis, imported only when asked for, so that the command works without it. */
+export async function redisAdapter(url: string, history: { maxMessages?: number; maxAge?: number }): Promise<Adapter> {
+  // A variable specifier: the package is optional, and neither TypeScript nor a bundler should require it.
+  const specifier: string = REDIS_PACKAGE;
+  let module: { RedisAdapter?: new (options: { url: string; history?: object }) => Adapter };
+  try {
+    module = (await import(specifier)) as typeof module;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      throw new HubSetupError(`--redis needs the Redis adapter, which is not installed: npm install ${REDIS_PACKAGE}`);
+    }
+    throw error;
+  }
+  if (typeof module.RedisAdapter !== 'function') throw new HubSetupError(`${REDIS_PACKAGE} has no RedisAdapter export: is it a matching version?`);
+  return new module.RedisAdapter({ url, history });
+}
+
+/** Runs the hub server until SIGINT/SIGTERM (resolves 0) or a server or setup error (resolves 1). */
+export async function serveHub(options: ServeOptions & HubServeOptions, tls: { cert: Buffer; key: Buffer } | null): Promise<number> {
+  const log = new ServerLog(options.log, styleFor(process.stdout));
+  if (workerSlot !== null) log.worker = workerSlot;
+  const path = options.path ?? DEFAULT_HUB_PATH;
+  const history = {
+    maxMessages: options.historySize ?? 1000,
+    maxAge: (options.historyAge ?? 600) * 1000,
+  };
+  let adapter: Adapter | undefined;
+  try {
+    adapter = options.redis === undefined ? undefined : await redisAdapter(options.redis, history);
+  } catch (error) {
+    process.stderr.write(`switchboard: ${(error as Error).message}\n`);
+    return 1;
+  }
+  const maxMessageSize = options.maxMessageSize ?? 1024 * 1024;
+  // A WebSocketServer of our own, so that the Origin check and the playground's relay come before the hub.
+  const wss = new WebSocketServer({
+    noServer: true,
+    path,
+    handleProtocols: (offered: Set<string>) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    maxPayload: maxMessageSize + 1024,
+    perMessageDeflate: options.deflate,
+  });
+  const hubOptions: HubOptions = {
+    server: wss,
+    path,
+    history,
+    ...(adapter !== undefined ? { adapter } : {}),
+    maxMessageSize,
+    rateLimit: options.rate === 0 ? false : { rate: options.rate ?? 50, burst: options.burst ?? 100 },
+    ...(options.heartbeat !== undefined && options.heartbeat > 0 ? { heartbeat: { interval: options.heartbeat * 1000, timeout: options.heartbeat * 1000 } } : {}),
+    ...(options.apiKey !== undefined ? { publishApi: { key: options.apiKey } } : {}),
+  };
+  let hub: Hub;
+  try {
+    hub = new Hub(hubOptions);
+  } catch (error) {
+    process.stderr.write(`switchboard: ${(error as Error).message}\n`);
+    await adapter?.close();
+    return 1;
+  }
+  hub.on('error', (error: unknown) => process.stderr.write(`switchboard: hub: ${error instanceof Error ? error.message : String(error)}\n`));
+  if (options.auth !== undefined) {
+    const check = authMiddleware(options.auth);
+    hub.use((client, next) =>
+      check(client, (error) => {
+        if (error !== undefined) log.refused(client.handshake.address ?? 'unknown', 4401, error.message);
+        next(error);
+      }),
+    );
+  }
+
+  const numbers = new WeakMap<HubConnection<any, any>, number>();
+  let nextId = 0;
+  hub.on('connection', (client: HubConnection<any, any>) => {
+    const id = ++nextId;
+    numbers.set(client, id);
+    log.connect(id, { remote: client.handshake.address ?? 'unknown', path: client.handshake.url, protocol: SUBPROTOCOL, extensions: client.ws.extensions });
+  });
+  hub.on('disconnect', (client: HubConnection<any, any>, code: number, reason: string) => {
+    const id = numbers.get(client);
+    if (id !== undefined) log.close(id, code, Buffer.from(reason));
+  });
+
+  const relayAllow = options.relayAllow ?? [];
+  const site = options.playground === false ? null : PlaygroundSite.load(options.playgroundDir, { defaultUrl: path, relayAllow, server: 'serve (hub)' });
+  const relay = options.playground === false ? null : new PlaygroundRelay({ allow: relayAllow, maxPayload: maxMessageSize, log: relayLogger(options.log) });
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    if (hub.handleRequest(req, res)) return;
+    if (site?.handle(req, res)) return;
+    upgradeRequired(res);
+  };
+  const timeouts = { headersTimeout: HANDSHAKE_TIMEOUT_MS, requestTimeout: HANDSHAKE_TIMEOUT_MS + 20_000, connectionsCheckingInterval: 1000 };
+  const server = tls ? createHttpsServer({ ...tls, ...timeouts }, onRequest) : createHttpServer(timeouts, onRequest);
+  const origins = options.allowOrigins ?? [];
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (relay !== null && isRelayRequest(req)) {
+      relay.handleUpgrade(req, socket, head, tls !== null);
+      return;
+    }
+    const origin = req.headers.origin;
+    // Only browsers send Origin, and it is what they cannot forge: a page elsewhere must not use its visitors' cookies here.
+    if (origin !== undefined && origins.length > 0 && !origins.includes('*') && !origins.includes(origin.toLowerCase())) {
+      log.refused(remoteOf(req), 403, `origin ${origin} is not allowed (--allow-origin)`);
+      refuseUpgrade(socket, 403, 'Origin not allowed');
+      return;
+    }
+    if (!wss.shouldHandle(req)) {
+      refuseUpgrade(socket, 400, `No WebSocket endpoint at this path (the hub is at ${path})`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => wss.emit('connection', ws, req));
+  });
+
+  return new Promise<number>((resolve) => {
+    server.on('listening', () => {
+      const address = server.address();
+      if (address === null || typeof address !== 'object') return;
+      announceListening(log, tls ? 'wss' : 'ws', address);
+    });
+    server.on('error', (error: Error) => {
+      process.stderr.write(`switchboard: ${error.message}\n`);
+      server.close();
+      void hub.close().finally(() => resolve(1));
+    });
+    let stopped = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopped) return;
+      stopped = true;
+      process.removeListener('SIGINT', stop);
+      process.removeListener('SIGTERM', stop);
+      log.shutdown(signal, hub.clients.size);
+      void Promise.all([hub.close(), relay?.shutdown(SHUTDOWN_TIMEOUT_MS)]).then(() => {
+        server.closeAllConnections();
+        server.close();
+        resolve(0);
+      });
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    onPrimaryGone(() => stop('SIGTERM'));
+    server.listen(options.port, options.host ?? DEFAULT_HOST);
+  });
+}
+
+function remoteOf(req: IncomingMessage): string {
+  const address = req.socket.remoteAddress?.replace(/^::ffff:(?=\d+\.)/, '') ?? 'unknown';
+  return `${address.includes(':') ? `[${address}]` : address}:${req.socket.remotePort ?? 0}`;
+}
