@@ -117,11 +117,9 @@ export class PublishEndpoint {
     req.on('error', () => {}); // an aborted request: nothing to answer
     req.on('end', () => {
       if (over) return;
-      let request: PublishRequest;
-      try {
-        request = parseRequest(Buffer.concat(chunks, size).toString('utf8'));
-      } catch (error) {
-        answer(res, 400, { error: 'bad_request', message: (error as Error).message });
+      const request = parseRequest(Buffer.concat(chunks, size).toString('utf8'));
+      if (typeof request === 'string') {
+        answer(res, 400, { error: 'bad_request', message: request });
         return;
       }
       this.publish(request).then(
@@ -143,28 +141,22 @@ export class PublishEndpoint {
   }
 }
 
-/** The body, checked: `{room, event, data}` or `{user, event, data}` (data may be absent: null). */
-export function parseRequest(text: string): PublishRequest {
+/** The body, checked: `{room, event, data}` or `{user, event, data}` (data may be absent: null); or what is wrong with it. */
+export function parseRequest(text: string): PublishRequest | string {
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
-    throw new Error('The body is not valid JSON');
+    return 'The body is not valid JSON';
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error('The body must be a JSON object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'The body must be a JSON object';
   const o = body as Record<string, unknown>;
-  if (!isName(o.event)) throw new Error('"event" must be a string of 1-256 characters');
+  if (!isName(o.event)) return '"event" must be a string of 1-256 characters';
   const data = o.data === undefined ? null : o.data;
-  if (o.room !== undefined && o.user !== undefined) throw new Error('Give "room" or "user", not both');
-  if (o.room !== undefined) {
-    if (!isName(o.room)) throw new Error('"room" must be a string of 1-256 characters');
-    return { room: o.room, event: o.event, data };
-  }
-  if (o.user !== undefined) {
-    if (!isName(o.user)) throw new Error('"user" must be a string of 1-256 characters');
-    return { user: o.user, event: o.event, data };
-  }
-  throw new Error('Give "room" (publish to a room) or "user" (send to every connection of a user)');
+  if (o.room !== undefined && o.user !== undefined) return 'Give "room" or "user", not both';
+  if (o.room !== undefined) return isName(o.room) ? { room: o.room, event: o.event, data } : '"room" must be a string of 1-256 characters';
+  if (o.user !== undefined) return isName(o.user) ? { user: o.user, event: o.event, data } : '"user" must be a string of 1-256 characters';
+  return 'Give "room" (publish to a room) or "user" (send to every connection of a user)';
 }
 
 function answer(res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
