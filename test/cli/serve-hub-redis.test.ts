@@ -68,7 +68,7 @@ describe('serve --hub --redis', { timeout: 90_000 }, () => {
 
   test('--workers 2: members on either worker get every room message', async () => {
     const s = await startServe(['--hub', '--redis', redis.url, '--workers', '2'], 20_000);
-    const members = [];
+    const members: Array<{ client: HubClient<any, any>; got: unknown[] }> = [];
     for (let i = 0; i < 6; i++) members.push(await member(s, 'w'));
     await members[0]!.client.publish('w', 'say', 'one');
     await members[5]!.client.publish('w', 'say', 'two');
