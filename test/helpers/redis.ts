@@ -92,6 +92,10 @@ export interface RedisCluster {
   urls: string[];
   /** FLUSHALL on every master. */
   flush(): Promise<void>;
+  /** kill -9 of every master (each keeps its nodes.conf, so that it comes back as the same node). */
+  kill(): Promise<void>;
+  /** Every master started again, empty, on its port; resolves once the cluster state is ok on each. */
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -105,13 +109,7 @@ export async function startRedisCluster(): Promise<RedisCluster> {
       await node.start();
     }
     await redisCli(['--cluster', 'create', ...nodes.map((n) => `${HOST}:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
-    const deadline = Date.now() + 20_000;
-    for (const node of nodes) {
-      while (!(await redisCli(['-p', String(node.port), 'CLUSTER', 'INFO'])).includes('cluster_state:ok')) {
-        if (Date.now() > deadline) throw new Error(`cluster state not ok on ${node.port}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    await clusterOk(nodes);
   } catch (error) {
     await Promise.all(nodes.map((n) => n.stop()));
     throw error;
@@ -121,6 +119,13 @@ export async function startRedisCluster(): Promise<RedisCluster> {
     urls: nodes.map((n) => n.url),
     flush: async () => {
       await Promise.all(nodes.map((n) => n.flush()));
+    },
+    kill: async () => {
+      await Promise.all(nodes.map((n) => n.kill()));
+    },
+    start: async () => {
+      await Promise.all(nodes.map((n) => n.start()));
+      await clusterOk(nodes);
     },
     stop: async () => {
       await Promise.all(nodes.map((n) => n.stop()));
@@ -183,5 +188,16 @@ export async function startRedisSentinel(): Promise<RedisSentinelSetup> {
   } catch (error) {
     await stop();
     throw error;
+  }
+}
+
+/** Waits (at most 20 s) until every node says cluster_state:ok. */
+async function clusterOk(nodes: readonly RedisServer[]): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (const node of nodes) {
+    while (!(await redisCli(['-p', String(node.port), 'CLUSTER', 'INFO'])).includes('cluster_state:ok')) {
+      if (Date.now() > deadline) throw new Error(`cluster state not ok on ${node.port}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 }
