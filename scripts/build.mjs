@@ -6,7 +6,7 @@
 // dist with the compiler).
 //
 //   node scripts/build.mjs           every step whose inputs changed since it last ran
-//   node scripts/build.mjs --lib     only the library: what the examples and benchmarks import
+//   node scripts/build.mjs --lib     only the library and the Redis adapter: what the examples and benchmarks import
 //   node scripts/build.mjs --force   every step, from scratch
 //
 // A step is skipped when its stamp (node_modules/.cache/switchboard-build/<step>)
@@ -66,7 +66,6 @@ const steps = [
     inputs: [...common, `${REDIS}/package.json`, `${REDIS}/src`, `${REDIS}/tsconfig.json`],
     needs: ['esm'],
     argv: [tsc, '-p', join(root, REDIS, 'tsconfig.json')],
-    skipWithLib: true,
   },
   {
     // The browser playground (Preact, bundled by Vite) into dist/playground,

@@ -1,6 +1,12 @@
 // Chat with rooms, presence, typing notices and history on join.
 //   node examples/chat/server.js        (or: npm run example:chat)
 // then open http://localhost:3000 in two browser windows.
+//
+// On several nodes sharing a Redis (docs/redis.md): give each the same REDIS_URL and its own PORT,
+//   REDIS_URL=redis://127.0.0.1:6379 PORT=3000 node examples/chat/server.js
+//   REDIS_URL=redis://127.0.0.1:6379 PORT=3002 node examples/chat/server.js
+// (build the adapter first: node scripts/build.mjs --lib); a message typed on a page of one node
+// appears on the pages of the other, and the member lists are the same on both.
 'use strict';
 const http = require('node:http');
 const fs = require('node:fs');
@@ -10,6 +16,7 @@ const { serveClientModule } = require('../client-modules.js');
 
 const PORT = Number(process.env.PORT ?? 3000);
 const HOST = process.env.HOST ?? '127.0.0.1';
+const REDIS_URL = process.env.REDIS_URL;
 
 const page = fs.readFileSync(path.join(__dirname, 'index.html'));
 
@@ -22,10 +29,15 @@ const server = http.createServer((req, res) => {
 });
 
 const ROOM = /^[a-z0-9-]{1,32}$/;
+const history = { maxMessages: 100 }; // what a newcomer sees on joining
+// Alone, the hub keeps rooms, history and presence in this process; with REDIS_URL, in Redis,
+// shared with every other node given the same URL (npm install @switchboard/redis).
+const adapter = REDIS_URL ? new (require('@switchboard/redis').RedisAdapter)({ url: REDIS_URL, history }) : undefined;
 const hub = new Hub({
   server,
   path: '/hub',
-  history: { maxMessages: 100 }, // what a newcomer sees on joining
+  adapter,
+  history,
   canJoin: (_client, room) => ROOM.test(room),
 });
 

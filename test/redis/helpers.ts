@@ -138,7 +138,7 @@ export class Recorder {
   readonly gaps: Array<{ room: string; from: number; to: number; reset?: boolean }> = [];
   readonly disconnects: number[] = [];
 
-  constructor(url: string, options: ClientOptions = {}) {
+  constructor(url: string | readonly string[], options: ClientOptions = {}) {
     this.client = new HubClient(url, { WebSocket: WebSocket as any, reconnect: { initialDelay: 50, maxDelay: 300 }, ...options });
     this.client.on('error', () => {});
     this.client.on('gap', (gap) => this.gaps.push(gap));

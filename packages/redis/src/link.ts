@@ -6,8 +6,18 @@
 // fails at once instead of waiting an unknown time. Subscriptions come back
 // by themselves after a reconnect (node-redis subscribes again); `onReconnect`
 // says when, so that the adapter checks what it may have missed.
-import { createClient, createCluster } from '@redis/client';
+import { createClient, createCluster, createSentinel } from '@redis/client';
 import type { Script } from './scripts.js';
+
+export interface SentinelOptions {
+  /** The master's name in the sentinels' configuration (`sentinel monitor NAME ...`). */
+  name: string;
+  /** redis://[user:password@]host:port of one or more sentinels (the rest are discovered); credentials here are the sentinels'. */
+  sentinels: readonly string[];
+  /** Credentials of the master and replicas, if they need them. */
+  username?: string;
+  password?: string;
+}
 
 export type Listener = (message: string, channel: string) => void;
 
@@ -16,6 +26,8 @@ export interface LinkOptions {
   url?: string;
   /** A Redis Cluster: the URLs of one or more of its nodes (the rest are discovered). */
   cluster?: readonly string[];
+  /** Redis Sentinel: the master's name and the URLs of one or more sentinels. */
+  sentinel?: SentinelOptions;
   /** Reconnection delay: min(attempt * 50, this) ms. */
   maxReconnectDelay: number;
   /** A command with no reply after this long fails (ms). */
@@ -39,7 +51,7 @@ interface Commands {
 export class RedisLink {
   private readonly commands: Commands;
   private readonly subscriber: Commands;
-  private readonly clustered: boolean;
+  private readonly kind: 'single' | 'cluster' | 'sentinel';
   private readonly timeout: number;
   /** Errors of the connections (each reconnect attempt fails with one): reported, never thrown. */
   onError: (error: unknown) => void = () => {};
@@ -51,14 +63,30 @@ export class RedisLink {
     const common = { disableOfflineQueue: true, socket: { reconnectStrategy, connectTimeout: options.commandTimeout } };
     this.timeout = options.commandTimeout;
     if (options.cluster !== undefined) {
-      this.clustered = true;
+      this.kind = 'cluster';
       const cluster = createCluster({ rootNodes: options.cluster.map((url) => ({ url })), defaults: common }) as unknown as Commands;
       this.commands = cluster;
       // The cluster keeps its own connection per shard for sharded subscriptions.
       this.subscriber = cluster;
       cluster.on('node-ready', () => this.onReconnect());
+    } else if (options.sentinel !== undefined) {
+      this.kind = 'sentinel';
+      const { name, sentinels, username, password } = options.sentinel;
+      const first = sentinels[0] === undefined ? undefined : new URL(sentinels[0]);
+      const sentinel = createSentinel({
+        name,
+        sentinelRootNodes: sentinels.map(sentinelNode),
+        nodeClientOptions: { ...common, username, password },
+        sentinelClientOptions: { socket: common.socket, username: decode(first?.username), password: decode(first?.password) },
+        commandOptions: { timeout: options.commandTimeout },
+      }) as unknown as Commands;
+      // One object for both: the sentinel client keeps a subscriber connection of its own, on the master.
+      this.commands = sentinel;
+      this.subscriber = sentinel;
+      // 'ready' again after a failover, once commands and subscriptions are on the new master.
+      sentinel.on('ready', () => this.onReconnect());
     } else {
-      this.clustered = false;
+      this.kind = 'single';
       this.commands = createClient({ url: options.url, ...common }) as unknown as Commands;
       this.subscriber = this.commands.duplicate();
       this.subscriber.on('ready', () => this.onReconnect());
@@ -75,7 +103,19 @@ export class RedisLink {
   /** One command to the node holding `key`. */
   send(key: string, args: string[]): Promise<unknown> {
     const options = { timeout: this.timeout, rejectInFlight: true };
-    return this.clustered ? this.commands.sendCommand(key, false, args, options) : this.commands.sendCommand(args, options);
+    if (this.kind === 'cluster') return this.commands.sendCommand(key, false, args, options);
+    if (this.kind === 'sentinel') {
+      // The sentinel client holds a command while it looks for a master (a failover takes
+      // seconds, a lost quorum forever): the wait is bounded here too, and the abort keeps a
+      // command that was given up from being sent once a master is found.
+      const abortSignal = AbortSignal.timeout(this.timeout);
+      const sent = this.commands.sendCommand(false, args, { ...options, abortSignal });
+      const gaveUp = new Promise<never>((_, reject) => abortSignal.addEventListener('abort', () => reject(new Error(`no Redis master within ${this.timeout} ms`)), { once: true }));
+      sent.catch(() => {});
+      gaveUp.catch(() => {});
+      return Promise.race([sent, gaveUp]);
+    }
+    return this.commands.sendCommand(args, options);
   }
 
   /** Runs a script by its SHA1, loading it (EVAL) the first time a server does not know it. */
@@ -102,3 +142,11 @@ export class RedisLink {
     await Promise.all(closing.map((c) => (c.close !== undefined ? c.close() : c.quit!()).catch(() => c.destroy?.())));
   }
 }
+
+/** A sentinel's address from its URL (redis://host:port; the port defaults to 26379, the sentinels' own). */
+function sentinelNode(url: string): { host: string; port: number } {
+  const parsed = new URL(url);
+  return { host: parsed.hostname.replace(/^\[|\]$/g, ''), port: parsed.port === '' ? 26379 : Number(parsed.port) };
+}
+
+const decode = (part: string | undefined): string | undefined => (part ? decodeURIComponent(part) : undefined);

@@ -12,16 +12,22 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { HubError, type Adapter, type AdapterSink, type HistoryResult, type PresenceMember, type PublishOptions, type RoomMessage, type Sender } from 'switchboard/hub';
 import { RemoteMessage, encodeHeader, parseChannelMessage, parsePresenceValue, parseStreamEntry } from './codec.js';
-import { RedisLink, type Listener } from './link.js';
+import { RedisLink, type Listener, type SentinelOptions } from './link.js';
 import { NodeBus } from './node-bus.js';
 import { RoomFeed, type Continuation } from './room-feed.js';
 import { HISTORY, JOIN, LEAVE, MEMBERS, PUBLISH, REFRESH } from './scripts.js';
 
 export interface RedisAdapterOptions {
-  /** A single Redis (default redis://127.0.0.1:6379 when `cluster` is not given). */
+  /**
+   * A single Redis (default redis://127.0.0.1:6379 when neither `cluster` nor `sentinel` is
+   * given), or a master behind Sentinel: redis-sentinel://[user:password@]host:port[,host:port...]/name
+   * (the credentials are the master's, the ports the sentinels').
+   */
   url?: string;
   /** A Redis Cluster: URLs of some of its masters (the others are discovered). */
   cluster?: readonly string[];
+  /** A master found and followed through Redis Sentinel: its name and URLs of some sentinels. */
+  sentinel?: SentinelOptions;
   /** Prefix of every key and channel (default 'switchboard'): several hubs can share one Redis. */
   prefix?: string;
   history?: {
@@ -93,8 +99,9 @@ export class RedisAdapter implements Adapter {
     if (/[{}]/.test(this.prefix)) throw new RangeError('RedisAdapter option prefix must not contain { or } (they delimit the hash tag)');
     this.reportError = options.onError ?? (() => {});
     this.link = new RedisLink({
-      url: options.cluster === undefined ? (options.url ?? 'redis://127.0.0.1:6379') : undefined,
+      url: options.url ?? 'redis://127.0.0.1:6379',
       cluster: options.cluster,
+      sentinel: options.cluster === undefined ? (options.sentinel ?? sentinelFromUrl(options.url)) : undefined,
       maxReconnectDelay: positive(options.maxReconnectDelay, 1000, 'maxReconnectDelay'),
       commandTimeout: positive(options.commandTimeout, 5000, 'commandTimeout'),
     });
@@ -340,4 +347,24 @@ export class RedisAdapter implements Adapter {
 /** A candidate epoch for a room whose counter is missing (the script keeps it only then): 48 random bits. */
 function newEpoch(): string {
   return randomBytes(6).toString('base64url');
+}
+
+/**
+ * The sentinel options of a redis-sentinel:// URL (what `switchboard serve --redis` passes on):
+ * redis-sentinel://[user:password@]host:port[,host:port...]/name; undefined for another scheme.
+ */
+export function sentinelFromUrl(url: string | undefined): SentinelOptions | undefined {
+  if (url === undefined || !url.startsWith('redis-sentinel://')) return undefined;
+  const match = /^redis-sentinel:\/\/(?:([^@/]*)@)?([^@/]+)\/([^/?#]+)\/?$/.exec(url);
+  if (match === null) throw new RangeError(`A Sentinel URL is redis-sentinel://[user:password@]host:port[,host:port...]/master-name, not ${url}`);
+  const [, credentials, hosts, name] = match;
+  const colon = credentials?.indexOf(':') ?? -1;
+  const username = credentials === undefined ? undefined : decodeURIComponent(colon < 0 ? credentials : credentials.slice(0, colon));
+  const password = credentials === undefined || colon < 0 ? undefined : decodeURIComponent(credentials.slice(colon + 1));
+  return {
+    name: decodeURIComponent(name!),
+    sentinels: hosts!.split(',').map((host) => `redis://${host}`),
+    ...(username ? { username } : {}),
+    ...(password ? { password } : {}),
+  };
 }
