@@ -351,7 +351,8 @@ async function main() {
     side.load.send({ type: 'close' });
     for (const node of side.nodes) node.proc.send({ type: 'close' });
   }
-  await new Promise((r) => setTimeout(r, 1500));
+  const exited = (proc) => (proc.exitCode !== null ? null : new Promise((r) => proc.once('exit', r)));
+  await Promise.race([Promise.all(Object.values(sides).flatMap((side) => side.nodes.map((n) => exited(n.proc)))), new Promise((r) => setTimeout(r, 10_000))]);
   for (const side of Object.values(sides)) side.redis.proc.kill();
 }
 function git(...args) {
