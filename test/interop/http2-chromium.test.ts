@@ -59,7 +59,7 @@ async function fixture(options: { perMessageDeflate: boolean; http2?: boolean })
   const { key, cert } = selfSignedCert();
   const pageSessions = new Set<http2.ServerHttp2Session>();
   const server = http2.createSecureServer({ key, cert, allowHTTP1: true, settings: { initialWindowSize: 1024 * 1024 } }, (req, res) => {
-    if (req.httpVersion === '2.0') pageSessions.add(req.stream.session!);
+    if (req.httpVersion === '2.0') pageSessions.add(req.stream.session as http2.ServerHttp2Session);
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
     res.end(PAGE);
   });
@@ -76,7 +76,7 @@ async function fixture(options: { perMessageDeflate: boolean; http2?: boolean })
   wss.on('connection', (ws: WebSocket, req: http2.Http2ServerRequest) => {
     const entry: Fixture['connections'][number] = { httpVersion: req.httpVersion };
     if (req.httpVersion === '2.0') {
-      entry.session = req.stream.session;
+      entry.session = req.stream.session as http2.ServerHttp2Session;
       entry.streamId = req.stream.id;
     }
     connections.push(entry);

@@ -18,10 +18,8 @@ export interface ValidatedStreamHandshake {
 const kTaken = Symbol('switchboard.streamTaken');
 type MarkedStream = ServerHttp2Stream & { [kTaken]?: true };
 
-/** The parts of a WebSocketServer the HTTP/2 listeners hand streams to. */
-export interface StreamAcceptor {
-  _handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, req: Http2ServerRequest): void;
-}
+/** Gets each WebSocket stream once, with the request as an `Http2ServerRequest`. */
+export type WebSocketStreamListener = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, req: Http2ServerRequest) => void;
 
 export function isHttp2Server(server: object): server is AnyHttp2Server {
   // http.Server and https.Server have no updateSettings; both HTTP/2 server classes do (Node >= 15.1).
@@ -34,9 +32,11 @@ export function isWebSocketConnect(headers: IncomingHttpHeaders): boolean {
 }
 
 /**
- * Accepts extended CONNECT streams from an HTTP/2 server: advertises
+ * Hands the WebSocket streams (RFC 8441 extended CONNECT) of an HTTP/2
+ * server to `listener`, for routing them yourself (`noServer` servers, with
+ * `wss.handleStream`): advertises
  * SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 section 3) on the sessions it
- * opens from now on, and hands every WebSocket stream to `acceptor`.
+ * opens from now on.
  *
  * Two listeners, because of Node's compatibility layer: a server with a
  * 'request' listener (which `allowHTTP1` needs) answers every CONNECT it sees
@@ -45,19 +45,19 @@ export function isWebSocketConnect(headers: IncomingHttpHeaders): boolean {
  * gets the 405 Node would have given it, unless someone else listens.
  * Returns the function that detaches both.
  */
-export function attachHttp2(server: AnyHttp2Server, acceptor: StreamAcceptor): () => void {
+export function onWebSocketStreams(server: AnyHttp2Server, listener: WebSocketStreamListener): () => void {
   server.updateSettings({ enableConnectProtocol: true });
   const onStream = (stream: MarkedStream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]): void => {
     if (stream[kTaken] === true || !isWebSocketConnect(headers)) return;
     stream[kTaken] = true;
-    acceptor._handleStream(stream, headers, new Http2ServerRequest(stream, headers, {}, rawHeaders));
+    listener(stream, headers, new Http2ServerRequest(stream, headers, {}, rawHeaders));
   };
   const onConnect = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
     const stream = req.stream as MarkedStream;
     if (stream[kTaken] === true) return;
     if (isWebSocketConnect(req.headers)) {
       stream[kTaken] = true;
-      acceptor._handleStream(stream, req.headers, req);
+      listener(stream, req.headers, req);
     } else if (server.listenerCount('connect') === 1) {
       res.statusCode = constants.HTTP_STATUS_METHOD_NOT_ALLOWED;
       res.end();

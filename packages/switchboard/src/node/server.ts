@@ -25,7 +25,7 @@ import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
 import { DEFAULT_DISCONNECT_BUFFERED_AMOUNT, DEFAULT_MAX_PENDING_AUTO_PONGS, WebSocket } from './websocket.js';
 import { codedError } from '../protocol/switchboard-error.js';
 import { closeAll } from './close-all.js';
-import { attachHttp2, isHttp2Server, linesToHeaders, refuseStream, responseLines, validateExtendedConnect, type AnyHttp2Server } from './http2-server.js';
+import { onWebSocketStreams, isHttp2Server, linesToHeaders, refuseStream, responseLines, validateExtendedConnect, type AnyHttp2Server } from './http2-server.js';
 
 /** How a handshake is refused: with an HTTP/1.1 answer on the socket, or an HTTP/2 status on the stream. */
 type Refuse = (socket: Duplex, status: number, message: string, headers?: Record<string, string | number>) => void;
@@ -202,7 +202,7 @@ export class WebSocketServer extends EventEmitter {
       server.on('listening', onListening);
       server.on('error', onError);
       server.on('upgrade', onUpgrade);
-      const detachHttp2 = isHttp2Server(server) && options.http2 !== false ? attachHttp2(server, this) : null;
+      const detachHttp2 = isHttp2Server(server) && options.http2 !== false ? onWebSocketStreams(server, (stream, headers, req) => this.acceptStream(stream, headers, req, (ws) => this.emit('connection', ws, req))) : null;
       this.removeServerListeners = () => {
         detachHttp2?.();
         server.removeListener('listening', onListening);
@@ -258,13 +258,13 @@ export class WebSocketServer extends EventEmitter {
    * server: for `noServer` mode, from your own 'stream' listener. The
    * answer is `:status 200`, and the connection runs over the stream.
    */
-  handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, callback: (ws: WebSocket, req: Http2ServerRequest) => void): void {
-    this.acceptStream(stream, headers, new Http2ServerRequest(stream, headers, {}, []), callback);
-  }
-
-  /** A stream from the HTTP/2 server this WebSocketServer is attached to (http2-server.ts). @internal */
-  _handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, req: Http2ServerRequest): void {
-    this.acceptStream(stream, headers, req, (ws) => this.emit('connection', ws, req));
+  handleStream(
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    callback: (ws: WebSocket, req: Http2ServerRequest) => void,
+    req: Http2ServerRequest = new Http2ServerRequest(stream, headers, {}, []),
+  ): void {
+    this.acceptStream(stream, headers, req, callback);
   }
 
   private acceptStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, req: Http2ServerRequest, callback: (ws: WebSocket, req: Http2ServerRequest) => void): void {
