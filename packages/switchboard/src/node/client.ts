@@ -45,7 +45,8 @@ export interface ClientOptions extends ConnectionOptions, Pick<SecureContextOpti
    * and closed 5 s after its last stream. Falls back to HTTP/1.1 when the
    * server does not speak h2 or does not advertise
    * SETTINGS_ENABLE_CONNECT_PROTOCOL. Ignored for `ws:` (browsers never
-   * use cleartext HTTP/2), and when following redirects. Default false.
+   * use cleartext HTTP/2), and with `followRedirects`, `agent` (a proxy) or
+   * `createConnection`. Default false.
    */
   http2?: boolean;
   /** Any other option is passed to `http.request`/`https.request`. */
@@ -169,7 +170,7 @@ function openHandshake(ws: WebSocket, url: URL): void {
   const deflateOptions = options.perMessageDeflate === false ? null : options.perMessageDeflate === true || options.perMessageDeflate === undefined ? {} : options.perMessageDeflate;
   if (deflateOptions !== null) headers['Sec-WebSocket-Extensions'] = deflateOffer(deflateOptions);
   const offer: UpgradeOffer = { key, protocols: st.protocols, perMessageDeflate: deflateOptions };
-  if (options.http2 === true && isSecure && !options.followRedirects && st.http2?.tried !== true) {
+  if (options.http2 === true && isSecure && !options.followRedirects && options.agent === undefined && options.createConnection === undefined && st.http2?.tried !== true) {
     openOverHttp2(ws, url, st, headers, offer, deflateOptions);
     return;
   }
