@@ -17,7 +17,7 @@ const ERRORS = ['SwitchboardError'];
 const EXPORTS: Record<string, string[]> = {
   switchboard: [
     'CloseCode', 'CloseEvent', 'ErrorEvent', 'HandshakeError', 'MessageEvent', 'Opcode', 'ProtocolError', 'Server', ...ERRORS,
-    'WebSocket', 'WebSocketError', 'WebSocketEvent', 'WebSocketServer', 'broadcast', 'createWebSocketStream', 'default', 'refuseUpgrade',
+    'WebSocket', 'WebSocketError', 'WebSocketEvent', 'WebSocketServer', 'broadcast', 'createWebSocketStream', 'default', 'onWebSocketStreams', 'refuseStream', 'refuseUpgrade',
   ],
   'switchboard/protocol': [
     'CloseAction', 'CloseCode', 'ClosingHandshake', 'DEFAULT_MAX_FRAGMENTS', 'DEFAULT_MAX_PAYLOAD', 'DeflateNegotiationError', 'FrameParser', 'HANDSHAKE_GUID', 'HandshakeError',

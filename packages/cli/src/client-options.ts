@@ -26,6 +26,8 @@ export interface ClientFlags {
   deflate: boolean;
   /** Seconds the opening handshake may take. */
   handshakeTimeout: number;
+  /** --http2: open wss:// WebSockets as HTTP/2 streams (RFC 8441) where the server offers it. */
+  http2?: boolean;
 }
 
 /** How long to wait for the server's answer to our close frame before dropping the connection. */
@@ -46,6 +48,7 @@ export function buildClientOptions(flags: ClientFlags, url: string): ClientOptio
     ...(flags.passphrase !== undefined ? { passphrase: flags.passphrase } : {}),
     ...(flags.auth !== undefined ? { auth: flags.auth } : {}),
     ...(flags.location ? { followRedirects: true, maxRedirects: flags.maxRedirects ?? 10 } : {}),
+    ...(flags.http2 === true ? { http2: true } : {}),
   };
   let target: URL | null = null;
   try {

@@ -257,6 +257,7 @@ Run "switchboard <command> --help" for a command's options.`);
     .option('-v, --verbose', 'show the handshake response (status and headers) and redirects on stderr')
     .option('--json', 'print JSON lines (open, message, close, and control frames with --show-control)')
     .option('--no-deflate', 'do not offer permessage-deflate')
+    .option('--http2', 'wss:// over an HTTP/2 stream (RFC 8441) where the server offers it, else HTTP/1.1')
     .option('--handshake-timeout <seconds>', 'give up if the opening handshake takes longer', parseSeconds, 10)
     .option('--ping-interval <seconds>', 'send a ping this often', parsePositiveSeconds)
     .option('--ping-timeout <seconds>', 'drop the connection (exit 1) when a ping is not answered in this time', parsePositiveSeconds)
@@ -289,6 +290,7 @@ Run "switchboard <command> --help" for a command's options.`);
         verbose: o.verbose === true,
         json: o.json === true,
         deflate: o.deflate !== false,
+        http2: o.http2 === true,
         handshakeTimeout: o.handshakeTimeout as number,
         pingInterval: o.pingInterval as number | undefined,
         pingTimeout: o.pingTimeout as number | undefined,

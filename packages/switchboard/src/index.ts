@@ -13,6 +13,7 @@ export {
 export { createWebSocketStream } from './node/stream.js';
 export { broadcast, type BroadcastOptions } from './node/broadcast.js';
 export { refuseUpgrade } from './node/refuse.js';
+export { onWebSocketStreams, refuseStream, type WebSocketStreamListener } from './node/http2-server.js';
 export { MessageEvent, CloseEvent, ErrorEvent, WebSocketEvent } from './node/events.js';
 export type { HeartbeatOptions } from './node/heartbeat.js';
 export type { PerMessageDeflateOptions } from './protocol/index.js';

@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type Server as HttpServer, type Ser
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { refuseUpgrade } from '../node/refuse.js';
+import { isHttp2Server, onWebSocketStreams, refuseStream, type AnyHttp2Server } from '../node/http2-server.js';
 import { WebSocketServer } from '../node/server.js';
 import type { WebSocket } from '../node/websocket.js';
 import { SUBPROTOCOL } from '../wire/index.js';
@@ -25,7 +26,7 @@ export interface Attachment {
 }
 
 type Connect = (ws: WebSocket, req: IncomingMessage) => void;
-type AnyHttpServer = HttpServer | HttpsServer;
+type AnyHttpServer = HttpServer | HttpsServer | AnyHttp2Server;
 
 /** The WebSocketServers attached to one http server, in attach order. */
 const routers = new WeakMap<AnyHttpServer, Set<{ wss: WebSocketServer; connect: Connect }>>();
@@ -47,7 +48,23 @@ function route(server: AnyHttpServer, wss: WebSocketServer, connect: Connect): (
       if (server.listenerCount('upgrade') === 1) refuseUpgrade(socket, 400, 'No WebSocket endpoint at this path');
     };
     server.on('upgrade', onUpgrade);
-    (set as unknown as { detach: () => void }).detach = () => server.removeListener('upgrade', onUpgrade);
+    // An http2 server (RFC 8441): WebSocket streams are routed by path the same way.
+    const detachStreams = isHttp2Server(server)
+      ? onWebSocketStreams(server, (stream, headers, req) => {
+          const request = req as unknown as IncomingMessage;
+          for (const r of set) {
+            if (r.wss.shouldHandle(request)) {
+              r.wss.handleStream(stream, headers, (ws) => r.connect(ws, request), req);
+              return;
+            }
+          }
+          refuseStream(stream, 400, 'No WebSocket endpoint at this path');
+        })
+      : null;
+    (set as unknown as { detach: () => void }).detach = () => {
+      server.removeListener('upgrade', onUpgrade);
+      detachStreams?.();
+    };
   }
   const entry = { wss, connect };
   routes.add(entry);

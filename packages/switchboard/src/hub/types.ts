@@ -1,5 +1,6 @@
 // The hub's public types: typed event maps, reply functions, options with
 // their defaults, middleware and the handshake a connection remembers.
+import type { AnyHttp2Server } from '../node/http2-server.js';
 import type { IncomingHttpHeaders, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { WebSocketServer } from '../node/server.js';
@@ -47,7 +48,7 @@ export interface RateLimitOptions {
 /** The per-connection limits (maxRoomsPerConnection, maxEarlyMessages, maxEarlyBytes, maxJsonDepth, presenceListLimit) are documented in limits.ts. */
 export interface HubOptions extends Partial<HubLimits> {
   /** A WebSocketServer to take connections from, or an http(s) server to attach to on `path`. */
-  server?: WebSocketServer | HttpServer | HttpsServer;
+  server?: WebSocketServer | HttpServer | HttpsServer | AnyHttp2Server;
   /** Listen on this port with a server of the hub's own (instead of `server`). */
   port?: number;
   host?: string;

@@ -8,6 +8,8 @@ import type { Duplex } from 'node:stream';
 import type { ConnectionOptions as TlsConnectionOptions, SecureContextOptions } from 'node:tls';
 import { HandshakeError, checkUpgradeResponse, deflateOffer, parseProtocolList, type AcceptedUpgrade, type PerMessageDeflateOptions, type UpgradeOffer } from '../protocol/index.js';
 import { PerMessageDeflate } from './deflate.js';
+import { constants as http2Constants, type SecureClientSessionOptions } from 'node:http2';
+import { EMPTY_HEAD, http2RequestHeaders, openStream, type PendingStream } from './http2-client.js';
 import { codedError } from '../protocol/switchboard-error.js';
 import { WebSocketError, type WebSocketErrorCode } from './errors.js';
 import { CREDENTIAL_HEADERS, credentialsFollow, redirectOrigin, refusedRedirect, type RedirectOrigin } from './redirect-policy.js';
@@ -37,6 +39,16 @@ export interface ClientOptions extends ConnectionOptions, Pick<SecureContextOpti
    * there, then call `request.end()` yourself.
    */
   finishRequest?: (request: ClientRequest, ws: WebSocket) => void;
+  /**
+   * Open a `wss:` WebSocket as a stream of an HTTP/2 connection (RFC 8441):
+   * one session per origin, shared by every `http2: true` WebSocket to it
+   * and closed 5 s after its last stream. Falls back to HTTP/1.1 when the
+   * server does not speak h2 or does not advertise
+   * SETTINGS_ENABLE_CONNECT_PROTOCOL. Ignored for `ws:` (browsers never
+   * use cleartext HTTP/2), and with `followRedirects`, `agent` (a proxy) or
+   * `createConnection`. Default false.
+   */
+  http2?: boolean;
   /** Any other option is passed to `http.request`/`https.request`. */
   [option: string]: unknown;
 }
@@ -49,6 +61,8 @@ interface ClientState {
   /** With followRedirects: where the first request went, and the caller's headers (lowercased, as ws does) for every hop. */
   origin?: RedirectOrigin;
   redirectHeaders?: Record<string, string>;
+  /** With http2: the stream handshake in flight; `tried` once it fell back to HTTP/1.1. */
+  http2?: PendingStream & { tried: boolean };
 }
 
 const state = new WeakMap<WebSocket, ClientState>();
@@ -156,6 +170,10 @@ function openHandshake(ws: WebSocket, url: URL): void {
   const deflateOptions = options.perMessageDeflate === false ? null : options.perMessageDeflate === true || options.perMessageDeflate === undefined ? {} : options.perMessageDeflate;
   if (deflateOptions !== null) headers['Sec-WebSocket-Extensions'] = deflateOffer(deflateOptions);
   const offer: UpgradeOffer = { key, protocols: st.protocols, perMessageDeflate: deflateOptions };
+  if (options.http2 === true && isSecure && !options.followRedirects && options.agent === undefined && options.createConnection === undefined && st.http2?.tried !== true) {
+    openOverHttp2(ws, url, st, headers, offer, deflateOptions);
+    return;
+  }
 
   const {
     headers: _h,
@@ -176,6 +194,7 @@ function openHandshake(ws: WebSocket, url: URL): void {
     propagateListenerErrors: _ple,
     generateMask: _gm,
     finishRequest,
+    http2: _h2,
     ...requestOptions
   } = options;
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
@@ -279,24 +298,65 @@ function openHandshake(ws: WebSocket, url: URL): void {
     const { deflate } = accepted;
     ws._protocol = accepted.protocol;
     ws._extensions = accepted.extensions;
-    ws._attach(socket, head, false, {
-      transform: deflate === null ? null : new PerMessageDeflate(deflate, false, options.maxPayload ?? 100 * 1024 * 1024, deflateOptions!),
-      compressThreshold: deflateOptions?.threshold ?? 1024,
-      maxPayload: options.maxPayload,
-      maxFragments: options.maxFragments,
-      maxPendingAutoPongs: options.maxPendingAutoPongs,
-      disconnectBufferedAmount: options.disconnectBufferedAmount,
-      skipUTF8Validation: options.skipUTF8Validation,
-      autoPong: options.autoPong,
-      closeTimeout: options.closeTimeout,
-      maxBufferedChunks: options.maxBufferedChunks,
-      propagateListenerErrors: options.propagateListenerErrors,
-      generateMask: options.generateMask,
-    } as ConnectionOptions);
+    ws._attach(socket, head, false, connectionOptions(options, deflate, deflateOptions, false));
     ws.emit('open');
   });
   if (typeof finishRequest === 'function') finishRequest(request, ws);
   else request.end();
+}
+
+/** The options of an opened client connection, over a TCP socket or an HTTP/2 stream. */
+function connectionOptions(options: ClientOptions, deflate: AcceptedUpgrade['deflate'], deflateOptions: PerMessageDeflateOptions | null, overHttp2: boolean): ConnectionOptions {
+  return {
+    transform: deflate === null ? null : new PerMessageDeflate(deflate, false, options.maxPayload ?? 100 * 1024 * 1024, deflateOptions!),
+    compressThreshold: deflateOptions?.threshold ?? 1024,
+    maxPayload: options.maxPayload,
+    maxFragments: options.maxFragments,
+    maxPendingAutoPongs: options.maxPendingAutoPongs,
+    disconnectBufferedAmount: options.disconnectBufferedAmount,
+    skipUTF8Validation: options.skipUTF8Validation,
+    autoPong: options.autoPong,
+    closeTimeout: options.closeTimeout,
+    maxBufferedChunks: options.maxBufferedChunks,
+    propagateListenerErrors: options.propagateListenerErrors,
+    generateMask: options.generateMask,
+    overHttp2,
+  } as ConnectionOptions;
+}
+
+/** The opening handshake as an RFC 8441 stream (http2-client.ts); HTTP/1.1 again if the server does not offer it. */
+function openOverHttp2(ws: WebSocket, url: URL, st: ClientState, headers: Record<string, string>, offer: UpgradeOffer, deflateOptions: PerMessageDeflateOptions | null): void {
+  const { options } = st;
+  const pending = { stream: null, cancelled: false, tried: true };
+  st.http2 = pending;
+  const tls: SecureClientSessionOptions = {};
+  for (const name of ['ca', 'cert', 'key', 'passphrase', 'pfx', 'rejectUnauthorized', 'servername'] as const) {
+    if (options[name] !== undefined) (tls as Record<string, unknown>)[name] = options[name];
+  }
+  const shared = options.ca === undefined && options.cert === undefined && options.key === undefined && options.pfx === undefined;
+  let timer: NodeJS.Timeout | null = null;
+  if (options.handshakeTimeout !== undefined) {
+    timer = setTimeout(() => fail(ws, new WebSocketError('WS_ERR_HANDSHAKE_TIMEOUT', 'Opening handshake has timed out')), options.handshakeTimeout);
+  }
+  openStream({ url, headers: http2RequestHeaders(headers), offer, tls, shared }, pending, (outcome) => {
+    if (timer !== null) clearTimeout(timer);
+    if (pending.cancelled || ws.readyState !== 0) {
+      if (outcome.kind === 'open') outcome.stream.close(http2Constants.NGHTTP2_CANCEL);
+      return;
+    }
+    pending.stream = null;
+    if (outcome.kind === 'fallback') {
+      openHandshake(ws, url);
+    } else if (outcome.kind === 'error') {
+      fail(ws, outcome.error);
+    } else {
+      const { accepted, stream } = outcome;
+      ws._protocol = accepted.protocol;
+      ws._extensions = accepted.extensions;
+      ws._attach(stream, EMPTY_HEAD, false, connectionOptions(options, accepted.deflate, deflateOptions, true));
+      ws.emit('open');
+    }
+  });
 }
 
 /**
@@ -386,6 +446,12 @@ function fail(ws: WebSocket, error: Error): void {
   if (st) {
     destroyRequest(st.request);
     st.request = null;
+    if (st.http2 !== undefined && st.http2.stream === null && !st.http2.cancelled) st.http2.cancelled = true;
+    else if (st.http2?.stream) {
+      st.http2.cancelled = true;
+      st.http2.stream.close(http2Constants.NGHTTP2_CANCEL);
+      st.http2.stream = null;
+    }
   }
   if (ws.readyState === 3) return;
   ws._failBeforeOpen(error);

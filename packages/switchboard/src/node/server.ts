@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import { Http2ServerRequest, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
@@ -24,6 +25,11 @@ import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
 import { DEFAULT_DISCONNECT_BUFFERED_AMOUNT, DEFAULT_MAX_PENDING_AUTO_PONGS, WebSocket } from './websocket.js';
 import { codedError } from '../protocol/switchboard-error.js';
 import { closeAll } from './close-all.js';
+import { onWebSocketStreams, isHttp2Server, linesToHeaders, refuseStream, responseLines, validateExtendedConnect, type AnyHttp2Server } from './http2-server.js';
+
+/** How a handshake is refused: with an HTTP/1.1 answer on the socket, or an HTTP/2 status on the stream. */
+type Refuse = (socket: Duplex, status: number, message: string, headers?: Record<string, string | number>) => void;
+const EMPTY = Buffer.alloc(0);
 
 export interface VerifyClientInfo {
   origin: string | undefined;
@@ -44,8 +50,20 @@ export interface WebSocketServerOptions {
   host?: string;
   port?: number;
   backlog?: number;
-  /** An existing http or https server to share. */
-  server?: HttpServer | HttpsServer;
+  /**
+   * An existing http, https or http2 server to share. With an HTTP/2 server
+   * (`http2.createSecureServer`, with `allowHTTP1: true` to serve HTTP/1.1
+   * upgrades on the same port) WebSockets also open as RFC 8441 extended
+   * CONNECT streams, and the server's sessions advertise
+   * SETTINGS_ENABLE_CONNECT_PROTOCOL (unless `http2: false`).
+   */
+  server?: HttpServer | HttpsServer | AnyHttp2Server;
+  /**
+   * Accept WebSockets over HTTP/2 (RFC 8441) when `server` is an HTTP/2
+   * server (default true). false: only HTTP/1.1 upgrades, and the setting is
+   * not advertised, so browsers open their WebSockets over HTTP/1.1.
+   */
+  http2?: boolean;
   /** Do not listen: call `handleUpgrade` from your own `upgrade` handler. */
   noServer?: boolean;
   /** Accept only upgrade requests for this path (the query string is ignored). */
@@ -132,7 +150,7 @@ export class WebSocketServer extends EventEmitter {
     WebSocketServerOptions;
   readonly clients: Set<WebSocket>;
   // Named as in ws (`_server`, `_state` with ws's values), which code written for ws reads.
-  private _server: HttpServer | HttpsServer | NetServer | null = null;
+  private _server: HttpServer | HttpsServer | AnyHttp2Server | NetServer | null = null;
   private _state = RUNNING;
   private shouldEmitClose = false;
   private heartbeat: Heartbeat | null = null;
@@ -184,7 +202,9 @@ export class WebSocketServer extends EventEmitter {
       server.on('listening', onListening);
       server.on('error', onError);
       server.on('upgrade', onUpgrade);
+      const detachHttp2 = isHttp2Server(server) && options.http2 !== false ? onWebSocketStreams(server, (stream, headers, req) => this.acceptStream(stream, headers, req, (ws) => this.emit('connection', ws, req))) : null;
       this.removeServerListeners = () => {
+        detachHttp2?.();
         server.removeListener('listening', onListening);
         server.removeListener('error', onError);
         server.removeListener('upgrade', onUpgrade);
@@ -225,51 +245,95 @@ export class WebSocketServer extends EventEmitter {
       return;
     }
 
-    const verifyClient = this.options.verifyClient;
-    if (verifyClient) {
-      const info: VerifyClientInfo = {
-        origin: headerString(req.headers.origin),
-        secure: Boolean((req.socket as { authorized?: boolean; encrypted?: boolean }).authorized || (req.socket as { encrypted?: boolean }).encrypted),
-        req,
-      };
-      if (verifyClient.length === 2) {
-        // The socket waits for the answer with no WebSocket to handle its errors.
-        socket.on('error', destroySelf);
-        let answered = false;
-        const done: VerifyClientCallback = (verified, code, message, headers) => {
-          if (answered) return;
-          answered = true;
-          if (!verified) {
-            refuseUpgrade(socket, code ?? 401, message ?? '', headers);
-            return;
-          }
-          this.completeUpgrade(upgrade.key, upgrade.protocols, deflate, req, socket, head, callback);
-        };
-        try {
-          (verifyClient as (info: VerifyClientInfo, cb: VerifyClientCallback) => void)(info, done);
-        } catch (error) {
-          if (!answered) {
-            answered = true;
-            refuseUpgrade(socket, 500, 'verifyClient failed');
-          }
-          process.emitWarning(`verifyClient threw: ${String(error)}`, 'SwitchboardWarning');
-        }
-        return;
-      }
-      let verified: boolean;
-      try {
-        verified = (verifyClient as (info: VerifyClientInfo) => boolean)(info);
-      } catch (error) {
-        process.emitWarning(`verifyClient threw: ${String(error)}`, 'SwitchboardWarning');
-        refuseUpgrade(socket, 500, 'verifyClient failed');
-        return;
-      }
-      if (!verified) {
-        refuseUpgrade(socket, 401, '');
-        return;
-      }
+    if (this.options.verifyClient) {
+      this.verifyThen(req, socket, refuseUpgrade, () => this.completeUpgrade(upgrade.key, upgrade.protocols, deflate, req, socket, head, callback));
+      return;
     }
     this.completeUpgrade(upgrade.key, upgrade.protocols, deflate, req, socket, head, callback);
+  }
+
+  /**
+   * Completes (or refuses) the opening handshake of an RFC 8441 extended
+   * CONNECT stream (`:method CONNECT`, `:protocol websocket`) from an HTTP/2
+   * server: for `noServer` mode, from your own 'stream' listener. The
+   * answer is `:status 200`, and the connection runs over the stream.
+   */
+  handleStream(
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    callback: (ws: WebSocket, req: Http2ServerRequest) => void,
+    req: Http2ServerRequest = new Http2ServerRequest(stream, headers, {}, []),
+  ): void {
+    this.acceptStream(stream, headers, req, callback);
+  }
+
+  private acceptStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, req: Http2ServerRequest, callback: (ws: WebSocket, req: Http2ServerRequest) => void): void {
+    // Before anything is written, and until the WebSocket has its own.
+    stream.on('error', destroySelf);
+    const request = req as unknown as IncomingMessage;
+    let handshake;
+    let deflate: Negotiated | null = null;
+    try {
+      handshake = validateExtendedConnect(headers);
+      if (!this.shouldHandle(request)) {
+        throw new HandshakeError('WS_ERR_INVALID_PATH', 400, `No WebSocket endpoint at ${req.url ?? '/'}`);
+      }
+      deflate = this.negotiateDeflate(handshake.extensions);
+    } catch (error) {
+      if (!(error instanceof HandshakeError)) throw error;
+      refuseStream(stream, error.status, error.message, error.headers);
+      return;
+    }
+    const complete = (): void => this.completeStream(stream, handshake.protocols, deflate, request, callback as unknown as (ws: WebSocket, req: IncomingMessage) => void);
+    if (this.options.verifyClient) this.verifyThen(request, stream, refuseStream, complete);
+    else complete();
+  }
+
+  /** Runs verifyClient, then `accept` (now or once the callback says so), or refuses with `refuse`. */
+  private verifyThen(req: IncomingMessage, socket: Duplex, refuse: Refuse, accept: () => void): void {
+    const verifyClient = this.options.verifyClient!;
+    const info: VerifyClientInfo = {
+      origin: headerString(req.headers.origin),
+      secure: Boolean((req.socket as { authorized?: boolean; encrypted?: boolean }).authorized || (req.socket as { encrypted?: boolean }).encrypted),
+      req,
+    };
+    if (verifyClient.length === 2) {
+      // The socket waits for the answer with no WebSocket to handle its errors.
+      socket.on('error', destroySelf);
+      let answered = false;
+      const done: VerifyClientCallback = (verified, code, message, headers) => {
+        if (answered) return;
+        answered = true;
+        if (!verified) {
+          refuse(socket, code ?? 401, message ?? '', headers);
+          return;
+        }
+        accept();
+      };
+      try {
+        (verifyClient as (info: VerifyClientInfo, cb: VerifyClientCallback) => void)(info, done);
+      } catch (error) {
+        if (!answered) {
+          answered = true;
+          refuse(socket, 500, 'verifyClient failed');
+        }
+        process.emitWarning(`verifyClient threw: ${String(error)}`, 'SwitchboardWarning');
+      }
+      return;
+    }
+    let verified: boolean;
+    try {
+      verified = (verifyClient as (info: VerifyClientInfo) => boolean)(info);
+    } catch (error) {
+      process.emitWarning(`verifyClient threw: ${String(error)}`, 'SwitchboardWarning');
+      refuse(socket, 500, 'verifyClient failed');
+      return;
+    }
+    if (!verified) {
+      refuse(socket, 401, '');
+      return;
+    }
+    accept();
   }
 
   /** Picks the first acceptable permessage-deflate offer; a header that breaks the grammar refuses the handshake. */
@@ -320,11 +384,7 @@ export class WebSocketServer extends EventEmitter {
       return;
     }
 
-    let protocol: string | undefined;
-    if (protocols.size > 0) {
-      const chosen = this.options.handleProtocols ? this.options.handleProtocols(protocols, req) : protocols.values().next().value;
-      if (chosen) protocol = chosen;
-    }
+    const protocol = this.chooseProtocol(protocols, req);
     let response: string;
     if (this.listenerCount('headers') > 0) {
       const headers = acceptResponseLines(key, protocol, deflate?.response);
@@ -337,7 +397,46 @@ export class WebSocketServer extends EventEmitter {
     if (socket.listenerCount('error') === 0) socket.on('error', destroySelf);
     socket.write(response);
     (socket as MarkedSocket)[kUpgraded] = true;
+    this.startConnection(socket, head, protocol, deflate, req, callback, false);
+  }
 
+  /** The stream's answer: `:status 200` (RFC 8441 section 5), with the subprotocol and extensions as ordinary headers. */
+  private completeStream(stream: ServerHttp2Stream, protocols: Set<string>, deflate: Negotiated | null, req: IncomingMessage, callback: (ws: WebSocket, req: IncomingMessage) => void): void {
+    if (stream.destroyed || stream.closed || !stream.writable) return;
+    if (this._state !== RUNNING) {
+      refuseStream(stream, 503, 'The server is shutting down');
+      return;
+    }
+    const protocol = this.chooseProtocol(protocols, req);
+    let headers: Record<string, string | number>;
+    if (this.listenerCount('headers') > 0) {
+      const lines = responseLines(protocol, deflate?.response);
+      this.emit('headers', lines, req);
+      headers = linesToHeaders(lines);
+    } else {
+      headers = { ':status': 200 };
+      if (protocol !== undefined) headers['sec-websocket-protocol'] = protocol;
+      if (deflate !== null) headers['sec-websocket-extensions'] = deflate.response;
+    }
+    stream.respond(headers);
+    this.startConnection(stream, EMPTY, protocol, deflate, req, callback, true);
+  }
+
+  private chooseProtocol(protocols: Set<string>, req: IncomingMessage): string | undefined {
+    if (protocols.size === 0) return undefined;
+    const chosen = this.options.handleProtocols ? this.options.handleProtocols(protocols, req) : protocols.values().next().value;
+    return chosen ? chosen : undefined;
+  }
+
+  private startConnection(
+    socket: Duplex,
+    head: Buffer,
+    protocol: string | undefined,
+    deflate: Negotiated | null,
+    req: IncomingMessage,
+    callback: (ws: WebSocket, req: IncomingMessage) => void,
+    overHttp2: boolean,
+  ): void {
     const Class = this.options.WebSocket ?? WebSocket;
     const ws = new Class();
     if (protocol !== undefined) ws._protocol = protocol;
@@ -354,6 +453,7 @@ export class WebSocketServer extends EventEmitter {
       closeTimeout: this.options.closeTimeout,
       maxBufferedChunks: this.options.maxBufferedChunks,
       propagateListenerErrors: this.options.propagateListenerErrors,
+      overHttp2,
     });
     // The connection's own listener handles the socket's errors from here.
     socket.removeListener('error', destroySelf);

@@ -22,6 +22,7 @@ import * as eventTarget from './event-target.js';
 import { iterateMessages } from './message-iterator.js';
 import { heartbeatClock } from './heartbeat.js';
 import { hasSharedReads, kChunkSink } from './shared-reads.js';
+import { resetStream } from './http2-server.js';
 import { abortHandshake, connect, handshakeRequest, initAsClient, redirectsFollowed, type ClientOptions } from './client.js';
 import { codedError } from '../protocol/switchboard-error.js';
 import { WebSocketError, type WebSocketErrorCode } from './errors.js';
@@ -83,6 +84,8 @@ export interface ConnectionOptions {
    * suites written against ws whose assertions run inside listeners.
    */
   propagateListenerErrors?: boolean;
+  /** The connection runs over an HTTP/2 stream (RFC 8441): terminating it resets the stream with CANCEL. @internal */
+  overHttp2?: boolean;
   /** Fills the 4-byte masking key of each frame a client sends (ws's `generateMask`); default: bytes from the CSPRNG. */
   generateMask?: (mask: Buffer) => void;
 }
@@ -160,6 +163,8 @@ export class WebSocket extends EventEmitter {
   private autoPongWritten: (() => void) | null = null;
   /** Whether the socket reads into the shared buffer (shared-reads.ts), whose chunks the parser must copy from. */
   private sharedReads = false;
+  /** Whether `_socket` is an HTTP/2 stream (RFC 8441), which a failure resets instead of destroying. */
+  private overHttp2 = false;
 
   /**
    * `new WebSocket(url, protocols?, options?)` connects as a client.
@@ -229,6 +234,7 @@ export class WebSocket extends EventEmitter {
     this._isServer = isServer;
     this._closing.isServer = isServer;
     this._socket = socket;
+    this.overHttp2 = options.overHttp2 === true;
     this.autoPong = options.autoPong ?? true;
     this.closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this.propagateListenerErrors = options.propagateListenerErrors === true;
@@ -487,7 +493,7 @@ export class WebSocket extends EventEmitter {
     if (this._closing.abort(closeCode) === CloseAction.None) return;
     // Nothing more is parsed (this may run inside the parser's loop).
     this.parser?.destroy();
-    this._socket?.destroy();
+    this.destroySocket();
     if (!this.errorEmitted && this.listenerCount('error') > 0) {
       this.errorEmitted = true;
       this.safeEmit('error', new WebSocketError(code, message));
@@ -654,7 +660,19 @@ export class WebSocket extends EventEmitter {
   private carryOut(action: CloseAction): void {
     if (action & CloseAction.SendClose) this.writeCloseFrame();
     if (action & CloseAction.EndTcp) this.endSocket();
-    if (action & CloseAction.Destroy) this._socket?.destroy();
+    if (action & CloseAction.Destroy) this.destroySocket();
+  }
+
+  /**
+   * Drops the connection without a closing handshake: the TCP socket is
+   * destroyed; an HTTP/2 stream is reset with CANCEL (RFC 8441 section 5:
+   * a stream's RST_STREAM stands for a TCP reset), the session lives on.
+   */
+  private destroySocket(): void {
+    const socket = this._socket;
+    if (socket === null) return;
+    if (this.overHttp2) resetStream(socket);
+    else socket.destroy();
   }
 
   /** Sends our close frame; a peer that never answers cannot hold the socket past `closeTimeout`. */
@@ -663,11 +681,11 @@ export class WebSocket extends EventEmitter {
     if (socket === null) return;
     this.sender!.endFragmentedSend();
     if (!socket.writable) {
-      socket.destroy();
+      this.destroySocket();
       return;
     }
     this.sender!.writeControl(Opcode.Close, this._closing.closePayload(), !this._isServer, (error) => {
-      if (error) socket.destroy();
+      if (error) this.destroySocket();
       else this.carryOut(this._closing.closeWritten());
     });
     this.closeTimer = setTimeout(() => this.carryOut(this._closing.closeTimedOut()), this.closeTimeout);
