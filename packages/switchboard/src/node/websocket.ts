@@ -22,6 +22,7 @@ import * as eventTarget from './event-target.js';
 import { iterateMessages } from './message-iterator.js';
 import { heartbeatClock } from './heartbeat.js';
 import { hasSharedReads, kChunkSink } from './shared-reads.js';
+import { keepFreedMemoryForReuse } from './malloc-reuse.js';
 import { abortHandshake, connect, handshakeRequest, initAsClient, redirectsFollowed, type ClientOptions } from './client.js';
 import { codedError } from '../protocol/switchboard-error.js';
 import { WebSocketError, type WebSocketErrorCode } from './errors.js';
@@ -297,6 +298,7 @@ export class WebSocket extends EventEmitter {
   }
 
   private createParser(): FrameParser {
+    keepFreedMemoryForReuse();
     const parser = new FrameParser(new ParserEvents(this), {
       role: this._isServer ? 'server' : 'client',
       maxPayload: this.maxPayload,
