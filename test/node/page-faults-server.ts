@@ -6,7 +6,7 @@ import { WebSocketServer } from '../../packages/switchboard/src/index.js';
 
 const wss = new WebSocketServer({ host: '127.0.0.1', port: Number(process.env.PORT), maxPayload: 64 * 1024 * 1024 });
 wss.on('connection', (ws) => {
-  ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
 });
 wss.on('listening', () => console.log('READY'));
 process.on('SIGTERM', () => process.exit(0));
