@@ -23,8 +23,8 @@ let raised = false;
  * then finds more than M_TRIM_THRESHOLD (128 KiB by default) free at the
  * top of its heap and gives it back with brk(); the next 32 MiB of
  * payloads are faulted in again page by page (about 16 minor faults per
- * 64 KiB message, system time above user time, 4-6x the CPU per message:
- * the slow mode of issue #17; docs/performance.md has the counts).
+ * 64 KiB message, system time above user time: the slow mode of
+ * issue #17; docs/performance.md has the counts).
  * Whether the top of the heap happens to be pinned by a live allocation
  * decided the mode, hence the bimodal rounds.
  *
