@@ -7,7 +7,7 @@
 // on 1,000 connections x 64 KiB".
 //
 //   node bench/page-faults.mjs [--connections 200] [--size 65536] [--messages 6000]
-//                              [--warmup 2000] [--json] [-- server command...]
+//                              [--warmup 2000] [--timeout 60] [--json] [-- server command...]
 //
 // The server command (default: node bench/servers/switchboard.mjs) follows
 // ../shared/perf's convention: PORT and HOST from the environment, READY on
@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv) {
-  const options = { connections: 200, size: 65536, messages: 6000, warmup: 2000, json: false, command: null };
+  const options = { connections: 200, size: 65536, messages: 6000, warmup: 2000, timeout: 60, json: false, command: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--') {
@@ -132,6 +132,9 @@ export async function measurePageFaults(options) {
   const { connections, size, messages, warmup } = options;
   const port = await freePort();
   const server = startServer(options.command, port);
+  // The server goes with this process, however it ends (SIGTERM from a test's timeout included).
+  const stopServer = () => server.child.kill('SIGKILL');
+  process.once('exit', stopServer);
   try {
     await server.ready;
     const sockets = [];
@@ -185,11 +188,17 @@ export async function measurePageFaults(options) {
     };
   } finally {
     server.child.kill('SIGTERM');
+    process.off('exit', stopServer);
   }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const options = parseArgs(process.argv.slice(2));
+  process.once('SIGTERM', () => process.exit(143));
+  setTimeout(() => {
+    console.error(`no result within ${options.timeout} s`);
+    process.exit(1);
+  }, options.timeout * 1000).unref();
   const result = await measurePageFaults(options);
   if (options.json) console.log(JSON.stringify(result));
   else {
