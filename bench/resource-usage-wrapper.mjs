@@ -1,7 +1,7 @@
 // Wraps a server script for ../shared/perf: counts the messages it receives
 // and appends its resource usage at exit (minor page faults, user and system
 // CPU, peak RSS, faults and CPU µs per message) as one JSON line to
-// $FAULTS_OUT (default /tmp/p17/faults.jsonl). Used for issue #17's counts
+// $FAULTS_OUT (default /tmp/switchboard-faults.jsonl). Used for issue #17's counts
 // (docs/performance.md). Usage, from ../shared/perf:
 //   node run.mjs --scenarios echo-1000c-64k-bin \
 //     sb='env TAG=sb FAULTS_OUT=/tmp/faults.jsonl node <repo>/bench/resource-usage-wrapper.mjs <repo>/bench/servers/switchboard.mjs'
@@ -24,7 +24,7 @@ process.on('exit', () => {
     user_s: u.userCPUTime / 1e6, sys_s: u.systemCPUTime / 1e6, maxRSS_MB: u.maxRSS / 1024,
     fltPerMsg: sent ? +((u.minorPageFault - start.minorPageFault) / sent).toFixed(2) : null,
     usPerMsg: sent ? +(((u.userCPUTime + u.systemCPUTime)) / sent).toFixed(1) : null };
-  appendFileSync(process.env.FAULTS_OUT || '/tmp/p17/faults.jsonl', JSON.stringify(line) + '\n');
+  appendFileSync(process.env.FAULTS_OUT || '/tmp/switchboard-faults.jsonl', JSON.stringify(line) + '\n');
 });
 // count messages: every 'connection' gets one more 'message' listener
 const req = createRequire(pathToFileURL(target));
