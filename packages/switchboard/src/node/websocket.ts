@@ -23,6 +23,7 @@ import { iterateMessages } from './message-iterator.js';
 import { heartbeatClock } from './heartbeat.js';
 import { hasSharedReads, kChunkSink } from './shared-reads.js';
 import { resetStream } from './http2-server.js';
+import { keepFreedMemoryForReuse } from './malloc-reuse.js';
 import { abortHandshake, connect, handshakeRequest, initAsClient, redirectsFollowed, type ClientOptions } from './client.js';
 import { codedError } from '../protocol/switchboard-error.js';
 import { WebSocketError, type WebSocketErrorCode } from './errors.js';
@@ -303,6 +304,7 @@ export class WebSocket extends EventEmitter {
   }
 
   private createParser(): FrameParser {
+    keepFreedMemoryForReuse();
     const parser = new FrameParser(new ParserEvents(this), {
       role: this._isServer ? 'server' : 'client',
       maxPayload: this.maxPayload,

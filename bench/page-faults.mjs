@@ -1,0 +1,211 @@
+#!/usr/bin/env node
+// Counts the minor page faults an echo server takes per message (Linux only):
+// a count that does not depend on the machine's load, unlike msg/s. A server
+// whose every large payload lands on freshly mapped pages takes about one
+// fault per 4 KiB of payload (16 for 64 KiB); one that reuses freed memory
+// takes well under one. See docs/performance.md, "2026-12-06: the slow mode
+// on 1,000 connections x 64 KiB".
+//
+//   node bench/page-faults.mjs [--connections 200] [--size 65536] [--messages 6000]
+//                              [--warmup 2000] [--timeout 60] [--json] [-- server command...]
+//
+// The server command (default: node bench/servers/switchboard.mjs) follows
+// ../shared/perf's convention: PORT and HOST from the environment, READY on
+// stdout. It is run without a shell, so its pid is the process measured.
+// Clients are raw TCP connections in this process, each with one masked
+// binary message in flight, sent again as soon as its echo is back.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+function parseArgs(argv) {
+  const options = { connections: 200, size: 65536, messages: 6000, warmup: 2000, timeout: 60, json: false, command: null };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') {
+      options.command = argv.slice(i + 1);
+      break;
+    }
+    if (arg === '--json') options.json = true;
+    else if (arg.startsWith('--') && arg.slice(2) in options) options[arg.slice(2)] = Number(argv[++i]);
+    else throw new Error(`unknown argument ${arg}`);
+  }
+  options.command ??= [process.execPath, path.join(HERE, 'servers', 'switchboard.mjs')];
+  return options;
+}
+
+/** Minor faults, user and system CPU seconds of one process (all its threads): /proc/PID/stat fields 10, 14, 15. */
+function processCounters(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { minorFaults: Number(fields[7]), userTicks: Number(fields[11]), systemTicks: Number(fields[12]) };
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** One masked binary frame (RFC 6455 section 5.2) with a random payload, sent as is every time. */
+function maskedFrame(size) {
+  const lengthBytes = size < 126 ? 0 : size < 65536 ? 2 : 8;
+  const header = Buffer.alloc(2 + lengthBytes + 4);
+  header[0] = 0x82;
+  if (lengthBytes === 0) header[1] = 0x80 | size;
+  else if (lengthBytes === 2) {
+    header[1] = 0x80 | 126;
+    header.writeUInt16BE(size, 2);
+  } else {
+    header[1] = 0x80 | 127;
+    header.writeBigUInt64BE(BigInt(size), 2);
+  }
+  randomBytes(4).copy(header, 2 + lengthBytes);
+  return Buffer.concat([header, randomBytes(size)]);
+}
+
+function replyLength(size) {
+  return 2 + (size < 126 ? 0 : size < 65536 ? 2 : 8) + size;
+}
+
+function startServer(command, port) {
+  const child = spawn(command[0], command.slice(1), {
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DEFLATE: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+  const ready = new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`server not READY within 15 s: ${stderr}`)), 15000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (/^READY\b/m.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited (${code ?? signal}) before READY: ${stderr}`));
+    });
+  });
+  return { child, ready };
+}
+
+function openConnection(port) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.setNoDelay(true);
+    socket.on('error', reject);
+    socket.on('connect', () => {
+      socket.write(
+        'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
+    });
+    let head = '';
+    const onData = (chunk) => {
+      head += chunk.toString('latin1');
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      socket.off('data', onData);
+      if (!head.startsWith('HTTP/1.1 101')) return reject(new Error(`handshake refused: ${head.slice(0, 80)}`));
+      if (head.length > end + 4) return reject(new Error('server sent data before any message'));
+      resolve(socket);
+    };
+    socket.on('data', onData);
+  });
+}
+
+export async function measurePageFaults(options) {
+  const { connections, size, messages, warmup } = options;
+  const port = await freePort();
+  const server = startServer(options.command, port);
+  // The server goes with this process, however it ends (SIGTERM from a test's timeout included).
+  const stopServer = () => server.child.kill('SIGKILL');
+  process.once('exit', stopServer);
+  try {
+    await server.ready;
+    const sockets = [];
+    for (let i = 0; i < connections; i++) sockets.push(await openConnection(port));
+    const frame = maskedFrame(size);
+    const reply = replyLength(size);
+    let sent = 0;
+    let echoed = 0;
+    let before = null;
+    let after = null;
+    await new Promise((resolve, reject) => {
+      for (const socket of sockets) {
+        let pending = 0;
+        socket.on('data', (chunk) => {
+          pending += chunk.length;
+          while (pending >= reply) {
+            pending -= reply;
+            echoed++;
+            if (echoed === warmup) before = processCounters(server.child.pid);
+            if (echoed === warmup + messages) {
+              after = processCounters(server.child.pid);
+              resolve();
+            }
+            if (sent < warmup + messages) {
+              sent++;
+              socket.write(frame);
+            }
+          }
+        });
+        socket.on('error', reject);
+        socket.on('close', () => {
+          if (after === null) reject(new Error('a connection closed during the run'));
+        });
+      }
+      for (const socket of sockets) {
+        if (sent < warmup + messages) {
+          sent++;
+          socket.write(frame);
+        }
+      }
+    });
+    for (const socket of sockets) socket.destroy();
+    return {
+      connections,
+      size,
+      messages,
+      minorFaults: after.minorFaults - before.minorFaults,
+      faultsPerMessage: (after.minorFaults - before.minorFaults) / messages,
+      cpuTicksPerMessage: (after.userTicks + after.systemTicks - before.userTicks - before.systemTicks) / messages,
+      systemShare: (after.systemTicks - before.systemTicks) / Math.max(1, after.userTicks + after.systemTicks - before.userTicks - before.systemTicks),
+    };
+  } finally {
+    server.child.kill('SIGTERM');
+    process.off('exit', stopServer);
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const options = parseArgs(process.argv.slice(2));
+  process.once('SIGTERM', () => process.exit(143));
+  setTimeout(() => {
+    console.error(`no result within ${options.timeout} s`);
+    process.exit(1);
+  }, options.timeout * 1000).unref();
+  const result = await measurePageFaults(options);
+  if (options.json) console.log(JSON.stringify(result));
+  else {
+    console.log(
+      `${result.connections} connections x ${result.size} B echo, ${result.messages} messages measured: ` +
+        `${result.minorFaults} minor page faults in the server, ${result.faultsPerMessage.toFixed(2)} per message ` +
+        `(system time ${(result.systemShare * 100).toFixed(0)} % of its CPU)`,
+    );
+  }
+}
