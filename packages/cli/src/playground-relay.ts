@@ -27,9 +27,10 @@
 // in all, bytes waiting to go upstream), and nothing the relay does with it is
 // worse than linear.
 import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocket, WebSocketServer, refuseUpgrade } from 'switchboard';
+import { WebSocket, WebSocketServer, refuseStream, refuseUpgrade } from 'switchboard';
 import {
   BODY_LIMIT,
   DATA_BINARY,
@@ -109,7 +110,9 @@ export function checkRelayClient(req: IncomingMessage, secure: boolean): string 
   if (!isLoopbackHost(remote)) return 'the relay serves only pages opened on this machine';
   // A proxy on this machine makes every client look local: a forwarded request is not from this machine.
   if (FORWARDING_HEADERS.some((name) => req.headers[name] !== undefined)) return 'the relay does not serve requests forwarded by a proxy';
-  const hostHeader = req.headers.host ?? '';
+  // Over HTTP/2 the Host header's part is played by :authority (RFC 9113 section 8.3.1), which browsers send instead.
+  const authority = req.headers[':authority'];
+  const hostHeader = (typeof authority === 'string' ? authority : req.headers.host) ?? '';
   let hostname: string;
   try {
     hostname = new URL(`http://${hostHeader}`).hostname;
@@ -194,6 +197,19 @@ export class PlaygroundRelay {
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (page) => this.session(page));
+  }
+
+  /** Takes an RFC 8441 WebSocket stream for RELAY_PATH: a page loaded over HTTP/2 opens its relay connection so. */
+  handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, req: Http2ServerRequest): void {
+    const request = req as unknown as IncomingMessage;
+    // Only TLS serves HTTP/2 here (browsers speak it over TLS only).
+    const problem = checkRelayClient(request, true);
+    if (problem !== null) {
+      this.options.log?.('relay-refused', { remote: req.socket.remoteAddress, reason: problem });
+      refuseStream(stream, 403, `Forbidden: ${problem}\n`);
+      return;
+    }
+    this.wss.handleStream(stream, headers, (page) => this.session(page), req);
   }
 
   /** Closes every relayed connection (1001) and every page connected to the relay. */
