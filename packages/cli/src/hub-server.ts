@@ -137,7 +137,7 @@ export async function serveHub(options: ServeOptions & HubServeOptions, tls: { c
 
   const relayAllow = options.relayAllow ?? [];
   const site = options.playground === false ? null : PlaygroundSite.load(options.playgroundDir, { defaultUrl: path, relayAllow, server: 'serve (hub)' });
-  const relay = options.playground === false ? null : new PlaygroundRelay({ allow: relayAllow, maxPayload: maxMessageSize, log: relayLogger(options.log) });
+  const relay = options.playground === false ? null : new PlaygroundRelay({ allow: relayAllow, ...(tls !== null ? { trust: tls.cert } : {}), maxPayload: maxMessageSize, log: relayLogger(options.log) });
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     if (hub.handleRequest(req, res)) return;
     if (site?.handle(req, res)) return;

@@ -29,6 +29,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { isIP } from 'node:net';
+import { rootCertificates } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, refuseStream, refuseUpgrade } from 'switchboard';
 import {
@@ -48,6 +49,12 @@ export interface RelayOptions {
   allow: string[];
   /** Largest message either way. */
   maxPayload: number;
+  /**
+   * The serving certificate (PEM) of the server the relay runs in, trusted
+   * for upstream wss:// connections besides the system's CAs: with a
+   * self-signed --tls-cert, the page can reach its own server through the relay.
+   */
+  trust?: Buffer;
   /** Reports relay sessions (opened, refused, closed) to the server's log. */
   log?: (event: string, fields: Record<string, string | number | undefined>) => void;
 }
@@ -184,7 +191,11 @@ export class PlaygroundRelay {
   private readonly upstreams = new Set<WebSocket>();
   private nextId = 0;
 
+  /** The CAs upstream connections trust: the system's plus options.trust (Node's `ca` replaces the defaults, so they are listed). */
+  private readonly trusted: string[] | undefined;
+
   constructor(private readonly options: RelayOptions) {
+    this.trusted = options.trust === undefined ? undefined : [...rootCertificates, options.trust.toString('utf8')];
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload + 1, perMessageDeflate: false });
   }
 
@@ -209,7 +220,7 @@ export class PlaygroundRelay {
       refuseStream(stream, 403, `Forbidden: ${problem}\n`);
       return;
     }
-    this.wss.handleStream(stream, headers, (page) => this.session(page), req);
+    this.wss.handleStream(stream, headers, (page) => this.session(page, true), req);
   }
 
   /** Closes every relayed connection (1001) and every page connected to the relay. */
@@ -222,7 +233,8 @@ export class PlaygroundRelay {
     for (const upstream of this.upstreams) upstream.terminate();
   }
 
-  private session(page: WebSocket): void {
+  /** `pageOverHttp2`: the page's connection is an HTTP/2 stream (shown in the log as `page HTTP/2`). */
+  private session(page: WebSocket, pageOverHttp2 = false): void {
     const id = ++this.nextId;
     const log = this.options.log;
     let upstream: WebSocket | null = null;
@@ -296,7 +308,7 @@ export class PlaygroundRelay {
         const sendData = (framed: Buffer): void => {
           if (page.readyState === WebSocket.OPEN) page.send(framed, { binary: true });
         };
-        upstream = this.open(id, checked.url, connect, send, sendData, (p) => (bodyRead = p));
+        upstream = this.open(id, checked.url, connect, send, sendData, (p) => (bodyRead = p), pageOverHttp2);
         upstream.on('close', (code: number, reason: Buffer) => {
           this.upstreams.delete(upstream!);
           log?.('relay-close', { relay: id, target: checked.url.href, code });
@@ -339,6 +351,7 @@ export class PlaygroundRelay {
     send: (message: RelayToPage) => void,
     sendData: (framed: Buffer) => void,
     onBody: (read: Promise<void>) => void,
+    pageOverHttp2: boolean,
   ): WebSocket {
     // Repeated names (in any case) are joined under the first spelling; a Map keeps this linear.
     const byLowerName = new Map<string, [string, string]>();
@@ -349,13 +362,14 @@ export class PlaygroundRelay {
     }
     const headers: Record<string, string> = Object.create(null) as Record<string, string>;
     for (const [name, value] of byLowerName.values()) headers[name] = value;
-    this.options.log?.('relay-connect', { relay: id, target: url.href, headers: connect.headers.map(([n]) => n).join(', ') || undefined });
+    this.options.log?.('relay-connect', { relay: id, target: url.href, headers: connect.headers.map(([n]) => n).join(', ') || undefined, page: pageOverHttp2 ? 'HTTP/2' : undefined });
     const upstream = new WebSocket(url.href, connect.protocols, {
       headers,
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       maxPayload: this.options.maxPayload,
       // The page's side is a server connection, bounded by the same default; this bounds the other way.
       disconnectBufferedAmount: MAX_RELAY_UPSTREAM_BUFFERED,
+      ...(this.trusted !== undefined ? { ca: this.trusted } : {}),
     });
     this.upstreams.add(upstream);
     upstream.on('upgrade', (res: IncomingMessage) => {

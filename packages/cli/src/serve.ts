@@ -115,7 +115,7 @@ export function serve(options: ServeOptions): Promise<number> {
       ? null
       : PlaygroundSite.load(options.playgroundDir, { defaultUrl: options.path ?? '/', relayAllow, server: `serve (${options.mode})` });
   const relay =
-    options.playground === false ? null : new PlaygroundRelay({ allow: relayAllow, maxPayload: options.maxPayload, log: relayLogger(options.log) });
+    options.playground === false ? null : new PlaygroundRelay({ allow: relayAllow, ...(tls !== null ? { trust: tls.cert } : {}), maxPayload: options.maxPayload, log: relayLogger(options.log) });
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     if (site?.handle(req, res)) return;
     upgradeRequired(req, res);
