@@ -61,14 +61,14 @@ export class ConformanceRun {
     this.tmp = mkdtempSync(path.join(os.tmpdir(), tmpPrefix));
   }
 
-  /** Runs the server-mode cases against the server that `startServer` starts (once the cases are selected) and returns the URL of. */
-  async againstServer(startServer: () => Promise<string>): Promise<void> {
+  /** Runs the server-mode cases against the server that `startServer` starts (once the cases are selected) and returns the URL of; `harnessArgs` go to run.mjs (e.g. --http2). */
+  async againstServer(startServer: () => Promise<string>, harnessArgs: string[] = []): Promise<void> {
     await this.recordingFailure(async () => {
       requireSuite();
       this.selected = await selectCases('server', this.cases);
       const url = await startServer();
       const jsonFile = path.join(this.tmp, 'results.json');
-      this.harness = startNode(runner, ['server', '--url', url, '--cases', this.cases, '--json', jsonFile], { cwd: suiteDir });
+      this.harness = startNode(runner, ['server', '--url', url, '--cases', this.cases, '--json', jsonFile, ...harnessArgs], { cwd: suiteDir });
       this.results = await this.harnessResults(this.harness, jsonFile);
     });
   }

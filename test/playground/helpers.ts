@@ -37,9 +37,9 @@ const children = new Set<Child>();
 export interface Running {
   child: Child;
   port: number;
-  /** http://127.0.0.1:PORT/ */
+  /** http://127.0.0.1:PORT/ (https:// with --tls-cert) */
   page: string;
-  /** ws://127.0.0.1:PORT/ */
+  /** ws://127.0.0.1:PORT/ (wss:// with --tls-cert) */
   ws: string;
 }
 
@@ -55,10 +55,11 @@ export async function startSwitchboard(command: 'serve' | 'playground', args: st
   children.add(child);
   try {
     const line = await child.waitFor(() => child.lines[0], 'the listening line', 15_000);
-    const m = /^listening on (?:ws|http):\/\/127\.0\.0\.1:(\d+)$/.exec(line);
+    const m = /^listening on (ws|wss|http):\/\/127\.0\.0\.1:(\d+)$/.exec(line);
     if (!m) throw new Error(`unexpected first line ${JSON.stringify(line)}: ${child.describe()}`);
-    const port = Number(m[1]);
-    return { child, port, page: `http://127.0.0.1:${port}/`, ws: `ws://127.0.0.1:${port}/` };
+    const port = Number(m[2]);
+    const secure = m[1] === 'wss';
+    return { child, port, page: `${secure ? 'https' : 'http'}://127.0.0.1:${port}/`, ws: `${secure ? 'wss' : 'ws'}://127.0.0.1:${port}/` };
   } catch (error) {
     await child.stop('SIGKILL', 1000);
     throw error;

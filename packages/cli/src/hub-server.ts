@@ -3,13 +3,13 @@
 // switchboard.v1 (switchboard/client), backends publish over HTTP with
 // --api-key, and --redis shares rooms with other processes and machines
 // through @switchboard/redis. The playground stays on GET /.
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { refuseUpgrade, WebSocketServer, type WebSocket } from 'switchboard';
+import { refuseStream, refuseUpgrade, WebSocketServer, type WebSocket } from 'switchboard';
 import { Hub, SUBPROTOCOL, type Adapter, type HubConnection, type HubOptions } from 'switchboard/hub';
 import { styleFor } from './color.js';
 import { authMiddleware, type HubAuth } from './hub-auth.js';
+import { createFrontServer } from './front-server.js';
 import { DEFAULT_HOST } from './listen-address.js';
 import { isRelayRequest, PlaygroundSite, relayLogger, upgradeRequired } from './playground.js';
 import { PlaygroundRelay } from './playground-relay.js';
@@ -122,11 +122,13 @@ export async function serveHub(options: ServeOptions & HubServeOptions, tls: { c
   }
 
   const numbers = new WeakMap<HubConnection<any, any>, number>();
+  /** The WebSockets that came as HTTP/2 streams, for the log. */
+  const streamed = new WeakSet<WebSocket>();
   let nextId = 0;
   hub.on('connection', (client: HubConnection<any, any>) => {
     const id = ++nextId;
     numbers.set(client, id);
-    log.connect(id, { remote: client.handshake.address ?? 'unknown', path: client.handshake.url, protocol: SUBPROTOCOL, extensions: client.ws.extensions });
+    log.connect(id, { remote: client.handshake.address ?? 'unknown', path: client.handshake.url, protocol: SUBPROTOCOL, extensions: client.ws.extensions, http2: streamed.has(client.ws) });
   });
   hub.on('disconnect', (client: HubConnection<any, any>, code: number, reason: string) => {
     const id = numbers.get(client);
@@ -135,33 +137,55 @@ export async function serveHub(options: ServeOptions & HubServeOptions, tls: { c
 
   const relayAllow = options.relayAllow ?? [];
   const site = options.playground === false ? null : PlaygroundSite.load(options.playgroundDir, { defaultUrl: path, relayAllow, server: 'serve (hub)' });
-  const relay = options.playground === false ? null : new PlaygroundRelay({ allow: relayAllow, maxPayload: maxMessageSize, log: relayLogger(options.log) });
+  const relay = options.playground === false ? null : new PlaygroundRelay({ allow: relayAllow, ...(tls !== null ? { trust: tls.cert } : {}), maxPayload: maxMessageSize, log: relayLogger(options.log) });
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     if (hub.handleRequest(req, res)) return;
     if (site?.handle(req, res)) return;
-    upgradeRequired(res);
+    upgradeRequired(req, res);
   };
   const timeouts = { headersTimeout: HANDSHAKE_TIMEOUT_MS, requestTimeout: HANDSHAKE_TIMEOUT_MS + 20_000, connectionsCheckingInterval: 1000 };
-  const server = tls ? createHttpsServer({ ...tls, ...timeouts }, onRequest) : createHttpServer(timeouts, onRequest);
   const origins = options.allowOrigins ?? [];
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (relay !== null && isRelayRequest(req)) {
-      relay.handleUpgrade(req, socket, head, tls !== null);
-      return;
-    }
+  /** Why a browser's Origin is refused (403), or null. */
+  const originProblem = (req: IncomingMessage): string | null => {
     const origin = req.headers.origin;
     // Only browsers send Origin, and it is what they cannot forge: a page elsewhere must not use its visitors' cookies here.
-    if (origin !== undefined && origins.length > 0 && !origins.includes('*') && !origins.includes(origin.toLowerCase())) {
-      log.refused(remoteOf(req), 403, `origin ${origin} is not allowed (--allow-origin)`);
-      refuseUpgrade(socket, 403, 'Origin not allowed');
-      return;
-    }
-    if (!wss.shouldHandle(req)) {
-      refuseUpgrade(socket, 400, `No WebSocket endpoint at this path (the hub is at ${path})`);
-      return;
-    }
-    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => wss.emit('connection', ws, req));
+    if (origin === undefined || origins.length === 0 || origins.includes('*') || origins.includes(origin.toLowerCase())) return null;
+    log.refused(remoteOf(req), 403, `origin ${origin} is not allowed (--allow-origin)`);
+    return 'Origin not allowed';
+  };
+  const noEndpoint = `No WebSocket endpoint at this path (the hub is at ${path})`;
+  const front = createFrontServer({
+    tls,
+    http2: options.http2 !== false,
+    timeouts,
+    onRequest,
+    onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (relay !== null && isRelayRequest(req)) {
+        relay.handleUpgrade(req, socket, head, tls !== null);
+        return;
+      }
+      const refused = originProblem(req);
+      if (refused !== null) refuseUpgrade(socket, 403, refused);
+      else if (!wss.shouldHandle(req)) refuseUpgrade(socket, 400, noEndpoint);
+      else wss.handleUpgrade(req, socket, head, (ws: WebSocket) => wss.emit('connection', ws, req));
+    },
+    onStream: (stream, headers, req) => {
+      const request = req as unknown as IncomingMessage;
+      if (relay !== null && isRelayRequest(req)) {
+        relay.handleStream(stream, headers, req);
+        return;
+      }
+      const refused = originProblem(request);
+      if (refused !== null) refuseStream(stream, 403, refused);
+      else if (!wss.shouldHandle(request)) refuseStream(stream, 400, noEndpoint);
+      else
+        wss.handleStream(stream, headers, (ws: WebSocket) => {
+          streamed.add(ws);
+          wss.emit('connection', ws, request);
+        }, req);
+    },
   });
+  const server = front.server;
 
   return new Promise<number>((resolve) => {
     server.on('listening', () => {
@@ -182,7 +206,7 @@ export async function serveHub(options: ServeOptions & HubServeOptions, tls: { c
       process.removeListener('SIGTERM', stop);
       log.shutdown(signal, hub.clients.size);
       void Promise.all([hub.close(), relay?.shutdown(SHUTDOWN_TIMEOUT_MS)]).then(() => {
-        server.closeAllConnections();
+        front.closeAllConnections();
         server.close();
         resolve(0);
       });

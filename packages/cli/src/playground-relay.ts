@@ -27,9 +27,11 @@
 // in all, bytes waiting to go upstream), and nothing the relay does with it is
 // worse than linear.
 import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { isIP } from 'node:net';
+import { rootCertificates } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { WebSocket, WebSocketServer, refuseUpgrade } from 'switchboard';
+import { WebSocket, WebSocketServer, refuseStream, refuseUpgrade } from 'switchboard';
 import {
   BODY_LIMIT,
   DATA_BINARY,
@@ -47,6 +49,12 @@ export interface RelayOptions {
   allow: string[];
   /** Largest message either way. */
   maxPayload: number;
+  /**
+   * The serving certificate (PEM) of the server the relay runs in, trusted
+   * for upstream wss:// connections besides the system's CAs: with a
+   * self-signed --tls-cert, the page can reach its own server through the relay.
+   */
+  trust?: Buffer;
   /** Reports relay sessions (opened, refused, closed) to the server's log. */
   log?: (event: string, fields: Record<string, string | number | undefined>) => void;
 }
@@ -109,7 +117,9 @@ export function checkRelayClient(req: IncomingMessage, secure: boolean): string 
   if (!isLoopbackHost(remote)) return 'the relay serves only pages opened on this machine';
   // A proxy on this machine makes every client look local: a forwarded request is not from this machine.
   if (FORWARDING_HEADERS.some((name) => req.headers[name] !== undefined)) return 'the relay does not serve requests forwarded by a proxy';
-  const hostHeader = req.headers.host ?? '';
+  // Over HTTP/2 the Host header's part is played by :authority (RFC 9113 section 8.3.1), which browsers send instead.
+  const authority = req.headers[':authority'];
+  const hostHeader = (typeof authority === 'string' ? authority : req.headers.host) ?? '';
   let hostname: string;
   try {
     hostname = new URL(`http://${hostHeader}`).hostname;
@@ -181,7 +191,11 @@ export class PlaygroundRelay {
   private readonly upstreams = new Set<WebSocket>();
   private nextId = 0;
 
+  /** The CAs upstream connections trust: the system's plus options.trust (Node's `ca` replaces the defaults, so they are listed). */
+  private readonly trusted: string[] | undefined;
+
   constructor(private readonly options: RelayOptions) {
+    this.trusted = options.trust === undefined ? undefined : [...rootCertificates, options.trust.toString('utf8')];
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload + 1, perMessageDeflate: false });
   }
 
@@ -196,6 +210,19 @@ export class PlaygroundRelay {
     this.wss.handleUpgrade(req, socket, head, (page) => this.session(page));
   }
 
+  /** Takes an RFC 8441 WebSocket stream for RELAY_PATH: a page loaded over HTTP/2 opens its relay connection so. */
+  handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, req: Http2ServerRequest): void {
+    const request = req as unknown as IncomingMessage;
+    // Only TLS serves HTTP/2 here (browsers speak it over TLS only).
+    const problem = checkRelayClient(request, true);
+    if (problem !== null) {
+      this.options.log?.('relay-refused', { remote: req.socket.remoteAddress, reason: problem });
+      refuseStream(stream, 403, `Forbidden: ${problem}\n`);
+      return;
+    }
+    this.wss.handleStream(stream, headers, (page) => this.session(page, true), req);
+  }
+
   /** Closes every relayed connection (1001) and every page connected to the relay. */
   async shutdown(timeout: number): Promise<void> {
     for (const upstream of this.upstreams) {
@@ -206,7 +233,8 @@ export class PlaygroundRelay {
     for (const upstream of this.upstreams) upstream.terminate();
   }
 
-  private session(page: WebSocket): void {
+  /** `pageOverHttp2`: the page's connection is an HTTP/2 stream (shown in the log as `page HTTP/2`). */
+  private session(page: WebSocket, pageOverHttp2 = false): void {
     const id = ++this.nextId;
     const log = this.options.log;
     let upstream: WebSocket | null = null;
@@ -280,7 +308,7 @@ export class PlaygroundRelay {
         const sendData = (framed: Buffer): void => {
           if (page.readyState === WebSocket.OPEN) page.send(framed, { binary: true });
         };
-        upstream = this.open(id, checked.url, connect, send, sendData, (p) => (bodyRead = p));
+        upstream = this.open(id, checked.url, connect, send, sendData, (p) => (bodyRead = p), pageOverHttp2);
         upstream.on('close', (code: number, reason: Buffer) => {
           this.upstreams.delete(upstream!);
           log?.('relay-close', { relay: id, target: checked.url.href, code });
@@ -323,6 +351,7 @@ export class PlaygroundRelay {
     send: (message: RelayToPage) => void,
     sendData: (framed: Buffer) => void,
     onBody: (read: Promise<void>) => void,
+    pageOverHttp2: boolean,
   ): WebSocket {
     // Repeated names (in any case) are joined under the first spelling; a Map keeps this linear.
     const byLowerName = new Map<string, [string, string]>();
@@ -333,13 +362,14 @@ export class PlaygroundRelay {
     }
     const headers: Record<string, string> = Object.create(null) as Record<string, string>;
     for (const [name, value] of byLowerName.values()) headers[name] = value;
-    this.options.log?.('relay-connect', { relay: id, target: url.href, headers: connect.headers.map(([n]) => n).join(', ') || undefined });
+    this.options.log?.('relay-connect', { relay: id, target: url.href, headers: connect.headers.map(([n]) => n).join(', ') || undefined, page: pageOverHttp2 ? 'HTTP/2' : undefined });
     const upstream = new WebSocket(url.href, connect.protocols, {
       headers,
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       maxPayload: this.options.maxPayload,
       // The page's side is a server connection, bounded by the same default; this bounds the other way.
       disconnectBufferedAmount: MAX_RELAY_UPSTREAM_BUFFERED,
+      ...(this.trusted !== undefined ? { ca: this.trusted } : {}),
     });
     this.upstreams.add(upstream);
     upstream.on('upgrade', (res: IncomingMessage) => {

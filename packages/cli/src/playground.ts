@@ -105,8 +105,8 @@ function walk(dir: string): string[] {
   return files;
 }
 
-/** Whether an upgrade request is for the relay. */
-export function isRelayRequest(req: IncomingMessage): boolean {
+/** Whether an upgrade request (or an HTTP/2 WebSocket stream's request) is for the relay. */
+export function isRelayRequest(req: { url?: string }): boolean {
   const url = req.url ?? '/';
   const query = url.indexOf('?');
   return (query === -1 ? url : url.slice(0, query)) === RELAY_PATH;
@@ -142,10 +142,17 @@ export function relayLogger(format: LogFormat): (event: string, fields: Record<s
   };
 }
 
-/** Answers requests that are not for the page as a WebSocket server does: 426. */
-export function upgradeRequired(res: ServerResponse): void {
+/**
+ * Answers requests that are not for the page as a WebSocket server does: 426.
+ * `Upgrade: websocket` only over HTTP/1.1: HTTP/2 forbids connection-specific
+ * fields (RFC 9113 section 8.2.2), and its WebSockets come by extended
+ * CONNECT (RFC 8441) instead.
+ */
+export function upgradeRequired(req: IncomingMessage, res: ServerResponse): void {
   const body = 'Upgrade Required';
-  res.writeHead(426, { 'Content-Length': Buffer.byteLength(body), 'Content-Type': 'text/plain', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' });
+  const headers: Record<string, string | number> = { 'Content-Length': Buffer.byteLength(body), 'Content-Type': 'text/plain', 'Sec-WebSocket-Version': '13' };
+  if (req.httpVersionMajor < 2) headers.Upgrade = 'websocket';
+  res.writeHead(426, headers);
   res.end(body);
 }
 

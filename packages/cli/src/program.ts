@@ -148,6 +148,7 @@ Run "switchboard <command> --help" for a command's options.`);
     .option('--deflate', 'negotiate permessage-deflate when clients offer it')
     .option('--tls-cert <file>', 'PEM certificate: serve wss:// (with --tls-key)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .option('--no-http2', 'with --tls-cert: serve HTTP/1.1 only (by default HTTP/2, with WebSockets as RFC 8441 streams, and HTTP/1.1 share the port)')
     .option('--subprotocol <name>', 'accept only this subprotocol (repeatable; the first the client offers that is listed is chosen)', parseSubprotocol)
     .addOption(
       new Option('--max-payload <bytes>', 'largest message (e.g. 1048576, 64k, 16M); larger ones close with 1009')
@@ -191,6 +192,7 @@ Run "switchboard <command> --help" for a command's options.`);
         deflate: o.deflate === true,
         tlsCert: o.tlsCert as string | undefined,
         tlsKey: o.tlsKey as string | undefined,
+        http2: o.http2 as boolean,
         subprotocols: (o.subprotocol as string[] | undefined) ?? [],
         maxPayload: o.maxPayload as number,
         maxFragments: o.maxFragments as number,

@@ -1,13 +1,13 @@
 // `switchboard serve`: a WebSocket server (ws://, or wss:// with --tls-cert
-// and --tls-key) in tutorial, echo or broadcast mode, with an event log, that
+// and --tls-key, over HTTP/2 and HTTP/1.1: front-server.ts) in tutorial, echo or broadcast mode, with an event log, that
 // closes every connection with 1001 on SIGINT/SIGTERM and exits 0. Plain
 // GET requests on the same port get the browser playground (playground.ts).
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type VerifyClientCallback, type VerifyClientInfo, type WebSocket, type WebSocketServerOptions } from 'switchboard';
+import { refuseStream, WebSocketServer, type VerifyClientCallback, type VerifyClientInfo, type WebSocket, type WebSocketServerOptions } from 'switchboard';
 import { styleFor } from './color.js';
+import { createFrontServer } from './front-server.js';
 import { DEFAULT_HOST } from './listen-address.js';
 import { MODES, type Mode } from './modes.js';
 import { UsageError } from './options.js';
@@ -33,6 +33,8 @@ export interface ServeOptions extends HubServeOptions {
   deflate: boolean;
   tlsCert?: string;
   tlsKey?: string;
+  /** With TLS, serve HTTP/2 (RFC 8441 WebSocket streams) and HTTP/1.1 on the same port; false (--no-http2): HTTP/1.1 only. */
+  http2?: boolean;
   /** Accept only these subprotocols (none given: accept any, choose the first offered). */
   subprotocols: string[];
   maxPayload: number;
@@ -113,30 +115,48 @@ export function serve(options: ServeOptions): Promise<number> {
       ? null
       : PlaygroundSite.load(options.playgroundDir, { defaultUrl: options.path ?? '/', relayAllow, server: `serve (${options.mode})` });
   const relay =
-    options.playground === false ? null : new PlaygroundRelay({ allow: relayAllow, maxPayload: options.maxPayload, log: relayLogger(options.log) });
+    options.playground === false ? null : new PlaygroundRelay({ allow: relayAllow, ...(tls !== null ? { trust: tls.cert } : {}), maxPayload: options.maxPayload, log: relayLogger(options.log) });
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     if (site?.handle(req, res)) return;
-    upgradeRequired(res);
+    upgradeRequired(req, res);
   };
   const timeouts = { headersTimeout: HANDSHAKE_TIMEOUT_MS, requestTimeout: HANDSHAKE_TIMEOUT_MS + 1000, connectionsCheckingInterval: 1000 };
-  const server = tls ? createHttpsServer({ ...tls, ...timeouts }, onRequest) : createHttpServer(timeouts, onRequest);
   const wss = new WebSocketServer({ ...wssOptions, noServer: true });
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (relay !== null && isRelayRequest(req)) relay.handleUpgrade(req, socket, head, tls !== null);
-    else if (execArgv !== null && processes >= maxProcesses) {
-      const body = `${maxProcesses} programs are running (--max-processes); try again later`;
-      log.refused(remoteOf(req), 503, body);
-      socket.on('error', () => {});
-      socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-    } else wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  const tooManyProcesses = (): string | null => {
+    if (execArgv === null || processes < maxProcesses) return null;
+    return `${maxProcesses} programs are running (--max-processes); try again later`;
+  };
+  const front = createFrontServer({
+    tls,
+    http2: options.http2 !== false,
+    timeouts,
+    onRequest,
+    onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const busy = tooManyProcesses();
+      if (relay !== null && isRelayRequest(req)) relay.handleUpgrade(req, socket, head, tls !== null);
+      else if (busy !== null) {
+        log.refused(remoteOf(req), 503, busy);
+        socket.on('error', () => {});
+        socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(busy)}\r\nConnection: close\r\n\r\n${busy}`);
+      } else wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    },
+    onStream: (stream, headers, req) => {
+      const busy = tooManyProcesses();
+      if (relay !== null && isRelayRequest(req)) relay.handleStream(stream, headers, req);
+      else if (busy !== null) {
+        log.refused(remoteOf(req as unknown as IncomingMessage), 503, busy);
+        refuseStream(stream, 503, busy);
+      } else wss.handleStream(stream, headers, (ws) => wss.emit('connection', ws, req), req);
+    },
   });
+  const server = front.server;
 
   const handle = MODES[options.mode];
   let nextId = 0;
   let serverConsole: ServerConsole | null = null;
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
     const id = ++nextId;
-    log.connect(id, { remote: remoteOf(req), path: req.url ?? '/', protocol: ws.protocol, extensions: ws.extensions });
+    log.connect(id, { remote: remoteOf(req), path: req.url ?? '/', protocol: ws.protocol, extensions: ws.extensions, http2: req.httpVersionMajor === 2 });
     ws.on('error', (error: Error) => log.error(id, error));
     ws.on('close', (code: number, reason: Buffer) => log.close(id, code, reason));
     if (tcpTarget !== null) {
@@ -208,7 +228,7 @@ export function serve(options: ServeOptions): Promise<number> {
         wss.shutdown({ code: 1001, reason: 'server shutting down', timeout: SHUTDOWN_TIMEOUT_MS }),
         relay?.shutdown(SHUTDOWN_TIMEOUT_MS),
       ]).then(() => {
-        server.closeAllConnections();
+        front.closeAllConnections();
         server.close();
         resolve(0);
       });

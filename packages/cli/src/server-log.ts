@@ -19,6 +19,8 @@ export interface ConnectInfo {
   path: string;
   protocol: string;
   extensions: string;
+  /** Whether the WebSocket is a stream of an HTTP/2 connection (RFC 8441). */
+  http2?: boolean;
 }
 
 /** Messages are logged up to this many characters (of text, or of hex for binary data). */
@@ -69,9 +71,9 @@ export class ServerLog {
 
   connect(id: number, info: ConnectInfo): void {
     if (this.format === 'json') {
-      this.json('connect', id, { remote: info.remote, path: info.path, protocol: info.protocol, extensions: info.extensions });
+      this.json('connect', id, { remote: info.remote, path: info.path, protocol: info.protocol, extensions: info.extensions, http: info.http2 === true ? '2' : undefined });
     } else if (this.showsHumanEvent()) {
-      const extra = [info.protocol && `protocol ${info.protocol}`, info.extensions && info.extensions.split(';')[0]].filter(Boolean);
+      const extra = [info.http2 === true && 'HTTP/2', info.protocol && `protocol ${info.protocol}`, info.extensions && info.extensions.split(';')[0]].filter(Boolean);
       this.human(id, this.style.green('connect'), `${info.remote} ${info.path}${extra.length ? ` (${extra.join(', ')})` : ''}`);
     }
   }
