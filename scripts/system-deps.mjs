@@ -74,9 +74,17 @@ export const SYSTEM_PACKAGES = [
   {
     name: 'tmux',
     // The interactive `connect` is driven through a real pseudo-terminal: test/cli/interactive.test.ts runs Debian's /usr/bin/tmux.
-    neededBy: ['test/cli/interactive', SELF_TEST],
+    neededBy: ['test/cli/interactive', 'test/cli/serve-interactive', SELF_TEST],
     problem() {
       return isExecutable('/usr/bin/tmux') ? undefined : { installable: true, text: '/usr/bin/tmux does not exist' };
+    },
+  },
+  {
+    name: 'openssl',
+    // Tests that serve or connect over TLS make a certificate at run time (test/helpers/tls.ts and a few of their own).
+    neededBy: ['test/cli/', 'test/node/server', 'test/node/client', 'http2', SELF_TEST],
+    problem() {
+      return onPath('openssl') ? undefined : { installable: true, text: 'no openssl on PATH' };
     },
   },
   {

@@ -6,12 +6,12 @@ import { after, describe, test } from 'node:test';
 import { WebSocketServer, type WebSocket } from '../../packages/switchboard/src/index.js';
 import { onceEvent } from '../helpers/async.js';
 import { portOf } from '../helpers/h2.js';
-import { hasOpenssl, selfSignedCert } from '../helpers/tls.js';
+import { selfSignedCert } from '../helpers/tls.js';
 import { assertBuilt, runCli, stopAll } from './helpers.js';
 
 after(stopAll);
 
-describe('switchboard connect --http2', { timeout: 60_000, skip: hasOpenssl() ? false : 'openssl is not installed' }, () => {
+describe('switchboard connect --http2', { timeout: 60_000 }, () => {
   test('sends over an HTTP/2 stream with --http2, over HTTP/1.1 without', async (t) => {
     assertBuilt();
     const { key, cert } = selfSignedCert();

@@ -8,12 +8,12 @@ import { after, describe, test } from 'node:test';
 import { WebSocket } from '../../packages/switchboard/src/index.js';
 import { HubClient } from '../../packages/switchboard/src/client/index.js';
 import { onceEvent, withTimeout } from '../helpers/async.js';
-import { hasOpenssl, selfSignedCert } from '../helpers/tls.js';
+import { selfSignedCert } from '../helpers/tls.js';
 import { assertBuilt, startServe, stopAll, type Served } from './helpers.js';
 
 after(stopAll);
 
-const T = { timeout: 60_000, skip: hasOpenssl() ? false : 'openssl is not installed' };
+const T = { timeout: 60_000 };
 
 function tlsArgs(): string[] {
   const { certPath, keyPath } = selfSignedCert();

@@ -1,5 +1,5 @@
 // A self-signed certificate for 127.0.0.1/localhost, made with openssl once per test process.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,10 +12,6 @@ export interface KeyPair {
 }
 
 let made: KeyPair | null = null;
-
-export function hasOpenssl(): boolean {
-  return spawnSync('which', ['openssl']).status === 0;
-}
 
 export function selfSignedCert(): KeyPair {
   if (made !== null) return made;

@@ -10,10 +10,10 @@ import { closeHttp2Sessions } from '../../packages/switchboard/src/node/http2-cl
 import { SUBPROTOCOL } from '../../packages/switchboard/src/wire/index.js';
 import { onceEvent } from '../helpers/async.js';
 import { portOf } from '../helpers/h2.js';
-import { hasOpenssl, selfSignedCert } from '../helpers/tls.js';
+import { selfSignedCert } from '../helpers/tls.js';
 import { HOST, RawClient } from './helpers.js';
 
-describe('hub over HTTP/2', { timeout: 30_000, skip: hasOpenssl() ? false : 'openssl is not installed' }, () => {
+describe('hub over HTTP/2', { timeout: 30_000 }, () => {
   test('members over HTTP/2 streams and over HTTP/1.1 share a room; other paths get 400', async () => {
     const { key, cert } = selfSignedCert();
     const server = http2.createSecureServer({ key, cert, allowHTTP1: true }, (_req, res) => res.end('page'));

@@ -12,11 +12,11 @@ import { WebSocket, WebSocketServer } from '../../packages/switchboard/src/index
 import { onceEvent, withTimeout } from '../helpers/async.js';
 import { portOf } from '../helpers/h2.js';
 import { HOST } from '../helpers/net.js';
-import { hasOpenssl, selfSignedCert } from '../helpers/tls.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const T = { timeout: 90_000, skip: hasOpenssl() ? false : 'openssl is not installed' };
+const T = { timeout: 90_000 };
 
 // The page: three WebSockets at once, each echoing text, binary and 3 MiB, then closing with 1000.
 const PAGE = `<!doctype html><meta charset="utf-8"><title>h2</title><link rel="icon" href="data:,">
@@ -109,7 +109,6 @@ interface EchoResult {
 describe('Chromium: WebSockets over HTTP/2 (RFC 8441)', () => {
   let browser: Browser;
   before(async () => {
-    if (!hasOpenssl()) return;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
   });
   after(async () => {

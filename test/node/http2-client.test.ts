@@ -11,9 +11,9 @@ import { closeHttp2Sessions } from '../../packages/switchboard/src/node/http2-cl
 import { onceEvent, withTimeout } from '../helpers/async.js';
 import { portOf } from '../helpers/h2.js';
 import { HOST } from '../helpers/net.js';
-import { hasOpenssl, selfSignedCert } from '../helpers/tls.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
-const T = { timeout: 30_000, skip: hasOpenssl() ? false : 'openssl is not installed' };
+const T = { timeout: 30_000 };
 after(() => closeHttp2Sessions());
 
 interface Counted {

@@ -6,10 +6,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
-import { hasOpenssl, selfSignedCert } from '../helpers/tls.js';
+import { selfSignedCert } from '../helpers/tls.js';
 import { assertBuilt, closeBrowser, launchChromium, startSwitchboard, stopChildren, type Running } from './helpers.js';
 
-const T = { timeout: 90_000, skip: hasOpenssl() ? false : 'openssl is not installed' };
+const T = { timeout: 90_000 };
 
 declare const window: unknown;
 /** The page's Performance API, as far as used here. */

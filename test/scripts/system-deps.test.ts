@@ -32,14 +32,16 @@ const INSTALL_AS_ROOT = 'apt-get update && env DEBIAN_FRONTEND=noninteractive ap
 
 test('a filtered run needs only the packages of its files; a whole run needs every one', () => {
   const names = (files: string[], all = false): string[] => packagesFor(files, all).map((p) => p.name);
-  assert.deepEqual(names(['test/protocol/mask.test.ts', 'test/node/server.test.ts']), []);
+  assert.deepEqual(names(['test/protocol/mask.test.ts', 'test/hub/rooms.test.ts']), []);
+  assert.deepEqual(names(['test/node/server.test.ts', 'test/hub/http2.test.ts']), ['openssl']);
   assert.deepEqual(names(['test/interop/chromium.test.ts']), ['chromium']);
   assert.deepEqual(names(['test/playground/playground.test.ts', 'test/client/examples.chromium.test.ts']), ['chromium']);
   assert.deepEqual(names(['test/interop/python-deflate.test.ts']), ['python3-websockets']);
   assert.deepEqual(names(['test/hub/redis-adapter.test.ts']), ['redis-server']);
-  assert.deepEqual(names(['test/cli/interactive.test.ts']), ['tmux']);
-  assert.deepEqual(names(['test/scripts/system-deps.test.ts']), ['chromium', 'python3-websockets', 'tmux', 'redis-server']);
-  assert.deepEqual(names([], true), ['chromium', 'python3-websockets', 'tmux', 'redis-server']);
+  assert.deepEqual(names(['test/cli/interactive.test.ts']), ['tmux', 'openssl']);
+  assert.deepEqual(names(['test/cli/serve-interactive.test.ts']), ['tmux', 'openssl']);
+  assert.deepEqual(names(['test/scripts/system-deps.test.ts']), ['chromium', 'python3-websockets', 'tmux', 'openssl', 'redis-server']);
+  assert.deepEqual(names([], true), ['chromium', 'python3-websockets', 'tmux', 'openssl', 'redis-server']);
 });
 
 test('nothing missing: no apt-get at all', () => {
@@ -111,7 +113,8 @@ test('the script without apt-get on PATH: exits 1 at once with the command, runs
     const r = runScript({ PATH: emptyDir, SWITCHBOARD_SYSTEM_DEPS_ASSUME_MISSING: 'chromium,redis-server' });
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /this machine has no apt-get/);
-    assert.ok(r.stderr.includes(INSTALL_AS_ROOT), r.stderr);
+    // With PATH empty, openssl is not found either.
+    assert.ok(r.stderr.includes(INSTALL_AS_ROOT.replace('chromium redis-server', 'chromium openssl redis-server')), r.stderr);
     assert.doesNotMatch(r.stdout, /^\+ /m, 'ran a command');
   } finally {
     rmSync(emptyDir, { recursive: true, force: true });
@@ -134,5 +137,5 @@ test('the script as a user without root or sudo: exits 1 at once with the comman
 test('the script with everything present: one line on stdout, no apt-get', () => {
   const r = runScript({ SWITCHBOARD_SYSTEM_DEPS_ASSUME_MISSING: '' });
   assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.stdout, 'system packages: chromium, python3-websockets, tmux, redis-server present\n');
+  assert.equal(r.stdout, 'system packages: chromium, python3-websockets, tmux, openssl, redis-server present\n');
 });
