@@ -4,6 +4,7 @@
 //   GET  {path}/sse?session=ID     Server-Sent Events downlink
 //   GET  {path}/poll?session=ID&last=N   long-polling downlink (last resort)
 //   POST {path}/send?session=ID    uplink: switchboard.v1 messages, one per line
+//   POST {path}/close?session=ID   the client leaves (the hub sees a 1000 close)
 // A session is a virtual connection (http-session.ts) handed to the hub as a
 // WebSocket would be; its id (144 random bits) is the only credential the
 // later requests carry, as a WebSocket's TCP connection is for its frames.
@@ -102,7 +103,7 @@ export class HttpFallback {
     const pathname = q === -1 ? url : url.slice(0, q);
     if (!pathname.startsWith(this.path) || pathname.charCodeAt(this.path.length) !== 47 /* / */) return false;
     const endpoint = pathname.slice(this.path.length + 1);
-    if (endpoint !== 'open' && endpoint !== 'send' && endpoint !== 'sse' && endpoint !== 'poll') return false;
+    if (endpoint !== 'open' && endpoint !== 'send' && endpoint !== 'close' && endpoint !== 'sse' && endpoint !== 'poll') return false;
     const cors = this.cors(req);
     if (cors === null) {
       answer(res, 403, { error: 'origin_refused', message: 'This origin may not use the hub (option fallback.origins)' });
@@ -114,7 +115,7 @@ export class HttpFallback {
       res.end();
       return true;
     }
-    const wanted = endpoint === 'open' || endpoint === 'send' ? 'POST' : 'GET';
+    const wanted = endpoint === 'sse' || endpoint === 'poll' ? 'GET' : 'POST';
     if (req.method !== wanted) {
       answer(res, 405, { error: 'method_not_allowed', message: `Use ${wanted}` }, { Allow: wanted });
       return true;
@@ -136,7 +137,12 @@ export class HttpFallback {
       answer(res, 404, { error: 'unknown_session', message: 'No such session (expired, closed, or opened on another node)' });
       return true;
     }
-    if (endpoint === 'send') this.uplink(session, req, res);
+    if (endpoint === 'close') {
+      req.resume();
+      session.close(1000, '');
+      session.terminate(); // nobody is left to tell
+      res.writeHead(204, { 'Cache-Control': 'no-store' }).end();
+    } else if (endpoint === 'send') this.uplink(session, req, res);
     else this.downlink(session, endpoint === 'poll', params, req, res);
     return true;
   }
