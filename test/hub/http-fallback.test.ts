@@ -137,7 +137,9 @@ describe('HTTP fallback endpoints', { timeout: 60_000 }, () => {
   test('an unknown or malformed session id gets 404 on every endpoint', async () => {
     const { base } = await start();
     for (const id of ['AAAAAAAAAAAAAAAAAAAAAAAA', 'nope', '']) {
-      assert.equal((await fetch(`${base}/poll?session=${id}`)).status, 404);
+      const poll = await fetch(`${base}/poll?session=${id}`);
+      assert.equal(poll.status, 404);
+      assert.equal(((await poll.json()) as { error: string }).error, 'unknown_session');
       assert.equal((await fetch(`${base}/sse?session=${id}`)).status, 404);
       assert.equal((await fetch(`${base}/send?session=${id}`, { method: 'POST', body: '{"t":"hello"}' })).status, 404);
     }
