@@ -138,9 +138,12 @@ describe('switchboard/client', { timeout: 60_000 }, () => {
     client.close();
   });
 
-  test('without a WebSocket class and no global one, a clear TypeError', () => {
+  test('without a WebSocket class and no global one, a clear TypeError (WebSocket only); the HTTP transports otherwise', () => {
     if ('WebSocket' in globalThis) return;
-    assert.throws(() => new HubClient('ws://127.0.0.1:1/hub'), /pass options.WebSocket/);
+    assert.throws(() => new HubClient('ws://127.0.0.1:1/hub', { transports: ['websocket'] }), /pass options.WebSocket/);
+    const client = new HubClient('ws://127.0.0.1:1/hub', { reconnect: false });
+    assert.equal(client.transport, 'sse');
+    client.close();
   });
 
   test('typed events (compile time)', () => {

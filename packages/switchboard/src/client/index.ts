@@ -24,6 +24,7 @@ import {
   type ServerMessage,
 } from '../wire/index.js';
 import { codedError } from '../wire/errors.js';
+import { HttpTransport } from './http-transport.js';
 
 export { SUBPROTOCOL, HubError, SwitchboardError, type HubErrorCode, type Member, type Sender };
 
@@ -80,9 +81,24 @@ export interface ReconnectOptions {
   maxAttempts?: number;
 }
 
+/** How a client reaches the hub: a WebSocket, or HTTP fallbacks (docs/transports.md). */
+export type Transport = 'websocket' | 'sse' | 'polling';
+
 export interface ClientOptions {
   /** The WebSocket class (default globalThis.WebSocket). In Node: `import { WebSocket } from 'switchboard'`. */
   WebSocket?: WebSocketConstructor;
+  /**
+   * Transports tried in order until one opens (default ['websocket', 'sse', 'polling']); the one that
+   * worked is kept for reconnections. The application code is the same whatever the transport.
+   */
+  transports?: readonly Transport[];
+  /**
+   * Milliseconds a transport has to open before the next one is tried (default 2,500): a proxy that
+   * neither refuses a WebSocket upgrade nor completes it, or one that buffers an event stream.
+   */
+  transportTimeout?: number;
+  /** The fetch function of the HTTP transports (default globalThis.fetch). */
+  fetch?: typeof globalThis.fetch;
   /** Sent in `hello` for middleware; a function is called on every (re)connection. */
   auth?: unknown;
   /** Automatic reconnection; `false` turns it off. */
@@ -145,7 +161,13 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
   user: string | null = null;
   status: Status = 'connecting';
   private ws: WebSocketLike | null = null;
-  private readonly Ctor: WebSocketConstructor;
+  private readonly Ctor: WebSocketConstructor | undefined;
+  private readonly transports: readonly Transport[];
+  /** Index in `transports` of the transport in use (or tried next). */
+  private transportIndex = 0;
+  /** Whether the current attempt's transport opened (a failure before it did moves on to the next transport). */
+  private transportOpened = false;
+  private openTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly handlers = new Map<string, Array<(...args: any[]) => unknown>>();
   private readonly rooms = new Map<string, Room>();
   private readonly requests = new Requests();
@@ -178,8 +200,14 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     this.options = options;
     this.maxRooms = options.maxRooms ?? DEFAULT_MAX_ROOMS;
     this.maxMembers = options.maxMembersPerRoom ?? DEFAULT_MAX_MEMBERS_PER_ROOM;
+    const transports = options.transports ?? ['websocket', 'sse', 'polling'];
+    if (transports.length === 0 || transports.some((t) => t !== 'websocket' && t !== 'sse' && t !== 'polling')) {
+      throw codedError(new TypeError(`transports must be a non-empty list of 'websocket', 'sse', 'polling'`), 'WS_ERR_INVALID_OPTION');
+    }
     const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (!Ctor) throw codedError(new TypeError('No WebSocket class: pass options.WebSocket (in Node: the WebSocket of "switchboard")'), 'WS_ERR_INVALID_OPTION');
+    // Without a WebSocket class the HTTP transports may still do.
+    this.transports = Ctor ? transports : transports.filter((t) => t !== 'websocket');
+    if (this.transports.length === 0) throw codedError(new TypeError('No WebSocket class: pass options.WebSocket (in Node: the WebSocket of "switchboard")'), 'WS_ERR_INVALID_OPTION');
     this.Ctor = Ctor;
     try {
       this.open();
@@ -187,6 +215,11 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
       this.status = 'closed';
       throw error;
     }
+  }
+
+  /** The transport of the current connection (or of the next attempt). */
+  get transport(): Transport {
+    return this.transports[this.transportIndex]!;
   }
 
   /** The URL of the current connection (or of the next attempt). */
@@ -322,6 +355,7 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     const was = this.status;
     this.status = 'closed';
     if (this.timer) clearTimeout(this.timer);
+    this.clearOpenTimer();
     this.stopHeartbeat();
     const ws = this.ws;
     this.ws = null;
@@ -367,9 +401,32 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
   // ---- the connection ------------------------------------------------------------
 
   private open(): void {
-    const ws = new this.Ctor(this.url, SUBPROTOCOL);
+    const transport = this.transport;
+    const timeout = this.options.transportTimeout ?? 2500;
+    let ws: WebSocketLike;
+    if (transport === 'websocket') ws = new this.Ctor!(this.url, SUBPROTOCOL);
+    else {
+      const fetchFn = this.options.fetch ?? globalThis.fetch;
+      if (typeof fetchFn !== 'function') throw codedError(new TypeError('No fetch function for the HTTP transports: pass options.fetch'), 'WS_ERR_INVALID_OPTION');
+      ws = new HttpTransport(this.url, transport, fetchFn.bind(globalThis) as never, timeout);
+    }
     this.ws = ws;
+    this.transportOpened = false;
+    if (transport === 'websocket' && this.transports.length > 1) {
+      // A proxy that swallows the upgrade without an answer: give the next transport its turn.
+      this.openTimer = setTimeout(() => {
+        this.openTimer = null;
+        if (this.ws !== ws || this.transportOpened) return;
+        detach(ws);
+        try {
+          ws.close();
+        } catch {}
+        this.closed(1006, `websocket did not open within ${timeout} ms`);
+      }, timeout);
+    }
     ws.onopen = () => {
+      this.transportOpened = true;
+      this.clearOpenTimer();
       const auth = typeof this.options.auth === 'function' ? (this.options.auth as () => unknown)() : this.options.auth;
       Promise.resolve(auth).then(
         (value) => {
@@ -399,11 +456,33 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     ws.onerror = () => {};
   }
 
+  private clearOpenTimer(): void {
+    if (this.openTimer !== null) clearTimeout(this.openTimer);
+    this.openTimer = null;
+  }
+
   private closed(code: number, reason: string): void {
     const ws = this.ws;
     this.ws = null;
     if (ws) detach(ws);
+    this.clearOpenTimer();
     this.stopHeartbeat();
+    if (!this.transportOpened && this.status !== 'closed' && this.transportIndex < this.transports.length - 1) {
+      // This transport could not even open (blocked, or buffered by a proxy): the next one, at once.
+      this.transportIndex++;
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        if (this.status === 'closed') return;
+        try {
+          this.open();
+        } catch (error) {
+          this.closed(1006, String((error as Error)?.message ?? error));
+        }
+      }, 0);
+      return;
+    }
+    // Every transport failed to open: start the list again (back up to WebSocket) after the usual delay.
+    if (!this.transportOpened) this.transportIndex = 0;
     this.id = null;
     this.failPending('disconnected');
     const attempts = this.options.reconnect === false ? 0 : (this.options.reconnect?.maxAttempts ?? Infinity);

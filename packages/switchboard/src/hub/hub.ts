@@ -22,6 +22,7 @@ import { RoomOperator, UserOperator, encodeForPublish, idsOf } from './operators
 import { parseOptionsOf, resolveOptions, type DefaultEvents, type EventData, type EventNames, type EventsMap, type HubOptions, type Middleware, type ResolvedOptions } from './types.js';
 import { encodeMessage } from './wire.js';
 import { PublishEndpoint, type PublishRequest } from './publish-api.js';
+import { HttpFallback } from './http-fallback.js';
 
 /** The events a hub emits (its EventEmitter side). */
 export const HUB_EVENTS: ReadonlySet<string | symbol> = new Set(['connection', 'disconnect', 'slowConsumer', 'error', 'listening', 'newListener', 'removeListener']);
@@ -46,6 +47,7 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
   private readonly attachment: Attachment;
   private readonly context: HubContext;
   private readonly publishEndpoint: PublishEndpoint | null;
+  private readonly fallback: HttpFallback | null;
   private closed = false;
 
   constructor(options: HubOptions = {}) {
@@ -61,12 +63,19 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
     this.context = this.contextFor(parseOptionsOf(this.options));
     this.publishEndpoint =
       options.publishApi === undefined ? null : new PublishEndpoint(options.publishApi, this.options.maxMessageSize, (request) => this.publishFromApi(request));
+    this.fallback =
+      options.fallback === false
+        ? null
+        : new HttpFallback(this.options.path ?? '/hub', options.fallback ?? {}, this.options.maxMessageSize, (session, req) =>
+            // The virtual connection has what the hub uses of a WebSocket (http-session.ts).
+            this.handleConnection(session as unknown as WebSocket, req),
+          );
     this.attachment = attach(
       this.options,
       (ws, req) => this.handleConnection(ws, req),
       () => super.emit('listening'),
       (e) => this.reportError(e),
-      this.publishEndpoint === null ? undefined : (req, res) => this.handleRequest(req, res),
+      this.publishEndpoint === null && this.fallback === null ? undefined : (req, res) => this.handleRequest(req, res),
     );
     this.wss = this.attachment.wss;
     const beat = Math.max(50, Math.min(this.options.heartbeat.interval, this.options.heartbeat.timeout) / 2);
@@ -149,12 +158,20 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
   }
 
   /**
-   * Answers an HTTP request for the publish endpoint (`publishApi`) and returns true; returns false,
-   * leaving it alone, for any other request (and always without `publishApi`). Call it first in the
-   * request handler of the server the hub is attached to.
+   * Answers an HTTP request for the publish endpoint (`publishApi`) or the HTTP fallback transports
+   * (`fallback`, docs/transports.md) and returns true; returns false, leaving it alone, for any other
+   * request. Call it first in the request handler of the server the hub is attached to.
    */
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
-    return this.publishEndpoint !== null && this.publishEndpoint.handle(req, res);
+    if (this.publishEndpoint !== null && this.publishEndpoint.handle(req, res)) return true;
+    if (this.fallback === null) return false;
+    if (this.closed) {
+      const url = req.url ?? '';
+      if (!url.startsWith(`${this.fallback.path}/`)) return false;
+      res.writeHead(503, { 'Content-Type': 'text/plain' }).end('hub closed');
+      return true;
+    }
+    return this.fallback.handle(req, res);
   }
 
   private async publishFromApi(request: PublishRequest): Promise<number | undefined> {

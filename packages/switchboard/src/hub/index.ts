@@ -31,3 +31,4 @@ export { SwitchboardError } from '../protocol/switchboard-error.js';
 export { TokenBucket } from './rate-limit.js';
 export { DEFAULT_LIMITS, type HubLimits } from './limits.js';
 export { type PublishApiOptions } from './publish-api.js';
+export { type HttpFallbackOptions } from './http-fallback.js';

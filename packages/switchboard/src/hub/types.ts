@@ -7,6 +7,7 @@ import type { WebSocketServer } from '../node/server.js';
 import { DEFAULT_HEARTBEAT, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_REQUEST_TIMEOUT, type ParseOptions } from '../wire/index.js';
 import type { Adapter, HistoryLimits } from './adapter.js';
 import type { PublishApiOptions } from './publish-api.js';
+import type { HttpFallbackOptions } from './http-fallback.js';
 import type { HubConnection } from './connection.js';
 import { resolveLimits, type HubLimits } from './limits.js';
 import { TokenBucket } from './rate-limit.js';
@@ -94,6 +95,13 @@ export interface HubOptions extends Partial<HubLimits> {
    * from the server's request handler. Default: none.
    */
   publishApi?: PublishApiOptions;
+  /**
+   * HTTP fallback transports for clients whose network blocks WebSockets (Server-Sent Events, then
+   * long-polling; docs/transports.md), at `{path}/open`, `/sse`, `/poll`, `/send`. Default: on, same-origin
+   * only. With `port` the hub's own server answers them; with `server`, call `hub.handleRequest(req, res)`
+   * from the server's request handler. `false` turns them off.
+   */
+  fallback?: HttpFallbackOptions | false;
   /** May this client send a direct message to that user or connection? Default: yes. */
   canDirect?: (client: HubConnection<any, any>, to: { user: string } | { client: string }, event: string) => boolean | Promise<boolean>;
 }

@@ -1,0 +1,125 @@
+// The HTTP fallback transports in Chromium (playwright-core, /usr/bin/chromium)
+// with the built browser client, behind a real proxy that refuses WebSocket
+// upgrades (and one that also buffers streamed responses): the page falls
+// back, and chats with a Node WebSocket client in the same room.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { WebSocket } from '../../packages/switchboard/src/index.js';
+import { Hub } from '../../packages/switchboard/src/hub/index.js';
+import { HubClient } from '../../packages/switchboard/src/client/index.js';
+import { repoRoot } from '../helpers/env.js';
+import { withTimeout } from '../helpers/async.js';
+import { startBlockingProxy, type BlockingProxy } from '../helpers/blocking-proxy.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const DIST = path.join(repoRoot, 'packages/switchboard/dist/esm');
+
+const PAGE = `<!doctype html><script type="module">
+import { HubClient } from '/dist/client/index.js';
+window.connectHub = async (timeout) => {
+  const started = performance.now();
+  const client = new HubClient(location.origin.replace('http', 'ws') + '/hub', { transportTimeout: timeout });
+  window.client = client;
+  window.got = [];
+  window.presence = [];
+  client.on('said', (d) => window.got.push(d));
+  client.on('n', (n) => window.got.push(n));
+  client.on('presence', (p) => p.join && window.presence.push(p.join.id));
+  await client.ready();
+  return { transport: client.transport, ms: performance.now() - started, id: client.id };
+};
+</script>`;
+
+describe('fallback transports in Chromium', { timeout: 120_000 }, () => {
+  let browser: Browser | undefined;
+  let server: http.Server;
+  let hub: Hub;
+  let base = '';
+  const proxies: BlockingProxy[] = [];
+  const clients: HubClient[] = [];
+
+  before(async () => {
+    assert.ok(existsSync(path.join(DIST, 'client/index.js')), 'the built client is missing: run node scripts/build.mjs --lib');
+    server = http.createServer((req, res) => {
+      if (hub.handleRequest(req, res)) return;
+      const url = req.url ?? '/';
+      if (url === '/') {
+        res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+        return;
+      }
+      const file = path.join(DIST, url.slice('/dist/'.length));
+      if (url.startsWith('/dist/') && file.startsWith(DIST) && existsSync(file)) res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(file));
+      else res.writeHead(404).end();
+    });
+    hub = new Hub({ server });
+    hub.on('error', () => {});
+    hub.on('connection', (client) => client.on('add', (d: { a: number; b: number }, reply) => reply(d.a + d.b)));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await withTimeout(browser?.close() ?? Promise.resolve(), 15_000, 'closing Chromium').catch(() => {});
+    for (const p of proxies) await p.close();
+    await withTimeout(hub.close(), 5000, 'hub.close()').catch(() => {});
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  async function pageBehind(options: { upgrade: 'refuse' | 'hang'; buffer?: boolean }, timeout: number): Promise<{ page: Page; info: { transport: string; ms: number; id: string } }> {
+    const proxy = await startBlockingProxy(base, options);
+    proxies.push(proxy);
+    const page = await browser!.newPage();
+    page.setDefaultTimeout(20_000);
+    await page.goto(`${proxy.url}/`);
+    await page.waitForFunction(() => typeof (window as any).connectHub === 'function');
+    const info = await page.evaluate((t) => (window as any).connectHub(t), timeout);
+    return { page, info };
+  }
+
+  test('WebSockets refused: the page falls back to SSE; chat, presence, a request with an ack, 1,000 messages', async () => {
+    const { page, info } = await pageBehind({ upgrade: 'refuse' }, 2500);
+    console.log(`# Chromium, upgrade refused -> ${info.transport} in ${info.ms.toFixed(0)} ms`);
+    assert.equal(info.transport, 'sse');
+    const ws = new HubClient(`${base.replace('http', 'ws')}/hub`, { WebSocket, transports: ['websocket'] });
+    clients.push(ws);
+    await ws.ready();
+    // The page joins first, then the Node client: the page is told it arrived (presence).
+    await page.evaluate(() => (window as any).client.join('chat'));
+    await ws.join('chat');
+    await page.waitForFunction((id) => (window as any).presence.includes(id), ws.id);
+    const heard = new Promise<unknown>((resolve) => ws.on('said', (d) => resolve(d)));
+    await page.evaluate(() => (window as any).client.publish('chat', 'said', 'from chromium'));
+    assert.equal(await heard, 'from chromium');
+    await ws.publish('chat', 'said', 'from node');
+    await page.waitForFunction(() => (window as any).got.includes('from node'));
+    assert.equal(await page.evaluate(() => (window as any).client.request('add', { a: 40, b: 2 })), 42);
+    await page.evaluate(() => ((window as any).got = []));
+    for (let i = 0; i < 1000; i++) void hub.to('chat').emit('n', i);
+    await page.waitForFunction(() => (window as any).got.length >= 1000);
+    await new Promise((r) => setTimeout(r, 200));
+    const got = (await page.evaluate(() => (window as any).got)) as number[];
+    assert.deepEqual(got, Array.from({ length: 1000 }, (_, i) => i));
+    await page.close();
+  });
+
+  test('WebSockets refused and streams buffered: the page falls back to polling', async () => {
+    const { page, info } = await pageBehind({ upgrade: 'refuse', buffer: true }, 1000);
+    console.log(`# Chromium, upgrade refused + stream buffered -> ${info.transport} in ${info.ms.toFixed(0)} ms (transportTimeout 1000)`);
+    assert.equal(info.transport, 'polling');
+    assert.equal(await page.evaluate(() => (window as any).client.request('add', { a: 1, b: 1 })), 2);
+    await page.evaluate(() => (window as any).client.join('poll-room'));
+    for (let i = 0; i < 1000; i++) void hub.to('poll-room').emit('n', i);
+    await page.waitForFunction(() => (window as any).got.length >= 1000);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(await page.evaluate(() => (window as any).got), Array.from({ length: 1000 }, (_, i) => i));
+    await page.close();
+  });
+});

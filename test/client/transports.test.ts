@@ -1,0 +1,117 @@
+// switchboard/client over the HTTP fallback transports, in Node, through a
+// real proxy that blocks WebSockets: the client finds a transport that works
+// and the application code does not change (rooms, requests with acks,
+// presence, a burst with no loss or duplicate).
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { WebSocket } from '../../packages/switchboard/src/index.js';
+import { HubClient, type ClientOptions } from '../../packages/switchboard/src/client/index.js';
+import { startHub, until, type TestHub } from '../hub/helpers.js';
+import { startBlockingProxy, type BlockingProxy } from '../helpers/blocking-proxy.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+
+async function hubWithFallback(): Promise<TestHub> {
+  const t = await startHub();
+  t.server.removeAllListeners('request');
+  t.server.on('request', (req, res) => {
+    if (!t.hub.handleRequest(req, res)) res.writeHead(404).end();
+  });
+  t.hub.on('connection', (client) => client.on('add', (d: { a: number; b: number }, reply) => reply(d.a + d.b)));
+  cleanups.push(() => t.close());
+  return t;
+}
+
+async function proxyTo(t: TestHub, options: Parameters<typeof startBlockingProxy>[1]): Promise<BlockingProxy> {
+  const proxy = await startBlockingProxy(t.url.replace('ws://', 'http://').replace('/hub', ''), options);
+  cleanups.push(() => proxy.close());
+  return proxy;
+}
+
+function client(url: string, options: ClientOptions = {}): HubClient {
+  const c = new HubClient(url, { WebSocket, ...options });
+  cleanups.push(() => c.close());
+  return c;
+}
+
+/** `count` messages published to a room at once, checked at `receiver` in order with no loss or duplicate. */
+async function burst(t: TestHub, receiver: HubClient, count: number): Promise<void> {
+  const got: number[] = [];
+  receiver.on('n', (n: number) => got.push(n));
+  await receiver.join('burst');
+  for (let i = 0; i < count; i++) void t.hub.to('burst').emit('n', i);
+  await until(() => got.length >= count, 20_000, `${got.length}/${count} arrived`);
+  await new Promise((r) => setTimeout(r, 100)); // a duplicate would come now
+  assert.deepEqual(got, Array.from({ length: count }, (_, i) => i));
+}
+
+describe('client transports', { timeout: 90_000 }, () => {
+  after(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+
+  test('a proxy refusing WebSocket upgrades: the client moves to SSE and chats with a WebSocket client', async () => {
+    const t = await hubWithFallback();
+    const proxy = await proxyTo(t, { upgrade: 'refuse' });
+    const started = performance.now();
+    const fallback = client(`${proxy.url.replace('http', 'ws')}/hub`);
+    await fallback.ready();
+    const took = performance.now() - started;
+    assert.equal(fallback.transport, 'sse');
+    assert.equal(proxy.upgrades, 1);
+    console.log(`# refused upgrade -> SSE connected in ${took.toFixed(0)} ms`);
+    const ws = client(t.url, { transports: ['websocket'] });
+    await ws.ready();
+    await ws.join('chat');
+    const presence = new Promise<string>((resolve) => ws.on('presence', (p) => p.join && resolve(p.join.id)));
+    await fallback.join('chat');
+    assert.equal(await presence, fallback.id);
+    const heard = new Promise<unknown>((resolve) => ws.on('said', (d) => resolve(d)));
+    await fallback.publish('chat', 'said', 'hello from sse');
+    assert.equal(await heard, 'hello from sse');
+    const back = new Promise<unknown>((resolve) => fallback.on('said', (d) => resolve(d)));
+    await ws.publish('chat', 'said', 'hello from ws');
+    assert.equal(await back, 'hello from ws');
+    assert.equal(await fallback.request('add', { a: 20, b: 22 }), 42);
+    await burst(t, fallback, 1000);
+  });
+
+  test('a proxy that also buffers streamed responses: SSE never delivers, the client moves to polling', async () => {
+    const t = await hubWithFallback();
+    const proxy = await proxyTo(t, { upgrade: 'refuse', buffer: true });
+    const started = performance.now();
+    const fallback = client(`${proxy.url.replace('http', 'ws')}/hub`, { transportTimeout: 1000 });
+    await fallback.ready();
+    console.log(`# refused upgrade + buffered stream -> polling connected in ${(performance.now() - started).toFixed(0)} ms (transportTimeout 1000)`);
+    assert.equal(fallback.transport, 'polling');
+    assert.equal(await fallback.request('add', { a: 1, b: 2 }), 3);
+    await burst(t, fallback, 1000);
+  });
+
+  test('a proxy that swallows upgrades: the WebSocket attempt times out and SSE takes over', async () => {
+    const t = await hubWithFallback();
+    const proxy = await proxyTo(t, { upgrade: 'hang' });
+    const started = performance.now();
+    const fallback = client(`${proxy.url.replace('http', 'ws')}/hub`, { transportTimeout: 500 });
+    await fallback.ready();
+    console.log(`# swallowed upgrade -> SSE connected in ${(performance.now() - started).toFixed(0)} ms (transportTimeout 500)`);
+    assert.equal(fallback.transport, 'sse');
+    assert.equal(await fallback.request('add', { a: 2, b: 2 }), 4);
+  });
+
+  test('the outbox and resume work the same over a fallback: the hub dropping the session loses no room message', async () => {
+    const t = await hubWithFallback();
+    const fallback = client(t.url, { transports: ['polling'], reconnect: { initialDelay: 50, maxDelay: 100 } });
+    await fallback.ready();
+    await fallback.join('r');
+    const got: number[] = [];
+    fallback.on('n', (n: number) => got.push(n));
+    const server = [...t.hub.clients.values()][0]!;
+    server.disconnect(1012, 'restart');
+    await t.hub.to('r').emit('n', 1);
+    fallback.emit('while-away', 1); // held in the outbox
+    await until(() => got.length === 1, 10_000, 'the message published while away');
+    assert.deepEqual(got, [1]);
+    assert.equal(fallback.transport, 'polling');
+  });
+});

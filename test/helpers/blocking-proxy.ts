@@ -1,0 +1,59 @@
+// A small HTTP proxy for the fallback tests, playing the networks that break
+// WebSockets: it refuses upgrades (403) or swallows them (no answer), and it
+// can buffer every response whole before passing it on (as proxies that
+// buffer streamed responses do, so that an event stream never delivers).
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+
+export interface BlockingProxy {
+  url: string;
+  /** Upgrade requests seen. */
+  upgrades: number;
+  close(): Promise<void>;
+}
+
+export async function startBlockingProxy(target: string, options: { upgrade: 'refuse' | 'hang'; buffer?: boolean }): Promise<BlockingProxy> {
+  const to = new URL(target);
+  const hung = new Set<Duplex>();
+  const server = http.createServer((req, res) => {
+    const upstream = http.request({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: req.headers.host } }, (answer) => {
+      if (!options.buffer) {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+        return;
+      }
+      const chunks: Buffer[] = [];
+      answer.on('data', (c: Buffer) => chunks.push(c));
+      answer.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const headers = { ...answer.headers, 'content-length': String(body.length) };
+        delete headers['transfer-encoding'];
+        res.writeHead(answer.statusCode ?? 502, headers);
+        res.end(body);
+      });
+      answer.on('error', () => res.destroy());
+    });
+    upstream.on('error', () => res.destroy());
+    res.on('close', () => upstream.destroy());
+    req.pipe(upstream);
+  });
+  const proxy: BlockingProxy = {
+    url: '',
+    upgrades: 0,
+    close: async () => {
+      for (const s of hung) s.destroy();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+  server.on('upgrade', (_req, socket: Duplex) => {
+    proxy.upgrades++;
+    socket.on('error', () => {});
+    if (options.upgrade === 'hang') hung.add(socket);
+    else socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  proxy.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return proxy;
+}
