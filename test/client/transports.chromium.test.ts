@@ -79,8 +79,8 @@ describe('fallback transports in Chromium', { timeout: 120_000 }, () => {
     const page = await browser!.newPage();
     page.setDefaultTimeout(20_000);
     await page.goto(`${proxy.url}/`);
-    await page.waitForFunction(() => typeof (window as any).connectHub === 'function');
-    const info = await page.evaluate((t) => (window as any).connectHub(t), timeout);
+    await page.waitForFunction(() => typeof (globalThis as any).connectHub === 'function');
+    const info = await page.evaluate((t) => (globalThis as any).connectHub(t), timeout);
     return { page, info };
   }
 
@@ -92,20 +92,20 @@ describe('fallback transports in Chromium', { timeout: 120_000 }, () => {
     clients.push(ws);
     await ws.ready();
     // The page joins first, then the Node client: the page is told it arrived (presence).
-    await page.evaluate(() => (window as any).client.join('chat'));
+    await page.evaluate(() => (globalThis as any).client.join('chat'));
     await ws.join('chat');
-    await page.waitForFunction((id) => (window as any).presence.includes(id), ws.id);
+    await page.waitForFunction((id) => (globalThis as any).presence.includes(id), ws.id);
     const heard = new Promise<unknown>((resolve) => ws.on('said', (d) => resolve(d)));
-    await page.evaluate(() => (window as any).client.publish('chat', 'said', 'from chromium'));
+    await page.evaluate(() => (globalThis as any).client.publish('chat', 'said', 'from chromium'));
     assert.equal(await heard, 'from chromium');
     await ws.publish('chat', 'said', 'from node');
-    await page.waitForFunction(() => (window as any).got.includes('from node'));
-    assert.equal(await page.evaluate(() => (window as any).client.request('add', { a: 40, b: 2 })), 42);
-    await page.evaluate(() => ((window as any).got = []));
+    await page.waitForFunction(() => (globalThis as any).got.includes('from node'));
+    assert.equal(await page.evaluate(() => (globalThis as any).client.request('add', { a: 40, b: 2 })), 42);
+    await page.evaluate(() => ((globalThis as any).got = []));
     for (let i = 0; i < 1000; i++) void hub.to('chat').emit('n', i);
-    await page.waitForFunction(() => (window as any).got.length >= 1000);
+    await page.waitForFunction(() => (globalThis as any).got.length >= 1000);
     await new Promise((r) => setTimeout(r, 200));
-    const got = (await page.evaluate(() => (window as any).got)) as number[];
+    const got = (await page.evaluate(() => (globalThis as any).got)) as number[];
     assert.deepEqual(got, Array.from({ length: 1000 }, (_, i) => i));
     await page.close();
   });
@@ -114,12 +114,12 @@ describe('fallback transports in Chromium', { timeout: 120_000 }, () => {
     const { page, info } = await pageBehind({ upgrade: 'refuse', buffer: true }, 1000);
     console.log(`# Chromium, upgrade refused + stream buffered -> ${info.transport} in ${info.ms.toFixed(0)} ms (transportTimeout 1000)`);
     assert.equal(info.transport, 'polling');
-    assert.equal(await page.evaluate(() => (window as any).client.request('add', { a: 1, b: 1 })), 2);
-    await page.evaluate(() => (window as any).client.join('poll-room'));
+    assert.equal(await page.evaluate(() => (globalThis as any).client.request('add', { a: 1, b: 1 })), 2);
+    await page.evaluate(() => (globalThis as any).client.join('poll-room'));
     for (let i = 0; i < 1000; i++) void hub.to('poll-room').emit('n', i);
-    await page.waitForFunction(() => (window as any).got.length >= 1000);
+    await page.waitForFunction(() => (globalThis as any).got.length >= 1000);
     await new Promise((r) => setTimeout(r, 200));
-    assert.deepEqual(await page.evaluate(() => (window as any).got), Array.from({ length: 1000 }, (_, i) => i));
+    assert.deepEqual(await page.evaluate(() => (globalThis as any).got), Array.from({ length: 1000 }, (_, i) => i));
     await page.close();
   });
 });

@@ -65,9 +65,9 @@ export class HttpTransport implements WebSocketLike {
 
   private async start(): Promise<void> {
     const res = await this.fetchFn(`${this.base}/open`, { method: 'POST', signal: this.abort.signal });
-    if (!res.ok) throw new Error(`open: HTTP ${res.status}`);
+    if (!res.ok) return this.fail(1006, `open: HTTP ${res.status}`);
     const answer = (await res.json()) as { session?: unknown; sse?: boolean; polling?: boolean };
-    if (typeof answer.session !== 'string') throw new Error('open: no session');
+    if (typeof answer.session !== 'string') return this.fail(1006, 'open: no session');
     this.session = answer.session;
     if (this.kind === 'sse') await this.stream();
     else {
@@ -89,7 +89,7 @@ export class HttpTransport implements WebSocketLike {
     let tries = 0;
     while (this.readyState <= 1) {
       const res = await this.fetchFn(`${this.base}/sse?session=${this.session}&last=${this.last}`, { signal: this.abort.signal });
-      if (!res.ok || res.body === null) throw new Error(`sse: HTTP ${res.status}`);
+      if (!res.ok || res.body === null) return this.fail(1006, `sse: HTTP ${res.status}`);
       const reader = res.body.getReader();
       const decoder = new TextDecoder();
       let buffer = '';
@@ -106,14 +106,14 @@ export class HttpTransport implements WebSocketLike {
         buffer = buffer.slice(end + 2);
         if (this.events(complete)) return;
       }
-      if (++tries > 2) throw new Error('sse: the stream keeps ending');
+      if (++tries > 2) return this.fail(1006, 'sse: the stream keeps ending');
     }
   }
 
   private async poll(): Promise<void> {
     while (this.readyState === 1) {
       const res = await this.fetchFn(`${this.base}/poll?session=${this.session}&last=${this.last}`, { signal: this.abort.signal });
-      if (!res.ok) throw new Error(`poll: HTTP ${res.status}`);
+      if (!res.ok) return this.fail(1006, `poll: HTTP ${res.status}`);
       if (this.events(await res.text())) return;
     }
   }
