@@ -114,3 +114,21 @@ describe('packages/redis, the Redis adapter', { timeout: 120_000 }, () => {
     assert.deepEqual(files.filter((f) => f.startsWith('src/') || (f.endsWith('.ts') && !f.endsWith('.d.ts'))), []);
   });
 });
+
+describe('packages/metrics, the Prometheus metrics', { timeout: 120_000 }, () => {
+  const metrics = manifest('packages/metrics');
+
+  test('is @switchboard/metrics and depends on the library (same version) and prom-client only', () => {
+    assert.equal(metrics.name, '@switchboard/metrics');
+    assert.deepEqual(Object.keys(metrics.dependencies ?? {}).sort(), ['prom-client', 'switchboard']);
+    assert.equal(metrics.dependencies!.switchboard, manifest('packages/switchboard').version);
+  });
+
+  test('its tarball holds the compiled package with its types, and no sources', () => {
+    const { files } = pack('packages/metrics');
+    for (const file of ['dist/index.js', 'dist/index.d.ts', 'package.json', 'README.md']) {
+      assert.ok(files.includes(file), `${file} is missing from the tarball`);
+    }
+    assert.deepEqual(files.filter((f) => f.startsWith('src/') || (f.endsWith('.ts') && !f.endsWith('.d.ts'))), []);
+  });
+});

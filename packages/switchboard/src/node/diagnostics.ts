@@ -59,6 +59,8 @@ export interface CloseMessage extends ConnectionMessage {
 /** `switchboard:message:received` and `switchboard:message:sent`: one data message (or, sent, one fragment). */
 export interface MessageMessage {
   websocket: object;
+  /** Whether it is a server-side connection. */
+  server: boolean;
   /**
    * Payload bytes. Received: as they came on the wire (compressed when `compressed`). Sent: as given to
    * `send` (before compression); a pre-framed message (the hub's fan-out, `sendFrame`) counts its whole frame.

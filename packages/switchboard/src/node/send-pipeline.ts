@@ -63,6 +63,8 @@ export function reportSendAfterClose(readyState: number, cb: SendCallback | unde
 /** What the pipeline needs from its connection (node/websocket.ts). */
 export interface SendPipelineOwner {
   readonly readyState: number;
+  /** Whether it is a server-side connection (for `switchboard:message:sent`). */
+  readonly _isServer: boolean;
   /** A message could not be compressed: the connection fails with 1011. */
   _failWithInternalError(): void;
   /** The peer made us hold more than a limit allows: the connection is destroyed. */
@@ -148,7 +150,7 @@ export class SendPipeline {
     this.messagesSent++;
     this.bytesSent += frame.length;
     // The frame's opcode says text or binary (RFC 6455 section 5.2).
-    if (sentChannel.hasSubscribers) sentChannel.publish({ websocket: this.owner, size: frame.length, binary: (frame[0]! & 0x0f) === Opcode.Binary, compressed: false });
+    if (sentChannel.hasSubscribers) sentChannel.publish({ websocket: this.owner, server: this.owner._isServer, size: frame.length, binary: (frame[0]! & 0x0f) === Opcode.Binary, compressed: false });
   }
 
   /** Whether nothing is being prepared or waits behind it. */
@@ -319,7 +321,7 @@ export class SendPipeline {
     this.fragmentOpcode = fin ? 0 : opcode === Opcode.Continuation ? this.fragmentOpcode : opcode;
     this.messagesSent++;
     this.bytesSent += payload.length;
-    if (sentChannel.hasSubscribers) sentChannel.publish({ websocket: this.owner, size: payload.length, binary, compressed: this.compressing });
+    if (sentChannel.hasSubscribers) sentChannel.publish({ websocket: this.owner, server: this.owner._isServer, size: payload.length, binary, compressed: this.compressing });
     if (!this.compressing) {
       this.writeFrame(opcode, payload, fin, mask, false, cb);
       return;

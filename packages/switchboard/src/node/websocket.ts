@@ -362,7 +362,7 @@ export class WebSocket extends EventEmitter {
   _onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void {
     this._messagesReceived++;
     this._bytesReceived += data.length;
-    if (receivedChannel.hasSubscribers) receivedChannel.publish({ websocket: this, size: data.length, binary: isBinary, compressed });
+    if (receivedChannel.hasSubscribers) receivedChannel.publish({ websocket: this, server: this._isServer, size: data.length, binary: isBinary, compressed });
     if (compressed) this.decodeMessage(data, isBinary);
     else this.deliverMessage(data, isBinary);
   }
