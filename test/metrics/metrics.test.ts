@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { WebSocket, WebSocketServer } from '../../packages/switchboard/src/index.js';
+import { WebSocket, WebSocketServer, type VerifyClientInfo } from '../../packages/switchboard/src/index.js';
 import { SwitchboardMetrics, closeCodeLabel } from '../../packages/metrics/src/index.js';
 import { RawClient, startHub, until, type TestHub } from '../hub/helpers.js';
 import { scrape, sample } from './exposition.js';
@@ -24,9 +24,9 @@ describe('@switchboard/metrics on a WebSocketServer', { timeout: 30_000 }, () =>
     server = http.createServer((req, res) => {
       if (!metrics.handle(req, res)) res.writeHead(404).end();
     });
-    wss = new WebSocketServer({ server, path: '/ws', verifyClient: (info) => info.req.headers.authorization === 'Bearer ok' });
+    wss = new WebSocketServer({ server, path: '/ws', verifyClient: (info: VerifyClientInfo) => info.req.headers.authorization === 'Bearer ok' });
     metrics.track(wss);
-    wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary })));
+    wss.on('connection', (ws) => ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary })));
     await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
     const port = (server.address() as AddressInfo).port;
     url = `ws://${HOST}:${port}/ws`;

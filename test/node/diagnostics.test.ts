@@ -4,7 +4,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import diagnostics from 'node:diagnostics_channel';
-import { WebSocket, WebSocketServer } from '../../packages/switchboard/src/index.js';
+import { WebSocket, WebSocketServer, type VerifyClientInfo } from '../../packages/switchboard/src/index.js';
 import { closed, connect, connectPair, startServer, waitFor } from './helpers.js';
 
 /** Subscribes to `name` for the rest of the test; returns what it receives. */
@@ -18,7 +18,7 @@ function record(t: TestContext, name: string): any[] {
 
 test('handshakes: accepted with 101, refused with the status and the reason code', async (t) => {
   const handshakes = record(t, 'switchboard:server:handshake');
-  const server = await startServer(t, { path: '/ok', verifyClient: (info) => info.req.headers['x-let-in'] !== 'no' });
+  const server = await startServer(t, { path: '/ok', verifyClient: (info: VerifyClientInfo) => info.req.headers['x-let-in'] !== 'no' });
   await connect(t, `${server.url}/ok`);
   await assert.rejects(connect(t, `${server.url}/elsewhere`), /unexpected response 400/);
   await assert.rejects(connect(t, `${server.url}/ok`, undefined, { headers: { 'x-let-in': 'no' } }), /unexpected response 401/);
