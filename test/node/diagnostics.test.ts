@@ -29,9 +29,19 @@ test('handshakes: accepted with 101, refused with the status and the reason code
     [false, 400, 'WS_ERR_INVALID_PATH', 'object'],
     [false, 401, 'WS_ERR_CLIENT_REFUSED', 'object'],
   ]);
+  assert.ok(handshakes.every((h) => typeof h.durationMs === 'number' && h.durationMs >= 0));
   const stats = server.wss.stats();
   assert.equal(stats.handshakesAccepted, 1);
   assert.equal(stats.handshakesRefused, 2);
+});
+
+test('a handshake held by an asynchronous verifyClient reports the time it took', async (t) => {
+  const handshakes = record(t, 'switchboard:server:handshake');
+  const server = await startServer(t, { verifyClient: (_info: VerifyClientInfo, done: (ok: boolean) => void) => void setTimeout(() => done(true), 60) });
+  await connect(t, server.url);
+  await waitFor(() => handshakes.length === 1);
+  // A lower bound only: the timer cannot fire before 60 ms (less a millisecond of rounding).
+  assert.ok(handshakes[0].durationMs >= 55, `durationMs ${handshakes[0].durationMs}`);
 });
 
 test('open, messages both ways and close, with sizes, kinds and the close code', async (t) => {

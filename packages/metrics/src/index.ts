@@ -11,6 +11,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CloseMessage, ConnectionMessage, BackpressureMessage, ErrorMessage, HandshakeMessage, MessageMessage, WebSocketServer } from 'switchboard';
 import type { Hub, HubAdapterMessage, HubPublishMessage, HubRateLimitedMessage, HubRequestMessage } from 'switchboard/hub';
+import { closeCodeLabel } from './labels.js';
+
+export { closeCodeLabel };
 
 /** Message sizes in bytes: 64 B to 16 MiB, by fours. */
 export const DEFAULT_SIZE_BUCKETS = [64, 256, 1024, 4096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304, 16_777_216];
@@ -31,14 +34,6 @@ export interface MetricsOptions {
 
 /** What a server or hub tracked for the gauges read from `stats()` must offer. */
 type Tracked = Pick<WebSocketServer, 'stats'> | Pick<Hub, 'stats'>;
-
-/** A close code as a label: the codes RFC 6455 and its registry define as themselves, the application ranges by class. */
-export function closeCodeLabel(code: number): string {
-  if (code >= 1000 && code <= 1015) return String(code);
-  if (code >= 3000 && code <= 3999) return '3xxx';
-  if (code >= 4000 && code <= 4999) return '4xxx';
-  return 'other';
-}
 
 /** An error code as a label: the library's codes are a closed set; anything else (a user's) is `other`. */
 function codeLabel(code: string | null): string {

@@ -37,6 +37,8 @@ export interface HandshakeMessage {
   status: number;
   /** Why it was refused: a `HandshakeErrorCode`, or `WS_ERR_CLIENT_REFUSED` (verifyClient said no), `WS_ERR_SERVER_CLOSING`. Null when accepted. */
   code: string | null;
+  /** Milliseconds from the server taking the request to its answer (verifyClient included); 0 when the subscription began meanwhile. */
+  durationMs: number;
 }
 
 /** `switchboard:connection:open` and `switchboard:connection:close`. */
@@ -88,9 +90,19 @@ export interface ErrorMessage {
   code: string;
 }
 
-/** Publishes a refused handshake (the caller checked `handshakeChannel.hasSubscribers`). */
+/** Where a request's handshake started, kept on the request only while somebody subscribes. */
+const kHandshakeStart = Symbol('switchboard.handshakeStart');
+type TimedRequest = IncomingMessage & { [kHandshakeStart]?: number };
+
+/** Notes when the server took the request (the caller checked `handshakeChannel.hasSubscribers`). */
+export function startHandshake(request: IncomingMessage): void {
+  (request as TimedRequest)[kHandshakeStart] = performance.now();
+}
+
+/** Publishes an answered handshake (the caller checked `handshakeChannel.hasSubscribers`). */
 export function publishHandshake(request: IncomingMessage, accepted: boolean, status: number, code: string | null): void {
-  const message: HandshakeMessage = { request, accepted, status, code };
+  const start = (request as TimedRequest)[kHandshakeStart];
+  const message: HandshakeMessage = { request, accepted, status, code, durationMs: start === undefined ? 0 : performance.now() - start };
   handshakeChannel.publish(message);
 }
 

@@ -21,7 +21,7 @@ import {
 import { PerMessageDeflate } from './deflate.js';
 import { createUpgradeServer } from './upgrade-server.js';
 import { destroySelf, refuseUpgrade } from './refuse.js';
-import { handshakeChannel, publishHandshake, type ServerStats } from './diagnostics.js';
+import { handshakeChannel, publishHandshake, startHandshake, type ServerStats } from './diagnostics.js';
 import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
 import { DEFAULT_DISCONNECT_BUFFERED_AMOUNT, DEFAULT_MAX_PENDING_AUTO_PONGS, WebSocket } from './websocket.js';
 import { codedError } from '../protocol/switchboard-error.js';
@@ -234,6 +234,7 @@ export class WebSocketServer extends EventEmitter {
 
   /** Completes (or refuses) the opening handshake on an upgraded socket. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, callback: (ws: WebSocket, req: IncomingMessage) => void): void {
+    if (handshakeChannel.hasSubscribers) startHandshake(req);
     let upgrade;
     let deflate: Negotiated | null = null;
     try {
@@ -274,6 +275,7 @@ export class WebSocketServer extends EventEmitter {
     // Before anything is written, and until the WebSocket has its own.
     stream.on('error', destroySelf);
     const request = req as unknown as IncomingMessage;
+    if (handshakeChannel.hasSubscribers) startHandshake(request);
     let handshake;
     let deflate: Negotiated | null = null;
     try {
