@@ -7,6 +7,7 @@
 // hub and by client, the browser client, which stands apart from the Node layers.
 // The page and the command share one contract, packages/cli/shared, which imports nothing.
 //   packages/redis: the Redis adapter, on the library's public entry points too.
+//   packages/metrics: the Prometheus metrics, on the library's public entry points too.
 
 /** Node built-ins that do I/O or keep time: never in the sans-I/O protocol layer. */
 const NODE_IO = ['net', 'tls', 'http', 'https', 'http2', 'events', 'timers', 'timers/promises', 'stream', 'stream/promises', 'child_process', 'fs', 'fs/promises', 'dgram', 'dns', 'worker_threads', 'cluster', 'readline', 'process'];
@@ -135,6 +136,22 @@ module.exports = {
       to: { path: '^packages/redis/' },
     },
     {
+      name: 'metrics-uses-the-public-api',
+      comment:
+        'The Prometheus metrics (packages/metrics) read the library through its entry points and its diagnostics ' +
+        'channels (by name), never a module inside the package.',
+      severity: 'error',
+      from: { path: '^packages/metrics/' },
+      to: { path: '^packages/switchboard/src/', pathNot: '^packages/switchboard/src/(index\\.ts|[a-z]+/index\\.ts)$' },
+    },
+    {
+      name: 'library-never-imports-metrics',
+      comment: 'The library publishes on diagnostics channels and depends on nothing: it never imports the metrics package (nor prom-client).',
+      severity: 'error',
+      from: { path: '^packages/switchboard/' },
+      to: { path: '^packages/metrics/' },
+    },
+    {
       name: 'contract-stands-alone',
       comment: 'packages/cli/shared is read by the command (Node) and the page (browser): it imports nothing.',
       severity: 'error',
@@ -145,7 +162,7 @@ module.exports = {
       name: 'no-unresolvable-imports',
       comment: 'An import the checker cannot resolve is one it cannot check.',
       severity: 'error',
-      from: { path: '^packages/(switchboard|cli|redis)/' },
+      from: { path: '^packages/(switchboard|cli|redis|metrics)/' },
       to: { couldNotResolve: true },
     },
   ],

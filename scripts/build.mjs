@@ -3,10 +3,11 @@
 // `require('switchboard')` return the WebSocket class, as `require('ws')`
 // does), then the CLI (packages/cli: dist/src and dist/shared with the
 // compiler, dist/playground with Vite) and the Redis adapter (packages/redis:
-// dist with the compiler).
+// dist with the compiler) and the Prometheus metrics (packages/metrics: dist
+// with the compiler).
 //
 //   node scripts/build.mjs           every step whose inputs changed since it last ran
-//   node scripts/build.mjs --lib     only the library and the Redis adapter: what the examples and benchmarks import
+//   node scripts/build.mjs --lib     only the library, the Redis adapter and the metrics: what the examples and benchmarks import
 //   node scripts/build.mjs --force   every step, from scratch
 //
 // A step is skipped when its stamp (node_modules/.cache/switchboard-build/<step>)
@@ -34,6 +35,7 @@ const stamps = join(root, 'node_modules/.cache/switchboard-build');
 const LIB = 'packages/switchboard';
 const CLI = 'packages/cli';
 const REDIS = 'packages/redis';
+const METRICS = 'packages/metrics';
 // What every step depends on besides its sources: this script, the shared compiler options and the installed tool versions.
 const common = ['scripts/build.mjs', 'tsconfig.base.json', 'package.json', 'package-lock.json'];
 const steps = [
@@ -66,6 +68,14 @@ const steps = [
     inputs: [...common, `${REDIS}/package.json`, `${REDIS}/src`, `${REDIS}/tsconfig.json`],
     needs: ['esm'],
     argv: [tsc, '-p', join(root, REDIS, 'tsconfig.json')],
+  },
+  {
+    // The Prometheus metrics compile against the library's declarations (dist/esm), as the Redis adapter does.
+    name: 'metrics',
+    out: `${METRICS}/dist`,
+    inputs: [...common, `${METRICS}/package.json`, `${METRICS}/src`, `${METRICS}/tsconfig.json`],
+    needs: ['esm'],
+    argv: [tsc, '-p', join(root, METRICS, 'tsconfig.json')],
   },
   {
     // The browser playground (Preact, bundled by Vite) into dist/playground,

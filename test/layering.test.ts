@@ -40,7 +40,7 @@ function cruise(cwd: string, paths: string[]): Cruise {
 const violationLines = (result: Cruise): string[] => result.summary.violations.map((v) => `${v.rule.name}: ${v.from} -> ${v.to}`).sort();
 
 const LIB = 'packages/switchboard/src/';
-const CHECKED = ['packages/switchboard/src', 'packages/cli/src', 'packages/cli/shared', 'packages/cli/playground/src', 'packages/redis/src'];
+const CHECKED = ['packages/switchboard/src', 'packages/cli/src', 'packages/cli/shared', 'packages/cli/playground/src', 'packages/redis/src', 'packages/metrics/src'];
 const repo = cruise(repoRoot, CHECKED);
 
 test('the packages keep their layering', () => {
@@ -49,7 +49,7 @@ test('the packages keep their layering', () => {
 
 test('the check sees every layer', () => {
   const sources = repo.modules.map((m) => m.source);
-  for (const dir of [...['protocol/', 'node/', 'wire/', 'hub/', 'client/'].map((d) => LIB + d), 'packages/cli/src/', 'packages/cli/shared/', 'packages/cli/playground/src/', 'packages/redis/src/']) {
+  for (const dir of [...['protocol/', 'node/', 'wire/', 'hub/', 'client/'].map((d) => LIB + d), 'packages/cli/src/', 'packages/cli/shared/', 'packages/cli/playground/src/', 'packages/redis/src/', 'packages/metrics/src/']) {
     assert.ok(sources.filter((s) => s.startsWith(dir)).length > 0, `no module of ${dir} was checked`);
   }
   assert.ok(repo.summary.totalCruised > 60, `only ${repo.summary.totalCruised} modules checked`);
@@ -68,6 +68,14 @@ test('the Redis adapter reaches the library through its entry points, and the ch
   assert.ok(
     redis.some((m) => m.dependencies.some((d) => d.resolved === `${LIB}hub/index.ts`)),
     "no Redis adapter module imports 'switchboard/hub' as the checker sees it (tsconfig.layers.json paths)",
+  );
+});
+
+test('the metrics package reaches the library through its entry points, and the check follows them', () => {
+  const metrics = repo.modules.filter((m) => m.source.startsWith('packages/metrics/src/'));
+  assert.ok(
+    metrics.some((m) => m.dependencies.some((d) => d.resolved === `${LIB}index.ts`)),
+    "no metrics module imports 'switchboard' as the checker sees it (tsconfig.layers.json paths)",
   );
 });
 
@@ -90,6 +98,8 @@ test('the rules catch new violations (a scratch tree with one of each)', () => {
       'packages/cli/shared/contract.ts': "import { c } from '../src/c.js';\nexport const k = c;\n",
       'packages/redis/src/r.ts': "import { api } from 'switchboard';\nimport { x } from '../../switchboard/src/node/x.js';\nexport const r = [api, x];\n",
       [`${LIB}hub/adapter.ts`]: "import { r } from '../../../redis/src/r.js';\nexport const a = r;\n",
+      'packages/metrics/src/m.ts': "import { api } from 'switchboard';\nimport { x } from '../../switchboard/src/node/x.js';\nexport const m = [api, x];\n",
+      [`${LIB}node/diagnostics.ts`]: "import { m } from '../../../metrics/src/m.js';\nexport const d = m;\n",
       'packages/cli/playground/src/page.ts': "import { c } from '../../src/c.js';\nimport { k } from '../../shared/contract.js';\nimport { x } from '../../../switchboard/src/node/x.js';\nexport const p = [c, k, x];\n",
     };
     for (const [file, text] of Object.entries(files)) {
@@ -103,7 +113,9 @@ test('the rules catch new violations (a scratch tree with one of each)', () => {
       'client-no-node: packages/switchboard/src/client/index.ts -> buffer',
       'contract-stands-alone: packages/cli/shared/contract.ts -> packages/cli/src/c.ts',
       'library-never-imports-cli: packages/switchboard/src/hub/z.ts -> packages/cli/src/c.ts',
+      'library-never-imports-metrics: packages/switchboard/src/node/diagnostics.ts -> packages/metrics/src/m.ts',
       'library-never-imports-redis: packages/switchboard/src/hub/adapter.ts -> packages/redis/src/r.ts',
+      'metrics-uses-the-public-api: packages/metrics/src/m.ts -> packages/switchboard/src/node/x.ts',
       'node-imports-only-protocol: packages/switchboard/src/node/x.ts -> packages/switchboard/src/hub/z.ts',
       'playground-no-cli-internals: packages/cli/playground/src/page.ts -> packages/cli/src/c.ts',
       'playground-no-node-layers: packages/cli/playground/src/page.ts -> packages/switchboard/src/node/x.ts',

@@ -114,3 +114,23 @@ describe('packages/redis, the Redis adapter', { timeout: 120_000 }, () => {
     assert.deepEqual(files.filter((f) => f.startsWith('src/') || (f.endsWith('.ts') && !f.endsWith('.d.ts'))), []);
   });
 });
+
+describe('packages/metrics, the Prometheus metrics', { timeout: 120_000 }, () => {
+  const metrics = manifest('packages/metrics');
+
+  test('is @switchboard/metrics and depends on the library (same version) and prom-client; the OpenTelemetry API is an optional peer', () => {
+    assert.equal(metrics.name, '@switchboard/metrics');
+    assert.deepEqual(Object.keys(metrics.dependencies ?? {}).sort(), ['prom-client', 'switchboard']);
+    // A peer, as OpenTelemetry instrumentations have it: one copy of the API per application, or a global SDK is not seen.
+    assert.deepEqual(Object.keys(metrics.peerDependencies ?? {}), ['@opentelemetry/api']);
+    assert.equal(metrics.dependencies!.switchboard, manifest('packages/switchboard').version);
+  });
+
+  test('its tarball holds the compiled package with its types, and no sources', () => {
+    const { files } = pack('packages/metrics');
+    for (const file of ['dist/index.js', 'dist/index.d.ts', 'dist/opentelemetry.js', 'dist/opentelemetry.d.ts', 'package.json', 'README.md']) {
+      assert.ok(files.includes(file), `${file} is missing from the tarball`);
+    }
+    assert.deepEqual(files.filter((f) => f.startsWith('src/') || (f.endsWith('.ts') && !f.endsWith('.d.ts'))), []);
+  });
+});

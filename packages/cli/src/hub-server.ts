@@ -15,6 +15,7 @@ import { isRelayRequest, PlaygroundSite, relayLogger, upgradeRequired } from './
 import { PlaygroundRelay } from './playground-relay.js';
 import { ServerLog } from './server-log.js';
 import type { ServeOptions } from './serve.js';
+import type { MetricsEndpoint } from './metrics-endpoint.js';
 import { announceListening, onPrimaryGone, workerSlot } from './workers.js';
 
 /** What `serve --hub` adds to serve's options. */
@@ -68,7 +69,7 @@ export async function redisAdapter(url: string, history: { maxMessages?: number;
 }
 
 /** Runs the hub server until SIGINT/SIGTERM (resolves 0) or a server or setup error (resolves 1). */
-export async function serveHub(options: ServeOptions & HubServeOptions, tls: { cert: Buffer; key: Buffer } | null): Promise<number> {
+export async function serveHub(options: ServeOptions & HubServeOptions, tls: { cert: Buffer; key: Buffer } | null, metrics: MetricsEndpoint | null = null): Promise<number> {
   const log = new ServerLog(options.log, styleFor(process.stdout));
   if (workerSlot !== null) log.worker = workerSlot;
   const path = options.path ?? DEFAULT_HUB_PATH;
@@ -138,7 +139,10 @@ export async function serveHub(options: ServeOptions & HubServeOptions, tls: { c
   const relayAllow = options.relayAllow ?? [];
   const site = options.playground === false ? null : PlaygroundSite.load(options.playgroundDir, { defaultUrl: path, relayAllow, server: 'serve (hub)' });
   const relay = options.playground === false ? null : new PlaygroundRelay({ allow: relayAllow, ...(tls !== null ? { trust: tls.cert } : {}), maxPayload: maxMessageSize, log: relayLogger(options.log) });
+  // The hub's own stats cover its connections (tracking the WebSocketServer too would count their bytes twice).
+  metrics?.track(hub);
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    if (metrics?.handle(req, res)) return;
     if (hub.handleRequest(req, res)) return;
     if (site?.handle(req, res)) return;
     upgradeRequired(req, res);

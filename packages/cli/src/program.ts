@@ -170,6 +170,9 @@ Run "switchboard <command> --help" for a command's options.`);
     .option('--no-playground', 'do not serve the browser playground (GET /) and its relay')
     .option('--relay-allow <hosts>', 'let the playground\'s relay connect to these hosts too (comma-separated, repeatable; "*" for any)', parseRelayAllow)
     .option('--workers <count>', 'processes sharing the port (node:cluster), "auto" for one per core; a dead one is restarted', parseWorkers)
+    .addOption(
+      new Option('--metrics [addr]', 'Prometheus metrics at /metrics: on the serve port, or on [HOST:]PORT of their own (needs @switchboard/metrics)').conflicts('workers'),
+    )
     .addOption(new Option('--hub', 'run a switchboard/hub server (rooms, presence, resume) on --path, default /hub').conflicts(['tutorial', 'echo', 'broadcast', 'exec', 'subprotocol']))
     .addOption(new Option('--auth-token <secret>', '--hub: clients must present this token (hello auth.token, ?token= or Bearer)').env('SWITCHBOARD_AUTH_TOKEN').conflicts('jwtSecret'))
     .addOption(new Option('--jwt-secret <secret>', '--hub: clients must present a JWT signed with this HS256 secret; its "sub" is the user id').env('SWITCHBOARD_JWT_SECRET'))
@@ -205,6 +208,7 @@ Run "switchboard <command> --help" for a command's options.`);
         interactive: o.interactive === true,
         tcpConnect: o.tcpConnect as string | undefined,
         workers: o.workers as number | undefined,
+        ...(o.metrics !== undefined ? { metrics: o.metrics as true | string } : {}),
         ...hubServeOptions(o, (name) => command.getOptionValueSource(name)),
       });
     });

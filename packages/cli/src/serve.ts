@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { refuseStream, WebSocketServer, type VerifyClientCallback, type VerifyClientInfo, type WebSocket, type WebSocketServerOptions } from 'switchboard';
+import { refuseStream, refuseUpgrade, WebSocketServer, type VerifyClientCallback, type VerifyClientInfo, type WebSocket, type WebSocketServerOptions } from 'switchboard';
 import { styleFor } from './color.js';
 import { createFrontServer } from './front-server.js';
 import { DEFAULT_HOST } from './listen-address.js';
@@ -19,6 +19,7 @@ import { ServerConsole } from './server-console.js';
 import { bridgeToTcpServer, parseHostPort } from './tcp-bridge.js';
 import { serveHub, type HubServeOptions } from './hub-server.js';
 import { announceListening, onPrimaryGone, workerSlot } from './workers.js';
+import { openMetrics, type MetricsEndpoint } from './metrics-endpoint.js';
 
 export interface ServeOptions extends HubServeOptions {
   port: number;
@@ -57,6 +58,8 @@ export interface ServeOptions extends HubServeOptions {
   tcpConnect?: string;
   /** Where the built playground is (dist/playground); bin/switchboard.js says. */
   playgroundDir?: string;
+  /** --metrics [ADDR]: Prometheus metrics at /metrics, on the serve port (true) or on [HOST:]PORT of their own (metrics-endpoint.ts). */
+  metrics?: true | string;
 }
 
 /** Largest message by default: larger than the conformance suite's 16 MiB cases. */
@@ -76,7 +79,21 @@ export const DEFAULT_MAX_PROCESSES = 16;
 /** Runs the server until SIGINT/SIGTERM (resolves 0) or a server error such as a port in use (resolves 1). */
 export function serve(options: ServeOptions): Promise<number> {
   const tls = readTlsFiles(options);
-  if (options.hub === true) return serveHub(options, tls);
+  const run = (metrics: MetricsEndpoint | null): Promise<number> => (options.hub === true ? serveHub(options, tls, metrics) : serveModes(options, tls, metrics));
+  if (options.metrics === undefined) return run(null);
+  return openMetrics(options.metrics).then(
+    (metrics) => {
+      if (metrics.url !== null && options.log === 'human') process.stderr.write(`switchboard: metrics at ${metrics.url}\n`);
+      return run(metrics).finally(() => metrics.close());
+    },
+    (error: unknown) => {
+      process.stderr.write(`switchboard: ${(error as Error).message}\n`);
+      return 1;
+    },
+  );
+}
+
+function serveModes(options: ServeOptions, tls: { cert: Buffer; key: Buffer } | null, metrics: MetricsEndpoint | null): Promise<number> {
   // With --interactive the console shows the events above its prompt: the log prints only the listening line.
   const log = new ServerLog(options.interactive ? 'quiet' : options.log, styleFor(process.stdout), options.mode === 'tutorial');
   log.worker = workerSlot;
@@ -117,11 +134,13 @@ export function serve(options: ServeOptions): Promise<number> {
   const relay =
     options.playground === false ? null : new PlaygroundRelay({ allow: relayAllow, ...(tls !== null ? { trust: tls.cert } : {}), maxPayload: options.maxPayload, log: relayLogger(options.log) });
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    if (metrics?.handle(req, res)) return;
     if (site?.handle(req, res)) return;
     upgradeRequired(req, res);
   };
   const timeouts = { headersTimeout: HANDSHAKE_TIMEOUT_MS, requestTimeout: HANDSHAKE_TIMEOUT_MS + 1000, connectionsCheckingInterval: 1000 };
   const wss = new WebSocketServer({ ...wssOptions, noServer: true });
+  metrics?.track(wss);
   const tooManyProcesses = (): string | null => {
     if (execArgv === null || processes < maxProcesses) return null;
     return `${maxProcesses} programs are running (--max-processes); try again later`;
@@ -136,8 +155,7 @@ export function serve(options: ServeOptions): Promise<number> {
       if (relay !== null && isRelayRequest(req)) relay.handleUpgrade(req, socket, head, tls !== null);
       else if (busy !== null) {
         log.refused(remoteOf(req), 503, busy);
-        socket.on('error', () => {});
-        socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(busy)}\r\nConnection: close\r\n\r\n${busy}`);
+        refuseUpgrade(socket, 503, busy);
       } else wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
     },
     onStream: (stream, headers, req) => {

@@ -10,6 +10,15 @@ export {
   type VerifyClientCallback,
   type ShutdownOptions,
 } from './node/server.js';
+export type {
+  HandshakeMessage,
+  ConnectionMessage,
+  CloseMessage,
+  MessageMessage,
+  BackpressureMessage,
+  ErrorMessage,
+  ServerStats,
+} from './node/diagnostics.js';
 export { createWebSocketStream } from './node/stream.js';
 export { broadcast, type BroadcastOptions } from './node/broadcast.js';
 export { refuseUpgrade } from './node/refuse.js';

@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import { refuseUpgrade } from '../node/refuse.js';
 import { isHttp2Server, onWebSocketStreams, refuseStream, type AnyHttp2Server } from '../node/http2-server.js';
 import { WebSocketServer } from '../node/server.js';
+import { handshakeChannel, publishHandshake } from '../node/diagnostics.js';
 import type { WebSocket } from '../node/websocket.js';
 import { SUBPROTOCOL } from '../wire/index.js';
 import type { ResolvedOptions } from './types.js';
@@ -45,7 +46,10 @@ function route(server: AnyHttpServer, wss: WebSocketServer, connect: Connect): (
         }
       }
       // Nobody here takes this path: answered unless another upgrade listener may (it then owns the answer).
-      if (server.listenerCount('upgrade') === 1) refuseUpgrade(socket, 400, 'No WebSocket endpoint at this path');
+      if (server.listenerCount('upgrade') === 1) {
+        if (handshakeChannel.hasSubscribers) publishHandshake(req, false, 400, 'WS_ERR_INVALID_PATH');
+        refuseUpgrade(socket, 400, 'No WebSocket endpoint at this path');
+      }
     };
     server.on('upgrade', onUpgrade);
     // An http2 server (RFC 8441): WebSocket streams are routed by path the same way.
@@ -58,6 +62,7 @@ function route(server: AnyHttpServer, wss: WebSocketServer, connect: Connect): (
               return;
             }
           }
+          if (handshakeChannel.hasSubscribers) publishHandshake(request, false, 400, 'WS_ERR_INVALID_PATH');
           refuseStream(stream, 400, 'No WebSocket endpoint at this path');
         })
       : null;

@@ -16,6 +16,7 @@ import { TokenBucket } from './rate-limit.js';
 import { Rooms } from './rooms.js';
 import type { DefaultEvents, EventData, EventNames, EventResult, EventsMap, Handshake, Reply } from './types.js';
 import { parseClientMessage } from './wire.js';
+import { requestChannel, type HubRequestMessage } from './diagnostics.js';
 
 const enum State {
   Hello,
@@ -253,10 +254,12 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
     if (this.bucket === null || this.bucket.take()) return false;
     const limit = this.ctx.options.rateLimit;
     if (limit !== false && limit.onLimit === 'disconnect') {
+      this.ctx.rateLimited(this, 'disconnect');
       this.closing = true;
       this.ws.close(HubCloseCode.RateLimited, 'rate limit exceeded');
       return true;
     }
+    this.ctx.rateLimited(this, 'reject');
     this.send({ ...errorMessage('rate_limited', 'Too many messages', ref), retryAfter: this.bucket.retryAfter() });
     return true;
   }
@@ -300,23 +303,39 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
         return;
       case 'ping':
         return; // answered on arrival
-      default:
-        this.serial(() => (this.state === State.Open ? runAction(this.ctx, this, message) : Promise.resolve())).catch((error: unknown) => {
-          const id = 'id' in message ? message.id : undefined;
-          if (error instanceof WireError || error instanceof HubError) this.send(errorMessage(error.code, error.message, id));
-          else {
-            this.send(errorMessage('internal', 'Internal error', id));
-            this.ctx.reportError(error);
-          }
-        });
+      default: {
+        // Timed from arrival, so that the wait behind this connection's earlier actions counts too.
+        const start = requestChannel.hasSubscribers ? performance.now() : -1;
+        this.serial(() => (this.state === State.Open ? runAction(this.ctx, this, message) : Promise.resolve())).then(
+          () => {
+            if (start >= 0 && requestChannel.hasSubscribers) this.publishRequest(message.t, roomOf(message), start, null);
+          },
+          (error: unknown) => {
+            const id = 'id' in message ? message.id : undefined;
+            const known = error instanceof WireError || error instanceof HubError;
+            if (start >= 0 && requestChannel.hasSubscribers) this.publishRequest(message.t, roomOf(message), start, known ? error.code : 'internal');
+            if (known) this.send(errorMessage(error.code, error.message, id));
+            else {
+              this.send(errorMessage('internal', 'Internal error', id));
+              this.ctx.reportError(error);
+            }
+          },
+        );
+      }
     }
+  }
+
+  private publishRequest(kind: string, event: string | null, start: number, error: string | null): void {
+    requestChannel.publish({ connection: this, kind, event, durationMs: performance.now() - start, error } satisfies HubRequestMessage);
   }
 
   /** Calls the handlers of an event; for a request, the first reply wins. */
   private runHandlers(event: string, data: unknown, id: number | undefined): void {
     const handlers = this.handlers.get(event);
+    const start = id !== undefined && requestChannel.hasSubscribers ? performance.now() : -1;
     if (handlers === undefined || handlers.length === 0) {
       if (id !== undefined) this.send(errorMessage('no_handler', `No handler for "${event}"`, id));
+      if (start >= 0) this.publishRequest('req', event, start, 'no_handler');
       return;
     }
     let replied = false;
@@ -324,11 +343,13 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
       if (replied || id === undefined) return;
       replied = true;
       this.send({ t: 'ack', id, data: result });
+      if (start >= 0 && requestChannel.hasSubscribers) this.publishRequest('req', event, start, null);
     }) as Reply;
     reply.error = (code: string, message?: string) => {
       if (replied || id === undefined) return;
       replied = true;
       this.send(errorMessage(code, message ?? code, id));
+      if (start >= 0 && requestChannel.hasSubscribers) this.publishRequest('req', event, start, code);
     };
     Object.defineProperty(reply, 'expected', { value: id !== undefined });
     const failed = (error: unknown): void => {
@@ -362,4 +383,9 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
       }
     }
   }
+}
+
+/** The room an action is about (`join`, `leave`, `pub`), for `switchboard:hub:request`; null for the others. */
+function roomOf(message: ClientMessage): string | null {
+  return 'room' in message && typeof message.room === 'string' ? message.room : null;
 }

@@ -8,6 +8,7 @@ import type { ServerMessage } from '../wire/index.js';
 import type { AdapterSink, RoomMessage } from './adapter.js';
 import type { HubConnection } from './connection.js';
 import { encodeMessage, encodeRoomMessage } from './wire.js';
+import { joinChannel, leaveChannel, publishChannel, type HubMembershipMessage, type HubPublishMessage } from './diagnostics.js';
 
 /** Frames a server message once (unmasked text frame). */
 export function frameOf(message: ServerMessage): Buffer {
@@ -22,6 +23,8 @@ export class Fanout {
   private readonly users = new Map<string, Set<Connection>>();
   private readonly localRooms = new Map<string, Set<Connection>>();
   private readonly frames = new WeakMap<RoomMessage, Buffer>();
+  /** Room memberships on this process (kept as they change: `stats()` needs no pass over the rooms). */
+  memberCount = 0;
 
   constructor(
     private readonly presenceOn: (room: string) => boolean,
@@ -53,14 +56,23 @@ export class Fanout {
   addLocal(room: string, client: Connection): void {
     let set = this.localRooms.get(room);
     if (set === undefined) this.localRooms.set(room, (set = new Set()));
+    if (set.has(client)) return;
     set.add(client);
+    this.memberCount++;
+    if (joinChannel.hasSubscribers) joinChannel.publish({ connection: client, room } satisfies HubMembershipMessage);
   }
 
   removeLocal(room: string, client: Connection): void {
     const set = this.localRooms.get(room);
-    if (set === undefined) return;
-    set.delete(client);
+    if (set === undefined || !set.delete(client)) return;
+    this.memberCount--;
     if (set.size === 0) this.localRooms.delete(room);
+    if (leaveChannel.hasSubscribers) leaveChannel.publish({ connection: client, room } satisfies HubMembershipMessage);
+  }
+
+  /** Rooms with a member on this process. */
+  get roomCount(): number {
+    return this.localRooms.size;
   }
 
   /**
@@ -111,12 +123,18 @@ export class Fanout {
     deliverRoom: (message, except, volatile) => {
       const members = this.localRooms.get(message.room);
       if (members === undefined) return;
+      const start = publishChannel.hasSubscribers ? performance.now() : -1;
       const frame = this.frameFor(message, false);
       if (frame === null) return;
       const skip = except === undefined || except.length === 0 ? null : except.length <= 8 ? except : new Set(except);
+      let recipients = 0;
       for (const client of members) {
         if (skip !== null && (Array.isArray(skip) ? (skip as readonly string[]).includes(client.id) : (skip as Set<string>).has(client.id))) continue;
         client.memberships.deliver(message.room, frame, message.mid, volatile, message.epoch);
+        recipients++;
+      }
+      if (start >= 0 && publishChannel.hasSubscribers) {
+        publishChannel.publish({ room: message.room, size: frame.length, recipients, durationMs: performance.now() - start } satisfies HubPublishMessage);
       }
     },
     deliverUser: (user, ev, data, from) => {

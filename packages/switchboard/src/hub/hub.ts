@@ -13,6 +13,7 @@ import type { WebSocketServer } from '../node/server.js';
 import { closeAll } from '../node/close-all.js';
 import { codedError } from '../protocol/switchboard-error.js';
 import { HubCloseCode, HubError, SUBPROTOCOL, checkEventName, errorMessage, type ParseOptions } from '../wire/index.js';
+import { TimedAdapter, rateLimitedChannel, slowConsumerChannel, type HubStats } from './diagnostics.js';
 import { InProcessAdapter, type Adapter, type HistoryResult, type PresenceMember } from './adapter.js';
 import { attach, type Attachment } from './attach.js';
 import { HubConnection } from './connection.js';
@@ -49,6 +50,11 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
   private readonly publishEndpoint: PublishEndpoint | null;
   private readonly fallback: HttpFallback | null;
   private closed = false;
+  /** The adapter as the hub calls it: timed on `switchboard:hub:adapter` when somebody subscribes. */
+  private readonly timedAdapter: TimedAdapter;
+  /** Counted for `stats()`. @internal */
+  _slowConsumers = 0;
+  /** @internal */ _rateLimited = 0;
 
   constructor(options: HubOptions = {}) {
     super();
@@ -58,6 +64,7 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
       (error) => this.reportError(error),
     );
     this.adapter = options.adapter ?? new InProcessAdapter(options.history);
+    this.timedAdapter = new TimedAdapter(this.adapter);
     this.ready = Promise.resolve(this.adapter.attach(this.fanout.sink));
     this.ready.catch((e: unknown) => this.reportError(e));
     this.context = this.contextFor(parseOptionsOf(this.options));
@@ -134,22 +141,22 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
 
   /** Publishes to a room (see RoomOperator). */
   to(room: string): RoomOperator<Out> {
-    return new RoomOperator(this.adapter, room);
+    return new RoomOperator(this.timedAdapter, room);
   }
 
   /** Every connection of a user (see UserOperator). */
   toUser(user: string): UserOperator<Out> {
-    return new UserOperator(this.adapter, user);
+    return new UserOperator(this.timedAdapter, user);
   }
 
   /** The members of a room, across processes. */
   presence(room: string): Promise<PresenceMember[]> {
-    return this.adapter.members(room);
+    return this.timedAdapter.members(room);
   }
 
   /** Held history of a room after `since`, with its head and epoch; `epoch` as in Adapter.history. */
   history(room: string, since = 0, epoch?: string): Promise<HistoryResult> {
-    return this.adapter.history(room, since, epoch);
+    return this.timedAdapter.history(room, since, epoch);
   }
 
   /** Connections of a user on this process. */
@@ -214,7 +221,7 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
   private contextFor(parseOptions: ParseOptions): HubContext {
     return {
       options: this.options,
-      adapter: this.adapter,
+      adapter: this.timedAdapter,
       parseOptions,
       authenticate: (client) => this.authenticate(client as HubConnection<In, Out>),
       canJoin: (client, room) => (this.options.canJoin ? this.options.canJoin(client, room) : true),
@@ -222,7 +229,15 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
       addLocal: (room, client) => this.fanout.addLocal(room, client),
       removeLocal: (room, client) => this.fanout.removeLocal(room, client),
       frameFor: (message) => this.fanout.frameFor(message),
-      slowConsumer: (client) => super.emit('slowConsumer', client),
+      slowConsumer: (client) => {
+        this._slowConsumers++;
+        if (slowConsumerChannel.hasSubscribers) slowConsumerChannel.publish({ connection: client, bufferedAmount: client.ws.bufferedAmount });
+        super.emit('slowConsumer', client);
+      },
+      rateLimited: (client, action) => {
+        this._rateLimited++;
+        if (rateLimitedChannel.hasSubscribers) rateLimitedChannel.publish({ connection: client, action });
+      },
       reportError: (error) => this.reportError(error),
     };
   }
@@ -284,7 +299,7 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
   private async memberList(room: string): Promise<MemberList> {
     if (!this.presenceOn(room)) return {};
     const limit = this.options.presenceListLimit;
-    const members = await this.adapter.members(room, limit + 1);
+    const members = await this.timedAdapter.members(room, limit + 1);
     return members.length > limit ? { members: members.slice(0, limit), more: true } : { members };
   }
 
@@ -299,6 +314,28 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
     for (const client of this.all) {
       if (client.lastSeen < limit && client.ws.readyState === WebSocket.OPEN) client.ws.close(HubCloseCode.Timeout, 'heartbeat timeout');
     }
+  }
+
+  /**
+   * A snapshot of this process's part of the hub (docs/observability.md):
+   * connections, rooms, memberships, bytes waiting, slow consumers cut and
+   * rate-limit hits. Computed when asked, in one pass over the connections.
+   */
+  stats(): HubStats {
+    const stats: HubStats = {
+      connections: this.fanout.clients.size,
+      rooms: this.fanout.roomCount,
+      members: this.fanout.memberCount,
+      bufferedBytes: 0,
+      slowConsumers: this._slowConsumers,
+      rateLimited: this._rateLimited,
+      droppedVolatile: 0,
+    };
+    for (const client of this.all) {
+      stats.bufferedBytes += client.ws.bufferedAmount;
+      stats.droppedVolatile += client.droppedVolatile;
+    }
+    return stats;
   }
 
   /** Closes every connection (1001), detaches from the server and closes the adapter. */

@@ -28,6 +28,15 @@ export {
 } from './adapter.js';
 export { SUBPROTOCOL, HubCloseCode, HubError, RESERVED_EVENTS, parseClientMessage, encodeMessage, WireError, type ErrorCode, type HubErrorCode, type ClientMessage, type ServerMessage } from './wire.js';
 export { SwitchboardError } from '../protocol/switchboard-error.js';
+export type {
+  HubStats,
+  HubMembershipMessage,
+  HubPublishMessage,
+  HubRequestMessage,
+  HubSlowConsumerMessage,
+  HubRateLimitedMessage,
+  HubAdapterMessage,
+} from './diagnostics.js';
 export { TokenBucket } from './rate-limit.js';
 export { DEFAULT_LIMITS, type HubLimits } from './limits.js';
 export { type PublishApiOptions } from './publish-api.js';

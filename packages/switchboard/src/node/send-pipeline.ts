@@ -3,6 +3,7 @@ import { randomFillSync } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { CloseCode, Opcode, copyMasked, frameHeaderSize, writeFrameHeader, type MessageTransform } from '../protocol/index.js';
 import { WebSocketError, type WebSocketErrorCode } from './errors.js';
+import { sentChannel } from './diagnostics.js';
 
 export type WebSocketData = string | Buffer | ArrayBuffer | ArrayBufferView | Blob | number | boolean;
 export type SendCallback = (error?: Error | null) => void;
@@ -62,6 +63,8 @@ export function reportSendAfterClose(readyState: number, cb: SendCallback | unde
 /** What the pipeline needs from its connection (node/websocket.ts). */
 export interface SendPipelineOwner {
   readonly readyState: number;
+  /** Whether it is a server-side connection (for `switchboard:message:sent`). */
+  readonly _isServer: boolean;
   /** A message could not be compressed: the connection fails with 1011. */
   _failWithInternalError(): void;
   /** The peer made us hold more than a limit allows: the connection is destroyed. */
@@ -93,6 +96,9 @@ export class SendPipeline {
    * around each chunk and calls `flushBatch()` after.
    */
   batching = false;
+  /** Data messages (or fragments) and pre-framed messages written, and their bytes, for `stats()`. */
+  messagesSent = 0;
+  bytesSent = 0;
   private batch: Buffer[] | null = null;
   private batchCallbacks: SendCallback[] | null = null;
   private batchBytes = 0;
@@ -137,6 +143,14 @@ export class SendPipeline {
   /** Bytes that were being prepared are no longer waiting (failQueued may have zeroed the count meanwhile). */
   private release(bytes: number): void {
     this.queuedBytes = this.queuedBytes > bytes ? this.queuedBytes - bytes : 0;
+  }
+
+  /** A pre-framed message (the hub's fan-out, `sendFrame`) is on its way. */
+  private countFramed(frame: Buffer): void {
+    this.messagesSent++;
+    this.bytesSent += frame.length;
+    // The frame's opcode says text or binary (RFC 6455 section 5.2).
+    if (sentChannel.hasSubscribers) sentChannel.publish({ websocket: this.owner, server: this.owner._isServer, size: frame.length, binary: (frame[0]! & 0x0f) === Opcode.Binary, compressed: false });
   }
 
   /** Whether nothing is being prepared or waits behind it. */
@@ -185,6 +199,7 @@ export class SendPipeline {
       return;
     }
     if (this.fragmentOpcode !== 0) throw new WebSocketError('WS_ERR_INVALID_STATE', 'sendFrame cannot interleave with a fragmented message being sent');
+    this.countFramed(frame);
     if (!this.busy && this.queue === null) {
       this.output(frame, cb);
       return;
@@ -206,6 +221,7 @@ export class SendPipeline {
     if (this.transform !== null || this.fragmentOpcode !== 0 || this.busy || this.queue !== null) return false;
     // Over the limit, the connection is failed: no longer OPEN, the caller skips it.
     if (this.socket.destroyed || this.overLimit()) return false;
+    this.countFramed(frame);
     if (this.batching) this.output(frame, undefined);
     else this.socket.write(frame);
     return true;
@@ -303,6 +319,9 @@ export class SendPipeline {
       this.compressing = this.transform !== null && compress && payload.length >= this.compressThreshold;
     }
     this.fragmentOpcode = fin ? 0 : opcode === Opcode.Continuation ? this.fragmentOpcode : opcode;
+    this.messagesSent++;
+    this.bytesSent += payload.length;
+    if (sentChannel.hasSubscribers) sentChannel.publish({ websocket: this.owner, server: this.owner._isServer, size: payload.length, binary, compressed: this.compressing });
     if (!this.compressing) {
       this.writeFrame(opcode, payload, fin, mask, false, cb);
       return;

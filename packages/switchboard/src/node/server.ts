@@ -21,6 +21,7 @@ import {
 import { PerMessageDeflate } from './deflate.js';
 import { createUpgradeServer } from './upgrade-server.js';
 import { destroySelf, refuseUpgrade } from './refuse.js';
+import { handshakeChannel, publishHandshake, startHandshake, type ServerStats } from './diagnostics.js';
 import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
 import { DEFAULT_DISCONNECT_BUFFERED_AMOUNT, DEFAULT_MAX_PENDING_AUTO_PONGS, WebSocket } from './websocket.js';
 import { codedError } from '../protocol/switchboard-error.js';
@@ -157,6 +158,8 @@ export class WebSocketServer extends EventEmitter {
   private removeServerListeners: (() => void) | null = null;
   /** Every open connection, kept even with clientTracking: false, so that shutdown() can close them all. */
   private readonly connections = new Set<WebSocket>();
+  /** Handshakes answered, and what closed connections did (open ones are summed in `stats()`). */
+  private readonly totals = { handshakesAccepted: 0, handshakesRefused: 0, messagesReceived: 0, messagesSent: 0, bytesReceived: 0, bytesSent: 0 };
 
   constructor(options: WebSocketServerOptions = {}, callback?: () => void) {
     super();
@@ -231,6 +234,7 @@ export class WebSocketServer extends EventEmitter {
 
   /** Completes (or refuses) the opening handshake on an upgraded socket. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, callback: (ws: WebSocket, req: IncomingMessage) => void): void {
+    if (handshakeChannel.hasSubscribers) startHandshake(req);
     let upgrade;
     let deflate: Negotiated | null = null;
     try {
@@ -271,6 +275,7 @@ export class WebSocketServer extends EventEmitter {
     // Before anything is written, and until the WebSocket has its own.
     stream.on('error', destroySelf);
     const request = req as unknown as IncomingMessage;
+    if (handshakeChannel.hasSubscribers) startHandshake(request);
     let handshake;
     let deflate: Negotiated | null = null;
     try {
@@ -281,6 +286,7 @@ export class WebSocketServer extends EventEmitter {
       deflate = this.negotiateDeflate(handshake.extensions);
     } catch (error) {
       if (!(error instanceof HandshakeError)) throw error;
+      this.countHandshake(request, false, error.status, error.code);
       refuseStream(stream, error.status, error.message, error.headers);
       return;
     }
@@ -305,6 +311,7 @@ export class WebSocketServer extends EventEmitter {
         if (answered) return;
         answered = true;
         if (!verified) {
+          this.countHandshake(req, false, code ?? 401, 'WS_ERR_CLIENT_REFUSED');
           refuse(socket, code ?? 401, message ?? '', headers);
           return;
         }
@@ -315,6 +322,7 @@ export class WebSocketServer extends EventEmitter {
       } catch (error) {
         if (!answered) {
           answered = true;
+          this.countHandshake(req, false, 500, 'WS_ERR_CLIENT_REFUSED');
           refuse(socket, 500, 'verifyClient failed');
         }
         process.emitWarning(`verifyClient threw: ${String(error)}`, 'SwitchboardWarning');
@@ -326,10 +334,12 @@ export class WebSocketServer extends EventEmitter {
       verified = (verifyClient as (info: VerifyClientInfo) => boolean)(info);
     } catch (error) {
       process.emitWarning(`verifyClient threw: ${String(error)}`, 'SwitchboardWarning');
+      this.countHandshake(req, false, 500, 'WS_ERR_CLIENT_REFUSED');
       refuse(socket, 500, 'verifyClient failed');
       return;
     }
     if (!verified) {
+      this.countHandshake(req, false, 401, 'WS_ERR_CLIENT_REFUSED');
       refuse(socket, 401, '');
       return;
     }
@@ -349,6 +359,7 @@ export class WebSocketServer extends EventEmitter {
   }
 
   private refuse(error: HandshakeError, socket: Duplex, req: IncomingMessage): void {
+    this.countHandshake(req, false, error.status, error.code);
     if (this.listenerCount('wsClientError') > 0) {
       socket.on('error', destroySelf);
       // Once the listener has ended its answer, the socket goes: nobody reads it (it may be paused), so the
@@ -380,6 +391,7 @@ export class WebSocketServer extends EventEmitter {
       throw codedError(new Error('server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration'), 'WS_ERR_INVALID_STATE');
     }
     if (this._state !== RUNNING) {
+      this.countHandshake(req, false, 503, 'WS_ERR_SERVER_CLOSING');
       refuseUpgrade(socket, 503, 'The server is shutting down');
       return;
     }
@@ -404,6 +416,7 @@ export class WebSocketServer extends EventEmitter {
   private completeStream(stream: ServerHttp2Stream, protocols: Set<string>, deflate: Negotiated | null, req: IncomingMessage, callback: (ws: WebSocket, req: IncomingMessage) => void): void {
     if (stream.destroyed || stream.closed || !stream.writable) return;
     if (this._state !== RUNNING) {
+      this.countHandshake(req, false, 503, 'WS_ERR_SERVER_CLOSING');
       refuseStream(stream, 503, 'The server is shutting down');
       return;
     }
@@ -462,12 +475,54 @@ export class WebSocketServer extends EventEmitter {
     // One shared listener per connection (no closure): it finds the server through the connection.
     (ws as TrackedWebSocket)[kServer] = this;
     ws.on('close', forgetConnection);
+    this.countHandshake(req, true, overHttp2 ? 200 : 101, null);
     callback(ws, req);
+  }
+
+  /** Counts an answered handshake and publishes it on `switchboard:server:handshake`. */
+  private countHandshake(req: IncomingMessage, accepted: boolean, status: number, code: string | null): void {
+    if (accepted) this.totals.handshakesAccepted++;
+    else this.totals.handshakesRefused++;
+    if (handshakeChannel.hasSubscribers) publishHandshake(req, accepted, status, code);
+  }
+
+  /**
+   * A snapshot of what the server is doing (docs/observability.md): open
+   * connections, bytes waiting to be sent, handshakes answered, messages and
+   * bytes received and sent. Computed when asked, in one pass over the
+   * connections: nothing is counted on the hot path but a few integers.
+   */
+  stats(): ServerStats {
+    const t = this.totals;
+    const stats: ServerStats = {
+      connections: this.connections.size,
+      bufferedBytes: 0,
+      handshakesAccepted: t.handshakesAccepted,
+      handshakesRefused: t.handshakesRefused,
+      messagesReceived: t.messagesReceived,
+      messagesSent: t.messagesSent,
+      bytesReceived: t.bytesReceived,
+      bytesSent: t.bytesSent,
+    };
+    for (const ws of this.connections) {
+      stats.bufferedBytes += ws.bufferedAmount;
+      stats.messagesReceived += ws._messagesReceived;
+      stats.messagesSent += ws._messagesSent;
+      stats.bytesReceived += ws._bytesReceived;
+      stats.bytesSent += ws._bytesSent;
+    }
+    return stats;
   }
 
   /** A connection closed: drop it from the sets, and emit 'close' if close() was waiting for it. @internal */
   _forget(ws: WebSocket): void {
     this.connections.delete(ws);
+    // What it did stays in the server's totals.
+    const t = this.totals;
+    t.messagesReceived += ws._messagesReceived;
+    t.messagesSent += ws._messagesSent;
+    t.bytesReceived += ws._bytesReceived;
+    t.bytesSent += ws._bytesSent;
     if (!this.options.clientTracking) return;
     this.clients.delete(ws);
     if (this.shouldEmitClose && this.clients.size === 0) process.nextTick(emitClose, this);

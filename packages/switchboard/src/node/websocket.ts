@@ -27,6 +27,7 @@ import { keepFreedMemoryForReuse } from './malloc-reuse.js';
 import { abortHandshake, connect, handshakeRequest, initAsClient, redirectsFollowed, type ClientOptions } from './client.js';
 import { codedError } from '../protocol/switchboard-error.js';
 import { WebSocketError, type WebSocketErrorCode } from './errors.js';
+import { backpressureChannel, closeChannel, errorChannel, openChannel, receivedChannel } from './diagnostics.js';
 import { READY_STATES, SendPipeline, reportSendAfterClose, toBuffer, type SendCallback, type WebSocketData } from './send-pipeline.js';
 
 export { toBuffer, type SendCallback, type WebSocketData };
@@ -136,6 +137,11 @@ export class WebSocket extends EventEmitter {
   /** @internal */ _url = '';
   /** @internal */ _lastActivity = 0;
   /** @internal */ _pingSentAt = 0;
+  /** When the connection opened (performance.now()), for the duration `switchboard:connection:close` reports. @internal */
+  _openedAt = 0;
+  /** Data messages received and their payload bytes (as on the wire), for `stats()`. @internal */
+  _messagesReceived = 0;
+  /** @internal */ _bytesReceived = 0;
 
   private _binaryType: BinaryType = 'nodebuffer';
   private parser: FrameParser | null = null;
@@ -225,6 +231,14 @@ export class WebSocket extends EventEmitter {
   get bufferedAmount(): number {
     return (this.sender === null ? 0 : this.sender.bufferedAmount) + this.bytesAfterClose;
   }
+  /** Data messages written (fragments count one each) and their payload bytes, for `stats()`. @internal */
+  get _messagesSent(): number {
+    return this.sender === null ? 0 : this.sender.messagesSent;
+  }
+  /** @internal */
+  get _bytesSent(): number {
+    return this.sender === null ? 0 : this.sender.bytesSent;
+  }
 
   /**
    * Takes over an upgraded socket and starts reading frames. `head` holds
@@ -265,6 +279,8 @@ export class WebSocket extends EventEmitter {
     socket.on('close', socketOnClose);
     socket.on('error', socketOnError);
     this._closing.opened();
+    this._openedAt = performance.now();
+    if (openChannel.hasSubscribers) openChannel.publish({ websocket: this, server: isServer });
     if (head.length > 0) {
       // Frames that came in the same packet as the handshake are read once
       // the user had a chance to add listeners, including after
@@ -338,11 +354,17 @@ export class WebSocket extends EventEmitter {
     this.parser = null;
     this.transform?.release();
     this.sender?.failQueued();
+    if (closeChannel.hasSubscribers) {
+      closeChannel.publish({ websocket: this, server: this._isServer, code: this._closing.code, wasClean: this._closing.wasClean, durationMs: performance.now() - this._openedAt });
+    }
     this.safeEmit('close', this._closing.code, this._closing.reason);
   }
 
   /** @internal */
   _onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void {
+    this._messagesReceived++;
+    this._bytesReceived += data.length;
+    if (receivedChannel.hasSubscribers) receivedChannel.publish({ websocket: this, server: this._isServer, size: data.length, binary: isBinary, compressed });
     if (compressed) this.decodeMessage(data, isBinary);
     else this.deliverMessage(data, isBinary);
   }
@@ -448,6 +470,7 @@ export class WebSocket extends EventEmitter {
   }
 
   private handlerFailed(event: string, error: unknown): void {
+    if (errorChannel.hasSubscribers) errorChannel.publish({ websocket: this, error, code: 'ERR_LISTENER' });
     if (event !== 'error' && this.listenerCount('error') > 0 && !this.errorEmitted) {
       this.errorEmitted = true;
       try {
@@ -493,6 +516,8 @@ export class WebSocket extends EventEmitter {
   /** @internal */
   _failForLimit(code: WebSocketErrorCode, closeCode: number, message: string): void {
     if (this._closing.abort(closeCode) === CloseAction.None) return;
+    if (backpressureChannel.hasSubscribers) backpressureChannel.publish({ websocket: this, code, closeCode, bufferedAmount: this.bufferedAmount });
+    if (errorChannel.hasSubscribers) errorChannel.publish({ websocket: this, error: new WebSocketError(code, message), code });
     // Nothing more is parsed (this may run inside the parser's loop).
     this.parser?.destroy();
     this.destroySocket();
@@ -504,6 +529,7 @@ export class WebSocket extends EventEmitter {
 
   /** Fails the connection after a protocol violation by the peer (RFC 6455 section 7.1.7). */
   private failConnection(error: ProtocolError): void {
+    if (errorChannel.hasSubscribers) errorChannel.publish({ websocket: this, error, code: error.code });
     this.parser?.destroy();
     // Nothing more is parsed, but the socket must read on (it may have
     // been paused for a decode) to see the peer's close and end of stream.
