@@ -25,18 +25,30 @@ local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 `;
 
 /**
- * The room's epoch, drawn (ARGV[1], a fresh candidate from the caller) when its
- * counter is missing: a new run of ids, whose history starts empty.
+ * The room's epoch, drawn (ARGV[1], a fresh candidate from the caller) when its counter is
+ * missing: a new run of ids, whose history starts empty. Also drawn when the room's state was
+ * last written under another replication id (`w`): Redis gives a server a new one when it
+ * becomes a master (a replica promoted by Sentinel or a Cluster failover) and when it starts.
+ * Replication is asynchronous, so such a server may lack the last messages the previous master
+ * acknowledged, and would give their ids again: the ids go on from its head, in a new epoch
+ * that remembers the old one (`pe`) and where they parted (`pf`), so that a position at or
+ * before `pf` in the old epoch still continues, and one after it (maybe a lost message) resets.
  */
 const EPOCH = `local state, log = KEYS[1], KEYS[2]
-local fields = redis.call('HMGET', state, 'epoch', 'head', 'ms')
+local fields = redis.call('HMGET', state, 'epoch', 'head', 'ms', 'w', 'pe', 'pf')
 local epoch, head, last = fields[1], tonumber(fields[2] or '0'), tonumber(fields[3] or '0')
+local previous, parted = fields[5], tonumber(fields[6] or '0')
+local writer = string.match(redis.call('INFO', 'replication'), 'master_replid:(%x+)')
 if not epoch then
   epoch = ARGV[1]
   head = 0
   last = 0
   redis.call('DEL', log)
-  redis.call('HSET', state, 'epoch', epoch, 'head', 0)
+  redis.call('HSET', state, 'epoch', epoch, 'head', 0, 'w', writer)
+elseif fields[4] ~= writer then
+  previous, parted = epoch, head
+  epoch = ARGV[1]
+  redis.call('HSET', state, 'epoch', epoch, 'w', writer, 'pe', previous, 'pf', parted)
 end
 `;
 
@@ -73,7 +85,8 @@ if fields[1] == false then redis.call('PEXPIRE', state, ARGV[5]) end
 if ARGV[2] == '' then return { epoch, head, 0, {} } end
 local since = tonumber(ARGV[2])
 local reset = 0
-if (ARGV[3] ~= '' and ARGV[3] ~= epoch) or since > head then reset = 1 end
+local continues = ARGV[3] == '' or ARGV[3] == epoch or (ARGV[3] == previous and since <= parted)
+if not continues or since > head then reset = 1 end
 ${NOW}
 redis.call('XTRIM', log, 'MINID', (now - tonumber(ARGV[4])) .. '-0')
 local entries = {}
