@@ -84,9 +84,11 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
       this.outbound,
       () => this.state === State.Closed,
       () => {
+        this.outbound.flush();
         if (ws.readyState === WebSocket.OPEN) ws.close(HubCloseCode.InternalError, 'replay failed');
       },
       () => {
+        this.outbound.flush();
         if (ws.readyState === WebSocket.OPEN) ws.close(HubCloseCode.ServiceRestart, 'room ids restarted');
       },
     );
@@ -163,6 +165,7 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
 
   /** Closes the connection (1000 by default). */
   disconnect(code = 1000, reason = ''): void {
+    this.outbound.flush();
     if (this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);
   }
 
@@ -254,6 +257,7 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
     const limit = this.ctx.options.rateLimit;
     if (limit !== false && limit.onLimit === 'disconnect') {
       this.closing = true;
+      this.outbound.flush();
       this.ws.close(HubCloseCode.RateLimited, 'rate limit exceeded');
       return true;
     }
