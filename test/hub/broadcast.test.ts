@@ -60,16 +60,17 @@ describe('hub: room broadcast', { timeout: 60_000 }, () => {
     };
     try {
       await t.hub.to('frames').emit('big', { text: 'x'.repeat(10_000) });
+      // Written at the end of the turn (hub/outbound.ts), before the members can have it.
+      for (const c of members) {
+        const m = await c.next((x) => x.t === 'msg' && x.ev === 'big');
+        assert.equal(m.data.text.length, 10_000);
+      }
     } finally {
       WebSocket.prototype.sendFrame = original;
     }
     assert.equal(frames.length, 10);
     assert.ok(frames.every((f) => f === frames[0]), 'one Buffer object for all members');
-    for (const c of members) {
-      const m = await c.next((x) => x.t === 'msg' && x.ev === 'big');
-      assert.equal(m.data.text.length, 10_000);
-      c.ws.close();
-    }
+    for (const c of members) c.ws.close();
   });
 
   test('ids are per room and monotonic; volatile messages carry none', async () => {

@@ -149,7 +149,10 @@ export function failureTests(backend: () => RedisBackend): void {
       }
     }
     await restarting;
-    assert.ok(failures.every((code) => code === 'unavailable'), `clear error code: ${[...new Set(failures)].join(', ')}`);
+    // 'unavailable' while Redis is down; 'disconnected' for a publish in flight when the new epoch
+    // closed the publisher's own connection (it is a member of the room: 1012, then it resumes).
+    assert.ok(failures.length > 0 && failures.every((code) => code === 'unavailable' || code === 'disconnected'), `clear error code: ${[...new Set(failures)].join(', ')}`);
+    assert.ok(failures.includes('unavailable'), `publishes while Redis was down failed with 'unavailable': ${[...new Set(failures)].join(', ')}`);
     // Every message acknowledged after the restart arrives; before it, Redis lost the room (nothing persisted): a reset gap says so.
     await until(() => ackedAfterRestart.every((i) => m.messages.some((x) => x.data === i)), 15_000, 'every message acknowledged after the restart arrives');
     assertOrderedOnce(m.messages);

@@ -90,8 +90,9 @@ export function parseStreamEntry(room: string, epoch: string, entry: unknown): R
   return new RemoteMessage(room, Number(id.slice(dash + 1)), epoch, Number(id.slice(0, dash)), header, data);
 }
 
-/** A presence value as the join script stores it: `<joined ms> <member JSON>`. */
+/** A member hash value: `<joined ms> <node> <member JSON>` (a previous version's: `<joined ms> <member JSON>`). */
 export function parsePresenceValue(value: string): { joined: number; member: PresenceMember } {
   const space = value.indexOf(' ');
-  return { joined: Number(value.slice(0, space)), member: JSON.parse(value.slice(space + 1)) as PresenceMember };
+  const json = value.charCodeAt(space + 1) === 0x7b ? space + 1 : value.indexOf(' ', space + 1) + 1;
+  return { joined: Number(value.slice(0, space)), member: JSON.parse(value.slice(json)) as PresenceMember };
 }

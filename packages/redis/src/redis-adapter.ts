@@ -56,6 +56,12 @@ export interface RedisAdapterOptions {
   onError?: (error: unknown) => void;
 }
 
+/**
+ * Leaves that failed and wait for the next heartbeat (past it, such a member stays in presence
+ * while this process has other members in the room, and leaves with them).
+ */
+const MAX_LEAVING = 10_000;
+
 /** The error a publish (or a join, or a history read) fails with while Redis cannot be reached: `code` 'unavailable'. */
 export const UNAVAILABLE = 'unavailable';
 
@@ -85,8 +91,10 @@ export class RedisAdapter implements Adapter {
   private readonly reportError: (error: unknown) => void;
   private sink: AdapterSink | null = null;
   /** Rooms with local members: their subscription and id check. */
-  private readonly feeds = new Map<string, { feed: RoomFeed; listener: Listener; ready: Promise<void>; members: Map<string, string> }>();
+  private readonly feeds = new Map<string, { feed: RoomFeed; listener: Listener; ready: Promise<void>; members: Map<string, string>; joined: Set<string> }>();
   private heartbeat: ReturnType<typeof setInterval> | null = null;
+  /** `room\nid` of members whose leave failed (Redis unreachable): tried again at each heartbeat. */
+  private readonly leaving = new Set<string>();
 
   constructor(options: RedisAdapterOptions = {}) {
     this.maxMessages = options.history?.maxMessages ?? 1000;
@@ -179,7 +187,7 @@ export class RedisAdapter implements Adapter {
   }
 
   /** Subscribes to `room` (once for all its local members) and learns where it stands. */
-  private acquire(room: string): { feed: RoomFeed; ready: Promise<void>; members: Map<string, string> } {
+  private acquire(room: string): { feed: RoomFeed; ready: Promise<void>; members: Map<string, string>; joined: Set<string> } {
     let entry = this.feeds.get(room);
     if (entry === undefined) {
       const feed = new RoomFeed(room, {
@@ -195,7 +203,7 @@ export class RedisAdapter implements Adapter {
         const { epoch, head } = await this.readHistory(room, undefined, undefined);
         feed.position(epoch, head);
       });
-      entry = { feed, listener, ready, members: new Map() };
+      entry = { feed, listener, ready, members: new Map(), joined: new Set() };
       this.feeds.set(room, entry);
     }
     entry.feed.refs++;
@@ -249,21 +257,39 @@ export class RedisAdapter implements Adapter {
     try {
       await entry.ready;
       entry.members.set(member.id, json);
-      await this.link.run(JOIN, [this.key(room, 'p'), this.key(room, 'e'), this.key(room, 'c')], [member.id, json, String(this.presenceTtl)]);
+      const added = await this.join(room, member.id, json);
+      // This node had no deadline though members here had joined (not those still joining): they
+      // were swept while it was cut off, and join again.
+      if (added && entry.joined.size > 0) this.rejoin(room, entry.members, entry.joined);
+      if (entry.members.has(member.id)) entry.joined.add(member.id);
     } catch (error) {
       entry.members.delete(member.id);
+      entry.joined.delete(member.id);
       this.release(room);
       throw unavailable(error);
     }
   }
 
+  /** Runs the join script; true when this node had no deadline in the room. */
+  private async join(room: string, id: string, json: string): Promise<boolean> {
+    const added = await this.link.run(JOIN, [this.key(room, 'p'), this.key(room, 'e'), this.key(room, 'c')], [id, json, String(this.presenceTtl), this.node]);
+    return Number(added) === 1;
+  }
+
+  /** Joins again (and announces) this node's members of `room` that were swept while it was cut off from Redis. */
+  private rejoin(room: string, members: ReadonlyMap<string, string>, only?: ReadonlySet<string>): void {
+    for (const [id, json] of members) if (only === undefined || only.has(id)) this.join(room, id, json).catch(this.reportError);
+  }
+
   async removeMember(room: string, member: PresenceMember): Promise<void> {
     const entry = this.feeds.get(room);
     if (entry === undefined || !entry.members.delete(member.id)) return;
+    entry.joined.delete(member.id);
     try {
       await this.link.run(LEAVE, [this.key(room, 'p'), this.key(room, 'e'), this.key(room, 'c')], [member.id]);
     } catch (error) {
-      // Not refreshed any more: it leaves presence when its deadline passes.
+      // This node's deadline is refreshed for its other members: the leave is tried again at each heartbeat.
+      if (this.leaving.size < MAX_LEAVING) this.leaving.add(`${room}\n${member.id}`);
       throw unavailable(error);
     } finally {
       this.release(room);
@@ -282,24 +308,26 @@ export class RedisAdapter implements Adapter {
   }
 
   /**
-   * Every presenceTtl / 3: per room with local members, one script sweeps members whose node
-   * stopped refreshing them, pushes this node's members' deadlines, and reads the head, so that
-   * a message pub/sub lost is noticed even in a room that went quiet.
+   * Every presenceTtl / 3: per room with local members, one script (of a constant number of
+   * calls, whatever the number of members) sweeps the members of nodes that stopped refreshing,
+   * pushes this node's deadline, and reads the head, so that a message pub/sub lost is noticed
+   * even in a room that went quiet.
    */
   private beat(): void {
+    for (const pending of this.leaving) {
+      const newline = pending.lastIndexOf('\n');
+      const room = pending.slice(0, newline);
+      this.link.run(LEAVE, [this.key(room, 'p'), this.key(room, 'e'), this.key(room, 'c')], [pending.slice(newline + 1)]).then(() => this.leaving.delete(pending), this.reportError);
+    }
     for (const [room, entry] of this.feeds) {
       if (entry.members.size === 0) continue;
-      const keys = [this.key(room, 'p'), this.key(room, 'e'), this.key(room, 'c'), this.key(room, 's')];
       this.link
-        .run(REFRESH, keys, [String(this.presenceTtl), ...entry.members.keys()])
+        .run(REFRESH, [this.key(room, 'p'), this.key(room, 'e'), this.key(room, 'c'), this.key(room, 's')], [String(this.presenceTtl), this.node])
         .then((reply) => {
-          const [, missing, head, epoch] = reply as [number, string[], number, string | null];
+          const [, missing, head, epoch] = reply as [number, number, number, string | null];
           entry.feed.checkHead(Number(head), epoch ?? null);
-          for (const id of missing) {
-            const json = entry.members.get(id);
-            // Swept while this node was cut off from Redis: announced as gone, so it joins again.
-            if (json !== undefined) this.link.run(JOIN, keys.slice(0, 3), [id, json, String(this.presenceTtl)]).catch(this.reportError);
-          }
+          // Swept while this node was cut off from Redis (announced as gone): its members join again.
+          if (Number(missing) === 1) this.rejoin(room, entry.members, entry.joined);
         })
         .catch(this.reportError);
     }

@@ -91,9 +91,18 @@ export class RoomFeed {
     while (this.positioned && !this.filling && this.pending.length > 0) {
       const message = this.pending[0]!;
       if (message.epoch !== this.epoch) {
-        // A new run of ids (the counter was lost): what this node saw of the old one no longer counts.
-        this.epoch = message.epoch;
-        this.last = 0;
+        if (message.mid === 1) {
+          // A new run of ids from the start: passed on as it is (the hub closes the members of
+          // the old one, whose resume gets the reset).
+          this.epoch = message.epoch;
+          this.last = 0;
+        } else {
+          // The room moved to a server that may lack its last messages (its ids go on from
+          // its head, in a new epoch), or ids of a new run were missed: the history script
+          // says which, from this node's position (a reset, or what follows it).
+          this.fill(message.mid - 1);
+          return;
+        }
       }
       if (message.mid <= this.last) {
         this.pending.shift();
@@ -130,6 +139,9 @@ export class RoomFeed {
           this.pending = this.pending.filter((m) => m.epoch === found.epoch);
           return;
         }
+        // The epoch may have changed with the ids going on (the room moved to another server).
+        this.epoch = found.epoch;
+        this.pending = this.pending.filter((m) => m.epoch === found.epoch);
         let next = since + 1;
         for (const message of found.messages) {
           if (message.mid < next) continue;

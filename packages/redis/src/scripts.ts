@@ -25,18 +25,30 @@ local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 `;
 
 /**
- * The room's epoch, drawn (ARGV[1], a fresh candidate from the caller) when its
- * counter is missing: a new run of ids, whose history starts empty.
+ * The room's epoch, drawn (ARGV[1], a fresh candidate from the caller) when its counter is
+ * missing: a new run of ids, whose history starts empty. Also drawn when the room's state was
+ * last written under another replication id (`w`): Redis gives a server a new one when it
+ * becomes a master (a replica promoted by Sentinel or a Cluster failover) and when it starts.
+ * Replication is asynchronous, so such a server may lack the last messages the previous master
+ * acknowledged, and would give their ids again: the ids go on from its head, in a new epoch
+ * that remembers the old one (`pe`) and where they parted (`pf`), so that a position at or
+ * before `pf` in the old epoch still continues, and one after it (maybe a lost message) resets.
  */
 const EPOCH = `local state, log = KEYS[1], KEYS[2]
-local fields = redis.call('HMGET', state, 'epoch', 'head', 'ms')
+local fields = redis.call('HMGET', state, 'epoch', 'head', 'ms', 'w', 'pe', 'pf')
 local epoch, head, last = fields[1], tonumber(fields[2] or '0'), tonumber(fields[3] or '0')
+local previous, parted = fields[5], tonumber(fields[6] or '0')
+local writer = string.match(redis.call('INFO', 'replication'), 'master_replid:(%x+)')
 if not epoch then
   epoch = ARGV[1]
   head = 0
   last = 0
   redis.call('DEL', log)
-  redis.call('HSET', state, 'epoch', epoch, 'head', 0)
+  redis.call('HSET', state, 'epoch', epoch, 'head', 0, 'w', writer)
+elseif fields[4] ~= writer then
+  previous, parted = epoch, head
+  epoch = ARGV[1]
+  redis.call('HSET', state, 'epoch', epoch, 'w', writer, 'pe', previous, 'pf', parted)
 end
 `;
 
@@ -73,7 +85,8 @@ if fields[1] == false then redis.call('PEXPIRE', state, ARGV[5]) end
 if ARGV[2] == '' then return { epoch, head, 0, {} } end
 local since = tonumber(ARGV[2])
 local reset = 0
-if (ARGV[3] ~= '' and ARGV[3] ~= epoch) or since > head then reset = 1 end
+local continues = ARGV[3] == '' or ARGV[3] == epoch or (ARGV[3] == previous and since <= parted)
+if not continues or since > head then reset = 1 end
 ${NOW}
 redis.call('XTRIM', log, 'MINID', (now - tonumber(ARGV[4])) .. '-0')
 local entries = {}
@@ -86,35 +99,64 @@ return { epoch, head, reset, entries }
 `);
 
 /**
- * A member joins. KEYS: presence (hash id -> "<joined ms> <member JSON>"), deadlines (zset id
- * -> expiry ms), channel. ARGV: id, member JSON, ttl ms. Announces the join on the channel.
+ * A member joins. KEYS: presence (hash id -> "<joined ms> <node> <member JSON>"), deadlines
+ * (zset node -> expiry ms: one per process, whatever its number of members), channel. ARGV: id,
+ * member JSON, ttl ms, node. Announces the join on the channel. Returns 1 when the node had no
+ * deadline (its first member here, or its members were swept while it was cut off: it joins
+ * them again).
  */
 export const JOIN = script(`${NOW}
 local ttl = tonumber(ARGV[3])
 local existing = redis.call('HGET', KEYS[1], ARGV[1])
 local joined = now
 if existing then joined = tonumber(string.match(existing, '^(%d+)')) end
-redis.call('HSET', KEYS[1], ARGV[1], joined .. ' ' .. ARGV[2])
-redis.call('ZADD', KEYS[2], now + ttl, ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], joined .. ' ' .. ARGV[4] .. ' ' .. ARGV[2])
+local added = redis.call('ZADD', KEYS[2], now + ttl, ARGV[4])
 redis.call('PEXPIRE', KEYS[1], 2 * ttl)
 redis.call('PEXPIRE', KEYS[2], 2 * ttl)
 redis.call('SPUBLISH', KEYS[3], 'j ' .. ARGV[2])
-return 1
+return added
 `);
 
-/** Removes one member and announces it, once; the expired ones too. */
-const REMOVE = `local function remove(id)
+/**
+ * Removes one member and announces it, once. The sweep removes, once, every member of the
+ * processes whose deadline passed (or that have none: a half-failed leave), reading the member
+ * hash only when some deadline passed. An expired name that is a member id is one of a previous
+ * version's per-member deadlines. A node name never starts with `{`, a member's JSON always does.
+ */
+const REMOVE = `local function announceLeave(value)
+  redis.call('SPUBLISH', KEYS[3], 'l ' .. (string.match(value, '^%d+ [^{%s]%S* (.*)$') or string.match(value, '^%d+ (.*)$')))
+end
+local function remove(id)
   local value = redis.call('HGET', KEYS[1], id)
-  redis.call('ZREM', KEYS[2], id)
   if not value then return 0 end
   redis.call('HDEL', KEYS[1], id)
-  redis.call('SPUBLISH', KEYS[3], 'l ' .. string.sub(value, string.find(value, ' ') + 1))
+  announceLeave(value)
   return 1
 end
 local function sweep()
   local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
-  for _, id in ipairs(expired) do remove(id) end
-  return #expired
+  if #expired == 0 then return 0 end
+  local swept = 0
+  local alive = {}
+  for _, name in ipairs(expired) do
+    redis.call('ZREM', KEYS[2], name)
+    alive[name] = false
+    swept = swept + remove(name)
+  end
+  local all = redis.call('HGETALL', KEYS[1])
+  for i = 1, #all, 2 do
+    local node = string.match(all[i + 1], '^%d+ ([^{%s]%S*) ')
+    if node then
+      if alive[node] == nil then alive[node] = redis.call('ZSCORE', KEYS[2], node) ~= false end
+      if not alive[node] then
+        redis.call('HDEL', KEYS[1], all[i])
+        announceLeave(all[i + 1])
+        swept = swept + 1
+      end
+    end
+  end
+  return swept
 end
 `;
 
@@ -124,25 +166,20 @@ return remove(ARGV[1])
 `);
 
 /**
- * The heartbeat of one room: sweeps members whose node stopped refreshing them (announcing each
- * leave once: whichever node's script removes it first), pushes the deadlines of this node's
- * members, and reads the room's head and epoch for the continuity check. KEYS: presence,
- * deadlines, channel, state. ARGV: ttl ms, then this node's member ids. Returns { swept, ids not
- * found (swept while this node was cut off: it joins them again), head, epoch or false }.
+ * The heartbeat of one room, constant in the number of members: sweeps the members of processes
+ * that stopped refreshing (announcing each leave once: whichever process's script removes it
+ * first), pushes this process's deadline, and reads the room's head and epoch for the
+ * continuity check. KEYS: presence, deadlines, channel, state. ARGV: ttl ms, node. Returns
+ * { swept, 1 when this node had no deadline (swept while it was cut off: it joins its members
+ * again), head, epoch or false }.
  */
 export const REFRESH = script(`${NOW}${REMOVE}
 local swept = sweep()
 local ttl = tonumber(ARGV[1])
-local missing = {}
-for i = 2, #ARGV do
-  if redis.call('ZADD', KEYS[2], 'XX', 'CH', now + ttl, ARGV[i]) == 0 and not redis.call('ZSCORE', KEYS[2], ARGV[i]) then
-    missing[#missing + 1] = ARGV[i]
-  end
-end
-if #ARGV > 1 then
-  redis.call('PEXPIRE', KEYS[1], 2 * ttl)
-  redis.call('PEXPIRE', KEYS[2], 2 * ttl)
-end
+local missing = 0
+if redis.call('ZADD', KEYS[2], 'XX', 'CH', now + ttl, ARGV[2]) == 0 and not redis.call('ZSCORE', KEYS[2], ARGV[2]) then missing = 1 end
+redis.call('PEXPIRE', KEYS[1], 2 * ttl)
+redis.call('PEXPIRE', KEYS[2], 2 * ttl)
 local state = redis.call('HMGET', KEYS[4], 'head', 'epoch')
 return { swept, missing, tonumber(state[1] or '0'), state[2] }
 `);

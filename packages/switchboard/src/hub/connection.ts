@@ -85,9 +85,11 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
       this.outbound,
       () => this.state === State.Closed,
       () => {
+        this.outbound.flush();
         if (ws.readyState === WebSocket.OPEN) ws.close(HubCloseCode.InternalError, 'replay failed');
       },
       () => {
+        this.outbound.flush();
         if (ws.readyState === WebSocket.OPEN) ws.close(HubCloseCode.ServiceRestart, 'room ids restarted');
       },
     );
@@ -164,6 +166,7 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
 
   /** Closes the connection (1000 by default). */
   disconnect(code = 1000, reason = ''): void {
+    this.outbound.flush();
     if (this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);
   }
 
@@ -256,6 +259,7 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
     if (limit !== false && limit.onLimit === 'disconnect') {
       this.ctx.rateLimited(this, 'disconnect');
       this.closing = true;
+      this.outbound.flush();
       this.ws.close(HubCloseCode.RateLimited, 'rate limit exceeded');
       return true;
     }

@@ -344,6 +344,7 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
     this.closed = true;
     clearInterval(this.heartbeatTimer);
     this.attachment.stop();
+    for (const client of this.all) client.outbound.flush();
     await closeAll([...this.all].map((client) => client.ws), HubCloseCode.GoingAway, 'hub closing', 2000);
     await this.attachment.close();
     await this.adapter.close();

@@ -2,9 +2,9 @@
 // (docs/protocol.md, section 9): past `maxBufferedAmount` bytes waiting,
 // volatile messages are dropped; past `disconnectBufferedAmount` the
 // connection is closed with 1013 and nothing more is written to it.
-import type { Buffer } from 'node:buffer';
+import { Buffer } from 'node:buffer';
 import { HubCloseCode, type ServerMessage } from '../wire/index.js';
-import type { WebSocket } from '../node/websocket.js';
+import { WebSocket } from '../node/websocket.js';
 import { encodeMessage } from './wire.js';
 
 export interface OutboundLimits {
@@ -12,11 +12,57 @@ export interface OutboundLimits {
   disconnectBufferedAmount: number;
 }
 
+/**
+ * Connections with frames waiting for the end of this turn of the event loop. A fan-out writes
+ * one frame to each member per message; when several messages reach the process at once (one
+ * read from Redis holding several, or a burst of publishes), each member then gets them in one
+ * write instead of one syscall per message (the `write` per member and message was most of a
+ * hub node's time under bench:redis, docs/performance.md). setImmediate runs after the I/O
+ * callbacks of the turn, so a burst read in one turn is written together.
+ */
+const waiting: Outbound[] = [];
+let flushScheduled = false;
+
+function flushWaiting(): void {
+  flushScheduled = false;
+  // Connections added while flushing (a write's callback publishing) wait for the next turn.
+  const count = waiting.length;
+  try {
+    for (let i = 0; i < count; i++) waiting[i]!.flush();
+  } finally {
+    waiting.splice(0, count);
+    lastFrames = null;
+    lastJoined = null;
+    if (waiting.length > 0 && !flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flushWaiting);
+    }
+  }
+}
+
+/**
+ * The frames waiting for one connection, joined into one buffer. Members of a room get the same
+ * frames in the same order, so the joined buffer of the last connection is used again when the
+ * next one waits for the very same frames: one copy per distinct sequence, not per member.
+ */
+let lastFrames: readonly Buffer[] | null = null;
+let lastJoined: Buffer | null = null;
+
+function joined(frames: readonly Buffer[], bytes: number): Buffer {
+  if (lastFrames !== null && lastFrames.length === frames.length && lastFrames.every((frame, i) => frame === frames[i])) return lastJoined!;
+  lastFrames = frames;
+  lastJoined = Buffer.concat(frames as Buffer[], bytes);
+  return lastJoined;
+}
+
 export class Outbound {
   /** Volatile messages dropped because the connection was slow. */
   droppedVolatile = 0;
   private slowTimer: ReturnType<typeof setTimeout> | null = null;
   private ended = false;
+  /** Frames written this turn, sent together at its end (one frame, or several in order). */
+  private pending: Buffer | Buffer[] | null = null;
+  private pendingBytes = 0;
 
   constructor(
     private readonly ws: WebSocket,
@@ -30,9 +76,10 @@ export class Outbound {
     return !this.ended && this.slowTimer === null;
   }
 
-  /** Sends one message. */
+  /** Sends one message (after the frames waiting, so that nothing overtakes them). */
   send(message: ServerMessage): void {
     if (!this.writable) return;
+    this.flush();
     if (this.ws.bufferedAmount > this.limits.disconnectBufferedAmount) {
       this.slowDisconnect();
       return;
@@ -40,9 +87,9 @@ export class Outbound {
     this.ws.send(encodeMessage(message));
   }
 
-  /** Writes a pre-framed message (the same bytes for every member). */
+  /** Writes a pre-framed message (the same bytes for every member), at the end of this turn. */
   write(frame: Buffer, volatile: boolean): void {
-    const buffered = this.ws.bufferedAmount;
+    const buffered = this.ws.bufferedAmount + this.pendingBytes;
     if (buffered > this.limits.disconnectBufferedAmount) {
       this.slowDisconnect();
       return;
@@ -51,7 +98,27 @@ export class Outbound {
       this.droppedVolatile++;
       return;
     }
-    this.ws.sendFrame(frame);
+    this.pendingBytes += frame.length;
+    if (this.pending === null) {
+      this.pending = frame;
+      waiting.push(this);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flushWaiting);
+      }
+    } else if (Array.isArray(this.pending)) this.pending.push(frame);
+    else this.pending = [this.pending, frame];
+  }
+
+  /** Writes the frames waiting now (before a message that must follow them, or a close). */
+  flush(): void {
+    const pending = this.pending;
+    if (pending === null) return;
+    const bytes = this.pendingBytes;
+    this.pending = null;
+    this.pendingBytes = 0;
+    if (this.ended || this.ws.readyState !== WebSocket.OPEN) return;
+    this.ws.sendFrame(Array.isArray(pending) ? joined(pending, bytes) : pending);
   }
 
   /**
@@ -61,6 +128,8 @@ export class Outbound {
    */
   slowDisconnect(): void {
     if (!this.writable) return;
+    this.pending = null;
+    this.pendingBytes = 0;
     this.onSlow();
     this.slowTimer = setTimeout(() => this.ws.terminate(), 1000);
     this.slowTimer.unref?.();
@@ -74,6 +143,8 @@ export class Outbound {
   /** The socket closed: nothing more is written. */
   end(): void {
     this.ended = true;
+    this.pending = null;
+    this.pendingBytes = 0;
     if (this.slowTimer !== null) clearTimeout(this.slowTimer);
   }
 }
