@@ -78,7 +78,7 @@ export class HubConnection<In extends EventsMap = DefaultEvents, Out extends Eve
     const limit = ctx.options.rateLimit;
     this.bucket = limit === false ? null : new TokenBucket(limit.rate ?? 50, limit.burst ?? 100);
     this.early = new EarlyBuffer(ctx.options);
-    this.outbound = new Outbound(ws, ctx.options, () => ctx.slowConsumer(this));
+    this.outbound = new Outbound(ws, ctx.options, (bufferedAmount) => ctx.slowConsumer(this, bufferedAmount));
     this.memberships = new Rooms(
       ctx,
       this,

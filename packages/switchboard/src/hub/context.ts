@@ -26,7 +26,7 @@ export interface HubContext {
   /** The frame of a room message (kept with it for replays); null (reported) when it cannot be built. */
   frameFor(message: RoomMessage): Buffer | null;
   /** The slow-consumer policy closes this connection (the hub emits 'slowConsumer'). */
-  slowConsumer(connection: HubConnection<any, any>): void;
+  slowConsumer(connection: HubConnection<any, any>, bufferedAmount: number): void;
   /** A message was over the connection's rate limit: `reject`ed (answered `rate_limited`) or the connection is `disconnect`ed. */
   rateLimited(connection: HubConnection<any, any>, action: 'reject' | 'disconnect'): void;
   /** An adapter or handler failure: the hub's 'error' event, or a process warning without a listener. */

@@ -23,11 +23,6 @@ export interface SessionLimits {
 }
 
 /** The payload of an unmasked server frame (RFC 6455 section 5.2): the header is 2, 4 or 10 bytes. */
-function payloadOf(frame: Buffer): Buffer {
-  const len7 = frame[1]! & 0x7f;
-  return frame.subarray(len7 < 126 ? 2 : len7 === 126 ? 4 : 10);
-}
-
 type Downlink = { res: ServerResponse; poll: boolean; timer: ReturnType<typeof setTimeout> | null; batching: boolean };
 
 export class HttpSession extends EventEmitter {
@@ -62,10 +57,20 @@ export class HttpSession extends EventEmitter {
     this.enqueue(text, Buffer.byteLength(text));
   }
 
-  /** A pre-framed message shared by every member of a room: only its payload is kept (no copy). */
-  sendFrame(frame: Buffer): void {
-    const payload = payloadOf(frame);
-    this.enqueue(payload, payload.length);
+  /**
+   * Pre-framed messages shared by every member of a room: one frame, or the frames of one turn laid
+   * end to end (hub/outbound.ts). The hub's frames are unmasked, final and uncompressed (RFC 6455
+   * section 5.2), so each payload is found from its length field; only payloads are kept (no copy).
+   */
+  sendFrame(frames: Buffer): void {
+    let at = 0;
+    while (at + 2 <= frames.length) {
+      const len7 = frames[at + 1]! & 0x7f;
+      const header = len7 < 126 ? 2 : len7 === 126 ? 4 : 10;
+      const length = len7 < 126 ? len7 : len7 === 126 ? frames.readUInt16BE(at + 2) : Number(frames.readBigUInt64BE(at + 2));
+      this.enqueue(frames.subarray(at + header, at + header + length), length);
+      at += header + length;
+    }
   }
 
   close(code = 1000, reason = ''): void {

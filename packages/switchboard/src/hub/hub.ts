@@ -229,9 +229,9 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
       addLocal: (room, client) => this.fanout.addLocal(room, client),
       removeLocal: (room, client) => this.fanout.removeLocal(room, client),
       frameFor: (message) => this.fanout.frameFor(message),
-      slowConsumer: (client) => {
+      slowConsumer: (client, bufferedAmount) => {
         this._slowConsumers++;
-        if (slowConsumerChannel.hasSubscribers) slowConsumerChannel.publish({ connection: client, bufferedAmount: client.ws.bufferedAmount });
+        if (slowConsumerChannel.hasSubscribers) slowConsumerChannel.publish({ connection: client, bufferedAmount });
         super.emit('slowConsumer', client);
       },
       rateLimited: (client, action) => {

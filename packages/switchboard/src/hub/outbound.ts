@@ -68,7 +68,8 @@ export class Outbound {
     private readonly ws: WebSocket,
     private readonly limits: OutboundLimits,
     /** Told once, when the policy closes the connection. */
-    private readonly onSlow: () => void,
+    /** Told the bytes waiting (the socket's and this turn's) when the policy cuts the connection. */
+    private readonly onSlow: (bufferedAmount: number) => void,
   ) {}
 
   /** Whether writes still go out (not closed, not being closed for slowness). */
@@ -128,9 +129,10 @@ export class Outbound {
    */
   slowDisconnect(): void {
     if (!this.writable) return;
+    const waiting = this.ws.bufferedAmount + this.pendingBytes;
     this.pending = null;
     this.pendingBytes = 0;
-    this.onSlow();
+    this.onSlow(waiting);
     this.slowTimer = setTimeout(() => this.ws.terminate(), 1000);
     this.slowTimer.unref?.();
     try {
