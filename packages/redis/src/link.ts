@@ -7,7 +7,9 @@
 // by themselves after a reconnect (node-redis subscribes again); `onReconnect`
 // says when, so that the adapter checks what it may have missed.
 import { createClient, createCluster, createSentinel } from '@redis/client';
-import type { Script } from './scripts.js';
+import { HISTORY, JOIN, LEAVE, MEMBERS, PUBLISH, REFRESH, type Script } from './scripts.js';
+
+const SCRIPTS: readonly Script[] = [PUBLISH, HISTORY, JOIN, LEAVE, REFRESH, MEMBERS];
 
 export interface SentinelOptions {
   /** The master's name in the sentinels' configuration (`sentinel monitor NAME ...`). */
@@ -57,6 +59,14 @@ export class RedisLink {
   onError: (error: unknown) => void = () => {};
   /** A subscription connection is back after a loss. */
   onReconnect: () => void = () => {};
+  /**
+   * The scripts loaded (SCRIPT LOAD) on a single Redis or Sentinel master, once connected and
+   * again after every reconnection. Scripts wait for it, in call order, so that EVALSHA is not
+   * refused with NOSCRIPT on a server that forgot them: the EVAL retry of a refused publish could
+   * otherwise run after later publishes of the same room and take a later id (out of order).
+   * On a Cluster each master learns them by the EVAL retry.
+   */
+  private scriptsLoaded: Promise<void> = Promise.resolve();
 
   constructor(options: LinkOptions) {
     const reconnectStrategy = (attempt: number): number => Math.min((attempt + 1) * 50, options.maxReconnectDelay);
@@ -84,12 +94,18 @@ export class RedisLink {
       this.commands = sentinel;
       this.subscriber = sentinel;
       // 'ready' again after a failover, once commands and subscriptions are on the new master.
-      sentinel.on('ready', () => this.onReconnect());
+      sentinel.on('ready', () => {
+        this.scriptsLoaded = this.loadScripts();
+        this.onReconnect();
+      });
     } else {
       this.kind = 'single';
       this.commands = createClient({ url: options.url, ...common }) as unknown as Commands;
       this.subscriber = this.commands.duplicate();
       this.subscriber.on('ready', () => this.onReconnect());
+      this.commands.on('ready', () => {
+        this.scriptsLoaded = this.loadScripts();
+      });
     }
     this.commands.on('error', (error: unknown) => this.onError(error));
     if (this.subscriber !== this.commands) this.subscriber.on('error', (error: unknown) => this.onError(error));
@@ -98,6 +114,17 @@ export class RedisLink {
   async connect(): Promise<void> {
     await this.commands.connect();
     if (this.subscriber !== this.commands) await this.subscriber.connect();
+    this.scriptsLoaded = this.loadScripts();
+    await this.scriptsLoaded;
+  }
+
+  private loadScripts(): Promise<void> {
+    if (this.kind === 'cluster') return Promise.resolve();
+    // A failure (Redis gone again) leaves the EVAL retry in run() to load them.
+    return Promise.all(SCRIPTS.map((script) => this.send('', ['SCRIPT', 'LOAD', script.source]))).then(
+      () => {},
+      () => {},
+    );
   }
 
   /** One command to the node holding `key`. */
@@ -121,6 +148,7 @@ export class RedisLink {
   /** Runs a script by its SHA1, loading it (EVAL) the first time a server does not know it. */
   async run(script: Script, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     const tail = [String(keys.length), ...keys, ...args];
+    await this.scriptsLoaded;
     try {
       return await this.send(keys[0]!, ['EVALSHA', script.sha, ...tail]);
     } catch (error) {
