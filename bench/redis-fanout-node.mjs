@@ -1,7 +1,8 @@
 // One node of bench/redis-fanout.mjs: an HTTP server on 127.0.0.1 with either
 // socket.io + @socket.io/redis-adapter ('sio') or switchboard/hub + @switchboard/redis
 // ('sb'), both on the same Redis client library (node-redis). The coordinator drives it
-// over IPC: publish one message, publish at a fixed rate, read a room's member list.
+// over IPC: publish one message, publish at a fixed rate, read a room's member list, report
+// its garbage collection time so far.
 //
 //   node bench/redis-fanout-node.mjs <sio|sb> <redis url>      (spawned by redis-fanout.mjs)
 //
@@ -9,7 +10,7 @@
 // `hub.to(room).emit`), with the publish time in the payload: `{"s":seq,"t0":µs,"p":pad}`,
 // t0 on the machine's monotonic clock (the same in every process of the machine).
 import { createServer } from 'node:http';
-import { performance } from 'node:perf_hooks';
+import { performance, PerformanceObserver } from 'node:perf_hooks';
 
 const [stack, redisUrl] = process.argv.slice(2);
 const BROADCAST_ROOM = 'all';
@@ -17,6 +18,16 @@ const BROADCAST_ROOM = 'all';
 // µs on CLOCK_MONOTONIC: performance.now() is per process, hrtime is machine-wide.
 const clockOffset = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
 const nowUs = () => Math.round(performance.now() * 1000 + clockOffset);
+
+// Garbage collection pauses of this process, summed (the coordinator reads them around each phase).
+let gcMs = 0;
+let gcCount = 0;
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    gcMs += entry.duration;
+    gcCount++;
+  }
+}).observe({ entryTypes: ['gc'] });
 
 const http = createServer();
 let publish; // (data) => void
@@ -122,6 +133,8 @@ process.on('message', async (m) => {
         times.push(performance.now() - t);
       }
       process.send({ type: 'members', count, times });
+    } else if (m.type === 'gc') {
+      process.send({ type: 'gc', ms: gcMs, count: gcCount });
     } else if (m.type === 'count') {
       process.send({ type: 'count', count: connections() });
     } else if (m.type === 'close') {

@@ -13,7 +13,10 @@
 // Each round, per stack:
 //   throughput: node 0 publishes `messages` messages, at most `window` of them in flight (a
 //     message is in flight until every client has it: closed loop); deliveries per second =
-//     clients x messages / (last delivery - first publish);
+//     clients x messages / (last delivery - first publish); with, per round, the phase's length,
+//     the nodes' garbage collection time in it (PerformanceObserver 'gc'), redis-server's CPU,
+//     and the share of the machine's cores busy with anything else meanwhile (/proc/stat minus
+//     this stack's processes), to tell a round that lost to another job from one that did not;
 //   latency: node 0 publishes at a fixed rate (`hz`; auto: half the slower stack's warm-up
 //     throughput, the same rate for both) for `seconds`; p50/p99/max of publish-to-delivery
 //     over every delivery (the publish time is in the payload, on the machine's monotonic clock);
@@ -27,11 +30,12 @@
 // load generator are not pinned. The same for both stacks.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, cpus } from 'node:os';
 import { join, dirname } from 'node:path';
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { procTree } from './proc.mjs';
+import { coreTimes, procTree } from './proc.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -164,10 +168,19 @@ async function startStack(stack) {
 
 const pids = (side) => [...side.nodes.map((n) => n.proc.pid), side.redis.proc.pid, side.load.pid];
 const cpuSeconds = (side) => pids(side).map((pid) => procTree(pid).cpuS);
+const CORES = cpus().length;
+const CLK_TCK = 100; // /proc/stat jiffies (USER_HZ, 100 on Linux)
+/** The machine's busy CPU seconds so far, every core. */
+const machineBusy = () => coreTimes(CORES).reduce((sum, core) => sum + core.busy, 0) / CLK_TCK;
+/** The nodes' garbage collection ms so far, summed. */
+const gcMs = async (side) => (await Promise.all(side.nodes.map((n) => ask(n.proc, { type: 'gc' })))).reduce((sum, g) => sum + g.ms, 0);
 
 // ---- phases -------------------------------------------------------------------------------
 async function throughput(side) {
   await ask(side.load, { type: 'reset' });
+  const gc0 = await gcMs(side);
+  const busy0 = machineBusy();
+  const t0 = performance.now();
   const cpu0 = cpuSeconds(side);
   await new Promise((resolve, reject) => {
     let sent = 0;
@@ -189,10 +202,19 @@ async function throughput(side) {
     while (sent < Math.min(cfg.window, cfg.messages)) publishNext();
   });
   const cpu1 = cpuSeconds(side);
+  const busy1 = machineBusy();
+  const wallS = (performance.now() - t0) / 1000;
+  const gc1 = await gcMs(side);
   const stats = await ask(side.load, { type: 'stats' });
   const cpu = cpu1.map((c, i) => c - cpu0[i]);
   const serverCpu = cpu.slice(0, cfg.nodes + 1).reduce((a, b) => a + b, 0);
+  const ownCpu = cpu.reduce((a, b) => a + b, 0);
   return {
+    wallS,
+    // What else the machine ran meanwhile (other jobs, the other stack's idle processes), as a
+    // share of all its cores over the phase: a round that lost to outside load shows it here.
+    foreignShare: Math.max(0, busy1 - busy0 - ownCpu) / (wallS * CORES),
+    gcMs: gc1 - gc0,
     rate: stats.deliveries / (stats.spanUs / 1e6),
     p50: stats.p50,
     p99: stats.p99,
@@ -300,7 +322,12 @@ async function main() {
     for (const stack of order) got[stack].lat = await latency(sides[stack], hz);
     for (const stack of order) got[stack].presence = await presence(sides[stack]);
     loads.push(loadavg());
-    const line = cfg.stacks.map((s) => `${s} ${fmt(got[s].tp.rate)}/s p99 ${fmt(got[s].tp.p99, 1)} ms, at ${hz}/s p99 ${fmt(got[s].lat.p99, 1)} ms`).join('; ');
+    const line = cfg.stacks
+      .map((s) => {
+        const tp = got[s].tp;
+        return `${s} ${fmt(tp.rate)}/s in ${fmt(tp.wallS, 2)} s (other load ${fmt(tp.foreignShare * 100)}% of the cores, nodes' GC ${fmt(tp.gcMs)} ms, redis ${fmt(tp.redisCpuPerK, 2)} ms/1k) p99 ${fmt(tp.p99, 1)} ms, at ${hz}/s p99 ${fmt(got[s].lat.p99, 1)} ms`;
+      })
+      .join('; ');
     console.log(`${r === 0 ? 'warm-up' : `round ${r}`}: ${line}; load ${loads.at(-1)}`);
     if (r > 0) for (const s of cfg.stacks) sides[s].rounds.push(got[s]);
   }
@@ -317,6 +344,9 @@ async function main() {
     ['server CPU ms per 1,000 deliveries (nodes + redis)', (s) => pick(s, (g) => g.tp.serverCpuPerK), 1, false],
     ['  of which redis-server', (s) => pick(s, (g) => g.tp.redisCpuPerK), 2, false],
     ['load generator CPU ms per 1,000 deliveries', (s) => pick(s, (g) => g.tp.loadCpuPerK), 1, false],
+    ['throughput phase, s', (s) => pick(s, (g) => g.tp.wallS), 2, false],
+    ['  other load meanwhile, % of the cores', (s) => pick(s, (g) => g.tp.foreignShare * 100), 0, false],
+    ["  nodes' GC in it, ms", (s) => pick(s, (g) => g.tp.gcMs), 0, false],
     [`join wave, ${cfg.presence} clients at once, ms`, (s) => pick(s, (g) => g.presence.joinMs), 0, false],
     [`leave wave, ms`, (s) => pick(s, (g) => g.presence.leaveMs), 0, false],
     ['member list read from node 0, ms', (s) => pick(s, (g) => g.presence.membersMs), 2, false],

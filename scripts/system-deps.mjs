@@ -94,6 +94,22 @@ export const SYSTEM_PACKAGES = [
       return onPath('redis-server') && onPath('redis-cli') ? undefined : { installable: true, text: 'no redis-server or redis-cli on PATH' };
     },
   },
+  {
+    name: 'nginx',
+    // test/redis/load-balancers.test.ts runs Debian's nginx in front of two hub nodes, with examples/deploy/nginx.conf.
+    neededBy: ['test/redis/load-balancers', SELF_TEST],
+    problem() {
+      return isExecutable('/usr/sbin/nginx') ? undefined : { installable: true, text: '/usr/sbin/nginx does not exist' };
+    },
+  },
+  {
+    name: 'haproxy',
+    // The same test with examples/deploy/haproxy.cfg.
+    neededBy: ['test/redis/load-balancers', SELF_TEST],
+    problem() {
+      return isExecutable('/usr/sbin/haproxy') ? undefined : { installable: true, text: '/usr/sbin/haproxy does not exist' };
+    },
+  },
 ];
 
 /** The packages the given test files need (every package when `all`). */
@@ -126,7 +142,7 @@ export function plan(missing, { isRoot, sudoWorks, aptGet }) {
       message:
         `the tests need these Debian packages, and this machine has no apt-get to install them:\n${why}\n` +
         `On Debian or Ubuntu run, as root:\n  ${installCommand(names)}\n` +
-        'Elsewhere install their equivalents (a Chromium at /usr/bin/chromium or named by CHROMIUM_PATH, Python 3 with the websockets package, tmux at /usr/bin/tmux, redis-server on PATH).',
+        'Elsewhere install their equivalents (a Chromium at /usr/bin/chromium or named by CHROMIUM_PATH, Python 3 with the websockets package, tmux at /usr/bin/tmux, redis-server on PATH, nginx and haproxy in /usr/sbin).',
     };
   }
   if (!isRoot && !sudoWorks) {

@@ -34,9 +34,9 @@ const EXPORTS: Record<string, string[]> = {
   'switchboard/client': ['HubClient', 'HubError', 'SUBPROTOCOL', ...ERRORS, 'connect'],
   'switchboard/wire': [
     'DEFAULT_HEARTBEAT', 'DEFAULT_MAX_JSON_DEPTH', 'DEFAULT_MAX_MESSAGE_SIZE', 'DEFAULT_MAX_ROOMS', 'DEFAULT_REQUEST_TIMEOUT', 'ERROR_CODES',
-    'FINAL_CLOSE_CODES', 'HubCloseCode', 'HubError', 'MAX_NAME_LENGTH', 'MAX_PREVIOUS_IDS', 'RESERVED_EVENTS', 'Requests', 'SUBPROTOCOL',
-    ...ERRORS, 'WireError', 'bytesOf', 'checkEventName', 'decodeBase64', 'encodeBase64', 'encodeMessage', 'errorMessage', 'isBase64', 'isBinary',
-    'isId', 'isName', 'jsonDepthWithin', 'parseClientMessage', 'parseServerMessage',
+    'FINAL_CLOSE_CODES', 'HubCloseCode', 'HubError', 'MAX_NAME_LENGTH', 'MAX_NODE_URLS', 'MAX_NODE_URL_LENGTH', 'MAX_PREVIOUS_IDS', 'RESERVED_EVENTS', 'Requests',
+    'SUBPROTOCOL', ...ERRORS, 'WireError', 'bytesOf', 'checkEventName', 'decodeBase64', 'encodeBase64', 'encodeMessage', 'errorMessage', 'isBase64', 'isBinary',
+    'isId', 'isName', 'isNodeUrl', 'jsonDepthWithin', 'parseClientMessage', 'parseServerMessage',
   ],
 };
 

@@ -179,4 +179,12 @@ describe('switchboard serve --hub', { timeout: 120_000 }, () => {
     const conflict = await runCli(['serve', '--hub', '--echo', '--port', '0']);
     assert.equal(conflict.code, 2);
   });
+
+  test('--advertise-url takes ws:// and wss:// URLs only', async () => {
+    const r = await runCli(['serve', '--hub', '--port', '0', '--advertise-url', 'wss://rt1.example.com/hub,http://rt2.example.com/hub']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /http:\/\/rt2\.example\.com\/hub is not a ws:\/\/ or wss:\/\/ URL/);
+    const without = await runCli(['serve', '--echo', '--port', '0', '--advertise-url', 'ws://a/hub']);
+    assert.match(without.stderr, /--advertise-url is an option of the hub server: add --hub/);
+  });
 });

@@ -38,10 +38,11 @@ test('a filtered run needs only the packages of its files; a whole run needs eve
   assert.deepEqual(names(['test/playground/playground.test.ts', 'test/client/examples.chromium.test.ts']), ['chromium']);
   assert.deepEqual(names(['test/interop/python-deflate.test.ts']), ['python3-websockets']);
   assert.deepEqual(names(['test/hub/redis-adapter.test.ts']), ['redis-server']);
+  assert.deepEqual(names(['test/redis/load-balancers.test.ts']), ['redis-server', 'nginx', 'haproxy']);
   assert.deepEqual(names(['test/cli/interactive.test.ts']), ['tmux', 'openssl']);
   assert.deepEqual(names(['test/cli/serve-interactive.test.ts']), ['tmux', 'openssl']);
-  assert.deepEqual(names(['test/scripts/system-deps.test.ts']), ['chromium', 'python3-websockets', 'tmux', 'openssl', 'redis-server']);
-  assert.deepEqual(names([], true), ['chromium', 'python3-websockets', 'tmux', 'openssl', 'redis-server']);
+  assert.deepEqual(names(['test/scripts/system-deps.test.ts']), ['chromium', 'python3-websockets', 'tmux', 'openssl', 'redis-server', 'nginx', 'haproxy']);
+  assert.deepEqual(names([], true), ['chromium', 'python3-websockets', 'tmux', 'openssl', 'redis-server', 'nginx', 'haproxy']);
 });
 
 test('nothing missing: no apt-get at all', () => {
@@ -137,5 +138,5 @@ test('the script as a user without root or sudo: exits 1 at once with the comman
 test('the script with everything present: one line on stdout, no apt-get', () => {
   const r = runScript({ SWITCHBOARD_SYSTEM_DEPS_ASSUME_MISSING: '' });
   assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.stdout, 'system packages: chromium, python3-websockets, tmux, openssl, redis-server present\n');
+  assert.equal(r.stdout, 'system packages: chromium, python3-websockets, tmux, openssl, redis-server, nginx, haproxy present\n');
 });

@@ -1,6 +1,7 @@
 // The command-line options of `serve --hub` and `serve --workers`: parsers,
 // the checks between them, and their help text.
 import { InvalidArgumentError } from 'commander';
+import { isNodeUrl, MAX_NODE_URLS } from 'switchboard/wire';
 import type { HubServeOptions } from './hub-server.js';
 import { UsageError } from './options.js';
 import type { ServeOptions } from './serve.js';
@@ -45,7 +46,17 @@ export function parseOrigins(value: string, previous: string[] | undefined): str
   return [...(previous ?? []), ...origins];
 }
 
-const HUB_ONLY = ['authToken', 'jwtSecret', 'allowOrigin', 'history', 'historyAge', 'rate', 'burst', 'apiKey', 'redis'] as const;
+/** --advertise-url: "wss://rt1.example.com/hub, wss://rt2.example.com/hub" (repeatable) → at most 16 ws:/wss: URLs. */
+export function parseNodeUrls(value: string, previous: string[] | undefined): string[] {
+  const urls = [...(previous ?? []), ...value.split(',').map((u) => u.trim()).filter(Boolean)];
+  for (const url of urls) {
+    if (!isNodeUrl(url)) throw new InvalidArgumentError(`${url} is not a ws:// or wss:// URL (e.g. wss://rt1.example.com/hub)`);
+  }
+  if (urls.length > MAX_NODE_URLS) throw new InvalidArgumentError(`at most ${MAX_NODE_URLS} URLs (clients ignore the rest)`);
+  return urls;
+}
+
+const HUB_ONLY = ['authToken', 'jwtSecret', 'allowOrigin', 'history', 'historyAge', 'rate', 'burst', 'apiKey', 'redis', 'advertiseUrl'] as const;
 const FLAG: Record<(typeof HUB_ONLY)[number], string> = {
   authToken: '--auth-token',
   jwtSecret: '--jwt-secret',
@@ -56,6 +67,7 @@ const FLAG: Record<(typeof HUB_ONLY)[number], string> = {
   burst: '--burst',
   apiKey: '--api-key',
   redis: '--redis',
+  advertiseUrl: '--advertise-url',
 };
 
 /**
@@ -89,6 +101,7 @@ export function hubServeOptions(o: Record<string, unknown>, source: (name: strin
   }
   if (typeof o.apiKey === 'string') options.apiKey = nonEmpty('--api-key', o.apiKey);
   if (typeof o.redis === 'string') options.redis = o.redis;
+  if (o.advertiseUrl !== undefined) options.nodeUrls = o.advertiseUrl as string[];
   // serve's 64M default is for the conformance suite; a hub keeps its own 1 MiB unless told.
   if (source('maxPayload') === 'cli') options.maxMessageSize = o.maxPayload as number;
   return options;

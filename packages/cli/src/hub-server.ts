@@ -36,6 +36,8 @@ export interface HubServeOptions {
   apiKey?: string;
   /** --redis URL: share rooms through @switchboard/redis. */
   redis?: string;
+  /** --advertise-url: the nodes' URLs sent to clients in `welcome` (HubOptions.nodeUrls). */
+  nodeUrls?: string[];
   /** Largest client message (--max-payload given explicitly; default: the hub's 1 MiB). */
   maxMessageSize?: number;
 }
@@ -102,6 +104,7 @@ export async function serveHub(options: ServeOptions & HubServeOptions, tls: { c
     rateLimit: options.rate === 0 ? false : { rate: options.rate ?? 50, burst: options.burst ?? 100 },
     ...(options.heartbeat !== undefined && options.heartbeat > 0 ? { heartbeat: { interval: options.heartbeat * 1000, timeout: options.heartbeat * 1000 } } : {}),
     ...(options.apiKey !== undefined ? { publishApi: { key: options.apiKey } } : {}),
+    ...(options.nodeUrls !== undefined ? { nodeUrls: options.nodeUrls } : {}),
   };
   let hub: Hub;
   try {

@@ -10,7 +10,7 @@ import { parseRelayAllow, type PlaygroundOptions } from './playground.js';
 import type { ReplayOptions } from './replay.js';
 import type { LogFormat } from './server-log.js';
 import { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_PAYLOAD, type ServeOptions } from './serve.js';
-import { hubServeOptions, HUB_EXAMPLES, parseOrigins, parseWorkers } from './hub-options.js';
+import { hubServeOptions, HUB_EXAMPLES, parseNodeUrls, parseOrigins, parseWorkers } from './hub-options.js';
 
 export interface Actions {
   serve(options: ServeOptions): Promise<void>;
@@ -183,6 +183,7 @@ Run "switchboard <command> --help" for a command's options.`);
     .option('--burst <messages>', '--hub: messages a connection may send in a burst (default 100)', parseCount)
     .addOption(new Option('--api-key <key>', '--hub: enable POST /api/publish with "Authorization: apikey KEY"').env('SWITCHBOARD_API_KEY'))
     .addOption(new Option('--redis <url>', '--hub: share rooms with other processes through Redis (needs @switchboard/redis)').env('SWITCHBOARD_REDIS_URL'))
+    .option('--advertise-url <urls>', '--hub: the nodes\' ws(s):// URLs, sent to clients to fail over between (comma-separated, repeatable)', parseNodeUrls)
     .addHelpText('after', SERVE_EXAMPLES + HUB_EXAMPLES)
     .action(async (o: Record<string, unknown>, command: Command) => {
       const mode: Mode = o.echo ? 'echo' : o.broadcast ? 'broadcast' : 'tutorial';

@@ -25,8 +25,9 @@ import {
 } from '../wire/index.js';
 import { codedError } from '../wire/errors.js';
 import { HttpTransport } from './http-transport.js';
+import { mergeNodeUrls, type NodeUrlPolicy } from './node-urls.js';
 
-export { SUBPROTOCOL, HubError, SwitchboardError, type HubErrorCode, type Member, type Sender };
+export { SUBPROTOCOL, HubError, SwitchboardError, type HubErrorCode, type Member, type Sender, type NodeUrlPolicy };
 
 /**
  * An event handler property the client only assigns. Its parameter is
@@ -117,6 +118,11 @@ export interface ClientOptions {
   maxRooms?: number;
   /** Members kept per room for `members()` and `presence` (default 10,000); past it new members are not listed. */
   maxMembersPerRoom?: number;
+  /**
+   * Which node URLs a hub announces in `welcome` (its `nodeUrls`) are added to the URLs this client
+   * fails over between (default 'same-host': a host name of the URLs given here, the same scheme).
+   */
+  nodeUrls?: NodeUrlPolicy;
 }
 
 export type Status = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -183,8 +189,9 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
   private readonly maxRooms: number;
   private readonly maxMembers: number;
 
-  /** The hub URLs, in the order they are tried (one, or several to fail over between). */
-  readonly urls: readonly string[];
+  /** The URLs the application gave; the hub's `welcome.nodes` may add more (node-urls.ts). */
+  private readonly ownUrls: readonly string[];
+  private urlList: readonly string[];
   /** Index in `urls` of the URL in use (or tried next). */
   private urlIndex = 0;
 
@@ -196,7 +203,8 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
   constructor(url: string | readonly string[], options: ClientOptions = {}) {
     const urls = typeof url === 'string' ? [url] : [...url];
     if (urls.length === 0 || urls.some((u) => typeof u !== 'string')) throw codedError(new TypeError('The URL must be a string or a non-empty list of strings'), 'WS_ERR_INVALID_ARGUMENT');
-    this.urls = urls;
+    this.ownUrls = urls;
+    this.urlList = urls;
     this.options = options;
     this.maxRooms = options.maxRooms ?? DEFAULT_MAX_ROOMS;
     this.maxMembers = options.maxMembersPerRoom ?? DEFAULT_MAX_MEMBERS_PER_ROOM;
@@ -220,6 +228,11 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
   /** The transport of the current connection (or of the next attempt). */
   get transport(): Transport {
     return this.transports[this.transportIndex]!;
+  }
+
+  /** The hub URLs, in the order they are tried: the application's, then those the hub's nodes announced (`nodeUrls`). */
+  get urls(): readonly string[] {
+    return this.urlList;
   }
 
   /** The URL of the current connection (or of the next attempt). */
@@ -528,6 +541,11 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
         // Only recent ids matter: older ones' messages have left the server's history.
         if (this.ids.size > MAX_PREVIOUS_IDS + 1) this.ids.delete(this.ids.values().next().value as string);
         this.user = m.user;
+        if (m.nodes !== undefined) {
+          const current = this.url;
+          this.urlList = mergeNodeUrls(this.ownUrls, current, m.nodes, this.options.nodeUrls ?? 'same-host');
+          this.urlIndex = this.urlList.indexOf(current);
+        }
         this.status = 'open';
         const reconnected = this.everConnected;
         this.everConnected = true;

@@ -37,6 +37,8 @@ const noop = (): void => {};
  */
 export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = DefaultEvents> extends EventEmitter {
   readonly options: ResolvedOptions;
+  /** `welcome.nodes` (a copy: the list is checked once, when the hub is made). */
+  private readonly nodeUrls: string[] | undefined;
   readonly adapter: Adapter;
   /** The WebSocketServer connections come from. */
   readonly wss: WebSocketServer | null;
@@ -59,6 +61,7 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
   constructor(options: HubOptions = {}) {
     super();
     this.options = resolveOptions(options);
+    this.nodeUrls = options.nodeUrls === undefined ? undefined : [...options.nodeUrls];
     this.fanout = new Fanout(
       (room) => this.presenceOn(room),
       (error) => this.reportError(error),
@@ -249,7 +252,7 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
         await this.ready;
         if (client.ws.readyState !== WebSocket.OPEN) return;
         this.fanout.register(client);
-        client.send({ t: 'welcome', id: client.id, user: client.userId, hb: this.options.heartbeat });
+        client.send(this.nodeUrls === undefined ? { t: 'welcome', id: client.id, user: client.userId, hb: this.options.heartbeat } : { t: 'welcome', id: client.id, user: client.userId, hb: this.options.heartbeat, nodes: this.nodeUrls });
         client.open();
         try {
           super.emit('connection', client);

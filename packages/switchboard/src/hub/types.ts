@@ -4,7 +4,8 @@ import type { AnyHttp2Server } from '../node/http2-server.js';
 import type { IncomingHttpHeaders, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { WebSocketServer } from '../node/server.js';
-import { DEFAULT_HEARTBEAT, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_REQUEST_TIMEOUT, type ParseOptions } from '../wire/index.js';
+import { DEFAULT_HEARTBEAT, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_REQUEST_TIMEOUT, MAX_NODE_URLS, isNodeUrl, type ParseOptions } from '../wire/index.js';
+import { codedError } from '../protocol/switchboard-error.js';
 import type { Adapter, HistoryLimits } from './adapter.js';
 import type { PublishApiOptions } from './publish-api.js';
 import type { HttpFallbackOptions } from './http-fallback.js';
@@ -70,6 +71,13 @@ export interface HubOptions extends Partial<HubLimits> {
   heartbeat?: { interval: number; timeout: number };
   /** Default timeout of `client.request` (default 10,000 ms). */
   requestTimeout?: number;
+  /**
+   * URLs of this hub's nodes (ws: or wss:, at most 16), sent in every `welcome` (docs/protocol.md,
+   * section 1): switchboard/client adds those its `nodeUrls` option accepts to the URLs it fails
+   * over between. For hubs that share an adapter (e.g. Redis), so that any node can resume a client.
+   * Default: none.
+   */
+  nodeUrls?: readonly string[];
   /** Per-connection token bucket; `false` turns it off. */
   rateLimit?: RateLimitOptions | false;
   /** Above this many bytes waiting to be sent, a connection's volatile messages are dropped (default 1 MiB). */
@@ -145,10 +153,18 @@ export function resolveOptions(options: HubOptions): ResolvedOptions {
     ...resolveLimits(options),
   };
   if (resolved.rateLimit !== false) new TokenBucket(resolved.rateLimit.rate ?? 50, resolved.rateLimit.burst ?? 100); // validates
+  if (options.nodeUrls !== undefined) checkNodeUrls(options.nodeUrls);
   return resolved;
 }
 
 /** What parseClientMessage enforces for these options. */
 export function parseOptionsOf(options: ResolvedOptions): ParseOptions {
   return { maxJsonDepth: options.maxJsonDepth, maxResumeRooms: options.maxRoomsPerConnection };
+}
+
+/** Throws unless `urls` is what a client would take from `welcome.nodes`: a list of at most 16 ws:/wss: URLs. */
+function checkNodeUrls(urls: readonly string[]): void {
+  if (!Array.isArray(urls) || urls.length > MAX_NODE_URLS || !urls.every(isNodeUrl)) {
+    throw codedError(new TypeError(`nodeUrls must be a list of at most ${MAX_NODE_URLS} ws: or wss: URLs (got ${JSON.stringify(urls)})`), 'WS_ERR_INVALID_OPTION');
+  }
 }

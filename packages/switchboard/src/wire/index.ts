@@ -14,8 +14,11 @@ export {
   DEFAULT_MAX_MESSAGE_SIZE,
   DEFAULT_HEARTBEAT,
   DEFAULT_REQUEST_TIMEOUT,
+  MAX_NODE_URLS,
+  MAX_NODE_URL_LENGTH,
   isName,
   isId,
+  isNodeUrl,
   checkEventName,
   type ErrorCode,
 } from './protocol.js';

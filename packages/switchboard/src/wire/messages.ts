@@ -58,13 +58,16 @@ export type ServerMessage =
 /**
  * `welcome` (section 1). A client keeps each heartbeat value within its own
  * bounds; a value that is not a number is left out by the parser (the client
- * then uses its default for it).
+ * then uses its default for it). Of `nodes`, the parser keeps the first 16
+ * entries that are ws: or wss: URLs; the client decides which it will use.
  */
 export interface WelcomeMessage {
   t: 'welcome';
   id: string;
   user: string | null;
   hb?: Partial<Heartbeat>;
+  /** URLs of the hub's nodes a client may reconnect to (ws: or wss:, at most 16 kept by the parser). */
+  nodes?: string[];
 }
 
 /** `msg`, a room message (section 6): `mid` is absent for volatile messages. */

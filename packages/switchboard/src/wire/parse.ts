@@ -5,7 +5,7 @@ import { decodeBase64, isBase64 } from './base64.js';
 import { WireError } from './errors.js';
 import { jsonDepthWithin } from './json-depth.js';
 import type { ClientMessage, Member, Sender, ServerMessage } from './messages.js';
-import { DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_ROOMS, MAX_EPOCH_LENGTH, MAX_PREVIOUS_IDS, isEpoch, isId, isName } from './protocol.js';
+import { DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_ROOMS, MAX_EPOCH_LENGTH, MAX_NODE_URLS, MAX_PREVIOUS_IDS, isEpoch, isId, isName, isNodeUrl } from './protocol.js';
 
 export interface ParseOptions {
   /** Deepest nesting accepted, the message object counting as 1 (default 64). */
@@ -199,6 +199,15 @@ export function parseServerMessage(text: string, options: Pick<ParseOptions, 'ma
         message.hb = {};
         if (typeof hb.interval === 'number') message.hb.interval = hb.interval;
         if (typeof hb.timeout === 'number') message.hb.timeout = hb.timeout;
+      }
+      if (o.nodes !== undefined) {
+        need(Array.isArray(o.nodes), '"nodes" must be a list of URLs');
+        // Entries a later version might add (other schemes) are skipped, not fatal; the count is bounded.
+        message.nodes = [];
+        for (const url of o.nodes as unknown[]) {
+          if (message.nodes.length === MAX_NODE_URLS) break;
+          if (isNodeUrl(url)) message.nodes.push(url);
+        }
       }
       return message;
     }

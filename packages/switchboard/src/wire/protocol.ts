@@ -89,6 +89,16 @@ export function isEpoch(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= MAX_EPOCH_LENGTH;
 }
 
+/** Most node URLs a `welcome` carries that a client takes (section 1): more are ignored. */
+export const MAX_NODE_URLS = 16;
+/** Longest node URL a client takes (section 1). */
+export const MAX_NODE_URL_LENGTH = 2048;
+
+/** A node URL of `welcome.nodes` (section 1): a ws: or wss: URL of at most 2,048 characters. */
+export function isNodeUrl(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= MAX_NODE_URL_LENGTH && /^wss?:\/\/[^/?#\s]/i.test(value);
+}
+
 /** A message id: an integer in 0 .. 2^53 - 1 (section 2). */
 export function isId(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
