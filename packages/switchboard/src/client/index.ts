@@ -25,112 +25,26 @@ import {
 } from '../wire/index.js';
 import { codedError } from '../wire/errors.js';
 import { HttpTransport } from './http-transport.js';
+import { recallTransport, rememberTransport } from './transport-memory.js';
+import { DrainingTransport, UpgradeProbe, UpgradeSchedule, detachHandlers as detach } from './upgrade.js';
 
 export { SUBPROTOCOL, HubError, SwitchboardError, type HubErrorCode, type Member, type Sender };
 
-/**
- * An event handler property the client only assigns. Its parameter is
- * checked bivariantly (method syntax), so a WebSocket whose handlers take a
- * richer event (the DOM's MessageEvent, Switchboard's MessageEvent) fits;
- * with a function-typed property strict mode refused Switchboard's Node WebSocket (TS2419).
- */
-type EventHandler<E> = { handle(event: E): void }['handle'] | null;
-
-/** What the client needs of a WebSocket: the browser API (Switchboard's WebSocket has it too). */
-export interface WebSocketLike {
-  readonly readyState: number;
-  readonly protocol: string;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  onopen: EventHandler<unknown>;
-  onmessage: EventHandler<{ data: unknown }>;
-  onclose: EventHandler<{ code: number; reason: string }>;
-  onerror: EventHandler<unknown>;
-}
-export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
-
-/** Event map: event name → `(data) => reply` (the return type is what a request resolves with). */
-export type EventsMap = { [event: string]: any };
-export type DefaultEvents = { [event: string]: (data: any) => any };
-type Data<E extends EventsMap, K extends keyof E> = E[K] extends (data: infer D, ...rest: any[]) => any ? D : any;
-type Result<E extends EventsMap, K extends keyof E> = E[K] extends (...args: any[]) => infer R ? Awaited<R> : any;
-
-/** What came with a message besides its data. */
-export interface Meta {
-  room?: string;
-  /** The message's id in its room (absent for volatile and non-room messages). */
-  mid?: number;
-  from?: Sender;
-}
-export interface Reply<R = unknown> {
-  (result: R): void;
-  error(code: string, message?: string): void;
-  readonly expected: boolean;
-}
-
-export interface ReconnectOptions {
-  /** First delay, ms (default 500). */
-  initialDelay?: number;
-  /** Largest delay, ms (default 30,000). */
-  maxDelay?: number;
-  /** Growth per attempt (default 2). */
-  factor?: number;
-  /** Share of the delay that is random, 0-1 (default 0.5): delay × (1 - jitter × random). */
-  jitter?: number;
-  /** Give up after this many attempts in a row (default: never). */
-  maxAttempts?: number;
-}
-
-/** How a client reaches the hub: a WebSocket, or HTTP fallbacks (docs/transports.md). */
-export type Transport = 'websocket' | 'sse' | 'polling';
-
-export interface ClientOptions {
-  /** The WebSocket class (default globalThis.WebSocket). In Node: `import { WebSocket } from 'switchboard'`. */
-  WebSocket?: WebSocketConstructor;
-  /**
-   * Transports tried in order until one opens (default ['websocket', 'sse', 'polling']); the one that
-   * worked is kept for reconnections. The application code is the same whatever the transport.
-   */
-  transports?: readonly Transport[];
-  /**
-   * Milliseconds a transport has to open before the next one is tried (default 2,500): a proxy that
-   * neither refuses a WebSocket upgrade nor completes it, or one that buffers an event stream.
-   */
-  transportTimeout?: number;
-  /** The fetch function of the HTTP transports (default globalThis.fetch). */
-  fetch?: typeof globalThis.fetch;
-  /** Sent in `hello` for middleware; a function is called on every (re)connection. */
-  auth?: unknown;
-  /** Automatic reconnection; `false` turns it off. */
-  reconnect?: ReconnectOptions | false;
-  /** Default request timeout, ms (default 10,000). */
-  requestTimeout?: number;
-  /** Messages held while disconnected (default 100); when full the oldest is dropped. */
-  outboxSize?: number;
-  /** Heartbeat, overriding what the server announces; `false` turns it off. Either way each value is kept within 100 ms and about 24 days. */
-  heartbeat?: { interval: number; timeout: number } | false;
-  /**
-   * Rooms this client keeps state for (default 1,000, the hub's default
-   * `maxRoomsPerConnection`): `join()` past it rejects with `too_many_rooms`, and
-   * rooms the server puts it in past it are ignored.
-   */
-  maxRooms?: number;
-  /** Members kept per room for `members()` and `presence` (default 10,000); past it new members are not listed. */
-  maxMembersPerRoom?: number;
-}
-
-export type Status = 'connecting' | 'open' | 'reconnecting' | 'closed';
-
-export interface LifecycleEvents {
-  connect: (info: { id: string; user: string | null; reconnected: boolean }) => void;
-  disconnect: (info: { code: number; reason: string; willReconnect: boolean }) => void;
-  reconnecting: (info: { attempt: number; delay: number }) => void;
-  error: (error: HubError) => void;
-  gap: (info: { room: string; from: number; to: number; reset?: boolean }) => void;
-  presence: (info: { room: string; join?: Member; leave?: Member; members: Member[] }) => void;
-  joined: (info: { room: string; members: Member[] }) => void;
-  left: (info: { room: string }) => void;
-}
+export type {
+  ClientOptions,
+  DefaultEvents,
+  EventsMap,
+  LifecycleEvents,
+  Meta,
+  ReconnectOptions,
+  Reply,
+  Status,
+  Transport,
+  UpgradeOptions,
+  WebSocketConstructor,
+  WebSocketLike,
+} from './types.js';
+import type { ClientOptions, Data, DefaultEvents, EventsMap, LifecycleEvents, Meta, Reply, Result, Status, Transport, WebSocketConstructor, WebSocketLike } from './types.js';
 
 interface Room {
   /** Highest message id seen (null until the join is answered). */
@@ -139,6 +53,8 @@ interface Room {
   epoch: string | null;
   /** Ask for the held history on the first join. */
   history: boolean;
+  /** The id of the join request in flight (a move to another transport sends it again). */
+  joinId?: number;
   members: Map<string, Member>;
   waiters: Array<[(v: { head: number; members: Member[] }) => void, (e: Error) => void]>;
 }
@@ -182,6 +98,12 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
   private readonly ids = new Set<string>();
   private readonly maxRooms: number;
   private readonly maxMembers: number;
+  /** Moving back up to WebSocket from a fallback: null when off (option `upgrade: false`, or no WebSocket). */
+  private readonly upgrade: UpgradeSchedule | null;
+  /** The try in progress; once welcomed, the client is moving (its sends wait in the outbox for the old uplink to drain). */
+  private probe: UpgradeProbe | null = null;
+  /** Transports moved away from, still waiting for answers to requests sent on them. */
+  private readonly draining = new Set<DrainingTransport>();
 
   /** The hub URLs, in the order they are tried (one, or several to fail over between). */
   readonly urls: readonly string[];
@@ -209,6 +131,10 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     this.transports = Ctor ? transports : transports.filter((t) => t !== 'websocket');
     if (this.transports.length === 0) throw codedError(new TypeError('No WebSocket class: pass options.WebSocket (in Node: the WebSocket of "switchboard")'), 'WS_ERR_INVALID_OPTION');
     this.Ctor = Ctor;
+    this.upgrade = options.upgrade === false || !this.transports.includes('websocket') ? null : new UpgradeSchedule(options.upgrade ?? {});
+    // A fallback that worked for this URL before: start there (the WebSocket is tried again in the background).
+    const recalled = options.rememberTransport === false ? undefined : recallTransport(this.urls[0]!);
+    if (recalled !== undefined && this.transports.includes(recalled)) this.transportIndex = this.transports.indexOf(recalled);
     try {
       this.open();
     } catch (error) {
@@ -356,6 +282,8 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     this.status = 'closed';
     if (this.timer) clearTimeout(this.timer);
     this.clearOpenTimer();
+    this.stopMoving();
+    for (const old of [...this.draining]) old.finish('closed');
     this.stopHeartbeat();
     const ws = this.ws;
     this.ws = null;
@@ -381,13 +309,15 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
   }
 
   private post(message: Outgoing, id?: number): void {
-    if (this.status === 'open') {
+    const moving = this.probe?.welcome != null;
+    if (this.status === 'open' && !moving) {
       this.ws!.send(encodeMessage(message));
       return;
     }
     if (this.status === 'closed') return;
     this.outbox.push({ message, id });
-    if (this.outbox.length > (this.options.outboxSize ?? 100)) {
+    // While moving the outbox is not cut: it waits one uplink round trip at most (bounded by transportTimeout).
+    if (!moving && this.outbox.length > (this.options.outboxSize ?? 100)) {
       const dropped = this.outbox.shift()!;
       if (dropped.id !== undefined) this.requests.settle(dropped.id, new HubError('outbox_full', 'Dropped from the outbox while disconnected'));
     }
@@ -427,14 +357,13 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     ws.onopen = () => {
       this.transportOpened = true;
       this.clearOpenTimer();
-      const auth = typeof this.options.auth === 'function' ? (this.options.auth as () => unknown)() : this.options.auth;
-      Promise.resolve(auth).then(
-        (value) => {
-          if (this.ws === ws) ws.send(encodeMessage(value === undefined ? { t: 'hello' } : { t: 'hello', auth: value }));
-        },
-        () => ws.close(4000, 'auth failed'),
-      );
+      this.sendHello(ws);
     };
+    this.listen(ws);
+  }
+
+  /** Handles what `ws` receives, and its close, as the client's connection. */
+  private listen(ws: WebSocketLike): void {
     ws.onmessage = (event) => {
       if (this.ws !== ws) return;
       this.alive();
@@ -451,9 +380,22 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
       this.receive(m);
     };
     ws.onclose = (event) => {
-      if (this.ws === ws) this.closed(event.code, event.reason);
+      if (this.ws !== ws) return;
+      // The fallback dropped while a welcomed WebSocket waited to take over: take over now.
+      if (this.probe?.welcome) this.move();
+      else this.closed(event.code, event.reason);
     };
     ws.onerror = () => {};
+  }
+
+  private sendHello(ws: WebSocketLike): void {
+    const auth = typeof this.options.auth === 'function' ? (this.options.auth as () => unknown)() : this.options.auth;
+    Promise.resolve(auth).then(
+      (value) => {
+        if (ws.readyState === 1 && (this.ws === ws || this.probe?.ws === ws)) ws.send(encodeMessage(value === undefined ? { t: 'hello' } : { t: 'hello', auth: value }));
+      },
+      () => ws.close(4000, 'auth failed'),
+    );
   }
 
   private clearOpenTimer(): void {
@@ -467,6 +409,7 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     if (ws) detach(ws);
     this.clearOpenTimer();
     this.stopHeartbeat();
+    this.stopMoving();
     if (!this.transportOpened && this.status !== 'closed' && this.transportIndex < this.transports.length - 1) {
       // This transport could not even open (blocked, or buffered by a proxy): the next one, at once.
       this.transportIndex++;
@@ -520,56 +463,10 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
 
   private receive(m: ServerMessage): void {
     switch (m.t) {
-      case 'welcome': {
+      case 'welcome':
         // One welcome per connection (section 1): another would start a second heartbeat and send the joins again.
-        if (this.status === 'open') return;
-        this.id = m.id;
-        this.ids.add(m.id);
-        // Only recent ids matter: older ones' messages have left the server's history.
-        if (this.ids.size > MAX_PREVIOUS_IDS + 1) this.ids.delete(this.ids.values().next().value as string);
-        this.user = m.user;
-        this.status = 'open';
-        const reconnected = this.everConnected;
-        this.everConnected = true;
-        this.attempt = 0;
-        this.startHeartbeat(m.hb);
-        // Null prototype: a room may be called "__proto__".
-        const resume: Record<string, number> = Object.create(null);
-        const epochs: Record<string, string> = Object.create(null);
-        let resuming = false;
-        for (const [room, state] of this.rooms) {
-          if (state.last === null) this.sendJoin(room, state);
-          else {
-            resume[room] = state.last;
-            if (state.epoch !== null) epochs[room] = state.epoch;
-            resuming = true;
-          }
-        }
-        if (resuming) {
-          const message: Outgoing = { t: 'resume', rooms: resume, epochs };
-          // Earlier connection ids: the server leaves out of the replay what was kept from them (our own messages, except).
-          const was = [...this.ids].filter((id) => id !== m.id).slice(-MAX_PREVIOUS_IDS);
-          if (was.length > 0) message.was = was;
-          this.call(message).then(
-            (r: { rooms: Record<string, { epoch?: string; members?: Member[]; error?: string }> }) => {
-              for (const [room, result] of Object.entries(r.rooms)) {
-                const state = this.rooms.get(room);
-                if (state && result.members) state.members = this.memberMap(result.members);
-                else if (state && result.error) this.fire('error', new HubError(result.error, `Could not rejoin "${room}"`));
-                // Only an epoch it did not know: a different one comes with a reset (gap), or, for a room the server had
-                // already put it in, stays unadopted so that the next resume is told of the difference.
-                if (state && state.epoch === null && typeof result.epoch === 'string') state.epoch = result.epoch;
-              }
-            },
-            () => {},
-          );
-        }
-        const outbox = this.outbox;
-        this.outbox = [];
-        for (const item of outbox) this.ws!.send(encodeMessage(item.message));
-        this.fire('connect', { id: m.id, user: this.user, reconnected });
+        if (this.status !== 'open') this.welcomed(m, false);
         return;
-      }
       case 'msg': {
         const state = this.rooms.get(m.room);
         if (!state) return;
@@ -632,8 +529,136 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     }
   }
 
+  /** A connection's welcome (`moved`: a WebSocket taking over from a fallback, with no disconnect in between). */
+  private welcomed(m: Extract<ServerMessage, { t: 'welcome' }>, moved: boolean): void {
+    this.id = m.id;
+    this.ids.add(m.id);
+    // Only recent ids matter: older ones' messages have left the server's history.
+    if (this.ids.size > MAX_PREVIOUS_IDS + 1) this.ids.delete(this.ids.values().next().value as string);
+    this.user = m.user;
+    this.status = 'open';
+    const reconnected = this.everConnected;
+    this.everConnected = true;
+    this.attempt = 0;
+    this.startHeartbeat(m.hb);
+    // Null prototype: a room may be called "__proto__".
+    const resume: Record<string, number> = Object.create(null);
+    const epochs: Record<string, string> = Object.create(null);
+    let resuming = false;
+    for (const [room, state] of this.rooms) {
+      if (state.last === null) this.sendJoin(room, state);
+      else {
+        resume[room] = state.last;
+        if (state.epoch !== null) epochs[room] = state.epoch;
+        resuming = true;
+      }
+    }
+    if (resuming) {
+      const message: Outgoing = { t: 'resume', rooms: resume, epochs };
+      // Earlier connection ids: the server leaves out of the replay what was kept from them (our own messages, except).
+      const was = [...this.ids].filter((id) => id !== m.id).slice(-MAX_PREVIOUS_IDS);
+      if (was.length > 0) message.was = was;
+      this.call(message).then(
+        (r: { rooms: Record<string, { epoch?: string; members?: Member[]; error?: string }> }) => {
+          for (const [room, result] of Object.entries(r.rooms)) {
+            const state = this.rooms.get(room);
+            if (state && result.members) state.members = this.memberMap(result.members);
+            else if (state && result.error) this.fire('error', new HubError(result.error, `Could not rejoin "${room}"`));
+            // Only an epoch it did not know: a different one comes with a reset (gap), or, for a room the server had
+            // already put it in, stays unadopted so that the next resume is told of the difference.
+            if (state && state.epoch === null && typeof result.epoch === 'string') state.epoch = result.epoch;
+          }
+        },
+        () => {},
+      );
+    }
+    const outbox = this.outbox;
+    this.outbox = [];
+    for (const item of outbox) this.ws!.send(encodeMessage(item.message));
+    if (this.options.rememberTransport !== false) rememberTransport(this.url, this.transport);
+    if (this.transport !== 'websocket' && this.upgrade) this.upgrade.arm(() => this.tryWebSocket());
+    if (!moved) this.fire('connect', { id: m.id, user: this.user, reconnected });
+  }
+
+  // ---- moving back up to WebSocket (upgrade.ts) ------------------------------------
+
+  /** A background try: a WebSocket to the same URL, while the fallback carries on. */
+  private tryWebSocket(): void {
+    if (this.status !== 'open' || this.transport === 'websocket' || this.probe !== null) return;
+    const timeout = this.options.transportTimeout ?? 2500;
+    const fail = (): void => {
+      this.probe = null;
+      this.upgrade!.failed();
+      if (this.status === 'open' && this.transport !== 'websocket') this.upgrade!.arm(() => this.tryWebSocket());
+    };
+    try {
+      this.probe = new UpgradeProbe(this.Ctor!, this.url, SUBPROTOCOL, (ws) => this.sendHello(ws), timeout, this.options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT, () => this.welcomedProbe(), fail);
+    } catch {
+      fail();
+    }
+  }
+
+  /** The WebSocket is welcomed: sends now wait in the outbox until what the fallback still has to send reached the hub. */
+  private welcomedProbe(): void {
+    const probe = this.probe!;
+    const old = this.ws;
+    if (!(old instanceof HttpTransport)) return this.move();
+    // Past transportTimeout the uplink is taken as stuck: its messages may arrive late or not at all, as on a reconnection.
+    const stuck = setTimeout(() => this.probe === probe && this.move(), this.options.transportTimeout ?? 2500);
+    old.whenIdle(() => {
+      clearTimeout(stuck);
+      // A microtask later: the answer of the last POST may come with the acks of what it carried.
+      if (this.probe === probe && this.ws === old) queueMicrotask(() => this.probe === probe && this.move());
+    });
+  }
+
+  /** Moves to the welcomed WebSocket: resume on it, the old transport kept only for the answers it owes. */
+  private move(): void {
+    const probe = this.probe!;
+    this.probe = null;
+    const old = this.ws!;
+    const previous = this.transport;
+    detach(old);
+    // Joins in flight on the old transport: sent again on the new one (their answers there would come with no messages).
+    for (const state of this.rooms.values()) {
+      if (state.last === null && state.joinId !== undefined) this.requests.settle(state.joinId, new HubError('disconnected'));
+    }
+    const held = new Set(this.outbox.map((o) => o.id));
+    const waiting = new Set<number>();
+    for (const id of this.requests.ids()) if (!held.has(id)) waiting.add(id);
+    if (old.readyState === 1 && waiting.size > 0) {
+      const draining: DrainingTransport = new DrainingTransport(old, waiting, this.requests, () => this.draining.delete(draining));
+      this.draining.add(draining);
+    } else {
+      for (const id of waiting) this.requests.settle(id, new HubError('disconnected', 'The connection closed before the reply'));
+      try {
+        old.close(1000, '');
+      } catch {}
+    }
+    const ws = probe.take();
+    this.ws = ws;
+    this.transportIndex = this.transports.indexOf('websocket');
+    this.transportOpened = true;
+    this.listen(ws);
+    this.status = 'connecting';
+    this.upgrade!.reset();
+    this.welcomed(probe.welcome!, true);
+    this.fire('transport', { transport: this.transport, previous, id: this.id! });
+    for (const m of probe.held) {
+      if (this.ws !== ws) break;
+      this.receive(m);
+    }
+  }
+
+  private stopMoving(): void {
+    this.upgrade?.cancel();
+    this.probe?.abandon();
+    this.probe = null;
+  }
+
   private sendJoin(room: string, state: Room): void {
     const id = this.requests.nextId();
+    state.joinId = id;
     const message: ClientMessage = state.history ? { t: 'join', id, room, since: 0 } : { t: 'join', id, room };
     const onAnswer = (r: { head: number; epoch?: unknown; members?: Member[] }): void => {
       if (this.rooms.get(room) === state) this.joinedRoom(state, r.head, typeof r.epoch === 'string' ? r.epoch : undefined, r.members, !state.history);
@@ -670,15 +695,17 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
 
   private dispatch(event: string, data: unknown, id: number | undefined, meta: Meta): void {
     let replied = false;
+    // The answer goes where the request came from, even if the client moved to another transport since.
+    const ws = this.ws;
     const reply = ((result: unknown) => {
-      if (replied || id === undefined || !this.ws) return;
+      if (replied || id === undefined || !ws || ws.readyState !== 1 || this.status === 'closed') return;
       replied = true;
-      this.ws.send(encodeMessage({ t: 'ack', id, data: result }));
+      ws.send(encodeMessage({ t: 'ack', id, data: result }));
     }) as Reply;
     reply.error = (code: string, message?: string) => {
-      if (replied || id === undefined || !this.ws) return;
+      if (replied || id === undefined || !ws || ws.readyState !== 1 || this.status === 'closed') return;
       replied = true;
-      this.ws.send(encodeMessage({ t: 'error', id, code, message: message ?? code }));
+      ws.send(encodeMessage({ t: 'error', id, code, message: message ?? code }));
     };
     Object.defineProperty(reply, 'expected', { value: id !== undefined });
     const list = RESERVED_EVENTS.has(event) ? undefined : this.handlers.get(event);
@@ -745,11 +772,6 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
 function heartbeatMs(value: unknown, fallback: number): number {
   if (typeof value !== 'number' || Number.isNaN(value)) return fallback;
   return Math.min(MAX_TIMER_MS, Math.max(MIN_HEARTBEAT_MS, value));
-}
-
-function detach(ws: WebSocketLike): void {
-  ws.onopen = ws.onmessage = ws.onclose = null;
-  ws.onerror = () => {};
 }
 
 /** Creates a client and resolves once it is connected. */
