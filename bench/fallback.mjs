@@ -4,7 +4,7 @@
 // kind, all connected at once), and 1,000 socket.io long-polling clients ('sio',
 // Engine.IO v4, on a socket.io server in its own process).
 //
-//   node bench/fallback.mjs [--clients 1000] [--rounds 3] [--messages 30] [--window 4]
+//   node bench/fallback.mjs [--clients 1000] [--rounds 5] [--messages 30] [--window 4]
 //        [--size 100] [--seconds 3] [--hz auto]              (or: npm run bench:fallback -- ...)
 //
 // Each kind's clients live in a load generator process of their own (raw protocol
@@ -34,7 +34,7 @@ const opt = (name, fallback) => {
 };
 const cfg = {
   clients: opt('clients', 1000),
-  rounds: opt('rounds', 3),
+  rounds: opt('rounds', 5),
   messages: opt('messages', 30),
   window: opt('window', 4),
   size: opt('size', 100),
@@ -176,8 +176,10 @@ async function main() {
   ];
   const table = [`| | ${KINDS.map((k) => NAMES[k]).join(' | ')} |`, `|---|${KINDS.map(() => '---:').join('|')}|`];
   for (const [label, values, digits] of rows) table.push(`| ${label} | ${KINDS.map((k) => fmt(median(values(k)), digits)).join(' | ')} |`);
-  const ratios = (label, f) => `| ${label} | ${KINDS.map((k) => fmt(median(pick(k, f).map((x, i) => x / pick('ws', f)[i])), 2)).join(' | ')} |`;
-  table.push(ratios('deliveries/s ÷ WebSocket, per round (median)', (g) => g.tp.rate));
+  const ratios = (label, f, to) => `| ${label} | ${KINDS.map((k) => fmt(median(pick(k, f).map((x, i) => x / pick(to, f)[i])), 2)).join(' | ')} |`;
+  table.push(ratios('deliveries/s ÷ WebSocket, per round (median)', (g) => g.tp.rate, 'ws'));
+  table.push(ratios('deliveries/s ÷ socket.io long-polling, per round (median)', (g) => g.tp.rate, 'sio'));
+  table.push(ratios('p99 in the loop ÷ socket.io long-polling, per round (median)', (g) => g.tp.p99, 'sio'));
   const errors = KINDS.map((k) => `${k} ${sides[k].rounds.reduce((a, g) => a + g.tp.errors, 0)}`).join(', ');
   console.log(`\nmedian of ${cfg.rounds} rounds, ${fmt(cfg.clients)} clients per kind; load average ${loads.join(' → ')}; client errors: ${errors}\n`);
   console.log(table.join('\n'));

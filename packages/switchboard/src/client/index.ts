@@ -576,7 +576,8 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     this.outbox = [];
     for (const item of outbox) this.ws!.send(encodeMessage(item.message));
     if (this.options.rememberTransport !== false) rememberTransport(this.url, this.transport);
-    if (this.transport !== 'websocket' && this.upgrade) this.upgrade.arm(() => this.tryWebSocket());
+    // Only up: a list that puts a fallback before WebSocket prefers it.
+    if (this.upgrade && this.transportIndex > this.transports.indexOf('websocket')) this.upgrade.arm(() => this.tryWebSocket());
     if (!moved) this.fire('connect', { id: m.id, user: this.user, reconnected });
   }
 
