@@ -24,6 +24,7 @@ import {
   type ServerMessage,
 } from '../wire/index.js';
 import { codedError } from '../wire/errors.js';
+import { Heartbeat } from './heartbeat.js';
 import { HttpTransport } from './http-transport.js';
 import { recallTransport, rememberTransport } from './transport-memory.js';
 import { DrainingTransport, UpgradeProbe, UpgradeSchedule, detachHandlers as detach } from './upgrade.js';
@@ -59,9 +60,6 @@ interface Room {
   waiters: Array<[(v: { head: number; members: Member[] }) => void, (e: Error) => void]>;
 }
 
-/** Bounds of a heartbeat: a server announcing 0 must not make the client ping in a loop; setTimeout takes at most 2^31 - 1 ms. */
-const MIN_HEARTBEAT_MS = 100;
-const MAX_TIMER_MS = 2 ** 31 - 1;
 const DEFAULT_MAX_MEMBERS_PER_ROOM = 10_000;
 
 /** A message this client sends, before it is given an id (`call` numbers it). */
@@ -91,8 +89,22 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
   private attempt = 0;
   private everConnected = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
-  private hbTimer: ReturnType<typeof setTimeout> | null = null;
-  private deadTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly heartbeat = new Heartbeat(
+    () => {
+      if (!this.ws) return false;
+      this.ws.send('{"t":"ping"}');
+      return true;
+    },
+    () => {
+      const ws = this.ws;
+      if (!ws) return;
+      detach(ws);
+      try {
+        ws.close(4408, 'heartbeat timeout');
+      } catch {}
+      this.closed(4408, 'heartbeat timeout');
+    },
+  );
   private readonly options: ClientOptions;
   /** The connection ids this client has had (the most recent 17): its own messages carry one. */
   private readonly ids = new Set<string>();
@@ -284,7 +296,7 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     this.clearOpenTimer();
     this.stopMoving();
     for (const old of [...this.draining]) old.finish('closed');
-    this.stopHeartbeat();
+    this.heartbeat.stop();
     const ws = this.ws;
     this.ws = null;
     if (ws) {
@@ -366,7 +378,7 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
   private listen(ws: WebSocketLike): void {
     ws.onmessage = (event) => {
       if (this.ws !== ws) return;
-      this.alive();
+      this.heartbeat.alive();
       let m: ServerMessage;
       try {
         m = parseServerMessage(typeof event.data === 'string' ? event.data : String(event.data));
@@ -408,7 +420,7 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     this.ws = null;
     if (ws) detach(ws);
     this.clearOpenTimer();
-    this.stopHeartbeat();
+    this.heartbeat.stop();
     this.stopMoving();
     if (!this.transportOpened && this.status !== 'closed' && this.transportIndex < this.transports.length - 1) {
       // This transport could not even open (blocked, or buffered by a proxy): the next one, at once.
@@ -540,7 +552,7 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     const reconnected = this.everConnected;
     this.everConnected = true;
     this.attempt = 0;
-    this.startHeartbeat(m.hb);
+    this.heartbeat.start(this.options.heartbeat === undefined ? m.hb : this.options.heartbeat);
     // Null prototype: a room may be called "__proto__".
     const resume: Record<string, number> = Object.create(null);
     const epochs: Record<string, string> = Object.create(null);
@@ -723,56 +735,6 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
       }
     }
   }
-
-  // ---- heartbeat -----------------------------------------------------------------
-
-  private startHeartbeat(announced: { interval?: number; timeout?: number } | undefined): void {
-    this.stopHeartbeat();
-    const chosen = this.options.heartbeat === undefined ? announced : this.options.heartbeat;
-    if (!chosen || typeof chosen !== 'object') return;
-    const hb = { interval: heartbeatMs(chosen.interval, 25_000), timeout: heartbeatMs(chosen.timeout, 10_000) };
-    const beat = (): void => {
-      this.hbTimer = setTimeout(() => {
-        if (!this.ws) return;
-        this.ws.send('{"t":"ping"}');
-        // Anything received before the timeout proves the connection alive (see alive()).
-        this.deadTimer = setTimeout(() => {
-          const ws = this.ws;
-          if (!ws) return;
-          detach(ws);
-          try {
-            ws.close(4408, 'heartbeat timeout');
-          } catch {}
-          this.closed(4408, 'heartbeat timeout');
-        }, hb.timeout);
-      }, hb.interval);
-    };
-    this.beat = beat;
-    beat();
-  }
-
-  private beat: (() => void) | null = null;
-
-  private alive(): void {
-    if (this.deadTimer) {
-      clearTimeout(this.deadTimer);
-      this.deadTimer = null;
-      this.beat?.();
-    }
-  }
-
-  private stopHeartbeat(): void {
-    if (this.hbTimer) clearTimeout(this.hbTimer);
-    if (this.deadTimer) clearTimeout(this.deadTimer);
-    this.hbTimer = this.deadTimer = null;
-    this.beat = null;
-  }
-}
-
-/** A heartbeat value within MIN_HEARTBEAT_MS and MAX_TIMER_MS (`fallback` when not a number). */
-function heartbeatMs(value: unknown, fallback: number): number {
-  if (typeof value !== 'number' || Number.isNaN(value)) return fallback;
-  return Math.min(MAX_TIMER_MS, Math.max(MIN_HEARTBEAT_MS, value));
 }
 
 /** Creates a client and resolves once it is connected. */
