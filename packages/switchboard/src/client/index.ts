@@ -25,6 +25,7 @@ import {
 } from '../wire/index.js';
 import { codedError } from '../wire/errors.js';
 import { Heartbeat } from './heartbeat.js';
+import { Rooms, type ResumeAnswer, type Room } from './rooms.js';
 import { HttpTransport } from './http-transport.js';
 import { recallTransport, rememberTransport } from './transport-memory.js';
 import { DrainingTransport, UpgradeProbe, UpgradeSchedule, detachHandlers as detach } from './upgrade.js';
@@ -46,19 +47,6 @@ export type {
   WebSocketLike,
 } from './types.js';
 import type { ClientOptions, Data, DefaultEvents, EventsMap, LifecycleEvents, Meta, Reply, Result, Status, Transport, WebSocketConstructor, WebSocketLike } from './types.js';
-
-interface Room {
-  /** Highest message id seen (null until the join is answered). */
-  last: number | null;
-  /** The epoch `last` belongs to (section 5), sent back with it on resume; null from a server that names none. */
-  epoch: string | null;
-  /** Ask for the held history on the first join. */
-  history: boolean;
-  /** The id of the join request in flight (a move to another transport sends it again). */
-  joinId?: number;
-  members: Map<string, Member>;
-  waiters: Array<[(v: { head: number; members: Member[] }) => void, (e: Error) => void]>;
-}
 
 const DEFAULT_MAX_MEMBERS_PER_ROOM = 10_000;
 
@@ -83,7 +71,7 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
   private transportOpened = false;
   private openTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly handlers = new Map<string, Array<(...args: any[]) => unknown>>();
-  private readonly rooms = new Map<string, Room>();
+  private readonly rooms: Rooms;
   private readonly requests = new Requests();
   private outbox: Array<{ message: Outgoing; id?: number }> = [];
   private attempt = 0;
@@ -108,8 +96,6 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
   private readonly options: ClientOptions;
   /** The connection ids this client has had (the most recent 17): its own messages carry one. */
   private readonly ids = new Set<string>();
-  private readonly maxRooms: number;
-  private readonly maxMembers: number;
   /** Moving back up to WebSocket from a fallback: null when off (option `upgrade: false`, or no WebSocket). */
   private readonly upgrade: UpgradeSchedule | null;
   /** The try in progress; once welcomed, the client is moving (its sends wait in the outbox for the old uplink to drain). */
@@ -132,8 +118,7 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     if (urls.length === 0 || urls.some((u) => typeof u !== 'string')) throw codedError(new TypeError('The URL must be a string or a non-empty list of strings'), 'WS_ERR_INVALID_ARGUMENT');
     this.urls = urls;
     this.options = options;
-    this.maxRooms = options.maxRooms ?? DEFAULT_MAX_ROOMS;
-    this.maxMembers = options.maxMembersPerRoom ?? DEFAULT_MAX_MEMBERS_PER_ROOM;
+    this.rooms = new Rooms(options.maxRooms ?? DEFAULT_MAX_ROOMS, options.maxMembersPerRoom ?? DEFAULT_MAX_MEMBERS_PER_ROOM);
     const transports = options.transports ?? ['websocket', 'sse', 'polling'];
     if (transports.length === 0 || transports.some((t) => t !== 'websocket' && t !== 'sse' && t !== 'polling')) {
       throw codedError(new TypeError(`transports must be a non-empty list of 'websocket', 'sse', 'polling'`), 'WS_ERR_INVALID_OPTION');
@@ -233,12 +218,11 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     if (state && state.last !== null) return Promise.resolve({ head: state.last, members: [...state.members.values()] });
     const p = new Promise<{ head: number; members: Member[] }>((resolve, reject) => {
       if (!state) {
-        if (this.rooms.size >= this.maxRooms) {
-          reject(new HubError('too_many_rooms', `This client keeps at most ${this.maxRooms} rooms (option maxRooms)`));
+        state = this.rooms.create(room, options.history === true);
+        if (!state) {
+          reject(new HubError('too_many_rooms', `This client keeps at most ${this.rooms.maxRooms} rooms (option maxRooms)`));
           return;
         }
-        state = { last: null, epoch: null, history: options.history === true, members: new Map(), waiters: [] };
-        this.rooms.set(room, state);
         if (this.status === 'open') this.sendJoin(room, state);
       }
       state.waiters.push([resolve, reject]);
@@ -480,12 +464,7 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
         if (this.status !== 'open') this.welcomed(m, false);
         return;
       case 'msg': {
-        const state = this.rooms.get(m.room);
-        if (!state) return;
-        if (typeof m.mid === 'number') {
-          if (state.last !== null && m.mid <= state.last) return; // seen already
-          state.last = m.mid;
-        }
+        if (!this.rooms.accept(m)) return; // not in the room, or seen already
         // Our own messages come back only in a replay after reconnecting: count them as seen, do not deliver them.
         if (m.from && this.ids.has(m.from.id)) return;
         this.dispatch(m.ev, m.data, undefined, { room: m.room, mid: m.mid, from: m.from });
@@ -504,33 +483,23 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
         if (!this.requests.answer(m)) this.fire('error', new HubError(m.code, m.message));
         return;
       case 'gap': {
-        const state = this.rooms.get(m.room);
-        // A new run of the room's ids: what follows is numbered afresh, in the epoch the reset names.
-        if (state && m.reset) {
-          state.last = 0;
-          state.epoch = m.epoch ?? null;
-        }
+        this.rooms.gap(m);
         this.fire('gap', { room: m.room, from: m.from, to: m.to, reset: m.reset });
         return;
       }
       case 'presence': {
-        const state = this.rooms.get(m.room);
+        const state = this.rooms.presence(m);
         if (!state) return;
-        if (m.join && (state.members.size < this.maxMembers || state.members.has(m.join.id))) state.members.set(m.join.id, m.join);
-        if (m.leave) state.members.delete(m.leave.id);
         this.fire('presence', { room: m.room, join: m.join, leave: m.leave, members: [...state.members.values()] });
         return;
       }
       case 'joined': {
-        let state = this.rooms.get(m.room);
+        const state = this.rooms.get(m.room) ?? this.rooms.create(m.room, false);
         if (!state) {
-          if (this.rooms.size >= this.maxRooms) {
-            this.fire('error', new HubError('too_many_rooms', `The server put this client in "${m.room.slice(0, 100)}", past maxRooms (${this.maxRooms}): ignored`));
-            return;
-          }
-          this.rooms.set(m.room, (state = { last: null, epoch: null, history: false, members: new Map(), waiters: [] }));
+          this.fire('error', new HubError('too_many_rooms', `The server put this client in "${m.room.slice(0, 100)}", past maxRooms (${this.rooms.maxRooms}): ignored`));
+          return;
         }
-        this.joinedRoom(state, m.head, m.epoch, m.members, true);
+        this.rooms.joined(state, m.head, m.epoch, m.members, true);
         this.fire('joined', { room: m.room, members: [...state.members.values()] });
         return;
       }
@@ -553,34 +522,14 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     this.everConnected = true;
     this.attempt = 0;
     this.heartbeat.start(this.options.heartbeat === undefined ? m.hb : this.options.heartbeat);
-    // Null prototype: a room may be called "__proto__".
-    const resume: Record<string, number> = Object.create(null);
-    const epochs: Record<string, string> = Object.create(null);
-    let resuming = false;
-    for (const [room, state] of this.rooms) {
-      if (state.last === null) this.sendJoin(room, state);
-      else {
-        resume[room] = state.last;
-        if (state.epoch !== null) epochs[room] = state.epoch;
-        resuming = true;
-      }
-    }
-    if (resuming) {
-      const message: Outgoing = { t: 'resume', rooms: resume, epochs };
+    const resume = this.rooms.resumeRequest((room, state) => this.sendJoin(room, state));
+    if (resume) {
+      const message: Outgoing = { t: 'resume', ...resume };
       // Earlier connection ids: the server leaves out of the replay what was kept from them (our own messages, except).
       const was = [...this.ids].filter((id) => id !== m.id).slice(-MAX_PREVIOUS_IDS);
       if (was.length > 0) message.was = was;
       this.call(message).then(
-        (r: { rooms: Record<string, { epoch?: string; members?: Member[]; error?: string }> }) => {
-          for (const [room, result] of Object.entries(r.rooms)) {
-            const state = this.rooms.get(room);
-            if (state && result.members) state.members = this.memberMap(result.members);
-            else if (state && result.error) this.fire('error', new HubError(result.error, `Could not rejoin "${room}"`));
-            // Only an epoch it did not know: a different one comes with a reset (gap), or, for a room the server had
-            // already put it in, stays unadopted so that the next resume is told of the difference.
-            if (state && state.epoch === null && typeof result.epoch === 'string') state.epoch = result.epoch;
-          }
-        },
+        (r: ResumeAnswer) => this.rooms.resumed(r, (room, error) => this.fire('error', new HubError(error, `Could not rejoin "${room}"`))),
         () => {},
       );
     }
@@ -674,7 +623,7 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     state.joinId = id;
     const message: ClientMessage = state.history ? { t: 'join', id, room, since: 0 } : { t: 'join', id, room };
     const onAnswer = (r: { head: number; epoch?: unknown; members?: Member[] }): void => {
-      if (this.rooms.get(room) === state) this.joinedRoom(state, r.head, typeof r.epoch === 'string' ? r.epoch : undefined, r.members, !state.history);
+      if (this.rooms.get(room) === state) this.rooms.joined(state, r.head, typeof r.epoch === 'string' ? r.epoch : undefined, r.members, !state.history);
     };
     const onFailure = (error: Error): void => {
       // A refusal or no answer: give up on the room. A lost connection: it is joined again after reconnecting.
@@ -685,25 +634,6 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     };
     this.requests.track(id, { resolve: onAnswer, reject: onFailure }, this.options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT);
     this.ws!.send(encodeMessage(message));
-  }
-
-  private joinedRoom(state: Room, head: number, epoch: string | undefined, members: Member[] = [], atHead: boolean): void {
-    if (state.last === null) {
-      state.last = atHead ? head : 0;
-      state.epoch = epoch ?? null;
-    }
-    state.members = this.memberMap(members);
-    for (const [resolve] of state.waiters.splice(0)) resolve({ head, members });
-  }
-
-  /** At most maxMembersPerRoom of `members`, by id. */
-  private memberMap(members: Member[]): Map<string, Member> {
-    const map = new Map<string, Member>();
-    for (const member of members) {
-      if (map.size >= this.maxMembers) break;
-      map.set(member.id, member);
-    }
-    return map;
   }
 
   private dispatch(event: string, data: unknown, id: number | undefined, meta: Meta): void {
