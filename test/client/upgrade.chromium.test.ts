@@ -25,9 +25,11 @@ const DIST = path.join(repoRoot, 'packages/switchboard/dist/esm');
 
 const PAGE = `<!doctype html><script type="module">
 import { HubClient } from '/dist/client/index.js';
-window.connectHub = async () => {
-  // Tries every 100 ms, no growth, no jitter: refused until the proxy changes its mind.
-  const client = new HubClient(location.origin.replace('http', 'ws') + '/hub', { upgrade: { delay: 100, factor: 1, jitter: 0 }, rememberTransport: false });
+window.connectHub = async (remember = false) => {
+  const started = performance.now();
+  // Tries every 100 ms, no growth, no jitter: refused until the proxy changes its mind. Remembering: no tries.
+  const options = remember ? { upgrade: false } : { upgrade: { delay: 100, factor: 1, jitter: 0 }, rememberTransport: false };
+  const client = new HubClient(location.origin.replace('http', 'ws') + '/hub', options);
   window.client = client;
   window.got = [];
   window.moves = [];
@@ -35,6 +37,7 @@ window.connectHub = async () => {
   client.on('transport', (info) => window.moves.push(info));
   await client.ready();
   await client.join('room');
+  window.took = performance.now() - started;
   return client.transport;
 };
 window.ask = () => { window.answer = null; window.client.request('hold', 21, { timeout: 30000 }).then((r) => (window.answer = r), (e) => (window.answer = String(e))); };
@@ -130,5 +133,27 @@ describe('moving back up to WebSocket in Chromium', { timeout: 120_000 }, () => 
     // The SSE session closed once its request was answered: the publisher and the page's WebSocket remain.
     await until(() => hub.clients.size === 2, 10_000, `${hub.clients.size} connections on the hub`);
     await page.close();
+  });
+
+  test('the fallback that worked is remembered across a reload (sessionStorage): no WebSocket attempt the second time', async () => {
+    const refusing = await startBlockingProxy(base, { upgrade: 'refuse' });
+    try {
+      const page = await browser!.newPage();
+      page.setDefaultTimeout(30_000);
+      await page.goto(`${refusing.url}/`);
+      await page.waitForFunction(() => typeof (globalThis as any).connectHub === 'function');
+      assert.equal(await page.evaluate(() => (globalThis as any).connectHub(true)), 'sse');
+      const first = (await page.evaluate(() => (globalThis as any).took)) as number;
+      assert.equal(refusing.upgrades, 1);
+      await page.reload();
+      await page.waitForFunction(() => typeof (globalThis as any).connectHub === 'function');
+      assert.equal(await page.evaluate(() => (globalThis as any).connectHub(true)), 'sse');
+      const second = (await page.evaluate(() => (globalThis as any).took)) as number;
+      assert.equal(refusing.upgrades, 1, 'the reloaded page did not try WebSocket');
+      console.log(`# Chromium, upgrade refused: sse in ${first.toFixed(0)} ms, after a reload (remembered) in ${second.toFixed(0)} ms`);
+      await page.close();
+    } finally {
+      await refusing.close();
+    }
   });
 });
