@@ -569,7 +569,7 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     const stuck = setTimeout(() => this.probe === probe && this.move(), this.options.transportTimeout ?? 2500);
     old.whenIdle(() => {
       clearTimeout(stuck);
-      // A microtask later: the answer of the last POST may come with the acks of what it carried.
+      // A microtask later: `done` may run at once, inside the probe's message handler.
       if (this.probe === probe && this.ws === old) queueMicrotask(() => this.probe === probe && this.move());
     });
   }
