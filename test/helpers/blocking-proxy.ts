@@ -3,17 +3,19 @@
 // can buffer every response whole before passing it on (as proxies that
 // buffer streamed responses do, so that an event stream never delivers).
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 export interface BlockingProxy {
   url: string;
   /** Upgrade requests seen. */
   upgrades: number;
+  /** What later upgrade requests meet: 'pass' lets them through to the target (the network got better). */
+  upgrade: 'refuse' | 'hang' | 'pass';
   close(): Promise<void>;
 }
 
-export async function startBlockingProxy(target: string, options: { upgrade: 'refuse' | 'hang'; buffer?: boolean }): Promise<BlockingProxy> {
+export async function startBlockingProxy(target: string, options: { upgrade: 'refuse' | 'hang' | 'pass'; buffer?: boolean }): Promise<BlockingProxy> {
   const to = new URL(target);
   const hung = new Set<Duplex>();
   const server = http.createServer((req, res) => {
@@ -41,16 +43,29 @@ export async function startBlockingProxy(target: string, options: { upgrade: 're
   const proxy: BlockingProxy = {
     url: '',
     upgrades: 0,
+    upgrade: options.upgrade,
     close: async () => {
       for (const s of hung) s.destroy();
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
     },
   };
-  server.on('upgrade', (_req, socket: Duplex) => {
+  server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
     proxy.upgrades++;
     socket.on('error', () => {});
-    if (options.upgrade === 'hang') hung.add(socket);
+    if (proxy.upgrade === 'pass') {
+      // The request as it came, then bytes both ways.
+      const upstream = net.connect(Number(to.port), to.hostname);
+      hung.add(socket).add(upstream);
+      upstream.on('error', () => socket.destroy());
+      socket.on('close', () => upstream.destroy());
+      upstream.on('close', () => socket.destroy());
+      let request = `${req.method} ${req.url} HTTP/1.1\r\n`;
+      for (let i = 0; i < req.rawHeaders.length; i += 2) request += `${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`;
+      upstream.write(request + '\r\n');
+      if (head.length > 0) upstream.write(head);
+      socket.pipe(upstream).pipe(socket);
+    } else if (proxy.upgrade === 'hang') hung.add(socket);
     else socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

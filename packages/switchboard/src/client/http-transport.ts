@@ -5,7 +5,7 @@
 // it can send what it has seen with every request), or long polls
 // ('polling'); uplink: POSTs of newline-separated messages, one in flight at
 // a time so that they arrive in order.
-import type { WebSocketLike } from './index.js';
+import type { WebSocketLike } from './types.js';
 
 export type HttpTransportKind = 'sse' | 'polling';
 type FetchLike = (input: string, init?: { method?: string; body?: string; signal?: AbortSignal; headers?: Record<string, string>; keepalive?: boolean }) => Promise<{
@@ -36,6 +36,8 @@ export class HttpTransport implements WebSocketLike {
   private pending: string[] = [];
   private posting = false;
   private openTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Called once nothing is left to POST (see whenIdle). */
+  private idleWaiters: Array<() => void> = [];
 
   constructor(
     url: string,
@@ -53,6 +55,15 @@ export class HttpTransport implements WebSocketLike {
     if (this.readyState !== 1) return;
     this.pending.push(data);
     if (!this.posting) this.postPending();
+  }
+
+  /**
+   * Calls `done` once every message given to `send` so far has been POSTed and answered (the hub has
+   * received it), or the transport closed: moving to another transport after this keeps the uplink in order.
+   */
+  whenIdle(done: () => void): void {
+    if (!this.posting || this.readyState !== 1) done();
+    else this.idleWaiters.push(done);
   }
 
   close(): void {
@@ -152,6 +163,7 @@ export class HttpTransport implements WebSocketLike {
   private postPending(): void {
     if (this.pending.length === 0 || this.readyState !== 1) {
       this.posting = false;
+      this.idle();
       return;
     }
     this.posting = true;
@@ -182,5 +194,14 @@ export class HttpTransport implements WebSocketLike {
     this.openTimer = null;
     this.pending = [];
     this.abort.abort();
+    this.posting = false;
+    this.idle();
+  }
+
+  private idle(): void {
+    const waiters = this.idleWaiters;
+    if (waiters.length === 0) return;
+    this.idleWaiters = [];
+    for (const done of waiters) done();
   }
 }

@@ -24,134 +24,31 @@ import {
   type ServerMessage,
 } from '../wire/index.js';
 import { codedError } from '../wire/errors.js';
+import { Heartbeat } from './heartbeat.js';
+import { Rooms, type ResumeAnswer, type Room } from './rooms.js';
 import { HttpTransport } from './http-transport.js';
 import { mergeNodeUrls, type NodeUrlPolicy } from './node-urls.js';
+import { recallTransport, rememberTransport } from './transport-memory.js';
+import { DrainingTransport, UpgradeProbe, UpgradeSchedule, detachHandlers as detach } from './upgrade.js';
 
 export { SUBPROTOCOL, HubError, SwitchboardError, type HubErrorCode, type Member, type Sender, type NodeUrlPolicy };
 
-/**
- * An event handler property the client only assigns. Its parameter is
- * checked bivariantly (method syntax), so a WebSocket whose handlers take a
- * richer event (the DOM's MessageEvent, Switchboard's MessageEvent) fits;
- * with a function-typed property strict mode refused Switchboard's Node WebSocket (TS2419).
- */
-type EventHandler<E> = { handle(event: E): void }['handle'] | null;
+export type {
+  ClientOptions,
+  DefaultEvents,
+  EventsMap,
+  LifecycleEvents,
+  Meta,
+  ReconnectOptions,
+  Reply,
+  Status,
+  Transport,
+  UpgradeOptions,
+  WebSocketConstructor,
+  WebSocketLike,
+} from './types.js';
+import type { ClientOptions, Data, DefaultEvents, EventsMap, LifecycleEvents, Meta, Reply, Result, Status, Transport, WebSocketConstructor, WebSocketLike } from './types.js';
 
-/** What the client needs of a WebSocket: the browser API (Switchboard's WebSocket has it too). */
-export interface WebSocketLike {
-  readonly readyState: number;
-  readonly protocol: string;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  onopen: EventHandler<unknown>;
-  onmessage: EventHandler<{ data: unknown }>;
-  onclose: EventHandler<{ code: number; reason: string }>;
-  onerror: EventHandler<unknown>;
-}
-export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
-
-/** Event map: event name → `(data) => reply` (the return type is what a request resolves with). */
-export type EventsMap = { [event: string]: any };
-export type DefaultEvents = { [event: string]: (data: any) => any };
-type Data<E extends EventsMap, K extends keyof E> = E[K] extends (data: infer D, ...rest: any[]) => any ? D : any;
-type Result<E extends EventsMap, K extends keyof E> = E[K] extends (...args: any[]) => infer R ? Awaited<R> : any;
-
-/** What came with a message besides its data. */
-export interface Meta {
-  room?: string;
-  /** The message's id in its room (absent for volatile and non-room messages). */
-  mid?: number;
-  from?: Sender;
-}
-export interface Reply<R = unknown> {
-  (result: R): void;
-  error(code: string, message?: string): void;
-  readonly expected: boolean;
-}
-
-export interface ReconnectOptions {
-  /** First delay, ms (default 500). */
-  initialDelay?: number;
-  /** Largest delay, ms (default 30,000). */
-  maxDelay?: number;
-  /** Growth per attempt (default 2). */
-  factor?: number;
-  /** Share of the delay that is random, 0-1 (default 0.5): delay × (1 - jitter × random). */
-  jitter?: number;
-  /** Give up after this many attempts in a row (default: never). */
-  maxAttempts?: number;
-}
-
-/** How a client reaches the hub: a WebSocket, or HTTP fallbacks (docs/transports.md). */
-export type Transport = 'websocket' | 'sse' | 'polling';
-
-export interface ClientOptions {
-  /** The WebSocket class (default globalThis.WebSocket). In Node: `import { WebSocket } from 'switchboard'`. */
-  WebSocket?: WebSocketConstructor;
-  /**
-   * Transports tried in order until one opens (default ['websocket', 'sse', 'polling']); the one that
-   * worked is kept for reconnections. The application code is the same whatever the transport.
-   */
-  transports?: readonly Transport[];
-  /**
-   * Milliseconds a transport has to open before the next one is tried (default 2,500): a proxy that
-   * neither refuses a WebSocket upgrade nor completes it, or one that buffers an event stream.
-   */
-  transportTimeout?: number;
-  /** The fetch function of the HTTP transports (default globalThis.fetch). */
-  fetch?: typeof globalThis.fetch;
-  /** Sent in `hello` for middleware; a function is called on every (re)connection. */
-  auth?: unknown;
-  /** Automatic reconnection; `false` turns it off. */
-  reconnect?: ReconnectOptions | false;
-  /** Default request timeout, ms (default 10,000). */
-  requestTimeout?: number;
-  /** Messages held while disconnected (default 100); when full the oldest is dropped. */
-  outboxSize?: number;
-  /** Heartbeat, overriding what the server announces; `false` turns it off. Either way each value is kept within 100 ms and about 24 days. */
-  heartbeat?: { interval: number; timeout: number } | false;
-  /**
-   * Rooms this client keeps state for (default 1,000, the hub's default
-   * `maxRoomsPerConnection`): `join()` past it rejects with `too_many_rooms`, and
-   * rooms the server puts it in past it are ignored.
-   */
-  maxRooms?: number;
-  /** Members kept per room for `members()` and `presence` (default 10,000); past it new members are not listed. */
-  maxMembersPerRoom?: number;
-  /**
-   * Which node URLs a hub announces in `welcome` (its `nodeUrls`) are added to the URLs this client
-   * fails over between (default 'same-host': a host name of the URLs given here, the same scheme).
-   */
-  nodeUrls?: NodeUrlPolicy;
-}
-
-export type Status = 'connecting' | 'open' | 'reconnecting' | 'closed';
-
-export interface LifecycleEvents {
-  connect: (info: { id: string; user: string | null; reconnected: boolean }) => void;
-  disconnect: (info: { code: number; reason: string; willReconnect: boolean }) => void;
-  reconnecting: (info: { attempt: number; delay: number }) => void;
-  error: (error: HubError) => void;
-  gap: (info: { room: string; from: number; to: number; reset?: boolean }) => void;
-  presence: (info: { room: string; join?: Member; leave?: Member; members: Member[] }) => void;
-  joined: (info: { room: string; members: Member[] }) => void;
-  left: (info: { room: string }) => void;
-}
-
-interface Room {
-  /** Highest message id seen (null until the join is answered). */
-  last: number | null;
-  /** The epoch `last` belongs to (section 5), sent back with it on resume; null from a server that names none. */
-  epoch: string | null;
-  /** Ask for the held history on the first join. */
-  history: boolean;
-  members: Map<string, Member>;
-  waiters: Array<[(v: { head: number; members: Member[] }) => void, (e: Error) => void]>;
-}
-
-/** Bounds of a heartbeat: a server announcing 0 must not make the client ping in a loop; setTimeout takes at most 2^31 - 1 ms. */
-const MIN_HEARTBEAT_MS = 100;
-const MAX_TIMER_MS = 2 ** 31 - 1;
 const DEFAULT_MAX_MEMBERS_PER_ROOM = 10_000;
 
 /** A message this client sends, before it is given an id (`call` numbers it). */
@@ -175,19 +72,37 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
   private transportOpened = false;
   private openTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly handlers = new Map<string, Array<(...args: any[]) => unknown>>();
-  private readonly rooms = new Map<string, Room>();
+  private readonly rooms: Rooms;
   private readonly requests = new Requests();
   private outbox: Array<{ message: Outgoing; id?: number }> = [];
   private attempt = 0;
   private everConnected = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
-  private hbTimer: ReturnType<typeof setTimeout> | null = null;
-  private deadTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly heartbeat = new Heartbeat(
+    () => {
+      if (!this.ws) return false;
+      this.ws.send('{"t":"ping"}');
+      return true;
+    },
+    () => {
+      const ws = this.ws;
+      if (!ws) return;
+      detach(ws);
+      try {
+        ws.close(4408, 'heartbeat timeout');
+      } catch {}
+      this.closed(4408, 'heartbeat timeout');
+    },
+  );
   private readonly options: ClientOptions;
   /** The connection ids this client has had (the most recent 17): its own messages carry one. */
   private readonly ids = new Set<string>();
-  private readonly maxRooms: number;
-  private readonly maxMembers: number;
+  /** Moving back up to WebSocket from a fallback: null when off (option `upgrade: false`, or no WebSocket). */
+  private readonly upgrade: UpgradeSchedule | null;
+  /** The try in progress; once welcomed, the client is moving (its sends wait in the outbox for the old uplink to drain). */
+  private probe: UpgradeProbe | null = null;
+  /** Transports moved away from, still waiting for answers to requests sent on them. */
+  private readonly draining = new Set<DrainingTransport>();
 
   /** The URLs the application gave; the hub's `welcome.nodes` may add more (node-urls.ts). */
   private readonly ownUrls: readonly string[];
@@ -206,8 +121,7 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     this.ownUrls = urls;
     this.urlList = urls;
     this.options = options;
-    this.maxRooms = options.maxRooms ?? DEFAULT_MAX_ROOMS;
-    this.maxMembers = options.maxMembersPerRoom ?? DEFAULT_MAX_MEMBERS_PER_ROOM;
+    this.rooms = new Rooms(options.maxRooms ?? DEFAULT_MAX_ROOMS, options.maxMembersPerRoom ?? DEFAULT_MAX_MEMBERS_PER_ROOM);
     const transports = options.transports ?? ['websocket', 'sse', 'polling'];
     if (transports.length === 0 || transports.some((t) => t !== 'websocket' && t !== 'sse' && t !== 'polling')) {
       throw codedError(new TypeError(`transports must be a non-empty list of 'websocket', 'sse', 'polling'`), 'WS_ERR_INVALID_OPTION');
@@ -217,6 +131,10 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     this.transports = Ctor ? transports : transports.filter((t) => t !== 'websocket');
     if (this.transports.length === 0) throw codedError(new TypeError('No WebSocket class: pass options.WebSocket (in Node: the WebSocket of "switchboard")'), 'WS_ERR_INVALID_OPTION');
     this.Ctor = Ctor;
+    this.upgrade = options.upgrade === false || !this.transports.includes('websocket') ? null : new UpgradeSchedule(options.upgrade ?? {});
+    // A fallback that worked for this URL before: start there (the WebSocket is tried again in the background).
+    const recalled = options.rememberTransport === false ? undefined : recallTransport(this.urls[0]!);
+    if (recalled !== undefined && this.transports.includes(recalled)) this.transportIndex = this.transports.indexOf(recalled);
     try {
       this.open();
     } catch (error) {
@@ -308,12 +226,11 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     if (state && state.last !== null) return Promise.resolve({ head: state.last, members: [...state.members.values()] });
     const p = new Promise<{ head: number; members: Member[] }>((resolve, reject) => {
       if (!state) {
-        if (this.rooms.size >= this.maxRooms) {
-          reject(new HubError('too_many_rooms', `This client keeps at most ${this.maxRooms} rooms (option maxRooms)`));
+        state = this.rooms.create(room, options.history === true);
+        if (!state) {
+          reject(new HubError('too_many_rooms', `This client keeps at most ${this.rooms.maxRooms} rooms (option maxRooms)`));
           return;
         }
-        state = { last: null, epoch: null, history: options.history === true, members: new Map(), waiters: [] };
-        this.rooms.set(room, state);
         if (this.status === 'open') this.sendJoin(room, state);
       }
       state.waiters.push([resolve, reject]);
@@ -369,7 +286,9 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     this.status = 'closed';
     if (this.timer) clearTimeout(this.timer);
     this.clearOpenTimer();
-    this.stopHeartbeat();
+    this.stopMoving();
+    for (const old of [...this.draining]) old.finish('closed');
+    this.heartbeat.stop();
     const ws = this.ws;
     this.ws = null;
     if (ws) {
@@ -394,13 +313,15 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
   }
 
   private post(message: Outgoing, id?: number): void {
-    if (this.status === 'open') {
+    const moving = this.probe?.welcome != null;
+    if (this.status === 'open' && !moving) {
       this.ws!.send(encodeMessage(message));
       return;
     }
     if (this.status === 'closed') return;
     this.outbox.push({ message, id });
-    if (this.outbox.length > (this.options.outboxSize ?? 100)) {
+    // While moving the outbox is not cut: it waits one uplink round trip at most (bounded by transportTimeout).
+    if (!moving && this.outbox.length > (this.options.outboxSize ?? 100)) {
       const dropped = this.outbox.shift()!;
       if (dropped.id !== undefined) this.requests.settle(dropped.id, new HubError('outbox_full', 'Dropped from the outbox while disconnected'));
     }
@@ -440,17 +361,16 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     ws.onopen = () => {
       this.transportOpened = true;
       this.clearOpenTimer();
-      const auth = typeof this.options.auth === 'function' ? (this.options.auth as () => unknown)() : this.options.auth;
-      Promise.resolve(auth).then(
-        (value) => {
-          if (this.ws === ws) ws.send(encodeMessage(value === undefined ? { t: 'hello' } : { t: 'hello', auth: value }));
-        },
-        () => ws.close(4000, 'auth failed'),
-      );
+      this.sendHello(ws);
     };
+    this.listen(ws);
+  }
+
+  /** Handles what `ws` receives, and its close, as the client's connection. */
+  private listen(ws: WebSocketLike): void {
     ws.onmessage = (event) => {
       if (this.ws !== ws) return;
-      this.alive();
+      this.heartbeat.alive();
       let m: ServerMessage;
       try {
         m = parseServerMessage(typeof event.data === 'string' ? event.data : String(event.data));
@@ -464,9 +384,22 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
       this.receive(m);
     };
     ws.onclose = (event) => {
-      if (this.ws === ws) this.closed(event.code, event.reason);
+      if (this.ws !== ws) return;
+      // The fallback dropped while a welcomed WebSocket waited to take over: take over now.
+      if (this.probe?.welcome) this.move();
+      else this.closed(event.code, event.reason);
     };
     ws.onerror = () => {};
+  }
+
+  private sendHello(ws: WebSocketLike): void {
+    const auth = typeof this.options.auth === 'function' ? (this.options.auth as () => unknown)() : this.options.auth;
+    Promise.resolve(auth).then(
+      (value) => {
+        if (ws.readyState === 1 && (this.ws === ws || this.probe?.ws === ws)) ws.send(encodeMessage(value === undefined ? { t: 'hello' } : { t: 'hello', auth: value }));
+      },
+      () => ws.close(4000, 'auth failed'),
+    );
   }
 
   private clearOpenTimer(): void {
@@ -479,7 +412,8 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     this.ws = null;
     if (ws) detach(ws);
     this.clearOpenTimer();
-    this.stopHeartbeat();
+    this.heartbeat.stop();
+    this.stopMoving();
     if (!this.transportOpened && this.status !== 'closed' && this.transportIndex < this.transports.length - 1) {
       // This transport could not even open (blocked, or buffered by a proxy): the next one, at once.
       this.transportIndex++;
@@ -533,68 +467,12 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
 
   private receive(m: ServerMessage): void {
     switch (m.t) {
-      case 'welcome': {
+      case 'welcome':
         // One welcome per connection (section 1): another would start a second heartbeat and send the joins again.
-        if (this.status === 'open') return;
-        this.id = m.id;
-        this.ids.add(m.id);
-        // Only recent ids matter: older ones' messages have left the server's history.
-        if (this.ids.size > MAX_PREVIOUS_IDS + 1) this.ids.delete(this.ids.values().next().value as string);
-        this.user = m.user;
-        if (m.nodes !== undefined) {
-          const current = this.url;
-          this.urlList = mergeNodeUrls(this.ownUrls, current, m.nodes, this.options.nodeUrls ?? 'same-host');
-          this.urlIndex = this.urlList.indexOf(current);
-        }
-        this.status = 'open';
-        const reconnected = this.everConnected;
-        this.everConnected = true;
-        this.attempt = 0;
-        this.startHeartbeat(m.hb);
-        // Null prototype: a room may be called "__proto__".
-        const resume: Record<string, number> = Object.create(null);
-        const epochs: Record<string, string> = Object.create(null);
-        let resuming = false;
-        for (const [room, state] of this.rooms) {
-          if (state.last === null) this.sendJoin(room, state);
-          else {
-            resume[room] = state.last;
-            if (state.epoch !== null) epochs[room] = state.epoch;
-            resuming = true;
-          }
-        }
-        if (resuming) {
-          const message: Outgoing = { t: 'resume', rooms: resume, epochs };
-          // Earlier connection ids: the server leaves out of the replay what was kept from them (our own messages, except).
-          const was = [...this.ids].filter((id) => id !== m.id).slice(-MAX_PREVIOUS_IDS);
-          if (was.length > 0) message.was = was;
-          this.call(message).then(
-            (r: { rooms: Record<string, { epoch?: string; members?: Member[]; error?: string }> }) => {
-              for (const [room, result] of Object.entries(r.rooms)) {
-                const state = this.rooms.get(room);
-                if (state && result.members) state.members = this.memberMap(result.members);
-                else if (state && result.error) this.fire('error', new HubError(result.error, `Could not rejoin "${room}"`));
-                // Only an epoch it did not know: a different one comes with a reset (gap), or, for a room the server had
-                // already put it in, stays unadopted so that the next resume is told of the difference.
-                if (state && state.epoch === null && typeof result.epoch === 'string') state.epoch = result.epoch;
-              }
-            },
-            () => {},
-          );
-        }
-        const outbox = this.outbox;
-        this.outbox = [];
-        for (const item of outbox) this.ws!.send(encodeMessage(item.message));
-        this.fire('connect', { id: m.id, user: this.user, reconnected });
+        if (this.status !== 'open') this.welcomed(m, false);
         return;
-      }
       case 'msg': {
-        const state = this.rooms.get(m.room);
-        if (!state) return;
-        if (typeof m.mid === 'number') {
-          if (state.last !== null && m.mid <= state.last) return; // seen already
-          state.last = m.mid;
-        }
+        if (!this.rooms.accept(m)) return; // not in the room, or seen already
         // Our own messages come back only in a replay after reconnecting: count them as seen, do not deliver them.
         if (m.from && this.ids.has(m.from.id)) return;
         this.dispatch(m.ev, m.data, undefined, { room: m.room, mid: m.mid, from: m.from });
@@ -613,33 +491,23 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
         if (!this.requests.answer(m)) this.fire('error', new HubError(m.code, m.message));
         return;
       case 'gap': {
-        const state = this.rooms.get(m.room);
-        // A new run of the room's ids: what follows is numbered afresh, in the epoch the reset names.
-        if (state && m.reset) {
-          state.last = 0;
-          state.epoch = m.epoch ?? null;
-        }
+        this.rooms.gap(m);
         this.fire('gap', { room: m.room, from: m.from, to: m.to, reset: m.reset });
         return;
       }
       case 'presence': {
-        const state = this.rooms.get(m.room);
+        const state = this.rooms.presence(m);
         if (!state) return;
-        if (m.join && (state.members.size < this.maxMembers || state.members.has(m.join.id))) state.members.set(m.join.id, m.join);
-        if (m.leave) state.members.delete(m.leave.id);
         this.fire('presence', { room: m.room, join: m.join, leave: m.leave, members: [...state.members.values()] });
         return;
       }
       case 'joined': {
-        let state = this.rooms.get(m.room);
+        const state = this.rooms.get(m.room) ?? this.rooms.create(m.room, false);
         if (!state) {
-          if (this.rooms.size >= this.maxRooms) {
-            this.fire('error', new HubError('too_many_rooms', `The server put this client in "${m.room.slice(0, 100)}", past maxRooms (${this.maxRooms}): ignored`));
-            return;
-          }
-          this.rooms.set(m.room, (state = { last: null, epoch: null, history: false, members: new Map(), waiters: [] }));
+          this.fire('error', new HubError('too_many_rooms', `The server put this client in "${m.room.slice(0, 100)}", past maxRooms (${this.rooms.maxRooms}): ignored`));
+          return;
         }
-        this.joinedRoom(state, m.head, m.epoch, m.members, true);
+        this.rooms.joined(state, m.head, m.epoch, m.members, true);
         this.fire('joined', { room: m.room, members: [...state.members.values()] });
         return;
       }
@@ -650,11 +518,125 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     }
   }
 
+  /** A connection's welcome (`moved`: a WebSocket taking over from a fallback, with no disconnect in between). */
+  private welcomed(m: Extract<ServerMessage, { t: 'welcome' }>, moved: boolean): void {
+    this.id = m.id;
+    this.ids.add(m.id);
+    // Only recent ids matter: older ones' messages have left the server's history.
+    if (this.ids.size > MAX_PREVIOUS_IDS + 1) this.ids.delete(this.ids.values().next().value as string);
+    this.user = m.user;
+    if (m.nodes !== undefined) {
+      const current = this.url;
+      this.urlList = mergeNodeUrls(this.ownUrls, current, m.nodes, this.options.nodeUrls ?? 'same-host');
+      this.urlIndex = this.urlList.indexOf(current);
+    }
+    this.status = 'open';
+    const reconnected = this.everConnected;
+    this.everConnected = true;
+    this.attempt = 0;
+    this.heartbeat.start(this.options.heartbeat === undefined ? m.hb : this.options.heartbeat);
+    const resume = this.rooms.resumeRequest((room, state) => this.sendJoin(room, state));
+    if (resume) {
+      const message: Outgoing = { t: 'resume', ...resume };
+      // Earlier connection ids: the server leaves out of the replay what was kept from them (our own messages, except).
+      const was = [...this.ids].filter((id) => id !== m.id).slice(-MAX_PREVIOUS_IDS);
+      if (was.length > 0) message.was = was;
+      this.call(message).then(
+        (r: ResumeAnswer) => this.rooms.resumed(r, (room, error) => this.fire('error', new HubError(error, `Could not rejoin "${room}"`))),
+        () => {},
+      );
+    }
+    const outbox = this.outbox;
+    this.outbox = [];
+    for (const item of outbox) this.ws!.send(encodeMessage(item.message));
+    if (this.options.rememberTransport !== false) rememberTransport(this.url, this.transport);
+    // Only up: a list that puts a fallback before WebSocket prefers it.
+    if (this.upgrade && this.transportIndex > this.transports.indexOf('websocket')) this.upgrade.arm(() => this.tryWebSocket());
+    if (!moved) this.fire('connect', { id: m.id, user: this.user, reconnected });
+  }
+
+  // ---- moving back up to WebSocket (upgrade.ts) ------------------------------------
+
+  /** A background try: a WebSocket to the same URL, while the fallback carries on. */
+  private tryWebSocket(): void {
+    if (this.status !== 'open' || this.transport === 'websocket' || this.probe !== null) return;
+    const timeout = this.options.transportTimeout ?? 2500;
+    const fail = (): void => {
+      this.probe = null;
+      this.upgrade!.failed();
+      if (this.status === 'open' && this.transport !== 'websocket') this.upgrade!.arm(() => this.tryWebSocket());
+    };
+    try {
+      this.probe = new UpgradeProbe(this.Ctor!, this.url, SUBPROTOCOL, (ws) => this.sendHello(ws), timeout, this.options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT, () => this.welcomedProbe(), fail);
+    } catch {
+      fail();
+    }
+  }
+
+  /** The WebSocket is welcomed: sends now wait in the outbox until what the fallback still has to send reached the hub. */
+  private welcomedProbe(): void {
+    const probe = this.probe!;
+    const old = this.ws;
+    if (!(old instanceof HttpTransport)) return this.move();
+    // Past transportTimeout the uplink is taken as stuck: its messages may arrive late or not at all, as on a reconnection.
+    const stuck = setTimeout(() => this.probe === probe && this.move(), this.options.transportTimeout ?? 2500);
+    old.whenIdle(() => {
+      clearTimeout(stuck);
+      // A microtask later: `done` may run at once, inside the probe's message handler.
+      if (this.probe === probe && this.ws === old) queueMicrotask(() => this.probe === probe && this.move());
+    });
+  }
+
+  /** Moves to the welcomed WebSocket: resume on it, the old transport kept only for the answers it owes. */
+  private move(): void {
+    const probe = this.probe!;
+    this.probe = null;
+    const old = this.ws!;
+    const previous = this.transport;
+    detach(old);
+    // Joins in flight on the old transport: sent again on the new one (their answers there would come with no messages).
+    for (const state of this.rooms.values()) {
+      if (state.last === null && state.joinId !== undefined) this.requests.settle(state.joinId, new HubError('disconnected'));
+    }
+    const held = new Set(this.outbox.map((o) => o.id));
+    const waiting = new Set<number>();
+    for (const id of this.requests.ids()) if (!held.has(id)) waiting.add(id);
+    if (old.readyState === 1 && waiting.size > 0) {
+      const draining: DrainingTransport = new DrainingTransport(old, waiting, this.requests, () => this.draining.delete(draining));
+      this.draining.add(draining);
+    } else {
+      for (const id of waiting) this.requests.settle(id, new HubError('disconnected', 'The connection closed before the reply'));
+      try {
+        old.close(1000, '');
+      } catch {}
+    }
+    const ws = probe.take();
+    this.ws = ws;
+    this.transportIndex = this.transports.indexOf('websocket');
+    this.transportOpened = true;
+    this.listen(ws);
+    this.status = 'connecting';
+    this.upgrade!.reset();
+    this.welcomed(probe.welcome!, true);
+    this.fire('transport', { transport: this.transport, previous, id: this.id! });
+    for (const m of probe.held) {
+      if (this.ws !== ws) break;
+      this.receive(m);
+    }
+  }
+
+  private stopMoving(): void {
+    this.upgrade?.cancel();
+    this.probe?.abandon();
+    this.probe = null;
+  }
+
   private sendJoin(room: string, state: Room): void {
     const id = this.requests.nextId();
+    state.joinId = id;
     const message: ClientMessage = state.history ? { t: 'join', id, room, since: 0 } : { t: 'join', id, room };
     const onAnswer = (r: { head: number; epoch?: unknown; members?: Member[] }): void => {
-      if (this.rooms.get(room) === state) this.joinedRoom(state, r.head, typeof r.epoch === 'string' ? r.epoch : undefined, r.members, !state.history);
+      if (this.rooms.get(room) === state) this.rooms.joined(state, r.head, typeof r.epoch === 'string' ? r.epoch : undefined, r.members, !state.history);
     };
     const onFailure = (error: Error): void => {
       // A refusal or no answer: give up on the room. A lost connection: it is joined again after reconnecting.
@@ -667,36 +649,19 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     this.ws!.send(encodeMessage(message));
   }
 
-  private joinedRoom(state: Room, head: number, epoch: string | undefined, members: Member[] = [], atHead: boolean): void {
-    if (state.last === null) {
-      state.last = atHead ? head : 0;
-      state.epoch = epoch ?? null;
-    }
-    state.members = this.memberMap(members);
-    for (const [resolve] of state.waiters.splice(0)) resolve({ head, members });
-  }
-
-  /** At most maxMembersPerRoom of `members`, by id. */
-  private memberMap(members: Member[]): Map<string, Member> {
-    const map = new Map<string, Member>();
-    for (const member of members) {
-      if (map.size >= this.maxMembers) break;
-      map.set(member.id, member);
-    }
-    return map;
-  }
-
   private dispatch(event: string, data: unknown, id: number | undefined, meta: Meta): void {
     let replied = false;
+    // The answer goes where the request came from, even if the client moved to another transport since.
+    const ws = this.ws;
     const reply = ((result: unknown) => {
-      if (replied || id === undefined || !this.ws) return;
+      if (replied || id === undefined || !ws || ws.readyState !== 1 || this.status === 'closed') return;
       replied = true;
-      this.ws.send(encodeMessage({ t: 'ack', id, data: result }));
+      ws.send(encodeMessage({ t: 'ack', id, data: result }));
     }) as Reply;
     reply.error = (code: string, message?: string) => {
-      if (replied || id === undefined || !this.ws) return;
+      if (replied || id === undefined || !ws || ws.readyState !== 1 || this.status === 'closed') return;
       replied = true;
-      this.ws.send(encodeMessage({ t: 'error', id, code, message: message ?? code }));
+      ws.send(encodeMessage({ t: 'error', id, code, message: message ?? code }));
     };
     Object.defineProperty(reply, 'expected', { value: id !== undefined });
     const list = RESERVED_EVENTS.has(event) ? undefined : this.handlers.get(event);
@@ -713,61 +678,6 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
       }
     }
   }
-
-  // ---- heartbeat -----------------------------------------------------------------
-
-  private startHeartbeat(announced: { interval?: number; timeout?: number } | undefined): void {
-    this.stopHeartbeat();
-    const chosen = this.options.heartbeat === undefined ? announced : this.options.heartbeat;
-    if (!chosen || typeof chosen !== 'object') return;
-    const hb = { interval: heartbeatMs(chosen.interval, 25_000), timeout: heartbeatMs(chosen.timeout, 10_000) };
-    const beat = (): void => {
-      this.hbTimer = setTimeout(() => {
-        if (!this.ws) return;
-        this.ws.send('{"t":"ping"}');
-        // Anything received before the timeout proves the connection alive (see alive()).
-        this.deadTimer = setTimeout(() => {
-          const ws = this.ws;
-          if (!ws) return;
-          detach(ws);
-          try {
-            ws.close(4408, 'heartbeat timeout');
-          } catch {}
-          this.closed(4408, 'heartbeat timeout');
-        }, hb.timeout);
-      }, hb.interval);
-    };
-    this.beat = beat;
-    beat();
-  }
-
-  private beat: (() => void) | null = null;
-
-  private alive(): void {
-    if (this.deadTimer) {
-      clearTimeout(this.deadTimer);
-      this.deadTimer = null;
-      this.beat?.();
-    }
-  }
-
-  private stopHeartbeat(): void {
-    if (this.hbTimer) clearTimeout(this.hbTimer);
-    if (this.deadTimer) clearTimeout(this.deadTimer);
-    this.hbTimer = this.deadTimer = null;
-    this.beat = null;
-  }
-}
-
-/** A heartbeat value within MIN_HEARTBEAT_MS and MAX_TIMER_MS (`fallback` when not a number). */
-function heartbeatMs(value: unknown, fallback: number): number {
-  if (typeof value !== 'number' || Number.isNaN(value)) return fallback;
-  return Math.min(MAX_TIMER_MS, Math.max(MIN_HEARTBEAT_MS, value));
-}
-
-function detach(ws: WebSocketLike): void {
-  ws.onopen = ws.onmessage = ws.onclose = null;
-  ws.onerror = () => {};
 }
 
 /** Creates a client and resolves once it is connected. */

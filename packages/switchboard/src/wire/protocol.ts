@@ -59,7 +59,7 @@ export const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([
 ]);
 
 /** Names the client library uses for its own events; application events may not use them (section 2). */
-export const RESERVED_EVENTS: ReadonlySet<string> = new Set(['connect', 'disconnect', 'reconnecting', 'error', 'gap', 'presence', 'joined', 'left']);
+export const RESERVED_EVENTS: ReadonlySet<string> = new Set(['connect', 'disconnect', 'reconnecting', 'error', 'gap', 'presence', 'joined', 'left', 'transport']);
 
 /** Longest room or event name (section 2). */
 export const MAX_NAME_LENGTH = 256;

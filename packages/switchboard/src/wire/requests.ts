@@ -25,6 +25,11 @@ export class Requests {
     return this.waiting.size;
   }
 
+  /** The ids of the requests waiting for an answer. */
+  ids(): IterableIterator<number> {
+    return this.waiting.keys();
+  }
+
   /** A fresh id for a message this side wants answered. */
   nextId(): number {
     return this.next++;
