@@ -94,6 +94,14 @@ export const SYSTEM_PACKAGES = [
       return onPath('redis-server') && onPath('redis-cli') ? undefined : { installable: true, text: 'no redis-server or redis-cli on PATH' };
     },
   },
+  {
+    name: 'prometheus',
+    // The Grafana dashboard's queries are run by a real Prometheus scraping `switchboard serve --metrics` (test/metrics/grafana-dashboard.test.ts).
+    neededBy: ['test/metrics/grafana', SELF_TEST],
+    problem() {
+      return onPath('prometheus') ? undefined : { installable: true, text: 'no prometheus on PATH' };
+    },
+  },
 ];
 
 /** The packages the given test files need (every package when `all`). */
@@ -126,7 +134,7 @@ export function plan(missing, { isRoot, sudoWorks, aptGet }) {
       message:
         `the tests need these Debian packages, and this machine has no apt-get to install them:\n${why}\n` +
         `On Debian or Ubuntu run, as root:\n  ${installCommand(names)}\n` +
-        'Elsewhere install their equivalents (a Chromium at /usr/bin/chromium or named by CHROMIUM_PATH, Python 3 with the websockets package, tmux at /usr/bin/tmux, redis-server on PATH).',
+        'Elsewhere install their equivalents (a Chromium at /usr/bin/chromium or named by CHROMIUM_PATH, Python 3 with the websockets package, tmux at /usr/bin/tmux, redis-server and prometheus on PATH).',
     };
   }
   if (!isRoot && !sudoWorks) {
