@@ -98,9 +98,8 @@ export async function exportedMetricNames(): Promise<Set<string>> {
   const metrics = new SwitchboardMetrics({ registry: new Registry() });
   try {
     const names = new Set<string>();
-    for (const metric of metrics.registry.getMetricsAsArray()) {
-      const { name, type } = await metric.get();
-      if (type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) names.add(name + suffix);
+    for (const { name, type } of await metrics.registry.getMetricsAsJSON()) {
+      if (String(type) === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) names.add(name + suffix);
       else names.add(name);
     }
     return names;
