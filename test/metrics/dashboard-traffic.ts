@@ -11,6 +11,9 @@ interface HubAnswer {
   code?: string;
 }
 
+/** Under the hub's default heartbeat interval (25 s, DEFAULT_HEARTBEAT). */
+const HEARTBEAT_MS = 10_000;
+
 /** A hub client speaking the wire protocol by hand (hello, join, pub), so that no client library hides a request. */
 export class RawHubClient {
   readonly answers: HubAnswer[] = [];
@@ -18,10 +21,13 @@ export class RawHubClient {
   private waiters: Array<() => void> = [];
 
   private constructor(readonly ws: WebSocket) {
+    // The hub closes a client it has not heard from for its heartbeat interval and timeout (4408): say something, as switchboard/client does.
+    const heartbeat = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send('{"t":"ping"}'), HEARTBEAT_MS).unref();
+    ws.once('close', () => clearInterval(heartbeat));
     ws.on('message', (data: Buffer) => {
       const answer = JSON.parse(data.toString()) as HubAnswer;
       // Room messages are not kept: a member of a busy room would hold them all.
-      if (answer.t === 'msg' || answer.t === 'presence') return;
+      if (answer.t === 'msg' || answer.t === 'presence' || answer.t === 'pong') return;
       this.answers.push(answer);
       for (const w of this.waiters.splice(0)) w();
     });

@@ -4,7 +4,8 @@
 // it, for that server (from GET STATS_PATH: connections, messages and bytes a
 // second over all its clients). Close codes are counted, MAX_CLOSE_CODES at
 // most. No DOM here: the panel (live-panel.tsx) reads the arrays.
-import type { ServerStatsSnapshot } from '../../shared/playground-protocol';
+// With its .js extension: the tests import this module through Node's resolution too (test/playground/live-stats.test.ts).
+import type { ServerStatsSnapshot } from '../../shared/playground-protocol.js';
 
 /** Seconds of history each chart keeps (older samples are overwritten). */
 export const HISTORY_SECONDS = 120;
