@@ -3,11 +3,13 @@
 // the relay, sends messages, pings every second and disconnects; the charts'
 // uPlot series (the instance is on its element) receive the numbers, the
 // round trip shows, the close code is listed. GET /__stats answers on the
-// serve port and not on `switchboard playground`.
+// serve port and not on `switchboard playground`. UPDATE_SCREENSHOTS=1 also
+// writes docs/playground-live.png.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
-import { assertBuilt, closeBrowser, launchChromium, startSwitchboard, stopChildren, type Running } from './helpers.js';
+import path from 'node:path';
+import { assertBuilt, closeBrowser, DOCS, launchChromium, startSwitchboard, stopChildren, UPDATE_SCREENSHOTS, type Running } from './helpers.js';
 
 // Browser globals, for the functions that run in the page.
 declare const document: { querySelector(selector: string): unknown };
@@ -98,6 +100,14 @@ describe('playground live panel (switchboard serve --echo + Chromium)', { timeou
       const rtt = await waitForSeries(page, 'rtt', 'round trip', 0);
       assert.ok(rtt[1]!.every((v) => v === null || (v >= 0 && v < 10_000)), JSON.stringify(rtt));
       assert.match(await page.getByTestId('live-rtt').innerText(), /^Round trip \d+(\.\d)? ms$/);
+      if (UPDATE_SCREENSHOTS) {
+        // A few more seconds of traffic, so that the picture has a shape.
+        for (let i = 0; i < 6; i++) {
+          for (let j = 0; j <= i; j++) await sendText(page, `live ${i}.${j} ${'y'.repeat(40 * i)}`);
+          await page.waitForTimeout(1000);
+        }
+        await page.getByTestId('live-panel').screenshot({ path: path.join(DOCS, 'playground-live.png') });
+      }
 
       await page.getByRole('button', { name: 'Disconnect' }).click();
       await page.getByTestId('state').filter({ hasText: /^Closed/ }).waitFor();
