@@ -98,6 +98,13 @@ export function LivePanel({ live, serverStats, canPing, ping }: LivePanelProps) 
   );
 }
 
+/** 1500 → "1.5k": axis labels stay short. */
+function compact(value: number): string {
+  if (Math.abs(value) >= 1e6) return `${+(value / 1e6).toPrecision(3)}M`;
+  if (Math.abs(value) >= 1e3) return `${+(value / 1e3).toPrecision(3)}k`;
+  return `${+value.toPrecision(3)}`;
+}
+
 function formatMs(ms: number): string {
   return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
 }
@@ -122,8 +129,9 @@ function Chart({ name, title, time, series, unit, points = false }: { name: stri
         legend: { show: true, live: false },
         cursor: { show: false },
         scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.15 : 1] } },
-        axes: [{ size: 28 }, { size: 52, values: (_u, ticks) => ticks.map((v) => `${+v.toPrecision(3)}${unit ? ` ${unit}` : ''}`) }],
-        series: [{}, ...series.map(([label], i) => ({ label, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: points, points: { show: points } }))],
+        axes: [{ size: 28 }, { size: 64, values: (_u, ticks) => ticks.map((v) => `${compact(v)}${unit ? ` ${unit}` : ''}`) }],
+        // The second series dashed: an echo's in and out lie on each other.
+        series: [{}, ...series.map(([label], i) => ({ label, stroke: COLORS[i % COLORS.length], width: 1.5, dash: i === 1 ? [5, 4] : undefined, spanGaps: points, points: { show: points } }))],
       },
       data(),
       el,
