@@ -56,7 +56,7 @@ describe('playground live panel (switchboard serve --echo + Chromium)', { timeou
     await stopChildren();
   });
 
-  test('GET /__stats: the serving server\'s counters, as JSON; `switchboard playground` has none', T, async () => {
+  test('GET /__stats: the serving server\'s counters, as JSON (the hub\'s too with --hub); `switchboard playground` has none', T, async () => {
     const res = await fetch(new URL('/__stats', served.page));
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'application/json');
@@ -64,6 +64,11 @@ describe('playground live panel (switchboard serve --echo + Chromium)', { timeou
     for (const field of ['time', 'connections', 'handshakesAccepted', 'handshakesRefused', 'messagesReceived', 'messagesSent', 'bytesReceived', 'bytesSent', 'bufferedBytes']) {
       assert.equal(typeof stats[field], 'number', field);
     }
+    assert.equal(stats.hub, undefined);
+    // With --hub, the hub's part too.
+    const hub = await startSwitchboard('serve', ['--hub']);
+    const hubStats = (await (await fetch(new URL('/__stats', hub.page))).json()) as { hub?: Record<string, number> };
+    assert.deepEqual(hubStats.hub, { connections: 0, rooms: 0, members: 0 });
     const playgroundOnly = await startSwitchboard('playground');
     assert.equal((await fetch(new URL('/__stats', playgroundOnly.page))).status, 404);
   });
