@@ -110,6 +110,14 @@ export const SYSTEM_PACKAGES = [
       return isExecutable('/usr/sbin/haproxy') ? undefined : { installable: true, text: '/usr/sbin/haproxy does not exist' };
     },
   },
+  {
+    name: 'prometheus',
+    // The Grafana dashboard's queries are run by a real Prometheus scraping `switchboard serve --metrics` (test/metrics/grafana-dashboard.test.ts).
+    neededBy: ['test/metrics/grafana', SELF_TEST],
+    problem() {
+      return onPath('prometheus') ? undefined : { installable: true, text: 'no prometheus on PATH' };
+    },
+  },
 ];
 
 /** The packages the given test files need (every package when `all`). */
@@ -142,7 +150,7 @@ export function plan(missing, { isRoot, sudoWorks, aptGet }) {
       message:
         `the tests need these Debian packages, and this machine has no apt-get to install them:\n${why}\n` +
         `On Debian or Ubuntu run, as root:\n  ${installCommand(names)}\n` +
-        'Elsewhere install their equivalents (a Chromium at /usr/bin/chromium or named by CHROMIUM_PATH, Python 3 with the websockets package, tmux at /usr/bin/tmux, redis-server on PATH, nginx and haproxy in /usr/sbin).',
+        'Elsewhere install their equivalents (a Chromium at /usr/bin/chromium or named by CHROMIUM_PATH, Python 3 with the websockets package, tmux at /usr/bin/tmux, redis-server and prometheus on PATH, nginx and haproxy in /usr/sbin).',
     };
   }
   if (!isRoot && !sudoWorks) {

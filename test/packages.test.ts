@@ -126,9 +126,9 @@ describe('packages/metrics, the Prometheus metrics', { timeout: 120_000 }, () =>
     assert.equal(metrics.dependencies!.switchboard, manifest('packages/switchboard').version);
   });
 
-  test('its tarball holds the compiled package with its types, and no sources', () => {
+  test('its tarball holds the compiled package with its types and the Grafana dashboard, and no sources', () => {
     const { files } = pack('packages/metrics');
-    for (const file of ['dist/index.js', 'dist/index.d.ts', 'dist/opentelemetry.js', 'dist/opentelemetry.d.ts', 'package.json', 'README.md']) {
+    for (const file of ['dist/index.js', 'dist/index.d.ts', 'dist/opentelemetry.js', 'dist/opentelemetry.d.ts', 'grafana/switchboard.json', 'package.json', 'README.md']) {
       assert.ok(files.includes(file), `${file} is missing from the tarball`);
     }
     assert.deepEqual(files.filter((f) => f.startsWith('src/') || (f.endsWith('.ts') && !f.endsWith('.d.ts'))), []);

@@ -41,8 +41,9 @@ test('a filtered run needs only the packages of its files; a whole run needs eve
   assert.deepEqual(names(['test/redis/load-balancers.test.ts']), ['redis-server', 'nginx', 'haproxy']);
   assert.deepEqual(names(['test/cli/interactive.test.ts']), ['tmux', 'openssl']);
   assert.deepEqual(names(['test/cli/serve-interactive.test.ts']), ['tmux', 'openssl']);
-  assert.deepEqual(names(['test/scripts/system-deps.test.ts']), ['chromium', 'python3-websockets', 'tmux', 'openssl', 'redis-server', 'nginx', 'haproxy']);
-  assert.deepEqual(names([], true), ['chromium', 'python3-websockets', 'tmux', 'openssl', 'redis-server', 'nginx', 'haproxy']);
+  assert.deepEqual(names(['test/metrics/grafana-dashboard.test.ts']), ['prometheus']);
+  assert.deepEqual(names(['test/scripts/system-deps.test.ts']), ['chromium', 'python3-websockets', 'tmux', 'openssl', 'redis-server', 'nginx', 'haproxy', 'prometheus']);
+  assert.deepEqual(names([], true), ['chromium', 'python3-websockets', 'tmux', 'openssl', 'redis-server', 'nginx', 'haproxy', 'prometheus']);
 });
 
 test('nothing missing: no apt-get at all', () => {
@@ -114,8 +115,8 @@ test('the script without apt-get on PATH: exits 1 at once with the command, runs
     const r = runScript({ PATH: emptyDir, SWITCHBOARD_SYSTEM_DEPS_ASSUME_MISSING: 'chromium,redis-server' });
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /this machine has no apt-get/);
-    // With PATH empty, openssl is not found either.
-    assert.ok(r.stderr.includes(INSTALL_AS_ROOT.replace('chromium redis-server', 'chromium openssl redis-server')), r.stderr);
+    // With PATH empty, openssl and prometheus are not found either.
+    assert.ok(r.stderr.includes(INSTALL_AS_ROOT.replace('chromium redis-server', 'chromium openssl redis-server prometheus')), r.stderr);
     assert.doesNotMatch(r.stdout, /^\+ /m, 'ran a command');
   } finally {
     rmSync(emptyDir, { recursive: true, force: true });
@@ -138,5 +139,5 @@ test('the script as a user without root or sudo: exits 1 at once with the comman
 test('the script with everything present: one line on stdout, no apt-get', () => {
   const r = runScript({ SWITCHBOARD_SYSTEM_DEPS_ASSUME_MISSING: '' });
   assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.stdout, 'system packages: chromium, python3-websockets, tmux, openssl, redis-server, nginx, haproxy present\n');
+  assert.equal(r.stdout, 'system packages: chromium, python3-websockets, tmux, openssl, redis-server, nginx, haproxy, prometheus present\n');
 });

@@ -113,6 +113,30 @@ export interface PlaygroundConfig {
   relayAllow: string[];
   /** "serve (tutorial)", "serve (echo)", "playground", to show in the header. */
   server: string;
+  /** The serving process has a WebSocket server of its own and answers GET STATS_PATH (`switchboard serve`; not `switchboard playground`). */
+  stats?: boolean;
+}
+
+/** Where `switchboard serve` answers the page's live panel with a `ServerStatsSnapshot` (JSON), on the page's port. */
+export const STATS_PATH = '/__stats';
+
+/**
+ * The serving server's counters at one moment (its WebSocketServer's
+ * `stats()`, and its hub's with --hub): the page draws rates from the
+ * differences between two snapshots.
+ */
+export interface ServerStatsSnapshot {
+  /** Milliseconds since the epoch, on the server. */
+  time: number;
+  connections: number;
+  handshakesAccepted: number;
+  handshakesRefused: number;
+  messagesReceived: number;
+  messagesSent: number;
+  bytesReceived: number;
+  bytesSent: number;
+  bufferedBytes: number;
+  hub?: { connections: number; rooms: number; members: number };
 }
 
 /** Largest refused-handshake body passed on to the page. */

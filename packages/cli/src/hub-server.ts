@@ -16,6 +16,7 @@ import { PlaygroundRelay } from './playground-relay.js';
 import { ServerLog } from './server-log.js';
 import type { ServeOptions } from './serve.js';
 import type { MetricsEndpoint } from './metrics-endpoint.js';
+import { answerStats, statsSnapshot } from './playground-stats.js';
 import { announceListening, onPrimaryGone, workerSlot } from './workers.js';
 
 /** What `serve --hub` adds to serve's options. */
@@ -140,7 +141,7 @@ export async function serveHub(options: ServeOptions & HubServeOptions, tls: { c
   });
 
   const relayAllow = options.relayAllow ?? [];
-  const site = options.playground === false ? null : PlaygroundSite.load(options.playgroundDir, { defaultUrl: path, relayAllow, server: 'serve (hub)' });
+  const site = options.playground === false ? null : PlaygroundSite.load(options.playgroundDir, { defaultUrl: path, relayAllow, server: 'serve (hub)', stats: true });
   const relay = options.playground === false ? null : new PlaygroundRelay({ allow: relayAllow, ...(tls !== null ? { trust: tls.cert } : {}), maxPayload: maxMessageSize, log: relayLogger(options.log) });
   // The hub's own stats cover its connections (tracking the WebSocketServer too would count their bytes twice).
   metrics?.track(hub);
@@ -148,6 +149,8 @@ export async function serveHub(options: ServeOptions & HubServeOptions, tls: { c
     if (metrics?.handle(req, res)) return;
     if (hub.handleRequest(req, res)) return;
     if (site?.handle(req, res)) return;
+    // The page's live panel, beside the page (none without it).
+    if (site !== null && answerStats(req, res, () => statsSnapshot(wss.stats(), hub.stats()))) return;
     upgradeRequired(req, res);
   };
   const timeouts = { headersTimeout: HANDSHAKE_TIMEOUT_MS, requestTimeout: HANDSHAKE_TIMEOUT_MS + 20_000, connectionsCheckingInterval: 1000 };

@@ -20,6 +20,7 @@ import { bridgeToTcpServer, parseHostPort } from './tcp-bridge.js';
 import { serveHub, type HubServeOptions } from './hub-server.js';
 import { announceListening, onPrimaryGone, workerSlot } from './workers.js';
 import { openMetrics, type MetricsEndpoint } from './metrics-endpoint.js';
+import { answerStats, statsSnapshot } from './playground-stats.js';
 
 export interface ServeOptions extends HubServeOptions {
   port: number;
@@ -130,12 +131,14 @@ function serveModes(options: ServeOptions, tls: { cert: Buffer; key: Buffer } | 
   const site =
     options.playground === false
       ? null
-      : PlaygroundSite.load(options.playgroundDir, { defaultUrl: options.path ?? '/', relayAllow, server: `serve (${options.mode})` });
+      : PlaygroundSite.load(options.playgroundDir, { defaultUrl: options.path ?? '/', relayAllow, server: `serve (${options.mode})`, stats: true });
   const relay =
     options.playground === false ? null : new PlaygroundRelay({ allow: relayAllow, ...(tls !== null ? { trust: tls.cert } : {}), maxPayload: options.maxPayload, log: relayLogger(options.log) });
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     if (metrics?.handle(req, res)) return;
     if (site?.handle(req, res)) return;
+    // The page's live panel, beside the page (none without it).
+    if (site !== null && answerStats(req, res, () => statsSnapshot(wss.stats()))) return;
     upgradeRequired(req, res);
   };
   const timeouts = { headersTimeout: HANDSHAKE_TIMEOUT_MS, requestTimeout: HANDSHAKE_TIMEOUT_MS + 1000, connectionsCheckingInterval: 1000 };

@@ -6,6 +6,8 @@ import { describeCloseCode, parseHex, toCompactHex, utf8Length } from './codec';
 import { openConnection, type CloseInfo, type Connection, type OpenInfo, type Via } from './connection';
 import { Composer } from './composer';
 import { initialUrl } from './config';
+import { LivePanel } from './live-panel';
+import { LiveStats } from './live-stats';
 import type { LogStore } from './log-store';
 import { LogView } from './log-view';
 import { mergeSaved, loadSaved } from './saved';
@@ -41,6 +43,7 @@ export function App({ config, store }: { config: PlaygroundConfig; store: LogSto
   const [handshake, setHandshake] = useState<RelayHandshake | null>(null);
   const [retry, setRetry] = useState<{ attempt: number; seconds: number } | null>(null);
   const [pingData, setPingData] = useState('');
+  const [live] = useState(() => new LiveStats());
 
   const conn = useRef<Connection | null>(null);
   const token = useRef(0);
@@ -110,10 +113,14 @@ export function App({ config, store }: { config: PlaygroundConfig; store: LogSto
             store.add('event', 'open', { text: `Connected to ${info.url}${extra ? ` (${extra})` : ''}` });
           },
           message(data) {
-            if (typeof data === 'string') store.add('in', 'text', { text: data, size: utf8Length(data) });
-            else store.add('in', 'binary', { bytes: data, size: data.length });
+            const size = typeof data === 'string' ? utf8Length(data) : data.length;
+            live.received(size);
+            if (typeof data === 'string') store.add('in', 'text', { text: data, size });
+            else store.add('in', 'binary', { bytes: data, size });
           },
           control(kind, hex) {
+            // The pongs to the live panel's own pings are drawn, not logged (one a second).
+            if (kind === 'pong' && live.pong(hex, performance.now())?.auto) return;
             store.add('in', kind, { text: hex ? `payload ${hex}` : 'no payload', size: hex.length / 2 });
           },
           handshake(response) {
@@ -125,6 +132,7 @@ export function App({ config, store }: { config: PlaygroundConfig; store: LogSto
             store.add('event', 'error', { text: message });
           },
           close(info) {
+            live.closed(info.code);
             store.add('event', 'close', { text: `Closed: ${describeCloseCode(info.code)}${info.reason ? ` "${info.reason}"` : ''}${info.wasClean ? '' : ', not clean'}` });
             if (!current()) return;
             conn.current = null;
@@ -162,8 +170,10 @@ export function App({ config, store }: { config: PlaygroundConfig; store: LogSto
     const c = conn.current;
     if (!c || status !== 'open') return { ok: false, error: 'Not connected: connect first' };
     if (!c.send(data)) return { ok: false, error: 'The connection is not open' };
-    if (typeof data === 'string') store.add('out', 'text', { text: data, size: utf8Length(data) });
-    else store.add('out', 'binary', { bytes: data, size: data.length });
+    const size = typeof data === 'string' ? utf8Length(data) : data.length;
+    live.sent(size);
+    if (typeof data === 'string') store.add('out', 'text', { text: data, size });
+    else store.add('out', 'binary', { bytes: data, size });
     return { ok: true };
   }
 
@@ -173,7 +183,17 @@ export function App({ config, store }: { config: PlaygroundConfig; store: LogSto
     if (payload.length > 125) return setProblem(`A ${kind} carries at most 125 bytes`);
     const hex = toCompactHex(payload);
     conn.current?.control?.(kind, hex);
+    if (kind === 'ping') live.pingSent(hex, performance.now(), false);
     store.add('out', kind, { text: hex ? `payload ${hex}` : 'no payload', size: payload.length });
+  }
+
+  /** The live panel's ping: a payload of its own, so that its pong is matched (and not logged). */
+  function livePing(): void {
+    const c = conn.current;
+    if (!c?.control) return;
+    const hex = live.nextPingPayload();
+    c.control('ping', hex);
+    live.pingSent(hex, performance.now(), true);
   }
 
   /** Downloads the last connection's messages and the saved messages as a recording (switchboard replay runs it). */
@@ -405,12 +425,23 @@ export function App({ config, store }: { config: PlaygroundConfig; store: LogSto
         {handshake && <Handshake response={handshake} />}
       </section>
 
+      {status !== 'idle' && <LivePanel live={live} serverStats={config.stats === true && status === 'open' && openInfo !== null && isServingServer(openInfo.url)} canPing={via === 'relay' && status === 'open'} ping={livePing} />}
+
       <div class="columns">
         <Composer send={send} connected={status === 'open'} />
         <LogView store={store} />
       </div>
     </div>
   );
+}
+
+/** Whether `url` is the server that served this page (its /__stats describes it). */
+function isServingServer(url: string): boolean {
+  try {
+    return new URL(url).host === location.host;
+  } catch {
+    return false;
+  }
 }
 
 function Handshake({ response }: { response: RelayHandshake }) {
