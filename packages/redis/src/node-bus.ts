@@ -28,6 +28,9 @@ function bodyText(body: Uint8Array): { b: string; x?: 1 } {
   return isUtf8(bytes) ? { b: bytes.toString('utf8') } : { b: bytes.toString('base64'), x: 1 };
 }
 
+/** How often the nodes that forwarded requests wait for are checked for life (ms): a node lost mid-request is noticed within about this. */
+const OWNER_CHECK_INTERVAL = 1000;
+
 const bodyBytes = (b: string, x: 1 | undefined): Buffer => Buffer.from(b, x === 1 ? 'base64' : 'utf8');
 
 function isBinary(data: unknown): data is ArrayBuffer | ArrayBufferView {
@@ -57,7 +60,9 @@ interface Question {
 export class NodeBus {
   private readonly questions = new Map<number, Question>();
   /** Forwarded requests waiting for their answer, by question number. */
-  private readonly forwards = new Map<number, { resolve(answer: ForwardedAnswer): void; reject(error: Error): void; timer: ReturnType<typeof setTimeout> }>();
+  private readonly forwards = new Map<number, { node: string; resolve(answer: ForwardedAnswer): void; reject(error: Error): void; timer: ReturnType<typeof setTimeout> }>();
+  /** While forwards wait: checks that the nodes they wait for still listen (a node killed mid-request never answers). */
+  private watch: ReturnType<typeof setInterval> | null = null;
   private nextQuestion = 1;
   private readonly listener = (text: string): void => this.receive(text);
 
@@ -89,6 +94,7 @@ export class NodeBus {
       forward.reject(new HubError('unavailable', 'The adapter is closing'));
     }
     this.forwards.clear();
+    this.unwatch();
     await Promise.allSettled([this.link.unsubscribe(this.channel, this.listener), this.link.unsubscribe(this.replyPrefix + this.node, this.listener)]);
   }
 
@@ -142,12 +148,13 @@ export class NodeBus {
     if (request.body !== undefined) Object.assign(envelope, bodyText(request.body));
     const channel = this.replyPrefix + node;
     return new Promise<ForwardedAnswer>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.forwards.delete(q);
-        reject(new HubError('forward_timeout', `Node ${node} did not answer within ${timeout} ms`));
-      }, timeout);
+      const timer = setTimeout(() => this.settleForward(q, new HubError('forward_timeout', `Node ${node} did not answer within ${timeout} ms`)), timeout);
       timer.unref();
-      this.forwards.set(q, { resolve, reject, timer });
+      this.forwards.set(q, { node, resolve, reject, timer });
+      if (this.watch === null) {
+        this.watch = setInterval(() => this.checkOwners(), OWNER_CHECK_INTERVAL);
+        this.watch.unref();
+      }
       this.link.send(channel, ['SPUBLISH', channel, JSON.stringify(envelope)]).then(
         (listeners) => {
           // Nobody on that node's channel: the process is gone (its subscriptions went with its connection).
@@ -158,10 +165,29 @@ export class NodeBus {
     });
   }
 
+  /** Fails the forwards waiting for a node that no longer listens on its channel: one SHARDNUMSUB per such node. */
+  private checkOwners(): void {
+    const nodes = new Set<string>();
+    for (const forward of this.forwards.values()) nodes.add(forward.node);
+    for (const node of nodes) {
+      const channel = this.replyPrefix + node;
+      this.link.send(channel, ['PUBSUB', 'SHARDNUMSUB', channel]).then((reply) => {
+        if (Number((reply as [string, number])[1]) !== 0) return;
+        for (const [q, forward] of this.forwards) if (forward.node === node) this.settleForward(q, new HubError('unknown_node', `Hub node ${node} is gone`));
+      }, this.reportError);
+    }
+  }
+
+  private unwatch(): void {
+    if (this.watch !== null) clearInterval(this.watch);
+    this.watch = null;
+  }
+
   private settleForward(q: number, outcome: ForwardedAnswer | Error): void {
     const forward = this.forwards.get(q);
     if (forward === undefined) return;
     this.forwards.delete(q);
+    if (this.forwards.size === 0) this.unwatch();
     clearTimeout(forward.timer);
     if (outcome instanceof Error) forward.reject(outcome);
     else forward.resolve(outcome);
