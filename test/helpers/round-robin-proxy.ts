@@ -3,7 +3,8 @@
 // targets in turn, with no stickiness at all, so that consecutive requests of
 // one fallback session land on different nodes. A target that refuses the
 // connection (a node that died) is skipped and the request goes to the next
-// one, as a load balancer's health check would arrange.
+// one, as a load balancer's health check would arrange. `local` may answer
+// some requests itself (a test page, served from the same origin).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -17,10 +18,11 @@ export interface RoundRobinProxy {
   close(): Promise<void>;
 }
 
-export async function startRoundRobinProxy(ports: readonly number[]): Promise<RoundRobinProxy> {
+export async function startRoundRobinProxy(ports: readonly number[], local?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean): Promise<RoundRobinProxy> {
   let next = 0;
   const served = new Map<number, number>();
   const server = http.createServer((req, res) => {
+    if (local?.(req, res)) return;
     // The body is small (an uplink batch): kept so that it can go to another target if the first refuses.
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));

@@ -7,6 +7,7 @@
 // every message once, in order.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
+import { withTimeout } from '../helpers/async.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { startRoundRobinProxy, type RoundRobinProxy } from '../helpers/round-robin-proxy.js';
 import { HubNode, Recorder, delay, range, startNode, until } from './helpers.js';
@@ -44,18 +45,18 @@ describe('HTTP fallback on two nodes, no sticky sessions', { timeout: 180_000 },
   };
 
   for (const transport of TRANSPORTS) {
-    test(`${transport}: chat with a WebSocket client, presence, a request with an ack and a 1,000-message burst, every request round-robined`, async () => {
+    test(`${transport}: chat with a WebSocket client, presence, a request with an ack and a 1,000-message burst, every request round-robined`, { timeout: 60_000 }, async () => {
       const { a, b, proxy } = await twoNodesBehindProxy();
       const ws = connect(a.url, { auth: { user: 'ws' }, transports: ['websocket'] }).listen('said');
       const fallback = connect(`${proxy.url.replace('http', 'ws')}/hub`, { auth: { user: 'fb' }, transports: ['websocket', transport] }).listen('said').listen('n');
-      await Promise.all([ws.client.ready(), fallback.client.ready()]);
+      await withTimeout(Promise.all([ws.client.ready(), fallback.client.ready()]), 20_000, 'both clients connected');
       assert.equal(fallback.client.transport, transport);
       assert.ok(proxy.upgrades >= 1, 'the upgrade was refused');
 
       // Presence: the WebSocket member hears the fallback client join, with its id.
       await ws.client.join('chat');
       const joined = new Promise<string>((resolve) => ws.client.on('presence', (p: { join?: { id: string } }) => p.join && resolve(p.join.id)));
-      const answer = await fallback.client.join('chat');
+      const answer = await withTimeout(fallback.client.join('chat'), 20_000, 'the fallback client joined');
       assert.equal(await joined, fallback.client.id);
       assert.deepEqual((answer.members ?? []).map((m: { user: string | null }) => m.user).sort(), ['fb', 'ws']);
 
@@ -92,11 +93,11 @@ describe('HTTP fallback on two nodes, no sticky sessions', { timeout: 180_000 },
   }
 
   for (const transport of TRANSPORTS) {
-    test(`${transport}: kill -9 of the node holding the session mid-stream: the client resumes through the other node, every message once, in order`, async () => {
+    test(`${transport}: kill -9 of the node holding the session mid-stream: the client resumes through the other node, every message once, in order`, { timeout: 60_000 }, async () => {
       const { a, b, proxy } = await twoNodesBehindProxy();
       const room = 'ticker';
       const fallback = connect(`${proxy.url.replace('http', 'ws')}/hub`, { auth: { user: 'fb' }, transports: ['websocket', transport] }).listen('tick');
-      await fallback.client.join(room);
+      await withTimeout(fallback.client.join(room), 20_000, 'the fallback client joined');
       assert.equal(fallback.client.transport, transport);
       const firstId = fallback.client.id;
       const owner = (await a.call<boolean>('holds', { client: firstId })) ? a : b;
