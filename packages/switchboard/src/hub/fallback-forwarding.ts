@@ -104,15 +104,22 @@ export class Forwarder {
         return;
       }
       const body = reply.body ?? EMPTY;
-      if (body.length > 0) {
-        res.write(body);
-        if (endsSession(body)) {
-          res.end();
-          return;
-        }
-        last = lastId(body, last);
+      const poll = (): void => {
+        if (open) void this.call(node, { kind: 'poll', session, last, wait: this.limits.pollTimeout }, this.limits.pollTimeout + this.limits.forwardTimeout, res).then(next);
+      };
+      if (body.length === 0) {
+        poll();
+        return;
       }
-      void this.call(node, { kind: 'poll', session, last, wait: this.limits.pollTimeout }, this.limits.pollTimeout + this.limits.forwardTimeout, res).then(next);
+      const flowing = res.write(body);
+      if (endsSession(body)) {
+        res.end();
+        return;
+      }
+      last = lastId(body, last);
+      // A client that does not read: the next poll waits, so what comes queues at the owner, under its limits (slow consumer).
+      if (flowing) poll();
+      else res.once('drain', poll);
     };
     // The first poll does not wait: the stream's headers go out at once.
     void this.call(node, { kind: 'poll', session, last, wait: 1 }, this.limits.forwardTimeout, res).then(first);
