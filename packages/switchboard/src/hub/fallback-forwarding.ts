@@ -33,11 +33,11 @@ export interface ForwardingLimits {
 
 type Json = { error: string; message: string };
 
-export const UNKNOWN_SESSION: Json = { error: 'unknown_session', message: 'No such session (expired or closed)' };
+const UNKNOWN_SESSION: Json = { error: 'unknown_session', message: 'No such session (expired or closed)' };
 const NODE_GONE: Json = { error: 'unknown_session', message: 'The node that held this session is gone' };
 
 /** Answers `res` with a JSON error (nothing if an answer already started). */
-export function answer(res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
+function answer(res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
   if (res.headersSent) return;
   const text = JSON.stringify(body);
   res.writeHead(status, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
