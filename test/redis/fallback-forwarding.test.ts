@@ -3,7 +3,8 @@
 // "No sticky sessions"): a request for a session of node A sent to node B is
 // answered by A; an id naming a node that is gone gets 404 at once; past
 // `maxForwarded` requests in flight 503 `forward_busy`; an owner that does
-// not answer (stopped with SIGSTOP) 504 `forward_timeout`.
+// not answer (stopped with SIGSTOP) 504 `forward_timeout`; an owner killed
+// while it holds a forwarded poll: 404 from B, without waiting the poll out.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
@@ -73,6 +74,27 @@ describe('forwarded fallback requests: answers, bounds and errors', { timeout: 1
     assert.equal(busy.headers.get('retry-after'), '1');
     assert.equal(((await busy.json()) as { error: string }).error, 'forward_busy');
     assert.equal((await held).status, 200, 'the held poll is answered (empty) in time');
+  });
+
+  test('the owner killed (kill -9) while it holds a forwarded poll: 404 unknown_session from B within about a second, not after the poll timeout', async () => {
+    const hubFallback = { pollTimeout: 20_000 };
+    const [owner, other] = await Promise.all([startNode({ url: redis.url, hubFallback }), startNode({ url: redis.url, hubFallback })]);
+    try {
+      const session = await open(owner!);
+      const held = request(other!, 'poll', session);
+      await new Promise((r) => setTimeout(r, 200));
+      const killed = Date.now();
+      await owner!.kill();
+      const res = await held;
+      const took = Date.now() - killed;
+      assert.equal(res.status, 404);
+      const body = (await res.json()) as { error: string; message: string };
+      assert.equal(body.error, 'unknown_session');
+      assert.match(body.message, /gone/);
+      assert.ok(took < 10_000, `answered ${took} ms after the kill (the poll would have waited 20 s)`);
+    } finally {
+      await Promise.all([owner!.stop(), other!.stop()]);
+    }
   });
 
   test('an owner that does not answer (SIGSTOP): 504 forward_timeout after forwardTimeout', async () => {
