@@ -4,11 +4,13 @@
 // answered by A; an id naming a node that is gone gets 404 at once; past
 // `maxForwarded` requests in flight 503 `forward_busy`; an owner that does
 // not answer (stopped with SIGSTOP) 504 `forward_timeout`; an owner killed
-// while it holds a forwarded poll: 404 from B, without waiting the poll out.
+// while it holds a forwarded poll: 404 from B, without waiting the poll out;
+// a stream through B that its client does not read: a slow consumer at A.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { HOST, HubNode, startNode } from './helpers.js';
+import http from 'node:http';
+import { HOST, HubNode, startNode, until } from './helpers.js';
 
 const FORWARD_TIMEOUT = 500;
 const POLL_TIMEOUT = 3000;
@@ -74,6 +76,35 @@ describe('forwarded fallback requests: answers, bounds and errors', { timeout: 1
     assert.equal(busy.headers.get('retry-after'), '1');
     assert.equal(((await busy.json()) as { error: string }).error, 'forward_busy');
     assert.equal((await held).status, 200, 'the held poll is answered (empty) in time');
+  });
+
+  test('an SSE stream held by B for a session of A, whose client does not read: the session is closed at A as a slow consumer, nothing piles up at B', async () => {
+    const session = await open(a);
+    assert.equal((await send(b, session, '{"t":"hello"}\n{"t":"join","id":1,"room":"flood"}')).status, 204);
+    let last = 0;
+    let id = '';
+    for (let i = 0; i < 20 && last < 2; i++) {
+      const text = await (await fetch(`http://${HOST}:${b.port}/hub/poll?session=${encodeURIComponent(session)}&last=${last}`, { signal: AbortSignal.timeout(20_000) })).text();
+      for (const m of text.matchAll(/id: (\d+)\ndata: (.*)\n/g)) {
+        last = Number(m[1]);
+        const message = JSON.parse(m[2]!) as { t: string; id?: string };
+        if (message.t === 'welcome') id = message.id!;
+      }
+    }
+    assert.ok(id !== '' && last >= 2, 'welcome and join answer');
+    // The stream through B, never read.
+    const stream = http.get(`http://${HOST}:${b.port}/hub/sse?session=${encodeURIComponent(session)}&last=${last}`);
+    stream.on('error', () => {});
+    const response = await new Promise<http.IncomingMessage>((resolve) => stream.once('response', resolve));
+    assert.equal(response.statusCode, 200);
+    response.pause();
+    try {
+      const big = 'x'.repeat(100_000);
+      for (let i = 0; i < 200 && (await a.call<boolean>('holds', { client: id })); i++) await a.call('publish', { room: 'flood', ev: 'big', data: big });
+      await until(async () => !(await a.call<boolean>('holds', { client: id })), 20_000, 'the session closed at A (slow consumer)');
+    } finally {
+      stream.destroy();
+    }
   });
 
   test('the owner killed (kill -9) while it holds a forwarded poll: 404 unknown_session from B within about a second, not after the poll timeout', async () => {
