@@ -55,11 +55,6 @@ export class Forwarder {
     private readonly limits: ForwardingLimits,
   ) {}
 
-  /** Requests in flight now. */
-  get pending(): number {
-    return this.inFlight;
-  }
-
   /** The uplink: answered as the owner answers. */
   forwardUplink(node: string, session: string, kind: 'send' | 'close', body: Buffer | undefined, res: ServerResponse): void {
     const request: ForwardedRequest = body === undefined ? { kind, session } : { kind, session, body };
