@@ -80,6 +80,30 @@ describe('serve --hub --redis', { timeout: 90_000 }, () => {
     // The six connections were spread over both workers (the primary hands them out in turn).
     await until(() => /\bw1#/.test(s.child.stdout) && /\bw2#/.test(s.child.stdout), 'connections logged by both workers');
   });
+
+  test('--workers 2: HTTP fallback clients (sse, polling) keep one session though the workers take their connections in turn', async () => {
+    // A rate limit above the burst this test publishes.
+    const s = await startServe(['--hub', '--redis', redis.url, '--workers', '2', '--rate', '1000', '--burst', '1000'], 20_000);
+    const ws = new HubClient(`${s.url}hub`, { WebSocket, reconnect: false });
+    clients.push(ws);
+    await withTimeout(ws.ready(), 5000, 'the WebSocket client ready');
+    await ws.join('fb');
+    for (const transport of ['sse', 'polling'] as const) {
+      const fallback = new HubClient(`${s.url}hub`, { transports: [transport], reconnect: false });
+      clients.push(fallback);
+      const got: number[] = [];
+      fallback.on('n', (n: number) => got.push(n));
+      let disconnects = 0;
+      fallback.on('disconnect', () => disconnects++);
+      await withTimeout(fallback.ready(), 5000, `the ${transport} client ready`);
+      await withTimeout(fallback.join('fb'), 5000, `the ${transport} client joined`);
+      await Promise.all(Array.from({ length: 200 }, (_, i) => ws.publish('fb', 'n', i)));
+      await until(() => got.length >= 200, `${transport}: the messages (${got.length}/200)`, 20_000);
+      assert.deepEqual(got, Array.from({ length: 200 }, (_, i) => i), transport);
+      assert.equal(disconnects, 0, `${transport}: one session all along`);
+      fallback.close();
+    }
+  });
 });
 
 describe('serve --hub --redis without @switchboard/redis', { timeout: 30_000 }, () => {

@@ -10,7 +10,7 @@
 // in, and checks the ids it receives (RoomFeed) so that nothing lost by
 // pub/sub during a reconnect goes unnoticed.
 import { createHash, randomBytes } from 'node:crypto';
-import { HubError, type Adapter, type AdapterSink, type HistoryResult, type PresenceMember, type PublishOptions, type RoomMessage, type Sender } from 'switchboard/hub';
+import { HubError, type Adapter, type AdapterSink, type ForwardedAnswer, type ForwardedRequest, type HistoryResult, type PresenceMember, type PublishOptions, type RoomMessage, type Sender } from 'switchboard/hub';
 import { RemoteMessage, encodeHeader, parseChannelMessage, parsePresenceValue, parseStreamEntry } from './codec.js';
 import { RedisLink, type Listener, type SentinelOptions } from './link.js';
 import { NodeBus } from './node-bus.js';
@@ -354,6 +354,17 @@ export class RedisAdapter implements Adapter {
     return this.bus.toAll(ev, data, except).catch((error: unknown) => {
       throw unavailable(error);
     });
+  }
+
+  /** An HTTP fallback request for a session of node `node`, sent on that node's own channel (NodeBus.forward). */
+  async forward(node: string, request: ForwardedRequest, timeout: number): Promise<ForwardedAnswer> {
+    try {
+      return await this.bus.forward(node, request, timeout);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code === 'unknown_node' || code === 'forward_timeout') throw error;
+      throw unavailable(error);
+    }
   }
 
   async close(): Promise<void> {

@@ -14,6 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { HistoryBudget, StoredMessage, type HistoryEntry } from './history-store.js';
 import { codedError } from '../protocol/switchboard-error.js';
+import { HubError } from '../wire/index.js';
 
 /** Who sent a message: a connection and its user. */
 export interface Sender {
@@ -120,6 +121,37 @@ export interface AdapterSink {
   deliverAll?(ev: string, data: unknown, except: readonly string[] | undefined): void;
   /** A member joined or left a room (on any process). */
   presenceChanged(room: string, change: { join?: PresenceMember; leave?: PresenceMember }): void;
+  /**
+   * A request for an HTTP fallback session of this process, forwarded by another node
+   * (`Adapter.forward`); resolves with the answer to send back. Always resolves (an unknown
+   * session is a 404 answer), within the request's `wait` ms plus a moment.
+   */
+  forwarded?(request: ForwardedRequest): Promise<ForwardedAnswer>;
+}
+
+/**
+ * An HTTP fallback request (docs/transports.md) that reached a node which does not hold its
+ * session, passed to the node that does (`Adapter.forward`). The receiving node already checked
+ * the origin, the method and the body's size; the owner checks the session id.
+ */
+export interface ForwardedRequest {
+  /** `send`: the uplink (`body` holds its messages); `close`: the client leaves; `poll`: one long poll (the owner answers once, within `wait` ms). */
+  kind: 'send' | 'close' | 'poll';
+  /** The full session id, as the client sent it. */
+  session: string;
+  /** `poll`: the sequence number of the last event the client has. */
+  last?: number;
+  /** `send`: the request body, unchanged. */
+  body?: Uint8Array;
+  /** `poll`: ms the owner may hold the poll with nothing to answer. */
+  wait?: number;
+}
+
+/** The owner's answer to a ForwardedRequest: what the receiving node answers its client. */
+export interface ForwardedAnswer {
+  status: number;
+  /** The response body (a poll: its events; an error: a JSON `{ error, message }`). */
+  body?: Uint8Array;
 }
 
 /**
@@ -161,6 +193,20 @@ export interface Adapter {
    * the hub delivers to its own connections only.
    */
   toAll?(ev: string, data: unknown, except?: readonly string[]): Promise<void>;
+  /**
+   * This process's name among the nodes: 1 to 64 characters of `A-Z a-z 0-9 _ -`, unique among
+   * the processes sharing the adapter's backend. HTTP fallback session ids end with it, so that
+   * any node knows where a session lives. Optional, with `forward`.
+   */
+  readonly node?: string;
+  /**
+   * Passes an HTTP fallback request to node `node`'s `AdapterSink.forwarded` and resolves with
+   * its answer (docs/transports.md, "No sticky sessions"). Settles within `timeout` ms: rejects
+   * with a HubError of code `forward_timeout` then, and with code `unknown_node` at once when no
+   * process of that name listens (it is gone). Optional: without it, a fallback session is
+   * served only by the node that opened it (a request on another node gets 404).
+   */
+  forward?(node: string, request: ForwardedRequest, timeout: number): Promise<ForwardedAnswer>;
   close(): Promise<void>;
 }
 
@@ -199,6 +245,8 @@ interface RoomState {
 
 /** The default adapter: one process, history in memory. */
 export class InProcessAdapter implements Adapter {
+  /** This process's name (random): the only node there is. */
+  readonly node = randomBytes(9).toString('base64url');
   private sink: AdapterSink | null = null;
   private readonly rooms = new Map<string, RoomState>();
   /** Heads of rooms whose state was dropped (no members, history expired): ids go on from there. Oldest first, at most maxRememberedHeads. */
@@ -409,6 +457,12 @@ export class InProcessAdapter implements Adapter {
   toAll(ev: string, data: unknown, except?: readonly string[]): Promise<void> {
     this.sink?.deliverAll?.(ev, data, except);
     return Promise.resolve();
+  }
+
+  /** One process: a request can only be for this one (any other node is unknown). */
+  forward(node: string, request: ForwardedRequest): Promise<ForwardedAnswer> {
+    const served = node === this.node ? this.sink?.forwarded?.(request) : undefined;
+    return served ?? Promise.reject(new HubError('unknown_node', `No hub node named ${node}`));
   }
 
   close(): Promise<void> {

@@ -8,13 +8,16 @@
 // A session is a virtual connection (http-session.ts) handed to the hub as a
 // WebSocket would be; its id (144 random bits) is the only credential the
 // later requests carry, as a WebSocket's TCP connection is for its frames.
-// A session lives on the node that opened it: requests for it must reach
-// that node (no forwarding through the adapter yet).
+// A session lives on the node that opened it; a request for it that reaches
+// another node is passed to that one through the adapter
+// (fallback-forwarding.ts): no sticky sessions.
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { codedError } from '../protocol/switchboard-error.js';
 import { HttpSession } from './http-session.js';
+import type { Adapter, ForwardedAnswer, ForwardedRequest } from './adapter.js';
+import { Forwarder, NODE_NAME, SESSION_ID, serveForwarded } from './fallback-forwarding.js';
 
 export interface HttpFallbackOptions {
   /** The Server-Sent Events downlink (default true). */
@@ -38,6 +41,10 @@ export interface HttpFallbackOptions {
   origins?: readonly string[] | '*';
   /** Send `Access-Control-Allow-Credentials` to allowed origins (cookies across origins; default false). */
   credentials?: boolean;
+  /** Milliseconds a request forwarded to the node holding its session waits for the answer (default 10,000; a poll waits `pollTimeout` more); then 504. */
+  forwardTimeout?: number;
+  /** Requests forwarded to other nodes in flight at once from this node (default 10,000; an SSE stream for a session held elsewhere holds one); past it 503. */
+  maxForwarded?: number;
 }
 
 interface ResolvedFallback {
@@ -49,6 +56,8 @@ interface ResolvedFallback {
   maxSessions: number;
   origins: ReadonlySet<string> | '*' | null;
   credentials: boolean;
+  forwardTimeout: number;
+  maxForwarded: number;
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {
@@ -57,13 +66,13 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   return value;
 }
 
-/** What a session id looks like: 24 base64url characters (18 random bytes). */
-const SESSION_ID = /^[A-Za-z0-9_-]{24}$/;
-
 export class HttpFallback {
   private readonly options: ResolvedFallback;
   private readonly sessions = new Map<string, HttpSession>();
   private readonly maxBody: number;
+  /** This node's name, ending its session ids; null when the adapter cannot forward (then sessions are served where they were opened). */
+  private readonly node: string | null;
+  private readonly forwarder: Forwarder | null;
 
   constructor(
     readonly path: string,
@@ -71,6 +80,7 @@ export class HttpFallback {
     maxMessageSize: number,
     /** Hands a new session to the hub, as a new WebSocket with its upgrade request. */
     private readonly connect: (session: HttpSession, req: IncomingMessage) => void,
+    adapter?: Adapter,
   ) {
     this.options = {
       sse: options.sse ?? true,
@@ -81,7 +91,12 @@ export class HttpFallback {
       maxSessions: positive('maxSessions', options.maxSessions, 10_000),
       origins: options.origins === '*' ? '*' : options.origins === undefined ? null : new Set(options.origins),
       credentials: options.credentials === true,
+      forwardTimeout: positive('forwardTimeout', options.forwardTimeout, 10_000),
+      maxForwarded: positive('maxForwarded', options.maxForwarded, 10_000),
     };
+    const node = adapter?.node;
+    this.node = adapter?.forward !== undefined && node !== undefined && NODE_NAME.test(node) ? node : null;
+    this.forwarder = this.node === null ? null : new Forwarder(adapter!, this.options);
     // A batch of messages: one at the size limit plus room for the small ones sent with it (each line still meets the limit).
     this.maxBody = maxMessageSize + 64 * 1024;
   }
@@ -130,7 +145,13 @@ export class HttpFallback {
     }
     const params = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
     const id = params.get('session') ?? '';
-    const session = SESSION_ID.test(id) ? this.sessions.get(id) : undefined;
+    const valid = SESSION_ID.exec(id);
+    const session = valid === null ? undefined : this.sessions.get(id);
+    const owner = valid?.[1];
+    if (session === undefined && owner !== undefined && owner !== this.node && this.forwarder !== null) {
+      this.forward(owner, id, endpoint, params, req, res);
+      return true;
+    }
     if (session === undefined) {
       // Drained so that the connection can serve the next request (the client opens a new session).
       req.resume();
@@ -142,9 +163,34 @@ export class HttpFallback {
       session.close(1000, '');
       session.terminate(); // nobody is left to tell
       res.writeHead(204, { 'Cache-Control': 'no-store' }).end();
-    } else if (endpoint === 'send') this.uplink(session, req, res);
-    else this.downlink(session, endpoint === 'poll', params, req, res);
+    } else if (endpoint === 'send') {
+      this.uplink(req, res, (body) => {
+        if (session.readyState !== 1) {
+          answer(res, 410, { error: 'session_closed', message: 'The session is closed' });
+          return;
+        }
+        session.receive(body);
+        res.writeHead(204, { 'Cache-Control': 'no-store' });
+        res.end();
+      });
+    } else this.downlink(session, endpoint === 'poll', params, req, res);
     return true;
+  }
+
+  /** A request for a session another node holds: passed to it (fallback-forwarding.ts). */
+  private forward(owner: string, id: string, endpoint: string, params: URLSearchParams, req: IncomingMessage, res: ServerResponse): void {
+    const forwarder = this.forwarder!;
+    if (endpoint === 'send') this.uplink(req, res, (body) => forwarder.forwardUplink(owner, id, 'send', body, res));
+    else if (endpoint === 'close') {
+      req.resume();
+      forwarder.forwardUplink(owner, id, 'close', undefined, res);
+    } else if (endpoint === 'poll') forwarder.forwardPoll(owner, id, lastSeen(params, req), res);
+    else forwarder.forwardStream(owner, id, lastSeen(params, req), res);
+  }
+
+  /** A request another node forwarded for one of this node's sessions (AdapterSink.forwarded). */
+  serveForwarded(request: ForwardedRequest): Promise<ForwardedAnswer> {
+    return serveForwarded(this.sessions, request, this.options.pollTimeout);
   }
 
   /** The CORS headers for this request; null when its origin is refused. */
@@ -174,7 +220,8 @@ export class HttpFallback {
       answer(res, 503, { error: 'too_many_sessions', message: 'Too many fallback sessions' }, { 'Retry-After': '5' });
       return;
     }
-    const id = randomBytes(18).toString('base64url');
+    const random = randomBytes(18).toString('base64url');
+    const id = this.node === null ? random : `${random}.${this.node}`;
     const session = new HttpSession(id, this.options, (s) => {
       if (this.sessions.get(s.id) === s) this.sessions.delete(s.id);
     });
@@ -183,7 +230,8 @@ export class HttpFallback {
     answer(res, 201, { session: id, sse: this.options.sse, polling: this.options.polling });
   }
 
-  private uplink(session: HttpSession, req: IncomingMessage, res: ServerResponse): void {
+  /** Reads the uplink's body (bounded by maxBody: 413 past it) and hands it to `deliver`. */
+  private uplink(req: IncomingMessage, res: ServerResponse, deliver: (body: Buffer) => void): void {
     const declared = Number(req.headers['content-length']);
     if (declared > this.maxBody) {
       this.tooLarge(req, res);
@@ -204,20 +252,12 @@ export class HttpFallback {
     req.on('error', () => {});
     req.on('end', () => {
       if (over) return;
-      if (session.readyState !== 1) {
-        answer(res, 410, { error: 'session_closed', message: 'The session is closed' });
-        return;
-      }
-      session.receive(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-      res.writeHead(204, { 'Cache-Control': 'no-store' });
-      res.end();
+      deliver(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     });
   }
 
   private downlink(session: HttpSession, poll: boolean, params: URLSearchParams, req: IncomingMessage, res: ServerResponse): void {
-    // What the client has seen: `last` (polling, and our client's streams) or EventSource's own Last-Event-ID.
-    const last = Number(params.get('last') ?? req.headers['last-event-id'] ?? 0);
-    const acked = Number.isSafeInteger(last) && last >= 0 ? last : 0;
+    const acked = lastSeen(params, req);
     res.on('error', () => {});
     if (poll) {
       res.setHeader('Content-Type', 'text/plain; charset=utf-8');
@@ -234,6 +274,12 @@ export class HttpFallback {
     answer(res, 413, { error: 'too_large', message: `A request may carry at most ${this.maxBody} bytes` }, { Connection: 'close' });
     res.on('finish', () => req.destroy());
   }
+}
+
+/** What the client has seen: `last` (polling, and our client's streams) or EventSource's own Last-Event-ID. */
+function lastSeen(params: URLSearchParams, req: IncomingMessage): number {
+  const last = Number(params.get('last') ?? req.headers['last-event-id'] ?? 0);
+  return Number.isSafeInteger(last) && last >= 0 ? last : 0;
 }
 
 function answer(res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {

@@ -14,7 +14,7 @@ import { closeAll } from '../node/close-all.js';
 import { codedError } from '../protocol/switchboard-error.js';
 import { HubCloseCode, HubError, SUBPROTOCOL, checkEventName, errorMessage, type ParseOptions } from '../wire/index.js';
 import { TimedAdapter, rateLimitedChannel, slowConsumerChannel, type HubStats } from './diagnostics.js';
-import { InProcessAdapter, type Adapter, type HistoryResult, type PresenceMember } from './adapter.js';
+import { InProcessAdapter, type Adapter, type AdapterSink, type HistoryResult, type PresenceMember } from './adapter.js';
 import { attach, type Attachment } from './attach.js';
 import { HubConnection } from './connection.js';
 import type { HubContext, MemberList } from './context.js';
@@ -68,7 +68,10 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
     );
     this.adapter = options.adapter ?? new InProcessAdapter(options.history);
     this.timedAdapter = new TimedAdapter(this.adapter);
-    this.ready = Promise.resolve(this.adapter.attach(this.fanout.sink));
+    // Fallback requests other nodes forward for this node's sessions (docs/transports.md, "No sticky sessions").
+    const sink: AdapterSink =
+      options.fallback === false ? this.fanout.sink : { ...this.fanout.sink, forwarded: (request) => this.fallback!.serveForwarded(request) };
+    this.ready = Promise.resolve(this.adapter.attach(sink));
     this.ready.catch((e: unknown) => this.reportError(e));
     this.context = this.contextFor(parseOptionsOf(this.options));
     this.publishEndpoint =
@@ -79,6 +82,7 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
         : new HttpFallback(this.options.path ?? '/hub', options.fallback ?? {}, this.options.maxMessageSize, (session, req) =>
             // The virtual connection has what the hub uses of a WebSocket (http-session.ts).
             this.handleConnection(session as unknown as WebSocket, req),
+          this.adapter,
           );
     this.attachment = attach(
       this.options,

@@ -19,6 +19,8 @@ export {
   InProcessAdapter,
   type Adapter,
   type AdapterSink,
+  type ForwardedAnswer,
+  type ForwardedRequest,
   type HistoryLimits,
   type HistoryResult,
   type PresenceMember,
