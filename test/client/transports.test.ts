@@ -76,6 +76,29 @@ describe('client transports', { timeout: 90_000 }, () => {
     await burst(t, fallback, 1000);
   });
 
+  test('an uplink POST answered 503 (a busy node) is sent again after Retry-After: the session stays, nothing lost or doubled', async () => {
+    const t = await hubWithFallback();
+    const proxy = await proxyTo(t, { upgrade: 'refuse' });
+    const fallback = client(`${proxy.url.replace('http', 'ws')}/hub`, { upgrade: false, rememberTransport: false });
+    const ws = client(t.url, { transports: ['websocket'] });
+    await Promise.all([fallback.ready(), ws.ready()]);
+    assert.equal(fallback.transport, 'sse');
+    await Promise.all([fallback.join('busy'), ws.join('busy')]);
+    const got: number[] = [];
+    ws.on('n', (n: number) => got.push(n));
+    let disconnects = 0;
+    fallback.on('disconnect', () => disconnects++);
+    const idBefore = fallback.id;
+    proxy.busySends = 2;
+    for (let i = 0; i < 5; i++) void fallback.publish('busy', 'n', i);
+    await until(() => got.length >= 5, 20_000, `${got.length}/5 arrived`);
+    await new Promise((r) => setTimeout(r, 200)); // a duplicate would come now
+    assert.deepEqual(got, [0, 1, 2, 3, 4]);
+    assert.equal(proxy.refusedSends, 2);
+    assert.equal(disconnects, 0);
+    assert.equal(fallback.id, idBefore);
+  });
+
   test('a proxy that also buffers streamed responses: SSE never delivers, the client moves to polling', async () => {
     const t = await hubWithFallback();
     const proxy = await proxyTo(t, { upgrade: 'refuse', buffer: true });

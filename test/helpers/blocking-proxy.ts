@@ -12,13 +12,24 @@ export interface BlockingProxy {
   upgrades: number;
   /** What later upgrade requests meet: 'pass' lets them through to the target (the network got better). */
   upgrade: 'refuse' | 'hang' | 'pass';
+  /** Uplink POSTs (`/send`) still to be answered 503 with `Retry-After: 1` without reaching the target (a busy node). */
+  busySends: number;
+  /** Uplink POSTs answered 503 so far. */
+  refusedSends: number;
   close(): Promise<void>;
 }
 
-export async function startBlockingProxy(target: string, options: { upgrade: 'refuse' | 'hang' | 'pass'; buffer?: boolean }): Promise<BlockingProxy> {
+export async function startBlockingProxy(target: string, options: { upgrade: 'refuse' | 'hang' | 'pass'; buffer?: boolean; busySends?: number }): Promise<BlockingProxy> {
   const to = new URL(target);
   const hung = new Set<Duplex>();
   const server = http.createServer((req, res) => {
+    if (proxy.busySends > 0 && req.method === 'POST' && /\/send\?/.test(req.url ?? '')) {
+      proxy.busySends--;
+      proxy.refusedSends++;
+      req.resume();
+      res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1' }).end('{"error":"forward_busy"}');
+      return;
+    }
     const upstream = http.request({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: req.headers.host } }, (answer) => {
       if (!options.buffer) {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
@@ -44,6 +55,8 @@ export async function startBlockingProxy(target: string, options: { upgrade: 're
     url: '',
     upgrades: 0,
     upgrade: options.upgrade,
+    busySends: options.busySends ?? 0,
+    refusedSends: 0,
     close: async () => {
       for (const s of hung) s.destroy();
       server.closeAllConnections();

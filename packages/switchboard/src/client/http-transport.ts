@@ -11,6 +11,7 @@ export type HttpTransportKind = 'sse' | 'polling';
 type FetchLike = (input: string, init?: { method?: string; body?: string; signal?: AbortSignal; headers?: Record<string, string>; keepalive?: boolean }) => Promise<{
   ok: boolean;
   status: number;
+  headers: { get(name: string): string | null };
   json(): Promise<any>;
   text(): Promise<string>;
   body: { getReader(): { read(): Promise<{ value?: Uint8Array; done: boolean }>; cancel(): Promise<void> } } | null;
@@ -18,6 +19,13 @@ type FetchLike = (input: string, init?: { method?: string; body?: string; signal
 
 /** Bytes of messages sent in one POST, at most (a larger single message goes alone). */
 const MAX_BATCH = 64 * 1024;
+/**
+ * A POST answered 503 (the hub's `forward_busy`, `unavailable`: nothing was applied) is sent again
+ * after the answer's Retry-After, at most this many times in a row; past it the session counts as lost.
+ */
+const MAX_BUSY_RETRIES = 5;
+/** The longest Retry-After honoured, seconds (a longer one is cut to it). */
+const MAX_RETRY_AFTER_S = 10;
 
 type Handler<E> = { handle(event: E): void }['handle'] | null;
 
@@ -36,6 +44,9 @@ export class HttpTransport implements WebSocketLike {
   private pending: string[] = [];
   private posting = false;
   private openTimer: ReturnType<typeof setTimeout> | null = null;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  /** 503 answers in a row to the uplink. */
+  private busyRetries = 0;
   /** Called once nothing is left to POST (see whenIdle). */
   private idleWaiters: Array<() => void> = [];
 
@@ -170,12 +181,25 @@ export class HttpTransport implements WebSocketLike {
     let size = 0;
     let n = 0;
     while (n < this.pending.length && (n === 0 || size + this.pending[n]!.length < MAX_BATCH)) size += this.pending[n++]!.length + 1;
-    const body = this.pending.slice(0, n).join('\n');
+    const batch = this.pending.slice(0, n);
+    const body = batch.join('\n');
     this.pending = this.pending.slice(n);
     this.fetchFn(`${this.base}/send?session=${this.session}`, { method: 'POST', body, signal: this.abort.signal, headers: { 'Content-Type': 'text/plain' } }).then(
       (res) => {
-        if (res.ok) this.postPending();
-        // 410: closed, and the downlink carries why; anything else: the session is lost.
+        if (res.ok) {
+          this.busyRetries = 0;
+          this.postPending();
+        } else if (res.status === 503 && this.busyRetries < MAX_BUSY_RETRIES && this.readyState === 1) {
+          // Refused before it reached the session: the same batch, first again, after the server's wait.
+          this.busyRetries++;
+          this.pending = batch.concat(this.pending);
+          this.retryTimer = setTimeout(() => {
+            this.retryTimer = null;
+            this.postPending();
+          }, retryAfterMs(res.headers.get('retry-after')));
+        }
+        // 410: closed, and the downlink carries why; anything else (504 included: it may have been
+        // applied, so sending it again could double it): the session is lost.
         else if (res.status !== 410) this.fail(1006, `send: HTTP ${res.status}`);
       },
       (error: unknown) => this.fail(1006, String((error as Error)?.message ?? error)),
@@ -192,6 +216,8 @@ export class HttpTransport implements WebSocketLike {
   private stop(): void {
     if (this.openTimer !== null) clearTimeout(this.openTimer);
     this.openTimer = null;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     this.pending = [];
     this.abort.abort();
     this.posting = false;
@@ -204,4 +230,10 @@ export class HttpTransport implements WebSocketLike {
     this.idleWaiters = [];
     for (const done of waiters) done();
   }
+}
+
+/** Retry-After in seconds (RFC 9110 section 10.2.3; the hub sends no date form) as ms: 1 s when absent, at most MAX_RETRY_AFTER_S. */
+function retryAfterMs(header: string | null): number {
+  const seconds = header === null ? NaN : Number(header);
+  return Math.min(Number.isFinite(seconds) && seconds >= 0 ? seconds : 1, MAX_RETRY_AFTER_S) * 1000;
 }
