@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { codedError } from '../protocol/switchboard-error.js';
 import { HttpSession } from './http-session.js';
+import { readBoundedBody } from './read-body.js';
 
 export interface HttpFallbackOptions {
   /** The Server-Sent Events downlink (default true). */
@@ -184,31 +185,12 @@ export class HttpFallback {
   }
 
   private uplink(session: HttpSession, req: IncomingMessage, res: ServerResponse): void {
-    const declared = Number(req.headers['content-length']);
-    if (declared > this.maxBody) {
-      this.tooLarge(req, res);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (chunk: Buffer) => {
-      if (over) return;
-      size += chunk.length;
-      if (size > this.maxBody) {
-        over = true;
-        chunks.length = 0;
-        this.tooLarge(req, res);
-      } else chunks.push(chunk);
-    });
-    req.on('error', () => {});
-    req.on('end', () => {
-      if (over) return;
+    readBoundedBody(req, res, this.maxBody, `A request may carry at most ${this.maxBody} bytes`, (body) => {
       if (session.readyState !== 1) {
         answer(res, 410, { error: 'session_closed', message: 'The session is closed' });
         return;
       }
-      session.receive(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      session.receive(body);
       res.writeHead(204, { 'Cache-Control': 'no-store' });
       res.end();
     });
@@ -228,11 +210,6 @@ export class HttpFallback {
       res.socket?.setNoDelay(true);
     }
     session.attach(res, poll, acked, this.options.pollTimeout);
-  }
-
-  private tooLarge(req: IncomingMessage, res: ServerResponse): void {
-    answer(res, 413, { error: 'too_large', message: `A request may carry at most ${this.maxBody} bytes` }, { Connection: 'close' });
-    res.on('finish', () => req.destroy());
   }
 }
 
