@@ -2,11 +2,11 @@
 // received messages are printed above the prompt, marked "<", what you send
 // is marked ">", binary data is shown as hex, and slash commands send pings
 // and close the connection.
-import { createInterface, type Interface } from 'node:readline';
+import type { Interface } from 'node:readline';
 import type { Style } from './color.js';
 import { controlData, formatRtt, type ControlExtra, type ControlKind, type Direction, type OpenInfo, type Printer } from './connect-output.js';
 import { describeClose, oneLine } from './format.js';
-import { clearPromptLine, formatReceived, formatStatus, printAbovePrompt, releaseInput } from './prompt-output.js';
+import { clearPromptLine, createPrompt, formatReceived, formatStatus, printAbovePrompt, releaseInput } from './prompt-output.js';
 import type { Driver, Session } from './session.js';
 
 export const INTERACTIVE_HELP = [
@@ -70,28 +70,20 @@ export class InteractiveUi implements Printer, Driver {
 
   start(session: Session): void {
     this.session = session;
-    const rl = createInterface({
-      input: this.input,
-      output: this.output,
-      terminal: this.output.isTTY === true,
-      historySize: 1000,
-      removeHistoryDuplicates: true,
-      prompt: this.style.green('> '),
-    });
+    const rl = createPrompt(this.style, this.input, this.output, this.output.isTTY === true);
     this.rl = rl;
     rl.on('line', (line: string) => {
       this.recolorSentLine(line);
       this.onLine(line);
       if (this.rl !== null) rl.prompt();
     });
-    // Ctrl+D on an empty line ends the input; Ctrl+C arrives as 'SIGINT' in raw mode.
+    // Ctrl+D on an empty line ends the input, and so does Ctrl+C (createPrompt).
     rl.on('close', () => {
       this.rl = null;
       if (this.stopped) return;
       if (this.output.isTTY) clearPromptLine(this.output);
       this.closeConnection(1000, '');
     });
-    rl.on('SIGINT', () => rl.close());
     rl.prompt();
   }
 

@@ -1,10 +1,17 @@
-// What the two readline prompts (`connect` on a terminal: interactive.ts,
-// `serve --interactive`: server-console.ts) print: lines above the prompt,
-// received messages and status lines, in the same shape for both.
-import { clearLine, cursorTo, type Interface } from 'node:readline';
+// The two readline prompts (`connect` on a terminal: interactive.ts,
+// `serve --interactive`: server-console.ts) and what they print: lines above
+// the prompt, received messages and status lines, in the same shape for both.
+import { clearLine, createInterface, cursorTo, type Interface } from 'node:readline';
 import type { Style } from './color.js';
 import { bytes, spacedHex } from './format.js';
 import { escapeControls } from './terminal-safe.js';
+
+/** The "> " prompt, with a history; Ctrl+C (which arrives as 'SIGINT' in raw mode) ends it as Ctrl+D does. */
+export function createPrompt(style: Style, input: NodeJS.ReadStream, output: NodeJS.WriteStream, terminal: boolean): Interface {
+  const rl = createInterface({ input, output, terminal, historySize: 1000, removeHistoryDuplicates: true, prompt: style.green('> ') });
+  rl.on('SIGINT', () => rl.close());
+  return rl;
+}
 
 /** Prints a line above the prompt and redraws the prompt with what was being typed (plain lines when there is no prompt or no terminal). */
 export function printAbovePrompt(output: NodeJS.WriteStream, rl: Interface | null, line: string): void {

@@ -4,12 +4,12 @@
 // connection's id. Unlike wscat, which takes one client and drops the rest,
 // every client is kept: each gets an id (#1, #2, ...) to address it by.
 import { performance } from 'node:perf_hooks';
-import { createInterface, type Interface } from 'node:readline';
+import type { Interface } from 'node:readline';
 import type { WebSocket } from 'switchboard';
 import type { Style } from './color.js';
 import { formatRtt } from './connect-output.js';
 import { describeClose, oneLine } from './format.js';
-import { clearPromptLine, formatReceived, formatStatus, printAbovePrompt, releaseInput } from './prompt-output.js';
+import { clearPromptLine, createPrompt, formatReceived, formatStatus, printAbovePrompt, releaseInput } from './prompt-output.js';
 
 export const SERVER_CONSOLE_HELP = [
   'type a line and press Enter to send it to every connected client',
@@ -48,14 +48,7 @@ export class ServerConsole {
   ) {}
 
   start(): void {
-    const rl = createInterface({
-      input: this.input,
-      output: this.output,
-      terminal: this.output.isTTY === true && this.input.isTTY === true,
-      historySize: 1000,
-      removeHistoryDuplicates: true,
-      prompt: this.style.green('> '),
-    });
+    const rl = createPrompt(this.style, this.input, this.output, this.output.isTTY === true && this.input.isTTY === true);
     this.rl = rl;
     rl.on('line', (line: string) => {
       this.onLine(line);
@@ -67,7 +60,6 @@ export class ServerConsole {
       this.stopped = true;
       this.onEnd();
     });
-    rl.on('SIGINT', () => rl.close());
     this.status('waiting for clients; what you type goes to every connected client (/help lists the commands)');
     rl.prompt();
   }

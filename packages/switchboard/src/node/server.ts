@@ -137,10 +137,7 @@ export class WebSocketServer extends EventEmitter {
     let deflate: Negotiated | null = null;
     try {
       upgrade = validateUpgradeRequest(req);
-      if (!this.shouldHandle(req)) {
-        throw new HandshakeError('WS_ERR_INVALID_PATH', 400, `No WebSocket endpoint at ${req.url ?? '/'}`);
-      }
-      deflate = negotiateDeflate(this.options.perMessageDeflate, upgrade.extensions);
+      deflate = this.checkPathAndDeflate(req, upgrade.extensions);
     } catch (error) {
       if (!(error instanceof HandshakeError)) throw error;
       this.refuse(error, socket, req);
@@ -178,10 +175,7 @@ export class WebSocketServer extends EventEmitter {
     let deflate: Negotiated | null = null;
     try {
       handshake = validateExtendedConnect(headers);
-      if (!this.shouldHandle(request)) {
-        throw new HandshakeError('WS_ERR_INVALID_PATH', 400, `No WebSocket endpoint at ${req.url ?? '/'}`);
-      }
-      deflate = negotiateDeflate(this.options.perMessageDeflate, handshake.extensions);
+      deflate = this.checkPathAndDeflate(request, handshake.extensions);
     } catch (error) {
       if (!(error instanceof HandshakeError)) throw error;
       this.countHandshake(request, false, error.status, error.code);
@@ -192,6 +186,12 @@ export class WebSocketServer extends EventEmitter {
     const verifyClient = this.options.verifyClient;
     if (verifyClient) verifyThen(verifyClient, request, stream, refuseStream, (status) => this.countHandshake(request, false, status, 'WS_ERR_CLIENT_REFUSED'), complete);
     else complete();
+  }
+
+  /** What follows a valid request, over HTTP/1.1 and HTTP/2 alike: its path must be ours, then the deflate offer is taken (or a HandshakeError thrown). */
+  private checkPathAndDeflate(req: IncomingMessage, extensions: string | undefined): Negotiated | null {
+    if (!this.shouldHandle(req)) throw new HandshakeError('WS_ERR_INVALID_PATH', 400, `No WebSocket endpoint at ${req.url ?? '/'}`);
+    return negotiateDeflate(this.options.perMessageDeflate, extensions);
   }
 
   private refuse(error: HandshakeError, socket: Duplex, req: IncomingMessage): void {
