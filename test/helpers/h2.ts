@@ -1,6 +1,7 @@
 // RFC 8441 by hand: Node's http2 client opening an extended CONNECT stream,
 // and reading the server's unmasked frames off it.
 import { Buffer } from 'node:buffer';
+import type { EventEmitter } from 'node:events';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { onceEvent, withTimeout } from './async.js';
@@ -18,6 +19,26 @@ export async function h2Session(port: number, settings: http2.Settings = {}): Pr
   await onceEvent(session, 'remoteSettings', 5000);
   session.setLocalWindowSize(32 * 1024 * 1024);
   return session;
+}
+
+/** A session (h2Session) destroyed when the test ends. */
+export async function testSession(t: { after(fn: () => void): void }, port: number, settings: http2.Settings = {}): Promise<http2.ClientHttp2Session> {
+  const session = await h2Session(port, settings);
+  t.after(() => session.destroy());
+  return session;
+}
+
+/** Opens an extended CONNECT that the server accepts; resolves once `server` (a WebSocketServer) has emitted the connection, with the server's side of it. */
+export async function acceptedStream<W>(
+  server: EventEmitter,
+  session: http2.ClientHttp2Session,
+  path = '/',
+  headers: Record<string, string> = {},
+): Promise<Awaited<ReturnType<typeof extendedConnect>> & { serverSide: W }> {
+  const connection = onceEvent<[W]>(server, 'connection');
+  const opened = await extendedConnect(session, path, headers);
+  const [serverSide] = await connection;
+  return { ...opened, serverSide };
 }
 
 /** Opens an extended CONNECT for a WebSocket; resolves with the stream and the response headers. */

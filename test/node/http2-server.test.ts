@@ -9,7 +9,7 @@ import zlib from 'node:zlib';
 import { WebSocket, WebSocketServer, type WebSocketServerOptions } from '../../packages/switchboard/src/index.js';
 import { encodeClosePayload, encodeFrame, Opcode } from '../../packages/switchboard/src/protocol/index.js';
 import { onceEvent, withTimeout } from '../helpers/async.js';
-import { extendedConnect, h2Session, portOf } from '../helpers/h2.js';
+import { acceptedStream, extendedConnect, portOf, testSession } from '../helpers/h2.js';
 import { HOST } from '../helpers/net.js';
 import { selfSignedCert } from '../helpers/tls.js';
 
@@ -59,21 +59,18 @@ async function h2Server(t: TestContext, options: Partial<WebSocketServerOptions>
 describe('WebSocketServer over HTTP/2 (RFC 8441)', () => {
   it('advertises SETTINGS_ENABLE_CONNECT_PROTOCOL on a server created without it, and not with http2: false', T, async (t) => {
     const { port } = await h2Server(t);
-    const session = await h2Session(port);
-    t.after(() => session.destroy());
+    const session = await testSession(t, port);
     assert.equal(session.remoteSettings.enableConnectProtocol, true);
 
     const off = await h2Server(t, { http2: false });
-    const plain = await h2Session(off.port);
-    t.after(() => plain.destroy());
+    const plain = await testSession(t, off.port);
     assert.notEqual(plain.remoteSettings.enableConnectProtocol, true);
   });
 
   it('answers an extended CONNECT with 200 and echoes text and binary over the stream; HTTP/1.1 pages still served', T, async (t) => {
     const { port, wss } = await h2Server(t);
     const connection = onceEvent<[WebSocket, http2.Http2ServerRequest]>(wss, 'connection');
-    const session = await h2Session(port);
-    t.after(() => session.destroy());
+    const session = await testSession(t, port);
     const { stream, response, frames } = await extendedConnect(session, '/chat?room=1');
     assert.equal(response[':status'], 200);
     assert.equal(response['sec-websocket-accept'], undefined);
@@ -109,8 +106,7 @@ describe('WebSocketServer over HTTP/2 (RFC 8441)', () => {
 
   it('echoes 5 MiB both ways over one stream', T, async (t) => {
     const { port } = await h2Server(t);
-    const session = await h2Session(port);
-    t.after(() => session.destroy());
+    const session = await testSession(t, port);
     const { stream, frames } = await extendedConnect(session, '/');
     const big = Buffer.alloc(5 * 1024 * 1024);
     for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
@@ -122,17 +118,14 @@ describe('WebSocketServer over HTTP/2 (RFC 8441)', () => {
 
   it('negotiates a subprotocol and permessage-deflate through ordinary headers, and inflates/deflates messages', T, async (t) => {
     const { port, wss } = await h2Server(t, { perMessageDeflate: { threshold: 0 }, handleProtocols: (p) => (p.has('chat') ? 'chat' : false) });
-    const connection = onceEvent<[WebSocket]>(wss, 'connection');
-    const session = await h2Session(port);
-    t.after(() => session.destroy());
-    const { stream, response, frames } = await extendedConnect(session, '/', {
+    const session = await testSession(t, port);
+    const { stream, response, frames, serverSide: ws } = await acceptedStream<WebSocket>(wss, session, '/', {
       'sec-websocket-protocol': 'superchat, chat',
       'sec-websocket-extensions': 'permessage-deflate; client_max_window_bits',
     });
     assert.equal(response[':status'], 200);
     assert.equal(response['sec-websocket-protocol'], 'chat');
     assert.match(String(response['sec-websocket-extensions']), /^permessage-deflate/);
-    const [ws] = await connection;
     assert.equal(ws.protocol, 'chat');
     const text = 'compressible '.repeat(2000);
     const deflated = zlib.deflateRawSync(Buffer.from(text), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
@@ -148,8 +141,7 @@ describe('WebSocketServer over HTTP/2 (RFC 8441)', () => {
       path: '/ws',
       verifyClient: (info, cb) => cb(info.req.headers['x-token'] === 'yes', 403, 'Forbidden token'),
     } as Partial<WebSocketServerOptions>);
-    const session = await h2Session(port);
-    t.after(() => session.destroy());
+    const session = await testSession(t, port);
     const refused = await extendedConnect(session, '/ws', { 'x-token': 'no' });
     assert.equal(refused.response[':status'], 403);
     let body = '';
@@ -169,13 +161,11 @@ describe('WebSocketServer over HTTP/2 (RFC 8441)', () => {
 
   it('closes cleanly both ways: close frames, then END_STREAM from each side', T, async (t) => {
     const { port, wss } = await h2Server(t);
-    const session = await h2Session(port);
-    t.after(() => session.destroy());
+    const session = await testSession(t, port);
 
     // The client closes (as Chromium does: its Close frame and END_STREAM together).
-    let connection = onceEvent<[WebSocket]>(wss, 'connection');
-    const first = await extendedConnect(session, '/');
-    const [serverSide] = await connection;
+    const first = await acceptedStream<WebSocket>(wss, session);
+    const { serverSide } = first;
     const serverClosed = onceEvent<[number, Buffer]>(serverSide, 'close', 10_000);
     first.stream.end(masked(Opcode.Close, encodeClosePayload(1000, 'bye')));
     const answer = await first.frames.next();
@@ -188,9 +178,8 @@ describe('WebSocketServer over HTTP/2 (RFC 8441)', () => {
     assert.equal(first.stream.rstCode, http2.constants.NGHTTP2_NO_ERROR);
 
     // The server closes: its Close frame, our answer, then its END_STREAM.
-    connection = onceEvent<[WebSocket]>(wss, 'connection');
-    const second = await extendedConnect(session, '/');
-    const [serverSide2] = await connection;
+    const second = await acceptedStream<WebSocket>(wss, session);
+    const serverSide2 = second.serverSide;
     const serverClosed2 = onceEvent<[number]>(serverSide2, 'close', 10_000);
     serverSide2.close(4000, 'done');
     const close = await second.frames.next();
@@ -206,18 +195,15 @@ describe('WebSocketServer over HTTP/2 (RFC 8441)', () => {
 
   it('maps resets: a client RST_STREAM closes the connection with 1006, terminate() resets with CANCEL, the session lives on', T, async (t) => {
     const { port, wss } = await h2Server(t);
-    const session = await h2Session(port);
-    t.after(() => session.destroy());
-    let connection = onceEvent<[WebSocket]>(wss, 'connection');
-    const first = await extendedConnect(session, '/');
-    const [serverSide] = await connection;
+    const session = await testSession(t, port);
+    const first = await acceptedStream<WebSocket>(wss, session);
+    const { serverSide } = first;
     const closed = onceEvent<[number]>(serverSide, 'close', 10_000);
     first.stream.close(http2.constants.NGHTTP2_CANCEL);
     assert.equal((await closed)[0], 1006);
 
-    connection = onceEvent<[WebSocket]>(wss, 'connection');
-    const second = await extendedConnect(session, '/');
-    const [serverSide2] = await connection;
+    const second = await acceptedStream<WebSocket>(wss, session);
+    const serverSide2 = second.serverSide;
     serverSide2.terminate();
     await withTimeout(onceEvent(second.stream, 'close'), 10_000, 'stream close');
     assert.equal(second.stream.rstCode, http2.constants.NGHTTP2_CANCEL);
@@ -229,8 +215,7 @@ describe('WebSocketServer over HTTP/2 (RFC 8441)', () => {
 
   it('applies maxPayload (1009) and shutdown() (1001) to HTTP/2 connections', T, async (t) => {
     const { port, wss } = await h2Server(t, { maxPayload: 1000 });
-    const session = await h2Session(port);
-    t.after(() => session.destroy());
+    const session = await testSession(t, port);
     const tooBig = await extendedConnect(session, '/');
     tooBig.stream.write(masked(Opcode.Binary, Buffer.alloc(2000)));
     const close = await tooBig.frames.next();
@@ -238,9 +223,7 @@ describe('WebSocketServer over HTTP/2 (RFC 8441)', () => {
     assert.equal(close.payload.readUInt16BE(0), 1009);
     tooBig.stream.end(masked(Opcode.Close, encodeClosePayload(1009)));
 
-    const connection = onceEvent<[WebSocket]>(wss, 'connection');
-    const open = await extendedConnect(session, '/');
-    await connection;
+    const open = await acceptedStream<WebSocket>(wss, session);
     const shutdown = wss.shutdown({ timeout: 5000 });
     const goingAway = await open.frames.next();
     assert.equal(goingAway.opcode, Opcode.Close);

@@ -10,6 +10,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { onWebSocketStreams } from 'switchboard';
+import type { ServerLog } from './server-log.js';
+import { announceListening, onPrimaryGone } from './workers.js';
 
 /**
  * HTTP/2 receive windows (RFC 9113 section 6.9): Node's default of 65,535
@@ -36,6 +38,8 @@ export interface FrontServer {
   server: Server | Http2SecureServer;
   /** Whether HTTP/2 is served. */
   http2: boolean;
+  /** Whether it speaks TLS (wss:). */
+  secure: boolean;
   /** Drops every connection (HTTP/1.1 sockets and HTTP/2 sessions alike): what `closeAllConnections()` does for node:http. */
   closeAllConnections(): void;
 }
@@ -45,7 +49,7 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
   if (tls === null || !options.http2) {
     const server = tls ? createHttpsServer({ ...tls, ...timeouts }, onRequest) : createHttpServer(timeouts, onRequest);
     server.on('upgrade', onUpgrade);
-    return { server, http2: false, closeAllConnections: () => server.closeAllConnections() };
+    return { server, http2: false, secure: tls !== null, closeAllConnections: () => server.closeAllConnections() };
   }
   const server = createSecureServer(
     { ...tls, allowHTTP1: true, settings: { enableConnectProtocol: true, initialWindowSize: HTTP2_STREAM_WINDOW } },
@@ -70,8 +74,68 @@ export function createFrontServer(options: FrontServerOptions): FrontServer {
   return {
     server,
     http2: true,
+    secure: true,
     closeAllConnections: () => {
       for (const socket of sockets) socket.destroy();
     },
   };
+}
+
+export interface RunOptions {
+  port: number;
+  host: string;
+  log: ServerLog;
+  /** Called once listening, after the listening line. */
+  onListening?: () => void;
+  /** When listening fails (the error is printed): what the server holds is released before the command exits 1. */
+  onListenError?: () => Promise<unknown>;
+  /**
+   * Called once, on SIGINT or SIGTERM or when a --workers primary goes away: closes the WebSockets
+   * (and logs the shutdown); every remaining connection is then dropped and the command exits 0.
+   */
+  shutdown: (signal: NodeJS.Signals) => Promise<unknown>;
+}
+
+export interface RunningServer {
+  /** The command's exit code: 0 once shut down, 1 when listening failed. */
+  exitCode: Promise<number>;
+  /** Shuts down as a signal would (the interactive console's Ctrl+D); only the first call counts. */
+  stop(signal: NodeJS.Signals): void;
+}
+
+/** Listens, prints the listening line, and shuts down on SIGINT/SIGTERM: the life of `serve` and `serve --hub` alike. */
+export function runFrontServer(front: FrontServer, options: RunOptions): RunningServer {
+  const { server } = front;
+  let resolveExit!: (code: number) => void;
+  const exitCode = new Promise<number>((resolve) => (resolveExit = resolve));
+  server.on('listening', () => {
+    const address = server.address();
+    if (address === null || typeof address !== 'object') return;
+    announceListening(options.log, front.secure ? 'wss' : 'ws', address);
+    options.onListening?.();
+  });
+  server.on('error', (error: Error) => {
+    process.stderr.write(`switchboard: ${error.message}\n`);
+    server.close();
+    if (options.onListenError === undefined) resolveExit(1);
+    else void options.onListenError().finally(() => resolveExit(1));
+  });
+  let stopped = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopped) return;
+    stopped = true;
+    process.removeListener('SIGINT', stop);
+    process.removeListener('SIGTERM', stop);
+    // A second Ctrl+C now has Node's default effect: exit at once.
+    void options.shutdown(signal).then(() => {
+      front.closeAllConnections();
+      server.close();
+      resolveExit(0);
+    });
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  onPrimaryGone(() => stop('SIGTERM'));
+  server.listen(options.port, options.host);
+  return { exitCode, stop };
 }

@@ -9,7 +9,7 @@ import { refuseStream, refuseUpgrade, WebSocketServer, type WebSocket } from 'sw
 import { Hub, SUBPROTOCOL, type Adapter, type HubConnection, type HubOptions } from 'switchboard/hub';
 import { styleFor } from './color.js';
 import { authMiddleware, type HubAuth } from './hub-auth.js';
-import { createFrontServer } from './front-server.js';
+import { createFrontServer, runFrontServer } from './front-server.js';
 import { DEFAULT_HOST } from './listen-address.js';
 import { isRelayRequest, PlaygroundSite, relayLogger, upgradeRequired } from './playground.js';
 import { PlaygroundRelay } from './playground-relay.js';
@@ -17,7 +17,7 @@ import { ServerLog } from './server-log.js';
 import type { ServeOptions } from './serve.js';
 import type { MetricsEndpoint } from './metrics-endpoint.js';
 import { answerStats, statsSnapshot } from './playground-stats.js';
-import { announceListening, onPrimaryGone, workerSlot } from './workers.js';
+import { workerSlot } from './workers.js';
 
 /** What `serve --hub` adds to serve's options. */
 export interface HubServeOptions {
@@ -195,37 +195,16 @@ export async function serveHub(options: ServeOptions & HubServeOptions, tls: { c
         }, req);
     },
   });
-  const server = front.server;
-
-  return new Promise<number>((resolve) => {
-    server.on('listening', () => {
-      const address = server.address();
-      if (address === null || typeof address !== 'object') return;
-      announceListening(log, tls ? 'wss' : 'ws', address);
-    });
-    server.on('error', (error: Error) => {
-      process.stderr.write(`switchboard: ${error.message}\n`);
-      server.close();
-      void hub.close().finally(() => resolve(1));
-    });
-    let stopped = false;
-    const stop = (signal: NodeJS.Signals): void => {
-      if (stopped) return;
-      stopped = true;
-      process.removeListener('SIGINT', stop);
-      process.removeListener('SIGTERM', stop);
+  return runFrontServer(front, {
+    port: options.port,
+    host: options.host ?? DEFAULT_HOST,
+    log,
+    onListenError: () => hub.close(),
+    shutdown: (signal) => {
       log.shutdown(signal, hub.clients.size);
-      void Promise.all([hub.close(), relay?.shutdown(SHUTDOWN_TIMEOUT_MS)]).then(() => {
-        front.closeAllConnections();
-        server.close();
-        resolve(0);
-      });
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-    onPrimaryGone(() => stop('SIGTERM'));
-    server.listen(options.port, options.host ?? DEFAULT_HOST);
-  });
+      return Promise.all([hub.close(), relay?.shutdown(SHUTDOWN_TIMEOUT_MS)]);
+    },
+  }).exitCode;
 }
 
 function remoteOf(req: IncomingMessage): string {

@@ -2,12 +2,12 @@
 // received messages are printed above the prompt, marked "<", what you send
 // is marked ">", binary data is shown as hex, and slash commands send pings
 // and close the connection.
-import { clearLine, createInterface, cursorTo, type Interface } from 'node:readline';
+import type { Interface } from 'node:readline';
 import type { Style } from './color.js';
 import { controlData, formatRtt, type ControlExtra, type ControlKind, type Direction, type OpenInfo, type Printer } from './connect-output.js';
-import { bytes, describeClose, oneLine, spacedHex } from './format.js';
+import { describeClose, oneLine } from './format.js';
+import { clearPromptLine, createPrompt, formatReceived, formatStatus, printAbovePrompt, releaseInput } from './prompt-output.js';
 import type { Driver, Session } from './session.js';
-import { escapeControls } from './terminal-safe.js';
 
 export const INTERACTIVE_HELP = [
   'type a line and press Enter to send it as a message',
@@ -34,17 +34,8 @@ export class InteractiveUi implements Printer, Driver {
 
   // ---- output ---------------------------------------------------------------
 
-  /** Prints a line above the prompt and redraws the prompt with what was being typed. */
   private print(line: string): void {
-    const rl = this.rl;
-    if (rl === null || !this.output.isTTY) {
-      this.output.write(`${line}\n`);
-      return;
-    }
-    cursorTo(this.output, 0);
-    clearLine(this.output, 0);
-    this.output.write(`${line}\n`);
-    rl.prompt(true);
+    printAbovePrompt(this.output, this.rl, line);
   }
 
   open(info: OpenInfo): void {
@@ -57,8 +48,7 @@ export class InteractiveUi implements Printer, Driver {
       this.dataPrinter.message(data, isBinary);
       return;
     }
-    const body = isBinary ? `${this.style.dim(`[binary, ${bytes(data.length)}]`)} ${spacedHex(data)}` : escapeControls(data.toString('utf8'));
-    this.print(`${this.style.cyan('<')} ${body}`);
+    this.print(formatReceived(this.style, '<', data, isBinary));
   }
 
   control(kind: ControlKind, direction: Direction, data: Buffer, extra: ControlExtra = {}): void {
@@ -69,9 +59,7 @@ export class InteractiveUi implements Printer, Driver {
   }
 
   status(text: string, kind: 'info' | 'error' = 'info'): void {
-    // Status lines may quote the server (a redirected URL, a close reason).
-    text = escapeControls(text);
-    this.print(kind === 'error' ? this.style.red(`! ${text}`) : this.style.dim(`* ${text}`));
+    this.print(formatStatus(this.style, text, kind));
   }
 
   closed(code: number, reason: Buffer): void {
@@ -82,31 +70,20 @@ export class InteractiveUi implements Printer, Driver {
 
   start(session: Session): void {
     this.session = session;
-    const rl = createInterface({
-      input: this.input,
-      output: this.output,
-      terminal: this.output.isTTY === true,
-      historySize: 1000,
-      removeHistoryDuplicates: true,
-      prompt: this.style.green('> '),
-    });
+    const rl = createPrompt(this.style, this.input, this.output, this.output.isTTY === true);
     this.rl = rl;
     rl.on('line', (line: string) => {
       this.recolorSentLine(line);
       this.onLine(line);
       if (this.rl !== null) rl.prompt();
     });
-    // Ctrl+D on an empty line ends the input; Ctrl+C arrives as 'SIGINT' in raw mode.
+    // Ctrl+D on an empty line ends the input, and so does Ctrl+C (createPrompt).
     rl.on('close', () => {
       this.rl = null;
       if (this.stopped) return;
-      if (this.output.isTTY) {
-        cursorTo(this.output, 0);
-        clearLine(this.output, 0);
-      }
+      if (this.output.isTTY) clearPromptLine(this.output);
       this.closeConnection(1000, '');
     });
-    rl.on('SIGINT', () => rl.close());
     rl.prompt();
   }
 
@@ -115,13 +92,10 @@ export class InteractiveUi implements Printer, Driver {
     const rl = this.rl;
     this.rl = null;
     if (rl !== null) {
-      cursorTo(this.output, 0);
-      clearLine(this.output, 0);
+      clearPromptLine(this.output);
       rl.close();
     }
-    this.input.pause();
-    if (this.input.isTTY) this.input.setRawMode?.(false);
-    this.input.destroy();
+    releaseInput(this.input);
   }
 
   /** With colour, repaints the line just entered ("> text") in the outgoing colour. */

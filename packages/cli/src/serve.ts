@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { refuseStream, refuseUpgrade, WebSocketServer, type VerifyClientCallback, type VerifyClientInfo, type WebSocket, type WebSocketServerOptions } from 'switchboard';
 import { styleFor } from './color.js';
-import { createFrontServer } from './front-server.js';
+import { createFrontServer, runFrontServer } from './front-server.js';
 import { DEFAULT_HOST } from './listen-address.js';
 import { MODES, type Mode } from './modes.js';
 import { UsageError } from './options.js';
@@ -18,7 +18,7 @@ import { ProgramBridge, splitCommand } from './exec-bridge.js';
 import { ServerConsole } from './server-console.js';
 import { bridgeToTcpServer, parseHostPort } from './tcp-bridge.js';
 import { serveHub, type HubServeOptions } from './hub-server.js';
-import { announceListening, onPrimaryGone, workerSlot } from './workers.js';
+import { workerSlot } from './workers.js';
 import { openMetrics, type MetricsEndpoint } from './metrics-endpoint.js';
 import { answerStats, statsSnapshot } from './playground-stats.js';
 
@@ -170,8 +170,6 @@ function serveModes(options: ServeOptions, tls: { cert: Buffer; key: Buffer } | 
       } else wss.handleStream(stream, headers, (ws) => wss.emit('connection', ws, req), req);
     },
   });
-  const server = front.server;
-
   const handle = MODES[options.mode];
   let nextId = 0;
   let serverConsole: ServerConsole | null = null;
@@ -220,45 +218,26 @@ function serveModes(options: ServeOptions, tls: { cert: Buffer; key: Buffer } | 
     });
   });
 
-  return new Promise<number>((resolve) => {
-    server.on('listening', () => {
-      const address = server.address();
-      if (address === null || typeof address !== 'object') return;
-      announceListening(log, tls ? 'wss' : 'ws', address);
-      if (options.interactive) {
-        serverConsole = new ServerConsole(styleFor(process.stdout.isTTY ? process.stdout : process.stderr), () => stop('SIGINT'));
-        // After the (batched) listening line, so that it is the first line printed.
-        setImmediate(() => serverConsole?.start());
-      }
-    });
-    server.on('error', (error: Error) => {
-      process.stderr.write(`switchboard: ${error.message}\n`);
-      server.close();
-      resolve(1);
-    });
-    let stopped = false;
-    const stop = (signal: NodeJS.Signals): void => {
-      if (stopped) return;
-      stopped = true;
-      process.removeListener('SIGINT', stop);
-      process.removeListener('SIGTERM', stop);
-      // A second Ctrl+C now has Node's default effect: exit at once.
+  const running = runFrontServer(front, {
+    port: options.port,
+    host: options.host ?? DEFAULT_HOST,
+    log,
+    onListening: () => {
+      if (!options.interactive) return;
+      serverConsole = new ServerConsole(styleFor(process.stdout.isTTY ? process.stdout : process.stderr), () => running.stop('SIGINT'));
+      // After the (batched) listening line, so that it is the first line printed.
+      setImmediate(() => serverConsole?.start());
+    },
+    shutdown: (signal) => {
       log.shutdown(signal, wss.clients.size);
       serverConsole?.stop();
-      void Promise.all([
+      return Promise.all([
         wss.shutdown({ code: 1001, reason: 'server shutting down', timeout: SHUTDOWN_TIMEOUT_MS }),
         relay?.shutdown(SHUTDOWN_TIMEOUT_MS),
-      ]).then(() => {
-        front.closeAllConnections();
-        server.close();
-        resolve(0);
-      });
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-    onPrimaryGone(() => stop('SIGTERM'));
-    server.listen(options.port, options.host ?? DEFAULT_HOST);
+      ]);
+    },
   });
+  return running.exitCode;
 }
 
 function readTlsFiles(options: ServeOptions): { cert: Buffer; key: Buffer } | null {

@@ -4,12 +4,12 @@
 // connection's id. Unlike wscat, which takes one client and drops the rest,
 // every client is kept: each gets an id (#1, #2, ...) to address it by.
 import { performance } from 'node:perf_hooks';
-import { clearLine, createInterface, cursorTo, type Interface } from 'node:readline';
+import type { Interface } from 'node:readline';
 import type { WebSocket } from 'switchboard';
 import type { Style } from './color.js';
 import { formatRtt } from './connect-output.js';
-import { bytes, describeClose, oneLine, spacedHex } from './format.js';
-import { escapeControls } from './terminal-safe.js';
+import { describeClose, oneLine } from './format.js';
+import { clearPromptLine, createPrompt, formatReceived, formatStatus, printAbovePrompt, releaseInput } from './prompt-output.js';
 
 export const SERVER_CONSOLE_HELP = [
   'type a line and press Enter to send it to every connected client',
@@ -48,14 +48,7 @@ export class ServerConsole {
   ) {}
 
   start(): void {
-    const rl = createInterface({
-      input: this.input,
-      output: this.output,
-      terminal: this.output.isTTY === true && this.input.isTTY === true,
-      historySize: 1000,
-      removeHistoryDuplicates: true,
-      prompt: this.style.green('> '),
-    });
+    const rl = createPrompt(this.style, this.input, this.output, this.output.isTTY === true && this.input.isTTY === true);
     this.rl = rl;
     rl.on('line', (line: string) => {
       this.onLine(line);
@@ -67,7 +60,6 @@ export class ServerConsole {
       this.stopped = true;
       this.onEnd();
     });
-    rl.on('SIGINT', () => rl.close());
     this.status('waiting for clients; what you type goes to every connected client (/help lists the commands)');
     rl.prompt();
   }
@@ -78,15 +70,10 @@ export class ServerConsole {
     const rl = this.rl;
     this.rl = null;
     if (rl !== null) {
-      if (this.output.isTTY) {
-        cursorTo(this.output, 0);
-        clearLine(this.output, 0);
-      }
+      if (this.output.isTTY) clearPromptLine(this.output);
       rl.close();
     }
-    this.input.pause();
-    if (this.input.isTTY) this.input.setRawMode?.(false);
-    this.input.destroy();
+    releaseInput(this.input);
   }
 
   /** A new connection: it gets the id `id` until it closes. */
@@ -115,26 +102,15 @@ export class ServerConsole {
       this.data.write(isBinary ? `${data.toString('hex')}\n` : `${data.toString('utf8')}\n`);
       return;
     }
-    const body = isBinary ? `${this.style.dim(`[binary, ${bytes(data.length)}]`)} ${spacedHex(data)}` : escapeControls(data.toString('utf8'));
-    this.print(`${this.style.cyan(`< #${id}`)} ${body}`);
+    this.print(formatReceived(this.style, `< #${id}`, data, isBinary));
   }
 
-  /** Prints a line above the prompt and redraws the prompt with what was being typed. */
   private print(line: string): void {
-    const rl = this.rl;
-    if (rl === null || !this.output.isTTY) {
-      this.output.write(`${line}\n`);
-      return;
-    }
-    cursorTo(this.output, 0);
-    clearLine(this.output, 0);
-    this.output.write(`${line}\n`);
-    rl.prompt(true);
+    printAbovePrompt(this.output, this.rl, line);
   }
 
   private status(text: string, kind: 'info' | 'error' = 'info'): void {
-    text = escapeControls(text);
-    this.print(kind === 'error' ? this.style.red(`! ${text}`) : this.style.dim(`* ${text}`));
+    this.print(formatStatus(this.style, text, kind));
   }
 
   private onLine(line: string): void {

@@ -18,6 +18,7 @@ import { codedError } from '../protocol/switchboard-error.js';
 import { HttpSession } from './http-session.js';
 import type { Adapter, ForwardedAnswer, ForwardedRequest } from './adapter.js';
 import { Forwarder, NODE_NAME, SESSION_ID, serveForwarded } from './fallback-forwarding.js';
+import { readBoundedBody } from './read-body.js';
 
 export interface HttpFallbackOptions {
   /** The Server-Sent Events downlink (default true). */
@@ -232,28 +233,7 @@ export class HttpFallback {
 
   /** Reads the uplink's body (bounded by maxBody: 413 past it) and hands it to `deliver`. */
   private uplink(req: IncomingMessage, res: ServerResponse, deliver: (body: Buffer) => void): void {
-    const declared = Number(req.headers['content-length']);
-    if (declared > this.maxBody) {
-      this.tooLarge(req, res);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (chunk: Buffer) => {
-      if (over) return;
-      size += chunk.length;
-      if (size > this.maxBody) {
-        over = true;
-        chunks.length = 0;
-        this.tooLarge(req, res);
-      } else chunks.push(chunk);
-    });
-    req.on('error', () => {});
-    req.on('end', () => {
-      if (over) return;
-      deliver(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    });
+    readBoundedBody(req, res, this.maxBody, `A request may carry at most ${this.maxBody} bytes`, deliver);
   }
 
   private downlink(session: HttpSession, poll: boolean, params: URLSearchParams, req: IncomingMessage, res: ServerResponse): void {
@@ -268,11 +248,6 @@ export class HttpFallback {
       res.socket?.setNoDelay(true);
     }
     session.attach(res, poll, acked, this.options.pollTimeout);
-  }
-
-  private tooLarge(req: IncomingMessage, res: ServerResponse): void {
-    answer(res, 413, { error: 'too_large', message: `A request may carry at most ${this.maxBody} bytes` }, { Connection: 'close' });
-    res.on('finish', () => req.destroy());
   }
 }
 

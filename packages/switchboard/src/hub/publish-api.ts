@@ -6,6 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { codedError } from '../protocol/switchboard-error.js';
 import { isName } from '../wire/index.js';
+import { answerJson as answer, readBoundedBody } from './read-body.js';
 
 export interface PublishApiOptions {
   /**
@@ -80,12 +81,7 @@ export class PublishEndpoint {
       answer(res, 415, { error: 'unsupported_media_type', message: 'The body must be application/json' });
       return true;
     }
-    const declared = Number(req.headers['content-length']);
-    if (declared > this.maxBodySize) {
-      this.tooLarge(req, res);
-      return true;
-    }
-    this.readBody(req, res);
+    readBoundedBody(req, res, this.maxBodySize, `The body may be at most ${this.maxBodySize} bytes`, (body) => this.received(body, res));
     return true;
   }
 
@@ -99,45 +95,21 @@ export class PublishEndpoint {
     return match;
   }
 
-  private readBody(req: IncomingMessage, res: ServerResponse): void {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (chunk: Buffer) => {
-      if (over) return;
-      size += chunk.length;
-      if (size > this.maxBodySize) {
-        over = true;
-        chunks.length = 0;
-        this.tooLarge(req, res);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('error', () => {}); // an aborted request: nothing to answer
-    req.on('end', () => {
-      if (over) return;
-      const request = parseRequest(Buffer.concat(chunks, size).toString('utf8'));
-      if (typeof request === 'string') {
-        answer(res, 400, { error: 'bad_request', message: request });
-        return;
-      }
-      this.publish(request).then(
-        (id) => answer(res, 200, id === undefined ? {} : { id }),
-        (error: unknown) => {
-          const e = error as { code?: unknown; message?: unknown };
-          // Data JSON.stringify refuses is the caller's fault; anything else is the adapter's (a store that is down).
-          if (e?.code === 'WS_ERR_INVALID_ARGUMENT') answer(res, 400, { error: 'bad_request', message: String(e.message) });
-          else answer(res, 503, { error: 'publish_failed', message: typeof e?.message === 'string' ? e.message : String(error) });
-        },
-      );
-    });
-  }
-
-  /** 413, and the connection closes: the rest of the body is not read. */
-  private tooLarge(req: IncomingMessage, res: ServerResponse): void {
-    answer(res, 413, { error: 'too_large', message: `The body may be at most ${this.maxBodySize} bytes` }, { Connection: 'close' });
-    res.on('finish', () => req.destroy());
+  private received(body: Buffer, res: ServerResponse): void {
+    const request = parseRequest(body.toString('utf8'));
+    if (typeof request === 'string') {
+      answer(res, 400, { error: 'bad_request', message: request });
+      return;
+    }
+    this.publish(request).then(
+      (id) => answer(res, 200, id === undefined ? {} : { id }),
+      (error: unknown) => {
+        const e = error as { code?: unknown; message?: unknown };
+        // Data JSON.stringify refuses is the caller's fault; anything else is the adapter's (a store that is down).
+        if (e?.code === 'WS_ERR_INVALID_ARGUMENT') answer(res, 400, { error: 'bad_request', message: String(e.message) });
+        else answer(res, 503, { error: 'publish_failed', message: typeof e?.message === 'string' ? e.message : String(error) });
+      },
+    );
   }
 }
 
@@ -157,11 +129,4 @@ export function parseRequest(text: string): PublishRequest | string {
   if (o.room !== undefined) return isName(o.room) ? { room: o.room, event: o.event, data } : '"room" must be a string of 1-256 characters';
   if (o.user !== undefined) return isName(o.user) ? { user: o.user, event: o.event, data } : '"user" must be a string of 1-256 characters';
   return 'Give "room" (publish to a room) or "user" (send to every connection of a user)';
-}
-
-function answer(res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
-  if (res.headersSent) return;
-  const text = JSON.stringify(body);
-  res.writeHead(status, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
-  res.end(text);
 }

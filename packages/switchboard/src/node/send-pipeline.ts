@@ -60,7 +60,7 @@ export function reportSendAfterClose(readyState: number, cb: SendCallback | unde
   }
 }
 
-/** What the pipeline needs from its connection (node/websocket.ts). */
+/** What the pipeline needs from its connection (node/websocket-connection.ts). */
 export interface SendPipelineOwner {
   readonly readyState: number;
   /** Whether it is a server-side connection (for `switchboard:message:sent`). */

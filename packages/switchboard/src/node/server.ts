@@ -1,3 +1,7 @@
+// WebSocketServer: ws's server (options, events, handleUpgrade) plus RFC 8441
+// streams on HTTP/2 servers, a heartbeat, stats() and a graceful shutdown.
+// Its options are in server-options.ts; verifyClient and the deflate
+// negotiation in server-handshake.ts.
 import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
@@ -5,129 +9,23 @@ import type { Server as HttpsServer } from 'node:https';
 import { Http2ServerRequest, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
-import {
-  CloseCode,
-  DEFAULT_MAX_FRAGMENTS,
-  DEFAULT_MAX_PAYLOAD,
-  HandshakeError,
-  acceptResponse,
-  acceptResponseLines,
-  acceptDeflateOffer,
-  parseExtensions,
-  validateUpgradeRequest,
-  type DeflateParams,
-  type PerMessageDeflateOptions,
-} from '../protocol/index.js';
-import { PerMessageDeflate } from './deflate.js';
-import { createUpgradeServer } from './upgrade-server.js';
-import { destroySelf, refuseUpgrade } from './refuse.js';
-import { handshakeChannel, publishHandshake, startHandshake, type ServerStats } from './diagnostics.js';
-import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
-import { DEFAULT_DISCONNECT_BUFFERED_AMOUNT, DEFAULT_MAX_PENDING_AUTO_PONGS, WebSocket } from './websocket.js';
+import { CloseCode, DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_PAYLOAD, HandshakeError, acceptResponse, acceptResponseLines, validateUpgradeRequest } from '../protocol/index.js';
 import { codedError } from '../protocol/switchboard-error.js';
 import { closeAll } from './close-all.js';
-import { onWebSocketStreams, isHttp2Server, linesToHeaders, refuseStream, responseLines, validateExtendedConnect, type AnyHttp2Server } from './http2-server.js';
+import { PerMessageDeflate } from './deflate.js';
+import { handshakeChannel, publishHandshake, startHandshake, type ServerStats } from './diagnostics.js';
+import { ServerTotals } from './server-stats.js';
+import { Heartbeat } from './heartbeat.js';
+import { isHttp2Server, linesToHeaders, onWebSocketStreams, refuseStream, responseLines, validateExtendedConnect, type AnyHttp2Server } from './http2-server.js';
+import { destroySelf, refuseUpgrade } from './refuse.js';
+import { negotiateDeflate, verifyThen, type Negotiated } from './server-handshake.js';
+import type { ShutdownOptions, WebSocketServerOptions } from './server-options.js';
+import { createUpgradeServer } from './upgrade-server.js';
+import { DEFAULT_DISCONNECT_BUFFERED_AMOUNT, DEFAULT_MAX_PENDING_AUTO_PONGS, WebSocket } from './websocket.js';
 
-/** How a handshake is refused: with an HTTP/1.1 answer on the socket, or an HTTP/2 status on the stream. */
-type Refuse = (socket: Duplex, status: number, message: string, headers?: Record<string, string | number>) => void;
+export type { ShutdownOptions, VerifyClient, VerifyClientCallback, VerifyClientInfo, WebSocketServerOptions } from './server-options.js';
+
 const EMPTY = Buffer.alloc(0);
-
-export interface VerifyClientInfo {
-  origin: string | undefined;
-  secure: boolean;
-  req: IncomingMessage;
-}
-export type VerifyClientCallback = (
-  verified: boolean,
-  code?: number,
-  message?: string,
-  headers?: Record<string, string | number>,
-) => void;
-export type VerifyClient =
-  | ((info: VerifyClientInfo) => boolean)
-  | ((info: VerifyClientInfo, callback: VerifyClientCallback) => void);
-
-export interface WebSocketServerOptions {
-  host?: string;
-  port?: number;
-  backlog?: number;
-  /**
-   * An existing http, https or http2 server to share. With an HTTP/2 server
-   * (`http2.createSecureServer`, with `allowHTTP1: true` to serve HTTP/1.1
-   * upgrades on the same port) WebSockets also open as RFC 8441 extended
-   * CONNECT streams, and the server's sessions advertise
-   * SETTINGS_ENABLE_CONNECT_PROTOCOL (unless `http2: false`).
-   */
-  server?: HttpServer | HttpsServer | AnyHttp2Server;
-  /**
-   * Accept WebSockets over HTTP/2 (RFC 8441) when `server` is an HTTP/2
-   * server (default true). false: only HTTP/1.1 upgrades, and the setting is
-   * not advertised, so browsers open their WebSockets over HTTP/1.1.
-   */
-  http2?: boolean;
-  /** Do not listen: call `handleUpgrade` from your own `upgrade` handler. */
-  noServer?: boolean;
-  /** Accept only upgrade requests for this path (the query string is ignored). */
-  path?: string;
-  verifyClient?: VerifyClient;
-  /** Chooses the subprotocol among those offered; return false for none. Default: the first offered. */
-  handleProtocols?: (protocols: Set<string>, request: IncomingMessage) => string | false;
-  /** Largest message accepted, in bytes (default 100 MiB). Larger ones close the connection with 1009. */
-  maxPayload?: number;
-  /** Most frames one message may span (default 16,384, as in ws; 0: no limit). The frame past it fails the connection with 1008. */
-  maxFragments?: number;
-  clientTracking?: boolean;
-  skipUTF8Validation?: boolean;
-  autoPong?: boolean;
-  /** Automatic pongs that may wait unwritten before a pinging peer that does not read is cut off (default 60, as in ws; 0: no limit). */
-  maxPendingAutoPongs?: number;
-  /**
-   * Bytes that may wait to be sent to one client (`bufferedAmount`) before a
-   * send, `sendFrame` or `broadcast` to it fails the connection (1013): a
-   * client that never reads cannot grow the server without bound. Default
-   * 16 MiB; 0 or Infinity: no limit.
-   */
-  disconnectBufferedAmount?: number;
-  /** Negotiate permessage-deflate (RFC 7692) when a client offers it. Off by default, as in ws. */
-  perMessageDeflate?: boolean | PerMessageDeflateOptions;
-  /** Ping silent connections and terminate those that do not answer. Needs clientTracking. */
-  heartbeat?: HeartbeatOptions;
-  /**
-   * Milliseconds a client has to send a complete upgrade request (default
-   * 10,000). Applies to the HTTP server the WebSocketServer creates itself
-   * (`port`); set `headersTimeout` on servers you pass in.
-   */
-  handshakeTimeout?: number;
-  /**
-   * Bytes of request heads that arrived in pieces and wait for the rest,
-   * held for all connections together (default 8 MiB): a client whose
-   * partial head would cross it gets 503 Service Unavailable with
-   * Retry-After. Heads that arrive in one read are not counted. Applies to
-   * servers created with `port`.
-   */
-  maxPartialHeadBytes?: number;
-  /** Milliseconds to wait for the closing handshake before destroying the socket (default 30,000). */
-  closeTimeout?: number;
-  /** Most chunks held for one incomplete frame (default 1,048,576, as in ws 8.21; 0: no limit). Past it: 1008. */
-  maxBufferedChunks?: number;
-  /** Let an exception thrown by a listener of a connection propagate, as in ws, instead of closing that connection with 1011 (see `ConnectionOptions`). */
-  propagateListenerErrors?: boolean;
-  /** The class to create connections with (a subclass of WebSocket). */
-  WebSocket?: typeof WebSocket;
-}
-
-export interface ShutdownOptions {
-  code?: number;
-  reason?: string;
-  /** Milliseconds to wait for clients to close before terminating them (default 5,000). */
-  timeout?: number;
-}
-
-interface Negotiated {
-  params: DeflateParams;
-  response: string;
-  options: PerMessageDeflateOptions;
-}
 
 const RUNNING = 0;
 const CLOSING = 1;
@@ -159,7 +57,7 @@ export class WebSocketServer extends EventEmitter {
   /** Every open connection, kept even with clientTracking: false, so that shutdown() can close them all. */
   private readonly connections = new Set<WebSocket>();
   /** Handshakes answered, and what closed connections did (open ones are summed in `stats()`). */
-  private readonly totals = { handshakesAccepted: 0, handshakesRefused: 0, messagesReceived: 0, messagesSent: 0, bytesReceived: 0, bytesSent: 0 };
+  private readonly totals = new ServerTotals();
 
   constructor(options: WebSocketServerOptions = {}, callback?: () => void) {
     super();
@@ -239,10 +137,7 @@ export class WebSocketServer extends EventEmitter {
     let deflate: Negotiated | null = null;
     try {
       upgrade = validateUpgradeRequest(req);
-      if (!this.shouldHandle(req)) {
-        throw new HandshakeError('WS_ERR_INVALID_PATH', 400, `No WebSocket endpoint at ${req.url ?? '/'}`);
-      }
-      deflate = this.negotiateDeflate(upgrade.extensions);
+      deflate = this.checkPathAndDeflate(req, upgrade.extensions);
     } catch (error) {
       if (!(error instanceof HandshakeError)) throw error;
       this.refuse(error, socket, req);
@@ -250,7 +145,7 @@ export class WebSocketServer extends EventEmitter {
     }
 
     if (this.options.verifyClient) {
-      this.verifyThen(req, socket, refuseUpgrade, () => this.completeUpgrade(upgrade.key, upgrade.protocols, deflate, req, socket, head, callback));
+      verifyThen(this.options.verifyClient, req, socket, refuseUpgrade, (status) => this.countHandshake(req, false, status, 'WS_ERR_CLIENT_REFUSED'), () => this.completeUpgrade(upgrade.key, upgrade.protocols, deflate, req, socket, head, callback));
       return;
     }
     this.completeUpgrade(upgrade.key, upgrade.protocols, deflate, req, socket, head, callback);
@@ -280,10 +175,7 @@ export class WebSocketServer extends EventEmitter {
     let deflate: Negotiated | null = null;
     try {
       handshake = validateExtendedConnect(headers);
-      if (!this.shouldHandle(request)) {
-        throw new HandshakeError('WS_ERR_INVALID_PATH', 400, `No WebSocket endpoint at ${req.url ?? '/'}`);
-      }
-      deflate = this.negotiateDeflate(handshake.extensions);
+      deflate = this.checkPathAndDeflate(request, handshake.extensions);
     } catch (error) {
       if (!(error instanceof HandshakeError)) throw error;
       this.countHandshake(request, false, error.status, error.code);
@@ -291,71 +183,15 @@ export class WebSocketServer extends EventEmitter {
       return;
     }
     const complete = (): void => this.completeStream(stream, handshake.protocols, deflate, request, callback as unknown as (ws: WebSocket, req: IncomingMessage) => void);
-    if (this.options.verifyClient) this.verifyThen(request, stream, refuseStream, complete);
+    const verifyClient = this.options.verifyClient;
+    if (verifyClient) verifyThen(verifyClient, request, stream, refuseStream, (status) => this.countHandshake(request, false, status, 'WS_ERR_CLIENT_REFUSED'), complete);
     else complete();
   }
 
-  /** Runs verifyClient, then `accept` (now or once the callback says so), or refuses with `refuse`. */
-  private verifyThen(req: IncomingMessage, socket: Duplex, refuse: Refuse, accept: () => void): void {
-    const verifyClient = this.options.verifyClient!;
-    const info: VerifyClientInfo = {
-      origin: headerString(req.headers.origin),
-      secure: Boolean((req.socket as { authorized?: boolean; encrypted?: boolean }).authorized || (req.socket as { encrypted?: boolean }).encrypted),
-      req,
-    };
-    if (verifyClient.length === 2) {
-      // The socket waits for the answer with no WebSocket to handle its errors.
-      socket.on('error', destroySelf);
-      let answered = false;
-      const done: VerifyClientCallback = (verified, code, message, headers) => {
-        if (answered) return;
-        answered = true;
-        if (!verified) {
-          this.countHandshake(req, false, code ?? 401, 'WS_ERR_CLIENT_REFUSED');
-          refuse(socket, code ?? 401, message ?? '', headers);
-          return;
-        }
-        accept();
-      };
-      try {
-        (verifyClient as (info: VerifyClientInfo, cb: VerifyClientCallback) => void)(info, done);
-      } catch (error) {
-        if (!answered) {
-          answered = true;
-          this.countHandshake(req, false, 500, 'WS_ERR_CLIENT_REFUSED');
-          refuse(socket, 500, 'verifyClient failed');
-        }
-        process.emitWarning(`verifyClient threw: ${String(error)}`, 'SwitchboardWarning');
-      }
-      return;
-    }
-    let verified: boolean;
-    try {
-      verified = (verifyClient as (info: VerifyClientInfo) => boolean)(info);
-    } catch (error) {
-      process.emitWarning(`verifyClient threw: ${String(error)}`, 'SwitchboardWarning');
-      this.countHandshake(req, false, 500, 'WS_ERR_CLIENT_REFUSED');
-      refuse(socket, 500, 'verifyClient failed');
-      return;
-    }
-    if (!verified) {
-      this.countHandshake(req, false, 401, 'WS_ERR_CLIENT_REFUSED');
-      refuse(socket, 401, '');
-      return;
-    }
-    accept();
-  }
-
-  /** Picks the first acceptable permessage-deflate offer; a header that breaks the grammar refuses the handshake. */
-  private negotiateDeflate(header: string | undefined): Negotiated | null {
-    const configured = this.options.perMessageDeflate;
-    if (!configured || header === undefined) return null;
-    const offers = parseExtensions(header);
-    if (offers === null) throw new HandshakeError('WS_ERR_INVALID_EXTENSION_HEADER', 400, 'Invalid Sec-WebSocket-Extensions header');
-    // No context takeover on the server's side unless asked for: all connections then share one compressor.
-    const options = { serverNoContextTakeover: true, ...(configured === true ? {} : configured) };
-    const accepted = acceptDeflateOffer(offers, options);
-    return accepted === null ? null : { ...accepted, options };
+  /** What follows a valid request, over HTTP/1.1 and HTTP/2 alike: its path must be ours, then the deflate offer is taken (or a HandshakeError thrown). */
+  private checkPathAndDeflate(req: IncomingMessage, extensions: string | undefined): Negotiated | null {
+    if (!this.shouldHandle(req)) throw new HandshakeError('WS_ERR_INVALID_PATH', 400, `No WebSocket endpoint at ${req.url ?? '/'}`);
+    return negotiateDeflate(this.options.perMessageDeflate, extensions);
   }
 
   private refuse(error: HandshakeError, socket: Duplex, req: IncomingMessage): void {
@@ -493,36 +329,13 @@ export class WebSocketServer extends EventEmitter {
    * connections: nothing is counted on the hot path but a few integers.
    */
   stats(): ServerStats {
-    const t = this.totals;
-    const stats: ServerStats = {
-      connections: this.connections.size,
-      bufferedBytes: 0,
-      handshakesAccepted: t.handshakesAccepted,
-      handshakesRefused: t.handshakesRefused,
-      messagesReceived: t.messagesReceived,
-      messagesSent: t.messagesSent,
-      bytesReceived: t.bytesReceived,
-      bytesSent: t.bytesSent,
-    };
-    for (const ws of this.connections) {
-      stats.bufferedBytes += ws.bufferedAmount;
-      stats.messagesReceived += ws._messagesReceived;
-      stats.messagesSent += ws._messagesSent;
-      stats.bytesReceived += ws._bytesReceived;
-      stats.bytesSent += ws._bytesSent;
-    }
-    return stats;
+    return this.totals.snapshot(this.connections);
   }
 
   /** A connection closed: drop it from the sets, and emit 'close' if close() was waiting for it. @internal */
   _forget(ws: WebSocket): void {
     this.connections.delete(ws);
-    // What it did stays in the server's totals.
-    const t = this.totals;
-    t.messagesReceived += ws._messagesReceived;
-    t.messagesSent += ws._messagesSent;
-    t.bytesReceived += ws._bytesReceived;
-    t.bytesSent += ws._bytesSent;
+    this.totals.addClosed(ws);
     if (!this.options.clientTracking) return;
     this.clients.delete(ws);
     if (this.shouldEmitClose && this.clients.size === 0) process.nextTick(emitClose, this);
@@ -581,9 +394,5 @@ function forgetConnection(this: TrackedWebSocket): void {
 function emitClose(server: WebSocketServer): void {
   (server as unknown as { _state: number })._state = CLOSED;
   server.emit('close');
-}
-
-function headerString(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }
 

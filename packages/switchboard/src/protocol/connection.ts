@@ -30,7 +30,7 @@ const EMPTY: Buffer = Buffer.alloc(0);
  * frame was written, the peer ended TCP, the close timeout expired) and
  * answers with a `CloseAction` to carry out. It owns `readyState` and the
  * code and reason a 'close' event reports. No sockets, timers or events:
- * the Node layer (node/websocket.ts) drives it, tests feed it calls.
+ * the Node layer (node/websocket-connection.ts) drives it, tests feed it calls.
  */
 export class ClosingHandshake {
   state: ReadyState = ReadyState.CONNECTING;
