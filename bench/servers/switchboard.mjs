@@ -8,6 +8,11 @@ const wss = new WebSocketServer({
   host: process.env.HOST || '127.0.0.1',
   port,
   maxPayload: 64 * 1024 * 1024,
+  // The harness keeps up to 16 MiB in flight per connection (1 conn x 16 x 1 MiB): with the
+  // default limit (16 MiB) the replies' headers alone could push a slow-reading generator's
+  // connection over it (WS_ERR_BUFFERED_AMOUNT_EXCEEDED, seen in echo-1c-1m-bin). ws and uws
+  // never disconnect for this.
+  disconnectBufferedAmount: 256 * 1024 * 1024,
   ...(process.env.DEFLATE === '1' ? { perMessageDeflate: true } : {}),
 });
 const room = new Set();

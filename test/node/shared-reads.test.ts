@@ -51,6 +51,12 @@ describe('shared reads', () => {
     assert.equal(sharedReadBuffer(), simdMaskBuffer());
   });
 
+  it('a read takes up to 256 KiB: a 64 KiB message and its header fit in one, a 1 MiB message in four', () => {
+    // At 64 KiB (Node's own read size) every 64 KiB message took two reads and its echo a
+    // writev of its own (docs/performance.md, bench/echo-instructions.mjs --tool strace).
+    assert.equal(sharedReadBuffer().length, 256 * 1024);
+  });
+
   it('24 connections sending large and small messages at once all get their own bytes back', T, async (t) => {
     const server = await startServer(t, { maxPayload: 0 });
     server.wss.on('connection', (ws: WebSocket) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));

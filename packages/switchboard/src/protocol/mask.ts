@@ -85,15 +85,15 @@ interface MaskExports {
   unmask: (start: number, length: number, word: number) => void;
 }
 
-/** Size of the SIMD buffer: one WebAssembly page. */
-export const SIMD_BUFFER_SIZE = 64 * 1024;
+/** Size of the SIMD buffer: four WebAssembly pages. */
+export const SIMD_BUFFER_SIZE = 256 * 1024;
 
 let simdMemory: ArrayBuffer | null = null;
 let simdUnmask: ((start: number, length: number, word: number) => void) | null = null;
 let simdBuffer: Uint8Array | null | undefined;
 
 /**
- * A 64 KiB buffer (one per process) in which `applyMask` unmasks with
+ * A 256 KiB buffer (one per process) in which `applyMask` unmasks with
  * WebAssembly SIMD (mask.wat), several times faster than JavaScript can:
  * the bytes must already be there, since copying them in would cost what
  * SIMD saves. The I/O layer reads the sockets into it. Null where

@@ -1,9 +1,9 @@
 ;; WebSocket unmasking with 128-bit SIMD, over this module's own memory
-;; (one 64 KiB page that never grows). JavaScript XORs at most 32 bits at a
+;; (four 64 KiB pages that never grow). JavaScript XORs at most 32 bits at a
 ;; time; here 64 bytes go per loop turn. Compiled by scripts/build-wasm.mjs
 ;; into mask-wasm.ts; mask.ts calls it for payloads that lie in this memory.
 (module
-  (memory (export "memory") 1 1)
+  (memory (export "memory") 4 4)
 
   ;; XORs memory[start, start + length) with `word`: the four key bytes in
   ;; memory order (little-endian), the first being the one that applies to
