@@ -18,7 +18,7 @@ import { codedError } from '../protocol/switchboard-error.js';
 import { HttpSession } from './http-session.js';
 import type { Adapter, ForwardedAnswer, ForwardedRequest } from './adapter.js';
 import { Forwarder, NODE_NAME, SESSION_ID, serveForwarded } from './fallback-forwarding.js';
-import { readBoundedBody } from './read-body.js';
+import { answerJson as answer, readBoundedBody } from './read-body.js';
 
 export interface HttpFallbackOptions {
   /** The Server-Sent Events downlink (default true). */
@@ -257,9 +257,3 @@ function lastSeen(params: URLSearchParams, req: IncomingMessage): number {
   return Number.isSafeInteger(last) && last >= 0 ? last : 0;
 }
 
-function answer(res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
-  if (res.headersSent) return;
-  const text = JSON.stringify(body);
-  res.writeHead(status, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
-  res.end(text);
-}
