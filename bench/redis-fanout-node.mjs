@@ -33,6 +33,7 @@ const http = createServer();
 let publish; // (data) => void
 let members; // (room) => Promise<number>
 let connections; // () => number
+let writeCounts = () => ({ writes: 0, frames: 0 }); // switchboard's coalesced writes (Hub#stats)
 let close;
 
 if (stack === 'sio') {
@@ -91,6 +92,10 @@ if (stack === 'sio') {
       .catch((error) => console.error(`sb publish failed: ${error.message}`));
   members = async (room) => (await hub.presence(room)).length;
   connections = () => hub.clients.size;
+  writeCounts = () => {
+    const stats = hub.stats();
+    return { writes: stats.coalescedWrites, frames: stats.coalescedFrames };
+  };
   close = async () => {
     await hub.close?.();
     await adapter.close();
@@ -134,7 +139,7 @@ process.on('message', async (m) => {
       }
       process.send({ type: 'members', count, times });
     } else if (m.type === 'gc') {
-      process.send({ type: 'gc', ms: gcMs, count: gcCount });
+      process.send({ type: 'gc', ms: gcMs, count: gcCount, ...writeCounts() });
     } else if (m.type === 'count') {
       process.send({ type: 'count', count: connections() });
     } else if (m.type === 'close') {

@@ -172,13 +172,17 @@ const CORES = cpus().length;
 const CLK_TCK = 100; // /proc/stat jiffies (USER_HZ, 100 on Linux)
 /** The machine's busy CPU seconds so far, every core. */
 const machineBusy = () => coreTimes(CORES).reduce((sum, core) => sum + core.busy, 0) / CLK_TCK;
-/** The nodes' garbage collection ms so far, summed. */
-const gcMs = async (side) => (await Promise.all(side.nodes.map((n) => ask(n.proc, { type: 'gc' })))).reduce((sum, g) => sum + g.ms, 0);
+/** The nodes' garbage collection ms so far, and their coalesced writes and the frames in them (switchboard), summed. */
+const nodeCounts = async (side) =>
+  (await Promise.all(side.nodes.map((n) => ask(n.proc, { type: 'gc' })))).reduce(
+    (sum, g) => ({ gcMs: sum.gcMs + g.ms, writes: sum.writes + g.writes, frames: sum.frames + g.frames }),
+    { gcMs: 0, writes: 0, frames: 0 },
+  );
 
 // ---- phases -------------------------------------------------------------------------------
 async function throughput(side) {
   await ask(side.load, { type: 'reset' });
-  const gc0 = await gcMs(side);
+  const counts0 = await nodeCounts(side);
   const busy0 = machineBusy();
   const t0 = performance.now();
   const cpu0 = cpuSeconds(side);
@@ -204,7 +208,7 @@ async function throughput(side) {
   const cpu1 = cpuSeconds(side);
   const busy1 = machineBusy();
   const wallS = (performance.now() - t0) / 1000;
-  const gc1 = await gcMs(side);
+  const counts1 = await nodeCounts(side);
   const stats = await ask(side.load, { type: 'stats' });
   const cpu = cpu1.map((c, i) => c - cpu0[i]);
   const serverCpu = cpu.slice(0, cfg.nodes + 1).reduce((a, b) => a + b, 0);
@@ -214,7 +218,9 @@ async function throughput(side) {
     // What else the machine ran meanwhile (other jobs, the other stack's idle processes), as a
     // share of all its cores over the phase: a round that lost to outside load shows it here.
     foreignShare: Math.max(0, busy1 - busy0 - ownCpu) / (wallS * CORES),
-    gcMs: gc1 - gc0,
+    gcMs: counts1.gcMs - counts0.gcMs,
+    // Messages a member got per write (switchboard's end-of-turn coalescing; socket.io: none counted).
+    framesPerWrite: counts1.writes > counts0.writes ? (counts1.frames - counts0.frames) / (counts1.writes - counts0.writes) : NaN,
     rate: stats.deliveries / (stats.spanUs / 1e6),
     p50: stats.p50,
     p99: stats.p99,
@@ -325,7 +331,7 @@ async function main() {
     const line = cfg.stacks
       .map((s) => {
         const tp = got[s].tp;
-        return `${s} ${fmt(tp.rate)}/s in ${fmt(tp.wallS, 2)} s (other load ${fmt(tp.foreignShare * 100)}% of the cores, nodes' GC ${fmt(tp.gcMs)} ms, redis ${fmt(tp.redisCpuPerK, 2)} ms/1k) p99 ${fmt(tp.p99, 1)} ms, at ${hz}/s p99 ${fmt(got[s].lat.p99, 1)} ms`;
+        return `${s} ${fmt(tp.rate)}/s in ${fmt(tp.wallS, 2)} s (other load ${fmt(tp.foreignShare * 100)}% of the cores, nodes' GC ${fmt(tp.gcMs)} ms,${Number.isFinite(tp.framesPerWrite) ? ` ${fmt(tp.framesPerWrite, 2)} frames per write,` : ''} redis ${fmt(tp.redisCpuPerK, 2)} ms/1k) p99 ${fmt(tp.p99, 1)} ms, at ${hz}/s p99 ${fmt(got[s].lat.p99, 1)} ms`;
       })
       .join('; ');
     console.log(`${r === 0 ? 'warm-up' : `round ${r}`}: ${line}; load ${loads.at(-1)}`);
@@ -347,6 +353,7 @@ async function main() {
     ['throughput phase, s', (s) => pick(s, (g) => g.tp.wallS), 2, false],
     ['  other load meanwhile, % of the cores', (s) => pick(s, (g) => g.tp.foreignShare * 100), 0, false],
     ["  nodes' GC in it, ms", (s) => pick(s, (g) => g.tp.gcMs), 0, false],
+    ['  messages per write to a member (switchboard)', (s) => pick(s, (g) => g.tp.framesPerWrite ?? NaN), 2, false],
     [`join wave, ${cfg.presence} clients at once, ms`, (s) => pick(s, (g) => g.presence.joinMs), 0, false],
     [`leave wave, ms`, (s) => pick(s, (g) => g.presence.leaveMs), 0, false],
     ['member list read from node 0, ms', (s) => pick(s, (g) => g.presence.membersMs), 2, false],
@@ -355,14 +362,25 @@ async function main() {
     ['Redis commands per member list read', (s) => pick(s, (g) => g.presence.commandsPerMembersRead), 1, false],
   ];
   const [a, b] = cfg.stacks;
-  const table = [`| | ${a} | ${b} | ${b} ÷ ${a} per round: median [min–max] |`, '|---|---:|---:|---:|'];
+  // One stack (`--stacks sb`, for A/B runs of one stack's builds): its column only.
+  const table =
+    b === undefined ? [`| | ${a} |`, '|---|---:|'] : [`| | ${a} | ${b} | ${b} ÷ ${a} per round: median [min–max] |`, '|---|---:|---:|---:|'];
+  const cell = (values, digits) => {
+    const m = median(values);
+    return Number.isFinite(m) ? fmt(m, digits) : '–';
+  };
   for (const [label, values, digits] of rows) {
     const va = values(a);
+    if (b === undefined) {
+      table.push(`| ${label} | ${cell(va, digits)} |`);
+      continue;
+    }
     const vb = values(b);
     const ratios = va.map((x, i) => vb[i] / x);
-    table.push(`| ${label} | ${fmt(median(va), digits)} | ${fmt(median(vb), digits)} | ${ratios.every(Number.isFinite) ? spread(ratios) : '–'} |`);
+    table.push(`| ${label} | ${cell(va, digits)} | ${cell(vb, digits)} | ${ratios.every(Number.isFinite) ? spread(ratios) : '–'} |`);
   }
-  console.log(`\nmedian of ${cfg.rounds} rounds (${a}: ${NAMES[a]}; ${b}: ${NAMES[b]}); load average ${loads.join(' → ')}\n`);
+  const names = cfg.stacks.map((s) => `${s}: ${NAMES[s]}`).join('; ');
+  console.log(`\nmedian of ${cfg.rounds} rounds (${names}); load average ${loads.join(' → ')}\n`);
   console.log(table.join('\n'));
   for (const [stack, c] of Object.entries(commands)) {
     const per = Object.entries(c.monitor)

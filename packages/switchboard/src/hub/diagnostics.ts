@@ -91,6 +91,13 @@ export interface HubStats {
   rateLimited: number;
   /** Volatile messages dropped for slow connections, summed over the open ones. */
   droppedVolatile: number;
+  /**
+   * Writes of queued frames (room messages, presence, broadcasts) made by the connections of this
+   * process since it started, and the frames they carried: `coalescedFrames / coalescedWrites` is
+   * how many messages a member got per syscall (docs/performance.md, "Hub fan-out").
+   */
+  coalescedWrites: number;
+  coalescedFrames: number;
 }
 
 function timed<T>(operation: string, call: () => Promise<T>): Promise<T> {

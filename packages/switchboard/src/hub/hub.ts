@@ -19,6 +19,7 @@ import { attach, type Attachment } from './attach.js';
 import { HubConnection } from './connection.js';
 import type { HubContext, MemberList } from './context.js';
 import { Fanout } from './fanout.js';
+import { flushCounts } from './outbound.js';
 import { RoomOperator, UserOperator, encodeForPublish, idsOf } from './operators.js';
 import { parseOptionsOf, resolveOptions, type DefaultEvents, type EventData, type EventNames, type EventsMap, type HubOptions, type Middleware, type ResolvedOptions } from './types.js';
 import { encodeMessage } from './wire.js';
@@ -337,6 +338,8 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
       slowConsumers: this._slowConsumers,
       rateLimited: this._rateLimited,
       droppedVolatile: 0,
+      coalescedWrites: flushCounts.writes,
+      coalescedFrames: flushCounts.frames,
     };
     for (const client of this.all) {
       stats.bufferedBytes += client.ws.bufferedAmount;

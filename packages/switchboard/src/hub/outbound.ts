@@ -19,23 +19,45 @@ export interface OutboundLimits {
  * write instead of one syscall per message (the `write` per member and message was most of a
  * hub node's time under bench:redis, docs/performance.md). setImmediate runs after the I/O
  * callbacks of the turn, so a burst read in one turn is written together.
+ *
+ * A turn writes to at most FLUSH_SLICE connections, then lets the event loop read again: a
+ * message that arrives meanwhile joins the frames of the members not written yet, so under load
+ * they get more messages per write (a fan-out to thousands takes milliseconds, and messages
+ * published a little apart were otherwise written apart), and a large fan-out does not hold up
+ * every other connection's reads for its whole length.
  */
 const waiting: Outbound[] = [];
+/** The next connection of `waiting` to flush (entries before it are done). */
+let head = 0;
 let flushScheduled = false;
+/** Connections written per turn (about 2-3 ms of `write`s on the machine of docs/performance.md). */
+export const FLUSH_SLICE = 256;
+
+/** Writes made by `Outbound#flush` in this process, and the frames they carried (`Hub#stats()`). */
+export const flushCounts = { writes: 0, frames: 0 };
 
 function flushWaiting(): void {
   flushScheduled = false;
   // Connections added while flushing (a write's callback publishing) wait for the next turn.
-  const count = waiting.length;
+  const end = Math.min(waiting.length, head + FLUSH_SLICE);
   try {
-    for (let i = 0; i < count; i++) waiting[i]!.flush();
+    while (head < end) waiting[head++]!.flush();
   } finally {
-    waiting.splice(0, count);
     lastFrames = null;
     lastJoined = null;
-    if (waiting.length > 0 && !flushScheduled) {
-      flushScheduled = true;
-      setImmediate(flushWaiting);
+    if (head >= waiting.length) {
+      waiting.length = 0;
+      head = 0;
+    } else {
+      // Under sustained load the list may never empty: drop the flushed entries now and then.
+      if (head >= 4096 && head * 2 >= waiting.length) {
+        waiting.splice(0, head);
+        head = 0;
+      }
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flushWaiting);
+      }
     }
   }
 }
@@ -119,7 +141,14 @@ export class Outbound {
     this.pending = null;
     this.pendingBytes = 0;
     if (this.ended || this.ws.readyState !== WebSocket.OPEN) return;
-    this.ws.sendFrame(Array.isArray(pending) ? joined(pending, bytes) : pending);
+    flushCounts.writes++;
+    if (Array.isArray(pending)) {
+      flushCounts.frames += pending.length;
+      this.ws.sendFrame(joined(pending, bytes));
+    } else {
+      flushCounts.frames++;
+      this.ws.sendFrame(pending);
+    }
   }
 
   /**
