@@ -5,7 +5,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from '../../packages/switchboard/src/index.js';
-import { HubClient, type ClientOptions } from '../../packages/switchboard/src/client/index.js';
+import { HubClient, type ClientOptions, type HubError } from '../../packages/switchboard/src/client/index.js';
 import { startHub, until, type TestHub } from '../hub/helpers.js';
 import { startBlockingProxy, type BlockingProxy } from '../helpers/blocking-proxy.js';
 
@@ -97,6 +97,19 @@ describe('client transports', { timeout: 90_000 }, () => {
     assert.equal(proxy.refusedSends, 2);
     assert.equal(disconnects, 0);
     assert.equal(fallback.id, idBefore);
+  });
+
+  test('a busy uplink holds at most uplinkQueueSize messages, then the outbox (outboxSize): its oldest are dropped with outbox_full', async () => {
+    const t = await hubWithFallback();
+    const proxy = await proxyTo(t, { upgrade: 'refuse' });
+    const fallback = client(`${proxy.url.replace('http', 'ws')}/hub`, { uplinkQueueSize: 5, outboxSize: 3, upgrade: false });
+    await fallback.ready();
+    assert.equal(fallback.transport, 'sse');
+    proxy.busySends = 2;
+    const answers = Array.from({ length: 12 }, (_, i) => fallback.request('add', { a: i, b: 0 }).then((n) => n, (e: HubError) => e.code));
+    // 0 is in the POST answered 503 (sent again after Retry-After), 1-5 wait in the uplink, 6-11 in the outbox, cut to its newest 3.
+    assert.deepEqual(await Promise.all(answers), [0, 1, 2, 3, 4, 5, 'outbox_full', 'outbox_full', 'outbox_full', 9, 10, 11]);
+    assert.equal(proxy.refusedSends, 2);
   });
 
   test('a proxy that also buffers streamed responses: SSE never delivers, the client moves to polling', async () => {

@@ -7,7 +7,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from '../../packages/switchboard/src/index.js';
-import { HubClient, type ClientOptions, type Transport } from '../../packages/switchboard/src/client/index.js';
+import { HubClient, type ClientOptions, type HubError, type Transport } from '../../packages/switchboard/src/client/index.js';
 import { startHub, until, type TestHub } from '../hub/helpers.js';
 import { startBlockingProxy, type BlockingProxy } from '../helpers/blocking-proxy.js';
 
@@ -117,6 +117,33 @@ describe('moving back up to WebSocket', { timeout: 120_000 }, () => {
       assert.equal(await back, 'after the move');
     });
   }
+
+  test('moving waits for a busy uplink: what is sent meanwhile waits in the outbox, cut to outboxSize (outbox_full)', async () => {
+    const { t } = await hubWithFallback();
+    t.hub.on('connection', (c) => c.on('echo', (data: unknown, reply) => reply(data)));
+    const proxy = await proxyTo(t, { upgrade: 'refuse' });
+    const moving = client(`${proxy.url.replace('http', 'ws')}/hub`, {
+      transports: ['websocket', 'sse'],
+      upgrade: { delay: 100, factor: 1, jitter: 0 },
+      rememberTransport: false,
+      transportTimeout: 30_000,
+      outboxSize: 2,
+    });
+    await moving.ready();
+    const moves: Transport[] = [];
+    moving.on('transport', (info) => moves.push(info.transport));
+    // The uplink answered 503 five times (Retry-After: 1 each, the most the client waits out): busy for about 5 s.
+    proxy.busySends = 5;
+    const first = moving.request('echo', 'first');
+    proxy.upgrade = 'pass';
+    const probe = (): { welcome: unknown } | null => (moving as unknown as { probe: { welcome: unknown } | null }).probe;
+    await until(() => probe()?.welcome != null, 10_000, 'the WebSocket welcomed');
+    assert.equal(proxy.busySends > 0 && moves.length === 0, true, 'the move waits for the busy uplink');
+    const answers = ['a', 'b', 'c', 'd'].map((x) => moving.request('echo', x).then((v) => v, (e: HubError) => e.code));
+    proxy.busySends = 0;
+    assert.deepEqual(await Promise.all([first, ...answers]), ['first', 'outbox_full', 'outbox_full', 'c', 'd']);
+    assert.deepEqual(moves, ['websocket']);
+  });
 
   test('the fallback that worked is remembered per URL: a second client does not wait for the blocked WebSocket', async () => {
     const { t } = await hubWithFallback();

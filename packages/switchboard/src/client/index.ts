@@ -50,6 +50,8 @@ export type {
 import type { ClientOptions, Data, DefaultEvents, EventsMap, LifecycleEvents, Meta, Reply, Result, Status, Transport, WebSocketConstructor, WebSocketLike } from './types.js';
 
 const DEFAULT_MAX_MEMBERS_PER_ROOM = 10_000;
+const DEFAULT_OUTBOX_SIZE = 100;
+const DEFAULT_UPLINK_QUEUE_SIZE = 1000;
 
 /** A message this client sends, before it is given an id (`call` numbers it). */
 type Outgoing = Extract<ClientMessage, { t: 'emit' | 'req' | 'pub' | 'dm' | 'join' | 'leave' | 'resume' }>;
@@ -74,7 +76,10 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
   private readonly handlers = new Map<string, Array<(...args: any[]) => unknown>>();
   private readonly rooms: Rooms;
   private readonly requests = new Requests();
+  /** Messages held while disconnected, moving, or with a fallback's uplink full (at most `outboxSize`). */
   private outbox: Array<{ message: Outgoing; id?: number }> = [];
+  /** The fallback whose uplink the outbox waits on, to be idle. */
+  private uplinkWaitedOn: HttpTransport | null = null;
   private attempt = 0;
   private everConnected = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -313,18 +318,42 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
   }
 
   private post(message: Outgoing, id?: number): void {
+    if (this.status === 'closed') return;
     const moving = this.probe?.welcome != null;
-    if (this.status === 'open' && !moving) {
+    // Behind messages already held, or with a fallback's uplink full (a 503 waited out, a slow POST): held too, in order.
+    if (this.status === 'open' && !moving && this.outbox.length === 0 && !this.uplinkFull()) {
       this.ws!.send(encodeMessage(message));
       return;
     }
-    if (this.status === 'closed') return;
     this.outbox.push({ message, id });
-    // While moving the outbox is not cut: it waits one uplink round trip at most (bounded by transportTimeout).
-    if (!moving && this.outbox.length > (this.options.outboxSize ?? 100)) {
+    if (this.outbox.length > (this.options.outboxSize ?? DEFAULT_OUTBOX_SIZE)) {
       const dropped = this.outbox.shift()!;
-      if (dropped.id !== undefined) this.requests.settle(dropped.id, new HubError('outbox_full', 'Dropped from the outbox while disconnected'));
+      if (dropped.id !== undefined) this.requests.settle(dropped.id, new HubError('outbox_full', 'Dropped from the full outbox (option outboxSize)'));
     }
+    if (this.status === 'open' && !moving) this.sendOutboxWhenIdle();
+  }
+
+  /** Whether the connection is an HTTP fallback holding `uplinkQueueSize` messages not yet POSTed. */
+  private uplinkFull(): boolean {
+    const ws = this.ws;
+    return ws instanceof HttpTransport && ws.queued >= Math.max(1, this.options.uplinkQueueSize ?? DEFAULT_UPLINK_QUEUE_SIZE);
+  }
+
+  /** Sends what the outbox holds, as far as the uplink takes it; the rest once the uplink has sent what it has. */
+  private sendOutbox(): void {
+    while (this.outbox.length > 0 && !this.uplinkFull()) this.ws!.send(encodeMessage(this.outbox.shift()!.message));
+    if (this.outbox.length > 0) this.sendOutboxWhenIdle();
+  }
+
+  private sendOutboxWhenIdle(): void {
+    const ws = this.ws;
+    if (!(ws instanceof HttpTransport) || this.uplinkWaitedOn === ws) return;
+    this.uplinkWaitedOn = ws;
+    ws.whenIdle(() => {
+      if (this.uplinkWaitedOn === ws) this.uplinkWaitedOn = null;
+      // A transport that closed meanwhile: the outbox waits for the next connection's welcome.
+      if (this.ws === ws && ws.readyState === 1 && this.status === 'open' && this.probe?.welcome == null) this.sendOutbox();
+    });
   }
 
   /** Fails the requests already sent (those still in the outbox are sent after reconnecting). */
@@ -535,6 +564,9 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     this.everConnected = true;
     this.attempt = 0;
     this.heartbeat.start(this.options.heartbeat === undefined ? m.hb : this.options.heartbeat);
+    // The resume goes before what the outbox holds (room messages need the rooms resumed).
+    const held = this.outbox;
+    this.outbox = [];
     const resume = this.rooms.resumeRequest((room, state) => this.sendJoin(room, state));
     if (resume) {
       const message: Outgoing = { t: 'resume', ...resume };
@@ -546,9 +578,8 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
         () => {},
       );
     }
-    const outbox = this.outbox;
-    this.outbox = [];
-    for (const item of outbox) this.ws!.send(encodeMessage(item.message));
+    this.outbox.push(...held);
+    this.sendOutbox();
     if (this.options.rememberTransport !== false) rememberTransport(this.url, this.transport);
     // Only up: a list that puts a fallback before WebSocket prefers it.
     if (this.upgrade && this.transportIndex > this.transports.indexOf('websocket')) this.upgrade.arm(() => this.tryWebSocket());
