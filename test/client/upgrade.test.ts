@@ -127,6 +127,43 @@ describe('moving back up to WebSocket', { timeout: 120_000 }, () => {
     assert.deepEqual(moves, ['websocket']);
   });
 
+  test('a WebSocket welcomed and then lost before the move: what waited in the outbox goes over the fallback, in order', async () => {
+    const { t } = await hubWithFallback();
+    const got: string[] = [];
+    t.hub.on('connection', (c) =>
+      c.on('echo', (data: string, reply) => {
+        got.push(data);
+        reply(data);
+      }),
+    );
+    const proxy = await proxyTo(t, { upgrade: 'refuse' });
+    const moving = client(hubUrlBehind(proxy), {
+      transports: ['websocket', 'sse'],
+      upgrade: { delay: 100, factor: 1, jitter: 0 },
+      rememberTransport: false,
+      transportTimeout: 30_000,
+      requestTimeout: 8000,
+    });
+    await moving.ready();
+    const moves: Transport[] = [];
+    moving.on('transport', (info) => moves.push(info.transport));
+    // The uplink busy for about 3 s (three 503s, Retry-After: 1 each): the move waits for it.
+    proxy.busySends = 3;
+    const first = moving.request('echo', 'first');
+    proxy.upgrade = 'pass';
+    const probe = (): { welcome: { id: string } | null } | null => (moving as unknown as { probe: { welcome: { id: string } | null } | null }).probe;
+    await until(() => probe()?.welcome != null, 10_000, 'the WebSocket welcomed');
+    const later = moving.request('echo', 'later');
+    // The new connection is lost before the move; further tries are refused.
+    proxy.upgrade = 'refuse';
+    t.hub.clients.get(probe()!.welcome!.id)!.disconnect(1001, 'going away');
+    await until(() => probe() === null || probe()!.welcome === null, 10_000, 'the try given up');
+    assert.deepEqual(await Promise.all([first, later]), ['first', 'later']);
+    assert.deepEqual(got, ['first', 'later']);
+    assert.equal(moving.transport, 'sse');
+    assert.deepEqual(moves, []);
+  });
+
   test('the fallback that worked is remembered per URL: a second client does not wait for the blocked WebSocket', async () => {
     const { t } = await hubWithFallback();
     const proxy = await proxyTo(t, { upgrade: 'hang' });

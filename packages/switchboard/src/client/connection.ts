@@ -100,6 +100,8 @@ export abstract class ClientConnection {
   protected abstract move(): void;
   /** Fails the requests sent on a connection that dropped. */
   protected abstract failPending(code: HubErrorCode): void;
+  /** A try was welcomed but lost before the move: the connection goes on as it was. */
+  protected abstract moveAbandoned(): void;
   /** The client closed for good: fails what waits for a connection (joins, the outbox). */
   protected abstract failHeld(): void;
 
@@ -242,9 +244,12 @@ export abstract class ClientConnection {
     if (this.status !== 'open' || this.transport === 'websocket' || this.probe !== null) return;
     const timeout = this.options.transportTimeout ?? 2500;
     const fail = (): void => {
+      const welcomed = this.probe?.welcome != null;
       this.probe = null;
       this.upgrade!.failed();
       if (this.status === 'open' && this.transport !== 'websocket') this.upgrade!.arm(() => this.tryWebSocket());
+      // Sends held for a move that is not happening: they go over the fallback after all.
+      if (welcomed && this.status === 'open') this.moveAbandoned();
     };
     try {
       this.probe = new UpgradeProbe(this.Ctor!, this.url, SUBPROTOCOL, (ws) => this.sendHello(ws), timeout, this.options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT, () => this.welcomedProbe(), fail);

@@ -234,6 +234,10 @@ export class HubClient<Listen extends EventsMap = DefaultEvents, Send extends Ev
     this.requests.failAll(code, 'The connection closed before the reply', this.outbox.ids());
   }
 
+  protected moveAbandoned(): void {
+    if (this.ws) this.outbox.sendOn(this.ws, this.stillCurrent(this.ws));
+  }
+
   protected failHeld(): void {
     for (const state of this.rooms.values()) for (const [, reject] of state.waiters.splice(0)) reject(new HubError('closed', 'Closed'));
     this.outbox.fail();
