@@ -17,88 +17,14 @@
 // process, each keeping --inflight masked binary messages in flight.
 // callgrind runs the server about 50 times slower: keep --messages small.
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, maskedFrame, openConnection, parseEchoArgs, replyLength, serverReady, stderrTail } from './lib/raw-echo.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-
-function parseArgs(argv) {
-  const options = { keep: null, tool: 'callgrind', connections: 1, size: 65536, inflight: 8, messages: 2000, warmup: 1000, json: false, command: null };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--') {
-      options.command = argv.slice(i + 1);
-      break;
-    }
-    if (arg === '--json') options.json = true;
-    else if (arg === '--tool') options.tool = argv[++i];
-    else if (arg === '--keep') options.keep = argv[++i];
-    else if (arg.startsWith('--') && arg.slice(2) in options) options[arg.slice(2)] = Number(argv[++i]);
-    else throw new Error(`unknown argument ${arg}`);
-  }
-  options.command ??= [process.execPath, path.join(HERE, 'servers', 'switchboard.mjs')];
-  return options;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** One masked binary frame (RFC 6455 section 5.2) with a random payload. */
-function maskedFrame(size) {
-  const lengthBytes = size < 126 ? 0 : size < 65536 ? 2 : 8;
-  const header = Buffer.alloc(2 + lengthBytes + 4);
-  header[0] = 0x82;
-  if (lengthBytes === 0) header[1] = 0x80 | size;
-  else if (lengthBytes === 2) {
-    header[1] = 0x80 | 126;
-    header.writeUInt16BE(size, 2);
-  } else {
-    header[1] = 0x80 | 127;
-    header.writeBigUInt64BE(BigInt(size), 2);
-  }
-  randomBytes(4).copy(header, 2 + lengthBytes);
-  return Buffer.concat([header, randomBytes(size)]);
-}
-
-function replyLength(size) {
-  return 2 + (size < 126 ? 0 : size < 65536 ? 2 : 8) + size;
-}
-
-function openConnection(port) {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.setNoDelay(true);
-    socket.on('error', reject);
-    socket.on('connect', () => {
-      socket.write(
-        'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-          `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-      );
-    });
-    let head = '';
-    const onData = (chunk) => {
-      head += chunk.toString('latin1');
-      const end = head.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      socket.off('data', onData);
-      if (!head.startsWith('HTTP/1.1 101')) return reject(new Error(`handshake refused: ${head.slice(0, 80)}`));
-      resolve(socket);
-    };
-    socket.on('data', onData);
-  });
-}
+const parseArgs = (argv) =>
+  parseEchoArgs(argv, { keep: null, tool: 'callgrind', connections: 1, size: 65536, inflight: 8, messages: 2000, warmup: 1000 }, ['tool', 'keep']);
 
 /** Sends `count` messages over the sockets (each with `inflight` in flight) and resolves when all echoes are back. */
 function exchange(sockets, frame, reply, inflight, count) {
@@ -168,25 +94,9 @@ export async function measureEcho(options) {
   });
   const stopServer = () => child.kill('SIGKILL');
   process.once('exit', stopServer);
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
   const exited = new Promise((resolve) => child.on('exit', resolve));
   try {
-    await new Promise((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`server not READY within 120 s: ${stderr}`)), 120000);
-      child.stdout.on('data', (d) => {
-        out += d;
-        if (/^READY\b/m.test(out)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.on('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`server exited (${code ?? signal}) before READY: ${stderr}`));
-      });
-    });
+    await serverReady(child, 120000, stderrTail(child));
     const sockets = [];
     for (let i = 0; i < connections; i++) sockets.push(await openConnection(port));
     const frame = maskedFrame(size);

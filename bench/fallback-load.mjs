@@ -11,20 +11,14 @@ import http from 'node:http';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { Deliveries, clientFrame, nowUs } from './lib/deliveries.mjs';
 
 const cfg = JSON.parse(process.argv[2]);
-const clockOffset = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
-const nowUs = () => Math.round(performance.now() * 1000 + clockOffset);
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 const base = `http://127.0.0.1:${cfg.port}`;
 
 // ---- measurement --------------------------------------------------------------------------
-const perSeq = new Int32Array(1 << 20);
-const latencies = new Float64Array(1 << 22);
-let nLat = 0;
-let firstT0 = Infinity;
-let lastAt = 0;
-let deliveries = 0;
+const measured = new Deliveries(cfg.clients, (seq) => process.send({ type: 'done', seq }));
 let errors = 0;
 
 /** Every delivery in `text` (one message, or several laid end to end). */
@@ -34,17 +28,9 @@ function deliveriesIn(text, now) {
     const t = text.indexOf('"t0":', at);
     if (t === -1) return;
     const s = text.lastIndexOf('"s":', t);
-    delivered(parseInt(text.slice(s + 4, s + 16), 10), parseInt(text.slice(t + 5, t + 25), 10), now);
+    measured.delivered(parseInt(text.slice(s + 4, s + 16), 10), parseInt(text.slice(t + 5, t + 25), 10), now);
     at = t + 5;
   }
-}
-
-function delivered(seq, t0, now) {
-  if (nLat < latencies.length) latencies[nLat++] = now - t0;
-  if (t0 < firstT0) firstT0 = t0;
-  lastAt = now;
-  deliveries++;
-  if (++perSeq[seq] === cfg.clients) process.send({ type: 'done', seq });
 }
 
 // ---- HTTP -----------------------------------------------------------------------------------
@@ -135,16 +121,6 @@ async function sioPollingClient(onReady) {
 }
 
 // ---- WebSocket (switchboard.v1 over raw frames, as in bench/redis-fanout-load.mjs) ----------
-function clientFrame(text) {
-  const payload = Buffer.from(text);
-  const frame = Buffer.allocUnsafe(6 + payload.length);
-  frame[0] = 0x81;
-  frame[1] = 0x80 | payload.length; // short frames only
-  const mask = randomBytes(4); // RFC 6455 section 5.3: clients mask every frame
-  mask.copy(frame, 2);
-  for (let i = 0; i < payload.length; i++) frame[6 + i] = payload[i] ^ mask[i & 3];
-  return frame;
-}
 
 function wsClient(onReady) {
   return new Promise((resolve, reject) => {
@@ -198,20 +174,14 @@ function wsClient(onReady) {
 }
 
 // ---- control ----------------------------------------------------------------------------------
-function percentile(sorted, p) {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] : NaN;
-}
 
 process.on('message', (m) => {
   if (m.type === 'reset') {
-    nLat = 0;
-    firstT0 = Infinity;
-    lastAt = 0;
-    deliveries = 0;
+    measured.reset();
     process.send({ type: 'reset' });
   } else if (m.type === 'stats') {
-    const sorted = latencies.subarray(0, nLat).sort();
-    process.send({ type: 'stats', deliveries, errors, spanUs: lastAt - firstT0, p50: percentile(sorted, 0.5) / 1000, p99: percentile(sorted, 0.99) / 1000 });
+    const { deliveries, spanUs, p50, p99 } = measured.stats();
+    process.send({ type: 'stats', deliveries, errors, spanUs, p50, p99 });
   } else if (m.type === 'close') process.exit(0);
 });
 

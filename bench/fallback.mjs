@@ -19,19 +19,13 @@
 //     warm-up throughput, the same for all) for `seconds`: p50/p99.
 // Memory: the server's heap and RSS (after gc) before and after each kind's 1,000 clients
 // connected, divided by the number of clients.
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ask, children, closedLoop, fmt, loadavg, median, next, optionReader, start, whenDone } from './lib/processes.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = argv.indexOf(`--${name}`);
-  if (i === -1) return fallback;
-  const v = argv[i + 1];
-  return typeof fallback === 'number' ? Number(v) : v;
-};
+const opt = optionReader(argv);
 const cfg = {
   clients: opt('clients', 1000),
   rounds: opt('rounds', 5),
@@ -43,42 +37,10 @@ const cfg = {
 };
 const KINDS = ['ws', 'sse', 'poll', 'sio'];
 const NAMES = { ws: 'switchboard/hub, WebSocket', sse: 'switchboard/hub, SSE', poll: 'switchboard/hub, long-polling', sio: 'socket.io, long-polling' };
-const children = [];
 process.on('exit', () => {
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
 });
 process.on('SIGINT', () => process.exit(130));
-
-function start(args) {
-  const child = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" && exec "$@"', 'sh', ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  children.push(child);
-  return child;
-}
-function next(proc, type, timeoutMs = 120_000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      proc.off('message', on);
-      reject(new Error(`timed out waiting for '${type}'`));
-    }, timeoutMs);
-    const on = (m) => {
-      if (m.type === type || m.type === 'error') {
-        clearTimeout(timer);
-        proc.off('message', on);
-        if (m.type === 'error') reject(new Error(m.message));
-        else resolve(m);
-      }
-    };
-    proc.on('message', on);
-  });
-}
-const ask = (proc, message, type = message.type, timeoutMs) => {
-  const reply = next(proc, type, timeoutMs);
-  proc.send(message);
-  return reply;
-};
-const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const fmt = (x, digits = 0) => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 async function startServer(stack) {
   const proc = start(['node', '--expose-gc', join(here, 'fallback-server.mjs'), stack]);
@@ -98,25 +60,7 @@ async function connectKind(kind, server) {
 
 async function throughput(side) {
   await ask(side.load, { type: 'reset' });
-  await new Promise((resolve, reject) => {
-    let sent = 0;
-    let done = 0;
-    const timer = setTimeout(() => reject(new Error(`${side.kind}: throughput phase stalled (${done} of ${cfg.messages})`)), 120_000);
-    const publishNext = () => {
-      sent++;
-      side.server.proc.send({ type: 'publish', room: side.kind, seq: side.seq++, size: cfg.size });
-    };
-    const on = (m) => {
-      if (m.type !== 'done') return;
-      if (++done === cfg.messages) {
-        clearTimeout(timer);
-        side.load.off('message', on);
-        resolve();
-      } else if (sent < cfg.messages) publishNext();
-    };
-    side.load.on('message', on);
-    while (sent < Math.min(cfg.window, cfg.messages)) publishNext();
-  });
+  await closedLoop(side.load, cfg.messages, cfg.window, () => side.server.proc.send({ type: 'publish', room: side.kind, seq: side.seq++, size: cfg.size }), 120_000, `${side.kind}: throughput phase`);
   const stats = await ask(side.load, { type: 'stats' });
   return { rate: stats.deliveries / (stats.spanUs / 1e6), p50: stats.p50, p99: stats.p99, errors: stats.errors };
 }
@@ -126,18 +70,7 @@ async function latency(side, hz) {
   await ask(side.load, { type: 'reset' });
   const first = side.seq;
   side.seq += count;
-  const allDone = new Promise((resolve, reject) => {
-    let done = 0;
-    const timer = setTimeout(() => reject(new Error(`${side.kind}: latency phase stalled (${done} of ${count})`)), (cfg.seconds + 60) * 1000);
-    const on = (m) => {
-      if (m.type === 'done' && ++done === count) {
-        clearTimeout(timer);
-        side.load.off('message', on);
-        resolve();
-      }
-    };
-    side.load.on('message', on);
-  });
+  const allDone = whenDone(side.load, count, (cfg.seconds + 60) * 1000, `${side.kind}: latency phase`);
   await ask(side.server.proc, { type: 'rate', room: side.kind, first, count, hz, size: cfg.size }, 'rate-sent', (cfg.seconds + 60) * 1000);
   await allDone;
   const stats = await ask(side.load, { type: 'stats' });

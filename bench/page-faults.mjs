@@ -15,29 +15,11 @@
 // Clients are raw TCP connections in this process, each with one masked
 // binary message in flight, sent again as soon as its echo is back.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, maskedFrame, openConnection, parseEchoArgs, replyLength, serverReady, stderrTail } from './lib/raw-echo.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-
-function parseArgs(argv) {
-  const options = { connections: 200, size: 65536, messages: 6000, warmup: 2000, timeout: 60, json: false, command: null };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--') {
-      options.command = argv.slice(i + 1);
-      break;
-    }
-    if (arg === '--json') options.json = true;
-    else if (arg.startsWith('--') && arg.slice(2) in options) options[arg.slice(2)] = Number(argv[++i]);
-    else throw new Error(`unknown argument ${arg}`);
-  }
-  options.command ??= [process.execPath, path.join(HERE, 'servers', 'switchboard.mjs')];
-  return options;
-}
+const parseArgs = (argv) => parseEchoArgs(argv, { connections: 200, size: 65536, messages: 6000, warmup: 2000, timeout: 60 });
 
 /** Minor faults, user and system CPU seconds of one process (all its threads): /proc/PID/stat fields 10, 14, 15. */
 function processCounters(pid) {
@@ -46,86 +28,12 @@ function processCounters(pid) {
   return { minorFaults: Number(fields[7]), userTicks: Number(fields[11]), systemTicks: Number(fields[12]) };
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** One masked binary frame (RFC 6455 section 5.2) with a random payload, sent as is every time. */
-function maskedFrame(size) {
-  const lengthBytes = size < 126 ? 0 : size < 65536 ? 2 : 8;
-  const header = Buffer.alloc(2 + lengthBytes + 4);
-  header[0] = 0x82;
-  if (lengthBytes === 0) header[1] = 0x80 | size;
-  else if (lengthBytes === 2) {
-    header[1] = 0x80 | 126;
-    header.writeUInt16BE(size, 2);
-  } else {
-    header[1] = 0x80 | 127;
-    header.writeBigUInt64BE(BigInt(size), 2);
-  }
-  randomBytes(4).copy(header, 2 + lengthBytes);
-  return Buffer.concat([header, randomBytes(size)]);
-}
-
-function replyLength(size) {
-  return 2 + (size < 126 ? 0 : size < 65536 ? 2 : 8) + size;
-}
-
 function startServer(command, port) {
   const child = spawn(command[0], command.slice(1), {
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DEFLATE: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
-  const ready = new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`server not READY within 15 s: ${stderr}`)), 15000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      if (/^READY\b/m.test(out)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited (${code ?? signal}) before READY: ${stderr}`));
-    });
-  });
-  return { child, ready };
-}
-
-function openConnection(port) {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.setNoDelay(true);
-    socket.on('error', reject);
-    socket.on('connect', () => {
-      socket.write(
-        'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-          `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-      );
-    });
-    let head = '';
-    const onData = (chunk) => {
-      head += chunk.toString('latin1');
-      const end = head.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      socket.off('data', onData);
-      if (!head.startsWith('HTTP/1.1 101')) return reject(new Error(`handshake refused: ${head.slice(0, 80)}`));
-      if (head.length > end + 4) return reject(new Error('server sent data before any message'));
-      resolve(socket);
-    };
-    socket.on('data', onData);
-  });
+  return { child, ready: serverReady(child, 15000, stderrTail(child)) };
 }
 
 export async function measurePageFaults(options) {

@@ -13,24 +13,10 @@
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { Deliveries, clientFrame, nowUs } from './lib/deliveries.mjs';
 
 const cfg = JSON.parse(process.argv[2]);
 const SIO = cfg.stack === 'sio';
-const clockOffset = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
-const nowUs = () => Math.round(performance.now() * 1000 + clockOffset);
-
-// ---- frames ---------------------------------------------------------------------------
-function clientFrame(text, opcode = 1) {
-  const payload = Buffer.from(text);
-  if (payload.length > 125) throw new Error('bench frames are short');
-  const frame = Buffer.allocUnsafe(6 + payload.length);
-  frame[0] = 0x80 | opcode;
-  frame[1] = 0x80 | payload.length;
-  const mask = randomBytes(4); // RFC 6455 section 5.3: clients mask every frame
-  mask.copy(frame, 2);
-  for (let i = 0; i < payload.length; i++) frame[6 + i] = payload[i] ^ mask[i & 3];
-  return frame;
-}
 
 const T0 = Buffer.from('"t0":');
 const SEQ = Buffer.from('"s":');
@@ -41,14 +27,8 @@ function readInt(buf, at) {
 }
 
 // ---- measurement state ------------------------------------------------------------------
-const MAX_SEQ = 1 << 20;
-const perSeq = new Int32Array(MAX_SEQ); // deliveries seen per message
-let expected = 0; // deliveries that complete one message (the number of clients)
-let latencies = new Float64Array(1 << 22); // µs, one per delivery of the current phase
-let nLat = 0;
-let firstT0 = Infinity;
-let lastAt = 0;
-let deliveries = 0;
+// Complete once every client has it (`expected` is set by the first reset: none before).
+const measured = new Deliveries(0, (seq, now) => process.send({ type: 'done', seq, at: now }));
 
 function onDelivery(buf, start, end, now) {
   const t = buf.indexOf(T0, start);
@@ -56,15 +36,7 @@ function onDelivery(buf, start, end, now) {
   if (t < 0 || t >= end || s < 0 || s >= end) return;
   const t0 = readInt(buf, t + 5);
   const seq = readInt(buf, s + 4);
-  delivered(seq, t0, now);
-}
-
-function delivered(seq, t0, now) {
-  if (nLat < latencies.length) latencies[nLat++] = now - t0;
-  if (t0 < firstT0) firstT0 = t0;
-  lastAt = now;
-  deliveries++;
-  if (++perSeq[seq] === expected) process.send({ type: 'done', seq, at: now });
+  measured.delivered(seq, t0, now);
 }
 
 // ---- clients ------------------------------------------------------------------------------
@@ -156,7 +128,7 @@ async function openWithLibrary(i) {
   const port = cfg.ports[i % cfg.ports.length];
   const c = { i, ready: false, lib: null };
   clients.push(c);
-  const onTick = (data) => c.ready && delivered(data.s, data.t0, nowUs());
+  const onTick = (data) => c.ready && measured.delivered(data.s, data.t0, nowUs());
   if (SIO) {
     const socket = libs.io(`http://127.0.0.1:${port}`, { transports: ['websocket'], forceNew: true, reconnection: false });
     c.lib = socket;
@@ -235,34 +207,20 @@ function roomOp(kind, room, count) {
   });
 }
 
-function percentile(sorted, p) {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] : NaN;
-}
 
 process.on('message', async (m) => {
   if (m.type === 'reset') {
-    expected = cfg.clients;
-    nLat = 0;
-    firstT0 = Infinity;
-    lastAt = 0;
-    deliveries = 0;
+    measured.expected = cfg.clients;
+    measured.reset();
     process.send({ type: 'reset' });
   } else if (m.type === 'stats') {
-    const sorted = latencies.subarray(0, nLat).sort();
-    process.send({
-      type: 'stats',
-      deliveries,
-      spanUs: lastAt - firstT0,
-      p50: percentile(sorted, 0.5) / 1000,
-      p99: percentile(sorted, 0.99) / 1000,
-      max: sorted.length ? sorted[sorted.length - 1] / 1000 : NaN,
-    });
+    process.send({ type: 'stats', ...measured.stats() });
   } else if (m.type === 'room') {
     const t = performance.now();
     await roomOp(m.kind, m.room, m.count);
     process.send({ type: 'room', ms: performance.now() - t });
   } else if (m.type === 'state') {
-    process.send({ type: 'state', ready, deliveries, closes, open: clients.filter((c) => c.socket && !c.socket.destroyed).length });
+    process.send({ type: 'state', ready, deliveries: measured.count, closes, open: clients.filter((c) => c.socket && !c.socket.destroyed).length });
   } else if (m.type === 'close') {
     for (const c of clients) (c.socket ? c.socket.destroy() : c.lib.close());
     process.exit(0);

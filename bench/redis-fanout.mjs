@@ -29,22 +29,17 @@
 // Core mapping (2 cores): node i is pinned to core i % 2 (taskset); redis-server and the
 // load generator are not pinned. The same for both stacks.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join, dirname } from 'node:path';
-import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { coreTimes, procTree } from './proc.mjs';
+import { ask, children, closedLoop, fmt, freePort, loadavg, median, next, optionReader, start, whenDone } from './lib/processes.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = argv.indexOf(`--${name}`);
-  if (i === -1) return fallback;
-  const v = argv[i + 1];
-  return v === undefined || v.startsWith('--') ? true : typeof fallback === 'number' ? Number(v) : v;
-};
+const opt = optionReader(argv);
 const cfg = {
   nodes: opt('nodes', 2),
   clients: opt('clients', 10_000),
@@ -63,7 +58,6 @@ const cfg = {
   client: opt('client', 'raw'),
 };
 const NAMES = { sio: 'socket.io + @socket.io/redis-adapter', sb: 'switchboard/hub + @switchboard/redis' };
-const children = [];
 const tmp = mkdtempSync(join(tmpdir(), 'redis-fanout-'));
 const cleanup = () => {
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
@@ -73,48 +67,6 @@ process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
 
 // ---- processes ----------------------------------------------------------------------------
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-// The descriptor limit is raised to the hard limit for every child (the load generator
-// holds one per client); taskset pins where asked.
-function start(args, { core, ipc = true, quiet = false } = {}) {
-  const pinned = core === undefined ? args : ['taskset', '-c', String(core), ...args];
-  const child = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" && exec "$@"', 'sh', ...pinned], {
-    stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit', ...(ipc ? ['ipc'] : [])],
-  });
-  children.push(child);
-  return child;
-}
-
-function next(proc, type, timeoutMs = 120_000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      proc.off('message', on);
-      reject(new Error(`timed out waiting for '${type}'`));
-    }, timeoutMs);
-    const on = (m) => {
-      if (m.type === type || m.type === 'error') {
-        clearTimeout(timer);
-        proc.off('message', on);
-        if (m.type === 'error') reject(new Error(m.message));
-        else resolve(m);
-      }
-    };
-    proc.on('message', on);
-  });
-}
-const ask = (proc, message, type = message.type, timeoutMs) => {
-  const reply = next(proc, type, timeoutMs);
-  proc.send(message);
-  return reply;
-};
-
 async function startRedis() {
   const port = await freePort();
   const dir = mkdtempSync(join(tmp, 'redis-'));
@@ -186,25 +138,7 @@ async function throughput(side) {
   const busy0 = machineBusy();
   const t0 = performance.now();
   const cpu0 = cpuSeconds(side);
-  await new Promise((resolve, reject) => {
-    let sent = 0;
-    let done = 0;
-    const timer = setTimeout(() => reject(new Error(`${side.stack}: throughput phase stalled (${done} of ${cfg.messages})`)), 180_000);
-    const publishNext = () => {
-      sent++;
-      side.nodes[0].proc.send({ type: 'publish', seq: side.seq++, size: cfg.size });
-    };
-    const on = (m) => {
-      if (m.type !== 'done') return;
-      if (++done === cfg.messages) {
-        clearTimeout(timer);
-        side.load.off('message', on);
-        resolve();
-      } else if (sent < cfg.messages) publishNext();
-    };
-    side.load.on('message', on);
-    while (sent < Math.min(cfg.window, cfg.messages)) publishNext();
-  });
+  await closedLoop(side.load, cfg.messages, cfg.window, () => side.nodes[0].proc.send({ type: 'publish', seq: side.seq++, size: cfg.size }), 180_000, `${side.stack}: throughput phase`);
   const cpu1 = cpuSeconds(side);
   const busy1 = machineBusy();
   const wallS = (performance.now() - t0) / 1000;
@@ -236,18 +170,7 @@ async function latency(side, hz) {
   await ask(side.load, { type: 'reset' });
   const first = side.seq;
   side.seq += count;
-  const allDone = new Promise((resolve, reject) => {
-    let done = 0;
-    const timer = setTimeout(() => reject(new Error(`${side.stack}: latency phase stalled (${done} of ${count})`)), (cfg.seconds + 120) * 1000);
-    const on = (m) => {
-      if (m.type === 'done' && ++done === count) {
-        clearTimeout(timer);
-        side.load.off('message', on);
-        resolve();
-      }
-    };
-    side.load.on('message', on);
-  });
+  const allDone = whenDone(side.load, count, (cfg.seconds + 120) * 1000, `${side.stack}: latency phase`);
   await ask(side.nodes[0].proc, { type: 'rate', first, count, hz, size: cfg.size }, 'rate-sent', (cfg.seconds + 120) * 1000);
   await allDone;
   const stats = await ask(side.load, { type: 'stats' });
@@ -305,10 +228,7 @@ async function commandsPerMessage(side) {
 }
 
 // ---- report --------------------------------------------------------------------------------
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const spread = (xs) => `${median(xs).toFixed(2)} [${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}]`;
-const fmt = (x, digits = 0) => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 async function main() {
   const startedAt = new Date();

@@ -2,8 +2,10 @@
 // build in dist/) as a child process, bounded in time, on 127.0.0.1 only.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { repoRoot } from '../helpers/env.js';
 import { CLI, Child, startNode, type Exit } from '../helpers/process.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
 
 export { CLI };
 
@@ -118,4 +120,24 @@ export async function until(check: () => boolean, what: string, timeoutMs = 5000
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/**
+ * The `before` and `after` of a suite of `serve --hub --redis` nodes: before, the CLI built and a
+ * redis-server started (`.redis` once it runs); after, `clients` closed, `beforeStopping` run, every
+ * `serve` stopped, then Redis.
+ */
+export function withServedRedis(clients: ReadonlyArray<{ close(): void }>, beforeStopping?: () => Promise<void>): { readonly redis: RedisServer } {
+  const setup = {} as { redis: RedisServer };
+  before(async () => {
+    assertBuilt();
+    setup.redis = await startRedis();
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await beforeStopping?.();
+    await stopAll();
+    await setup.redis?.stop();
+  });
+  return setup;
 }

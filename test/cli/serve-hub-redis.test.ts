@@ -1,7 +1,7 @@
 // `switchboard serve --hub --redis URL`: hub servers (separate processes, and
 // the workers of one) sharing rooms through a real redis-server started here;
 // and the message a user gets when @switchboard/redis is not installed.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
@@ -11,8 +11,7 @@ import { WebSocket } from '../../packages/switchboard/src/index.js';
 import { HubClient } from '../../packages/switchboard/src/client/index.js';
 import { withTimeout } from '../helpers/async.js';
 import { repoRoot } from '../helpers/env.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
-import { assertBuilt, startServe, stopAll, type Served } from './helpers.js';
+import { startServe, withServedRedis, type Served } from './helpers.js';
 
 const clients: HubClient<any, any>[] = [];
 
@@ -37,20 +36,11 @@ async function until(check: () => boolean, label: string, ms = 10_000): Promise<
 }
 
 describe('serve --hub --redis', { timeout: 90_000 }, () => {
-  let redis: RedisServer;
-  before(async () => {
-    assertBuilt();
-    redis = await startRedis();
-  });
-  after(async () => {
-    for (const c of clients) c.close();
-    await stopAll();
-    await redis.stop();
-  });
+  const setup = withServedRedis(clients);
 
   test('two hub processes on one Redis are one hub: a room message and a POST /api/publish reach members on both', async () => {
-    const a = await startServe(['--hub', '--redis', redis.url, '--api-key', 'k']);
-    const b = await startServe(['--hub', '--redis', redis.url, '--api-key', 'k']);
+    const a = await startServe(['--hub', '--redis', setup.redis.url, '--api-key', 'k']);
+    const b = await startServe(['--hub', '--redis', setup.redis.url, '--api-key', 'k']);
     const onA = await member(a, 'lobby');
     const onB = await member(b, 'lobby');
     await onA.client.publish('lobby', 'say', 'from a');
@@ -67,7 +57,7 @@ describe('serve --hub --redis', { timeout: 90_000 }, () => {
   });
 
   test('--workers 2: members on either worker get every room message', async () => {
-    const s = await startServe(['--hub', '--redis', redis.url, '--workers', '2'], 20_000);
+    const s = await startServe(['--hub', '--redis', setup.redis.url, '--workers', '2'], 20_000);
     const members: Array<{ client: HubClient<any, any>; got: unknown[] }> = [];
     for (let i = 0; i < 6; i++) members.push(await member(s, 'w'));
     await members[0]!.client.publish('w', 'say', 'one');
@@ -83,7 +73,7 @@ describe('serve --hub --redis', { timeout: 90_000 }, () => {
 
   test('--workers 2: HTTP fallback clients (sse, polling) keep one session though the workers take their connections in turn', async () => {
     // A rate limit above the burst this test publishes.
-    const s = await startServe(['--hub', '--redis', redis.url, '--workers', '2', '--rate', '1000', '--burst', '1000'], 20_000);
+    const s = await startServe(['--hub', '--redis', setup.redis.url, '--workers', '2', '--rate', '1000', '--burst', '1000'], 20_000);
     const ws = new HubClient(`${s.url}hub`, { WebSocket, reconnect: false });
     clients.push(ws);
     await withTimeout(ws.ready(), 5000, 'the WebSocket client ready');

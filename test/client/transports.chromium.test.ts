@@ -4,21 +4,13 @@
 // back, and chats with a Node WebSocket client in the same room.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { WebSocket } from '../../packages/switchboard/src/index.js';
-import { Hub } from '../../packages/switchboard/src/hub/index.js';
+import type { Hub } from '../../packages/switchboard/src/hub/index.js';
 import { HubClient } from '../../packages/switchboard/src/client/index.js';
-import { repoRoot } from '../helpers/env.js';
-import { withTimeout } from '../helpers/async.js';
 import { startBlockingProxy, type BlockingProxy } from '../helpers/blocking-proxy.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const DIST = path.join(repoRoot, 'packages/switchboard/dist/esm');
+import { closeChromium, launchChromium } from '../helpers/chromium.js';
+import { startPageHub, type PageHub } from './helpers/page-hub.js';
 
 const PAGE = `<!doctype html><script type="module">
 import { HubClient } from '/dist/client/index.js';
@@ -38,39 +30,23 @@ window.connectHub = async (timeout) => {
 
 describe('fallback transports in Chromium', { timeout: 120_000 }, () => {
   let browser: Browser | undefined;
-  let server: http.Server;
+  let pageHub: PageHub;
   let hub: Hub;
   let base = '';
   const proxies: BlockingProxy[] = [];
   const clients: HubClient[] = [];
 
   before(async () => {
-    assert.ok(existsSync(path.join(DIST, 'client/index.js')), 'the built client is missing: run node scripts/build.mjs --lib');
-    server = http.createServer((req, res) => {
-      if (hub.handleRequest(req, res)) return;
-      const url = req.url ?? '/';
-      if (url === '/') {
-        res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
-        return;
-      }
-      const file = path.join(DIST, url.slice('/dist/'.length));
-      if (url.startsWith('/dist/') && file.startsWith(DIST) && existsSync(file)) res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(file));
-      else res.writeHead(404).end();
-    });
-    hub = new Hub({ server });
-    hub.on('error', () => {});
+    pageHub = await startPageHub(PAGE);
+    ({ hub, base } = pageHub);
     hub.on('connection', (client) => client.on('add', (d: { a: number; b: number }, reply) => reply(d.a + d.b)));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
+    browser = await launchChromium();
   });
   after(async () => {
     for (const c of clients) c.close();
-    await withTimeout(browser?.close() ?? Promise.resolve(), 15_000, 'closing Chromium').catch(() => {});
+    await closeChromium(browser);
     for (const p of proxies) await p.close();
-    await withTimeout(hub.close(), 5000, 'hub.close()').catch(() => {});
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
+    await pageHub?.close();
   });
 
   async function pageBehind(options: { upgrade: 'refuse' | 'hang'; buffer?: boolean }, timeout: number): Promise<{ page: Page; info: { transport: string; ms: number; id: string } }> {

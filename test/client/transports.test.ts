@@ -4,34 +4,18 @@
 // presence, a burst with no loss or duplicate).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WebSocket } from '../../packages/switchboard/src/index.js';
-import { HubClient, type ClientOptions } from '../../packages/switchboard/src/client/index.js';
-import { startHub, until, type TestHub } from '../hub/helpers.js';
-import { startBlockingProxy, type BlockingProxy } from '../helpers/blocking-proxy.js';
+import type { HubClient, HubError } from '../../packages/switchboard/src/client/index.js';
+import { until, type TestHub } from '../hub/helpers.js';
+import { FallbackFixture, hubUrlBehind } from './helpers/fallback.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
+const fixture = new FallbackFixture();
+const proxyTo = fixture.proxyTo.bind(fixture);
+const client = fixture.client.bind(fixture);
 
 async function hubWithFallback(): Promise<TestHub> {
-  const t = await startHub();
-  t.server.removeAllListeners('request');
-  t.server.on('request', (req, res) => {
-    if (!t.hub.handleRequest(req, res)) res.writeHead(404).end();
-  });
+  const t = await fixture.hub();
   t.hub.on('connection', (client) => client.on('add', (d: { a: number; b: number }, reply) => reply(d.a + d.b)));
-  cleanups.push(() => t.close());
   return t;
-}
-
-async function proxyTo(t: TestHub, options: Parameters<typeof startBlockingProxy>[1]): Promise<BlockingProxy> {
-  const proxy = await startBlockingProxy(t.url.replace('ws://', 'http://').replace('/hub', ''), options);
-  cleanups.push(() => proxy.close());
-  return proxy;
-}
-
-function client(url: string, options: ClientOptions = {}): HubClient {
-  const c = new HubClient(url, { WebSocket, ...options });
-  cleanups.push(() => c.close());
-  return c;
 }
 
 /** `count` messages published to a room at once, checked at `receiver` in order with no loss or duplicate. */
@@ -46,15 +30,13 @@ async function burst(t: TestHub, receiver: HubClient, count: number): Promise<vo
 }
 
 describe('client transports', { timeout: 90_000 }, () => {
-  after(async () => {
-    for (const c of cleanups.reverse()) await c();
-  });
+  after(() => fixture.close());
 
   test('a proxy refusing WebSocket upgrades: the client moves to SSE and chats with a WebSocket client', async () => {
     const t = await hubWithFallback();
     const proxy = await proxyTo(t, { upgrade: 'refuse' });
     const started = performance.now();
-    const fallback = client(`${proxy.url.replace('http', 'ws')}/hub`);
+    const fallback = client(hubUrlBehind(proxy));
     await fallback.ready();
     const took = performance.now() - started;
     assert.equal(fallback.transport, 'sse');
@@ -79,7 +61,7 @@ describe('client transports', { timeout: 90_000 }, () => {
   test('an uplink POST answered 503 (a busy node) is sent again after Retry-After: the session stays, nothing lost or doubled', async () => {
     const t = await hubWithFallback();
     const proxy = await proxyTo(t, { upgrade: 'refuse' });
-    const fallback = client(`${proxy.url.replace('http', 'ws')}/hub`, { upgrade: false, rememberTransport: false });
+    const fallback = client(hubUrlBehind(proxy), { upgrade: false, rememberTransport: false });
     const ws = client(t.url, { transports: ['websocket'] });
     await Promise.all([fallback.ready(), ws.ready()]);
     assert.equal(fallback.transport, 'sse');
@@ -99,11 +81,24 @@ describe('client transports', { timeout: 90_000 }, () => {
     assert.equal(fallback.id, idBefore);
   });
 
+  test('a busy uplink holds at most uplinkQueueSize messages, then the outbox (outboxSize): its oldest are dropped with outbox_full', async () => {
+    const t = await hubWithFallback();
+    const proxy = await proxyTo(t, { upgrade: 'refuse' });
+    const fallback = client(hubUrlBehind(proxy), { uplinkQueueSize: 5, outboxSize: 3, upgrade: false });
+    await fallback.ready();
+    assert.equal(fallback.transport, 'sse');
+    proxy.busySends = 2;
+    const answers = Array.from({ length: 12 }, (_, i) => fallback.request('add', { a: i, b: 0 }).then((n) => n, (e: HubError) => e.code));
+    // 0 is in the POST answered 503 (sent again after Retry-After), 1-5 wait in the uplink, 6-11 in the outbox, cut to its newest 3.
+    assert.deepEqual(await Promise.all(answers), [0, 1, 2, 3, 4, 5, 'outbox_full', 'outbox_full', 'outbox_full', 9, 10, 11]);
+    assert.equal(proxy.refusedSends, 2);
+  });
+
   test('a proxy that also buffers streamed responses: SSE never delivers, the client moves to polling', async () => {
     const t = await hubWithFallback();
     const proxy = await proxyTo(t, { upgrade: 'refuse', buffer: true });
     const started = performance.now();
-    const fallback = client(`${proxy.url.replace('http', 'ws')}/hub`, { transportTimeout: 1000 });
+    const fallback = client(hubUrlBehind(proxy), { transportTimeout: 1000 });
     await fallback.ready();
     console.log(`# refused upgrade + buffered stream -> polling connected in ${(performance.now() - started).toFixed(0)} ms (transportTimeout 1000)`);
     assert.equal(fallback.transport, 'polling');
@@ -115,7 +110,7 @@ describe('client transports', { timeout: 90_000 }, () => {
     const t = await hubWithFallback();
     const proxy = await proxyTo(t, { upgrade: 'hang' });
     const started = performance.now();
-    const fallback = client(`${proxy.url.replace('http', 'ws')}/hub`, { transportTimeout: 500 });
+    const fallback = client(hubUrlBehind(proxy), { transportTimeout: 500 });
     await fallback.ready();
     console.log(`# swallowed upgrade -> SSE connected in ${(performance.now() - started).toFixed(0)} ms (transportTimeout 500)`);
     assert.equal(fallback.transport, 'sse');

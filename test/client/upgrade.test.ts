@@ -6,37 +6,21 @@
 // remembered per URL, and the worst-case time to a working connection.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WebSocket } from '../../packages/switchboard/src/index.js';
-import { HubClient, type ClientOptions, type Transport } from '../../packages/switchboard/src/client/index.js';
-import { startHub, until, type TestHub } from '../hub/helpers.js';
-import { startBlockingProxy, type BlockingProxy } from '../helpers/blocking-proxy.js';
+import type { HubError, Transport } from '../../packages/switchboard/src/client/index.js';
+import { until, type TestHub } from '../hub/helpers.js';
+import { FallbackFixture, hubUrlBehind } from './helpers/fallback.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
+const fixture = new FallbackFixture();
+const proxyTo = fixture.proxyTo.bind(fixture);
+const client = fixture.client.bind(fixture);
 
 /** A hub with the fallback endpoints; its `hold` request answers only when the test says so. */
 async function hubWithFallback(): Promise<{ t: TestHub; held: Array<() => void> }> {
   // No rate limit: the burst is the point.
-  const t = await startHub({ rateLimit: false });
-  t.server.removeAllListeners('request');
-  t.server.on('request', (req, res) => {
-    if (!t.hub.handleRequest(req, res)) res.writeHead(404).end();
-  });
+  const t = await fixture.hub({ rateLimit: false });
   const held: Array<() => void> = [];
   t.hub.on('connection', (client) => client.on('hold', (n: number, reply) => held.push(() => reply(n * 2))));
-  cleanups.push(() => t.close());
   return { t, held };
-}
-
-async function proxyTo(t: TestHub, options: Parameters<typeof startBlockingProxy>[1]): Promise<BlockingProxy> {
-  const proxy = await startBlockingProxy(t.url.replace('ws://', 'http://').replace('/hub', ''), options);
-  cleanups.push(() => proxy.close());
-  return proxy;
-}
-
-function client(url: string, options: ClientOptions = {}): HubClient {
-  const c = new HubClient(url, { WebSocket, ...options });
-  cleanups.push(() => c.close());
-  return c;
 }
 
 function inOrder(count: number): number[] {
@@ -44,16 +28,14 @@ function inOrder(count: number): number[] {
 }
 
 describe('moving back up to WebSocket', { timeout: 120_000 }, () => {
-  after(async () => {
-    for (const c of cleanups.reverse()) await c();
-  });
+  after(() => fixture.close());
 
   for (const fallback of ['sse', 'polling'] as const) {
     test(`from ${fallback}: the proxy starts passing upgrades during a burst; every message once, in order, both ways; a request in flight completes`, async () => {
       const { t, held } = await hubWithFallback();
       const proxy = await proxyTo(t, { upgrade: 'refuse' });
       // Tries every 100 ms (no growth, no jitter): refused until the proxy changes its mind.
-      const moving = client(`${proxy.url.replace('http', 'ws')}/hub`, {
+      const moving = client(hubUrlBehind(proxy), {
         transports: ['websocket', fallback],
         upgrade: { delay: 100, factor: 1, jitter: 0 },
         rememberTransport: false,
@@ -118,10 +100,74 @@ describe('moving back up to WebSocket', { timeout: 120_000 }, () => {
     });
   }
 
+  test('moving waits for a busy uplink: what is sent meanwhile waits in the outbox, cut to outboxSize (outbox_full)', async () => {
+    const { t } = await hubWithFallback();
+    t.hub.on('connection', (c) => c.on('echo', (data: unknown, reply) => reply(data)));
+    const proxy = await proxyTo(t, { upgrade: 'refuse' });
+    const moving = client(hubUrlBehind(proxy), {
+      transports: ['websocket', 'sse'],
+      upgrade: { delay: 100, factor: 1, jitter: 0 },
+      rememberTransport: false,
+      transportTimeout: 30_000,
+      outboxSize: 2,
+    });
+    await moving.ready();
+    const moves: Transport[] = [];
+    moving.on('transport', (info) => moves.push(info.transport));
+    // The uplink answered 503 five times (Retry-After: 1 each, the most the client waits out): busy for about 5 s.
+    proxy.busySends = 5;
+    const first = moving.request('echo', 'first');
+    proxy.upgrade = 'pass';
+    const probe = (): { welcome: unknown } | null => (moving as unknown as { probe: { welcome: unknown } | null }).probe;
+    await until(() => probe()?.welcome != null, 10_000, 'the WebSocket welcomed');
+    assert.equal(proxy.busySends > 0 && moves.length === 0, true, 'the move waits for the busy uplink');
+    const answers = ['a', 'b', 'c', 'd'].map((x) => moving.request('echo', x).then((v) => v, (e: HubError) => e.code));
+    proxy.busySends = 0;
+    assert.deepEqual(await Promise.all([first, ...answers]), ['first', 'outbox_full', 'outbox_full', 'c', 'd']);
+    assert.deepEqual(moves, ['websocket']);
+  });
+
+  test('a WebSocket welcomed and then lost before the move: what waited in the outbox goes over the fallback, in order', async () => {
+    const { t } = await hubWithFallback();
+    const got: string[] = [];
+    t.hub.on('connection', (c) =>
+      c.on('echo', (data: string, reply) => {
+        got.push(data);
+        reply(data);
+      }),
+    );
+    const proxy = await proxyTo(t, { upgrade: 'refuse' });
+    const moving = client(hubUrlBehind(proxy), {
+      transports: ['websocket', 'sse'],
+      upgrade: { delay: 100, factor: 1, jitter: 0 },
+      rememberTransport: false,
+      transportTimeout: 30_000,
+      requestTimeout: 8000,
+    });
+    await moving.ready();
+    const moves: Transport[] = [];
+    moving.on('transport', (info) => moves.push(info.transport));
+    // The uplink busy for about 3 s (three 503s, Retry-After: 1 each): the move waits for it.
+    proxy.busySends = 3;
+    const first = moving.request('echo', 'first');
+    proxy.upgrade = 'pass';
+    const probe = (): { welcome: { id: string } | null } | null => (moving as unknown as { probe: { welcome: { id: string } | null } | null }).probe;
+    await until(() => probe()?.welcome != null, 10_000, 'the WebSocket welcomed');
+    const later = moving.request('echo', 'later');
+    // The new connection is lost before the move; further tries are refused.
+    proxy.upgrade = 'refuse';
+    t.hub.clients.get(probe()!.welcome!.id)!.disconnect(1001, 'going away');
+    await until(() => probe() === null || probe()!.welcome === null, 10_000, 'the try given up');
+    assert.deepEqual(await Promise.all([first, later]), ['first', 'later']);
+    assert.deepEqual(got, ['first', 'later']);
+    assert.equal(moving.transport, 'sse');
+    assert.deepEqual(moves, []);
+  });
+
   test('the fallback that worked is remembered per URL: a second client does not wait for the blocked WebSocket', async () => {
     const { t } = await hubWithFallback();
     const proxy = await proxyTo(t, { upgrade: 'hang' });
-    const url = `${proxy.url.replace('http', 'ws')}/hub`;
+    const url = hubUrlBehind(proxy);
     let started = performance.now();
     const first = client(url, { transportTimeout: 500, upgrade: false });
     await first.ready();
@@ -146,7 +192,7 @@ describe('moving back up to WebSocket', { timeout: 120_000 }, () => {
     const { t } = await hubWithFallback();
     const proxy = await proxyTo(t, { upgrade: 'hang', buffer: true });
     const started = performance.now();
-    const c = client(`${proxy.url.replace('http', 'ws')}/hub`, { transportTimeout: 1000, upgrade: false, rememberTransport: false });
+    const c = client(hubUrlBehind(proxy), { transportTimeout: 1000, upgrade: false, rememberTransport: false });
     await c.ready();
     assert.equal(c.transport, 'polling');
     console.log(`# worst case (upgrade swallowed + stream buffered) -> polling in ${(performance.now() - started).toFixed(0)} ms (transportTimeout 1000; bound 2 x 1000 + a round trip)`);

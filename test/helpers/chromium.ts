@@ -11,6 +11,16 @@ import { HOST } from './net.js';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
+/** The system Chromium, launched within 30 s. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
+}
+
+/** Closes a Chromium (if it was launched), giving up after 15 s: a test's `after` must end. */
+export async function closeChromium(browser: Browser | undefined): Promise<void> {
+  await withTimeout(browser?.close() ?? Promise.resolve(), 15_000, 'closing Chromium').catch(() => {});
+}
+
 /**
  * One HTML page, served at `pagePath` by a web server of its own and opened
  * in a Chromium of its own. The page's script reports by setting
@@ -47,7 +57,7 @@ export class ChromiumPage {
 
   /** Launches Chromium and opens the page with `?ws=wsUrl`; `timeoutMs` bounds each of Playwright's steps from then on. */
   async open(wsUrl: string, timeoutMs: number): Promise<void> {
-    this.browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
+    this.browser = await launchChromium();
     const page = await this.browser.newPage();
     this.page = page;
     page.setDefaultTimeout(timeoutMs);

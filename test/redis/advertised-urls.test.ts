@@ -3,29 +3,19 @@
 // node dies (kill -9) it fails over to a node it was never told about and
 // resumes there: every message once, in order, no gap.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { assertBuilt, startServe, stopAll } from '../cli/helpers.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { test } from 'node:test';
+import { startServe, withServedRedis } from '../cli/helpers.js';
 import { Recorder, delay, range, until } from './helpers.js';
 
 const TOTAL = 500;
 
-let redis: RedisServer;
 const clients: Recorder[] = [];
-before(async () => {
-  assertBuilt();
-  redis = await startRedis();
-});
-after(async () => {
-  for (const c of clients) c.close();
-  await stopAll();
-  await redis?.stop();
-});
+const setup = withServedRedis(clients);
 
 test("a client that knows only node A learns node B from A's welcome and fails over to it when A is killed", { timeout: 90_000 }, async () => {
-  const b = await startServe(['--hub', '--redis', redis.url, '--rate', '0']);
+  const b = await startServe(['--hub', '--redis', setup.redis.url, '--rate', '0']);
   const urlB = `${b.url}hub`;
-  const a = await startServe(['--hub', '--redis', redis.url, '--rate', '0', '--advertise-url', urlB]);
+  const a = await startServe(['--hub', '--redis', setup.redis.url, '--rate', '0', '--advertise-url', urlB]);
   const urlA = `${a.url}hub`;
   const room = 'ticker';
 

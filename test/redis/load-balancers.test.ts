@@ -10,12 +10,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { assertBuilt, startServe, stopAll, type Served } from '../cli/helpers.js';
+import { describe, test } from 'node:test';
+import { startServe, withServedRedis, type Served } from '../cli/helpers.js';
 import { withTimeout } from '../helpers/async.js';
 import { repoRoot } from '../helpers/env.js';
 import { Child } from '../helpers/process.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { HOST, Recorder, delay, range, until } from './helpers.js';
 
 const TOTAL = 400;
@@ -98,23 +97,15 @@ const balancers: Record<string, (nodes: [number, number]) => Promise<Balancer>> 
 const connectsOn = (node: Served): number => node.child.lines.filter((line) => / connect /.test(line)).length;
 
 describe('two serve --hub --redis nodes behind a load balancer (examples/deploy/)', { timeout: 120_000 }, () => {
-  let redis: RedisServer;
   const clients: Recorder[] = [];
   const stops: Array<() => Promise<void>> = [];
-  before(async () => {
-    assertBuilt();
-    redis = await startRedis();
-  });
-  after(async () => {
-    for (const c of clients) c.close();
+  const setup = withServedRedis(clients, async () => {
     for (const stop of stops) await stop();
-    await stopAll();
-    await redis?.stop();
   });
 
   for (const name of Object.keys(balancers)) {
     test(`${name}: clients on both nodes see each other's messages; after kill -9 of a node they resume on the other with no loss`, async () => {
-      const nodes = await Promise.all([0, 1].map(() => startServe(['--hub', '--redis', redis.url, '--rate', '0', '--api-key', 'k'])));
+      const nodes = await Promise.all([0, 1].map(() => startServe(['--hub', '--redis', setup.redis.url, '--rate', '0', '--api-key', 'k'])));
       const [victim, survivor] = nodes as [Served, Served];
       const balancer = await balancers[name]!([victim.port, survivor.port]);
       stops.push(balancer.stop);

@@ -62,6 +62,14 @@ export class HttpTransport implements WebSocketLike {
     this.start().catch((error: unknown) => this.fail(1006, String((error as Error)?.message ?? error)));
   }
 
+  /**
+   * Messages given to `send` and not yet POSTed (the batch in flight not counted: at most MAX_BATCH
+   * bytes). HubClient keeps this under its `uplinkQueueSize`, holding the rest in its outbox.
+   */
+  get queued(): number {
+    return this.pending.length;
+  }
+
   send(data: string): void {
     if (this.readyState !== 1) return;
     this.pending.push(data);

@@ -106,8 +106,16 @@ export interface ClientOptions {
   reconnect?: ReconnectOptions | false;
   /** Default request timeout, ms (default 10,000). */
   requestTimeout?: number;
-  /** Messages held while disconnected (default 100); when full the oldest is dropped. */
+  /**
+   * Messages held while disconnected, while moving to WebSocket, or while a fallback's uplink is full
+   * (default 100); when full the oldest is dropped, and a request among them rejects with `outbox_full`.
+   */
   outboxSize?: number;
+  /**
+   * Messages an HTTP fallback holds for its uplink, not yet POSTed (default 1,000): one POST is in flight
+   * at a time, and one answered 503 is sent again after its Retry-After. Past it, messages wait in the outbox.
+   */
+  uplinkQueueSize?: number;
   /** Heartbeat, overriding what the server announces; `false` turns it off. Either way each value is kept within 100 ms and about 24 days. */
   heartbeat?: { interval: number; timeout: number } | false;
   /**

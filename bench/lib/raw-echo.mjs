@@ -1,0 +1,117 @@
+// What the echo benchmarks that count a server's work per message share
+// (echo-instructions.mjs, page-faults.mjs): their options, the server
+// started by ../shared/perf's convention (PORT and HOST from the environment,
+// READY on stdout), and raw TCP WebSocket clients sending one masked binary
+// frame again and again.
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BENCH = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+
+/**
+ * `--name value` for each key of `defaults` (a number, or a string for the keys in `strings`), `--json`,
+ * and `-- server command...` (default: node bench/servers/switchboard.mjs).
+ */
+export function parseEchoArgs(argv, defaults, strings = []) {
+  const options = { ...defaults, json: false, command: null };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') {
+      options.command = argv.slice(i + 1);
+      break;
+    }
+    if (arg === '--json') options.json = true;
+    else if (strings.includes(arg.slice(2)) && arg.startsWith('--')) options[arg.slice(2)] = argv[++i];
+    else if (arg.startsWith('--') && arg.slice(2) in options) options[arg.slice(2)] = Number(argv[++i]);
+    else throw new Error(`unknown argument ${arg}`);
+  }
+  options.command ??= [process.execPath, path.join(BENCH, 'servers', 'switchboard.mjs')];
+  return options;
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once `child` printed READY; `stderr()` is the end of what it wrote there, for the error. */
+export function serverReady(child, timeoutMs, stderr) {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`server not READY within ${timeoutMs / 1000} s: ${stderr()}`)), timeoutMs);
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (/^READY\b/m.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited (${code ?? signal}) before READY: ${stderr()}`));
+    });
+  });
+}
+
+/** Keeps the last 4,000 characters `child` writes to stderr. */
+export function stderrTail(child) {
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+  return () => stderr;
+}
+
+/** One masked binary frame (RFC 6455 section 5.2) with a random payload, sent as is every time. */
+export function maskedFrame(size) {
+  const lengthBytes = size < 126 ? 0 : size < 65536 ? 2 : 8;
+  const header = Buffer.alloc(2 + lengthBytes + 4);
+  header[0] = 0x82;
+  if (lengthBytes === 0) header[1] = 0x80 | size;
+  else if (lengthBytes === 2) {
+    header[1] = 0x80 | 126;
+    header.writeUInt16BE(size, 2);
+  } else {
+    header[1] = 0x80 | 127;
+    header.writeBigUInt64BE(BigInt(size), 2);
+  }
+  randomBytes(4).copy(header, 2 + lengthBytes);
+  return Buffer.concat([header, randomBytes(size)]);
+}
+
+/** Bytes of the server's unmasked echo of a `size`-byte message. */
+export function replyLength(size) {
+  return 2 + (size < 126 ? 0 : size < 65536 ? 2 : 8) + size;
+}
+
+/** A raw TCP connection, upgraded to WebSocket; nothing may arrive before the first echo. */
+export function openConnection(port) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.setNoDelay(true);
+    socket.on('error', reject);
+    socket.on('connect', () => {
+      socket.write(
+        'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
+    });
+    let head = '';
+    const onData = (chunk) => {
+      head += chunk.toString('latin1');
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      socket.off('data', onData);
+      if (!head.startsWith('HTTP/1.1 101')) return reject(new Error(`handshake refused: ${head.slice(0, 80)}`));
+      if (head.length > end + 4) return reject(new Error('server sent data before any message'));
+      resolve(socket);
+    };
+    socket.on('data', onData);
+  });
+}
