@@ -52,6 +52,13 @@ export function toBuffer(data: Exclude<WebSocketData, Blob>): Buffer {
   return Buffer.from(String(data));
 }
 
+/** One callback for a batch's senders (a function of its own: a closure in flushBatch would cost every batch its context). */
+function callingEach(callbacks: readonly SendCallback[]): SendCallback {
+  return (error) => {
+    for (const callback of callbacks) callback(error);
+  };
+}
+
 /** A send on a connection that is not open: its callback learns it (on the next tick, as in ws). */
 export function reportSendAfterClose(readyState: number, cb: SendCallback | undefined): void {
   if (cb) {
@@ -99,6 +106,8 @@ export class SendPipeline {
   /** Data messages (or fragments) and pre-framed messages written, and their bytes, for `stats()`. */
   messagesSent = 0;
   bytesSent = 0;
+  /** The batch's first buffer, and the ones after it (an array only once there is a second: most batches are one reply). */
+  private batchFirst: Buffer | null = null;
   private batch: Buffer[] | null = null;
   private batchCallbacks: SendCallback[] | null = null;
   private batchBytes = 0;
@@ -175,9 +184,12 @@ export class SendPipeline {
   }
 
   /** Sends one message or fragment (the connection checked it is open). */
+  // The per-message paths (send, sendData, sendFrame) create no closure: a function that does
+  // allocates its captured variables' context on every call, taken or not. The waiting and
+  // compressing branches are methods of their own.
   send(data: Exclude<WebSocketData, number | boolean>, binary: boolean, fin: boolean, mask: boolean, compress: boolean, cb: SendCallback | undefined): void {
     if (data instanceof Blob) {
-      this.readBlob(data, cb, (bytes) => this.sendData(bytes, binary, fin, mask, compress, cb));
+      this.sendBlob(data, binary, fin, mask, compress, cb);
       return;
     }
     const bytes = toBuffer(data);
@@ -185,6 +197,15 @@ export class SendPipeline {
       this.sendData(bytes, binary, fin, mask, compress, cb);
       return;
     }
+    this.sendLater(bytes, binary, fin, mask, compress, cb);
+  }
+
+  private sendBlob(blob: Blob, binary: boolean, fin: boolean, mask: boolean, compress: boolean, cb: SendCallback | undefined): void {
+    this.readBlob(blob, cb, (bytes) => this.sendData(bytes, binary, fin, mask, compress, cb));
+  }
+
+  /** A send behind others still being prepared: counted in `bufferedAmount` until its turn. */
+  private sendLater(bytes: Buffer, binary: boolean, fin: boolean, mask: boolean, compress: boolean, cb: SendCallback | undefined): void {
     this.queuedBytes += bytes.length;
     this.schedule(() => {
       this.queuedBytes -= bytes.length;
@@ -204,6 +225,10 @@ export class SendPipeline {
       this.output(frame, cb);
       return;
     }
+    this.sendFrameLater(frame, cb);
+  }
+
+  private sendFrameLater(frame: Buffer, cb: SendCallback | undefined): void {
     this.queuedBytes += frame.length;
     this.schedule(() => {
       this.queuedBytes -= frame.length;
@@ -326,6 +351,10 @@ export class SendPipeline {
       this.writeFrame(opcode, payload, fin, mask, false, cb);
       return;
     }
+    this.compressAndWrite(opcode, payload, fin, mask, continuing, cb);
+  }
+
+  private compressAndWrite(opcode: number, payload: Buffer, fin: boolean, mask: boolean, continuing: boolean, cb: SendCallback | undefined): void {
     this.busy = true;
     // Counted in bufferedAmount while it is compressed, as in ws.
     this.queuedBytes += payload.length;
@@ -387,7 +416,7 @@ export class SendPipeline {
       return;
     }
     if (this.slabRunStart >= 0) this.closeSlabRun();
-    (this.batch ??= []).push(bytes);
+    this.addToBatch(bytes);
     this.batchBytes += bytes.length;
     if (cb !== undefined) (this.batchCallbacks ??= []).push(cb);
   }
@@ -416,31 +445,37 @@ export class SendPipeline {
 
   /** Ends this connection's run of frames in the slab: the run joins the batch as one buffer. */
   private closeSlabRun(): void {
-    (this.batch ??= []).push(this.slabRunSlab!.subarray(this.slabRunStart, this.slabRunEnd));
+    this.addToBatch(this.slabRunSlab!.subarray(this.slabRunStart, this.slabRunEnd));
     this.slabRunStart = -1;
     this.slabRunSlab = null;
+  }
+
+  private addToBatch(bytes: Buffer): void {
+    if (this.batchFirst === null) this.batchFirst = bytes;
+    else (this.batch ??= [this.batchFirst]).push(bytes);
   }
 
   /** Writes the frames gathered while a received chunk was reported, in one write when small. */
   flushBatch(): void {
     if (this.slabRunStart >= 0) this.closeSlabRun();
+    const first = this.batchFirst;
+    if (first === null) return;
     const frames = this.batch;
-    if (frames === null) return;
     const callbacks = this.batchCallbacks;
     const bytes = this.batchBytes;
+    this.batchFirst = null;
     this.batch = null;
     this.batchCallbacks = null;
     this.batchBytes = 0;
-    const cb: SendCallback | undefined =
-      callbacks === null ? undefined : callbacks.length === 1 ? callbacks[0] : (error) => callbacks.forEach((callback) => callback(error));
+    const cb: SendCallback | undefined = callbacks === null ? undefined : callbacks.length === 1 ? callbacks[0] : callingEach(callbacks);
     const socket = this.socket;
     if (socket.destroyed) {
       // terminate() from a handler: the batch goes nowhere; its senders learn it.
       if (cb) process.nextTick(cb, new WebSocketError('WS_ERR_NOT_OPEN', 'WebSocket is not open: the connection was destroyed'));
       return;
     }
-    if (frames.length === 1) {
-      socket.write(frames[0]!, cb);
+    if (frames === null) {
+      socket.write(first, cb);
     } else if (bytes <= BATCH_COPY_LIMIT) {
       socket.write(Buffer.concat(frames, bytes), cb);
     } else {

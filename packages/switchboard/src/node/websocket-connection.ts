@@ -246,9 +246,14 @@ export abstract class WebSocketConnection extends EventEmitter {
   }
 
   private deliverMessage(data: Buffer, isBinary: boolean): void {
-    if (isBinary) this.safeEmit('message', convertBinary(data, this._binaryType), true);
-    // Text is one Buffer whatever binaryType says, as in ws (binaryType is "the type for binary data").
-    else this.safeEmit('message', data, false);
+    // Not through safeEmit: its rest parameter would allocate an array per message.
+    try {
+      // Text is one Buffer whatever binaryType says, as in ws (binaryType is "the type for binary data").
+      this.emit('message', isBinary ? convertBinary(data, this._binaryType) : data, isBinary);
+    } catch (error) {
+      if (this.propagateListenerErrors) throw error;
+      this.handlerFailed('message', error);
+    }
   }
 
   /**

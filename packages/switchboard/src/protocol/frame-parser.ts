@@ -10,7 +10,7 @@ import {
   isValidCloseCode,
 } from './constants.js';
 import { ProtocolError } from './errors.js';
-import { applyMask } from './mask.js';
+import { SIMD_THRESHOLD, applyMask } from './mask.js';
 import { StreamingUtf8Validator, isUtf8 } from './utf8.js';
 
 /** What the parser reports. Implemented by the I/O layer; called synchronously from `push`. */
@@ -79,6 +79,12 @@ const EAGER_LIMIT = 1024 * 1024;
 const PREALLOCATE_LIMIT = 16 * 1024 * 1024;
 
 /** An owned copy of bytes that live in a borrowed chunk. */
+/** Writes `target.length` bytes of `source` from `offset` into `target`, XORed with the masking key (RFC 6455 section 5.3). */
+function copyUnmasked(source: Uint8Array, offset: number, target: Uint8Array, key: Uint8Array): void {
+  const length = target.length;
+  for (let i = 0; i < length; i++) target[i] = source[offset + i]! ^ key[i & 3]!;
+}
+
 function copyOf(view: Buffer): Buffer {
   if (view.length === 0) return EMPTY;
   const copy = Buffer.allocUnsafe(view.length);
@@ -196,10 +202,19 @@ export class FrameParser {
         const payloadEnd = offset + this.payloadLength;
         if (payloadEnd <= length) {
           // The common case: the whole payload is in this chunk; no copy unless the chunk is only lent.
-          const payload = chunk.subarray(offset, payloadEnd);
+          let payload: Buffer;
+          if (this.borrowed && this.masked && this.payloadLength < SIMD_THRESHOLD && this.payloadLength > 0) {
+            // A short payload is unmasked as it is copied out of the lent chunk: one pass, and no
+            // view of the chunk to allocate (Buffer#copy and set() with offsets make one).
+            payload = Buffer.allocUnsafe(this.payloadLength);
+            copyUnmasked(chunk, offset, payload, this.maskKey);
+          } else {
+            payload = chunk.subarray(offset, payloadEnd);
+            if (this.masked) applyMask(payload, this.maskKey, 0);
+            if (this.borrowed) payload = copyOf(payload);
+          }
           offset = payloadEnd;
-          if (this.masked) applyMask(payload, this.maskKey, 0);
-          if (!this.completeFrame(this.borrowed ? copyOf(payload) : payload, true)) return;
+          if (!this.completeFrame(payload, true)) return;
           continue;
         }
         this.state = State.Payload;

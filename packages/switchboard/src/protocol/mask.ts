@@ -4,7 +4,7 @@ import { MASK_WASM } from './mask-wasm.js';
 /** Payloads at least this long are unmasked a 32-bit word at a time. */
 const WORD_THRESHOLD = 32;
 /** Payloads in the SIMD buffer at least this long are unmasked by WebAssembly (below, the call costs more than it saves). */
-const SIMD_THRESHOLD = 128;
+export const SIMD_THRESHOLD = 128;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /**
@@ -15,9 +15,10 @@ function maskBytes(data: Uint8Array, key: Uint8Array, keyOffset: number, start: 
   for (let i = start; i < end; i++) data[i]! ^= key[(keyOffset + i) & 3]!;
 }
 
-/** XORs `count` 32-bit words (a multiple of 4, at least 4) with `word`. */
-function maskWords(view: Int32Array, word: number, count: number): void {
-  for (let w = 0; w < count; w += 4) {
+/** XORs `count` 32-bit words (a multiple of 4, at least 4) of `view` from word `start` with `word`. */
+function maskWords(view: Int32Array<ArrayBufferLike>, word: number, start: number, count: number): void {
+  const end = start + count;
+  for (let w = start; w < end; w += 4) {
     view[w]! ^= word;
     view[w + 1]! ^= word;
     view[w + 2]! ^= word;
@@ -60,8 +61,28 @@ export function applyMask(data: Uint8Array, key: Uint8Array, keyOffset = 0): voi
   // length >= 32 leaves at least 7 aligned words, so at least one group of 4.
   const words = ((length - head) >>> 2) & ~3;
   maskBytes(data, key, keyOffset, 0, head);
-  maskWords(new Int32Array(data.buffer, data.byteOffset + head, words), word, words);
+  maskWords(wordsOf(data.buffer), word, (data.byteOffset + head) >>> 2, words);
   maskBytes(data, key, keyOffset, head + words * 4, length);
+}
+
+/**
+ * A 32-bit view of a whole ArrayBuffer, kept for the last buffer seen: payloads are mostly views of
+ * the same few (the read buffer, Buffer's 8 KiB pool), and a view made per call would be an
+ * allocation per message. Only buffers up to WORDS_CACHE_LIMIT are kept, so that the view never
+ * holds a large payload's memory after its message is gone (a view per large payload costs nothing
+ * next to unmasking it).
+ */
+const WORDS_CACHE_LIMIT = 1024 * 1024;
+let wordsBuffer: ArrayBufferLike | null = null;
+let wordsView: Int32Array<ArrayBufferLike> = new Int32Array(0);
+function wordsOf(buffer: ArrayBufferLike): Int32Array<ArrayBufferLike> {
+  if (buffer === wordsBuffer) return wordsView;
+  const view = new Int32Array(buffer, 0, buffer.byteLength >>> 2);
+  if (buffer.byteLength <= WORDS_CACHE_LIMIT) {
+    wordsBuffer = buffer;
+    wordsView = view;
+  }
+  return view;
 }
 
 /** Copies `source` into `target` at `offset`, masked with `key` (for client frames, whose payload must not be changed). */
