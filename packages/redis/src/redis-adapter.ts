@@ -10,12 +10,12 @@
 // in, and checks the ids it receives (RoomFeed) so that nothing lost by
 // pub/sub during a reconnect goes unnoticed.
 import { createHash, randomBytes } from 'node:crypto';
-import { HubError, type Adapter, type AdapterSink, type ForwardedAnswer, type ForwardedRequest, type HistoryResult, type PresenceMember, type PublishOptions, type RoomMessage, type Sender } from 'switchboard/hub';
+import { HubError, type Adapter, type AdapterSink, type ForwardedAnswer, type ForwardedRequest, type HistoryResult, type JoinAnswer, type PresenceMember, type PublishOptions, type RoomMessage, type Sender } from 'switchboard/hub';
 import { RemoteMessage, encodeHeader, parseChannelMessage, parsePresenceValue, parseStreamEntry } from './codec.js';
 import { RedisLink, type Listener, type SentinelOptions } from './link.js';
 import { NodeBus } from './node-bus.js';
 import { RoomFeed, type Continuation } from './room-feed.js';
-import { HISTORY, JOIN, LEAVE, MEMBERS, PUBLISH, REFRESH } from './scripts.js';
+import { HISTORY, LEAVE, MEMBERS, PRESENCE, PUBLISH, REFRESH } from './scripts.js';
 
 export interface RedisAdapterOptions {
   /**
@@ -52,6 +52,12 @@ export interface RedisAdapterOptions {
   maxReconnectDelay?: number;
   /** Messages of one room held while a gap is filled from the stream (default 10,000); beyond it the room's members resume. */
   maxPending?: number;
+  /**
+   * Joins and leaves of one room from this process sent to Redis in one script (default 100,
+   * at most 1,000): those that arrive while the room's previous batch is in flight go together
+   * in the next one.
+   */
+  presenceBatch?: number;
   /** Connection and background errors (reconnect attempts, failed heartbeats): nothing is thrown for them. Default: ignored. */
   onError?: (error: unknown) => void;
 }
@@ -61,6 +67,36 @@ export interface RedisAdapterOptions {
  * while this process has other members in the room, and leaves with them).
  */
 const MAX_LEAVING = 10_000;
+
+/** A join or leave waiting for its room's next presence script (RedisAdapter.flush). */
+interface PresenceChange {
+  kind: 'j' | 'l';
+  id: string;
+  /** A join's member JSON. */
+  json: string;
+  since?: number;
+  epoch?: string;
+  /** A join that wants the member list: at most this many (the batch reads it once for all). */
+  limit?: number;
+  done(reply: PresenceReply | null, index: number, error?: unknown): void;
+}
+
+type PresenceReply = [added: number, epoch: string, head: number, all: number, entries: unknown[], resets: number[], list: string[] | null];
+
+interface RoomEntry {
+  feed: RoomFeed;
+  listener: Listener;
+  /** The subscription is in place: presence scripts wait for it (their reads then position the feed). */
+  ready: Promise<void>;
+  /** Local members (joins sent or being sent, not left), id -> member JSON. */
+  members: Map<string, string>;
+  /** Local members whose join Redis confirmed. */
+  joined: Set<string>;
+  /** Joins and leaves not yet sent, in order. */
+  changes: PresenceChange[];
+  /** A presence script of this room is scheduled or in flight (one at a time, so changes stay in order). */
+  busy: boolean;
+}
 
 /** The error a publish (or a join, or a history read) fails with while Redis cannot be reached: `code` 'unavailable'. */
 export const UNAVAILABLE = 'unavailable';
@@ -85,13 +121,14 @@ export class RedisAdapter implements Adapter {
   readonly presenceTtl: number;
   private readonly roomTtl: number;
   private readonly maxPending: number;
+  private readonly presenceBatch: number;
   private readonly prefix: string;
   private readonly link: RedisLink;
   private readonly bus: NodeBus;
   private readonly reportError: (error: unknown) => void;
   private sink: AdapterSink | null = null;
   /** Rooms with local members: their subscription and id check. */
-  private readonly feeds = new Map<string, { feed: RoomFeed; listener: Listener; ready: Promise<void>; members: Map<string, string>; joined: Set<string> }>();
+  private readonly feeds = new Map<string, RoomEntry>();
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   /** `room\nid` of members whose leave failed (Redis unreachable): tried again at each heartbeat. */
   private readonly leaving = new Set<string>();
@@ -103,6 +140,9 @@ export class RedisAdapter implements Adapter {
     this.presenceTtl = positive(options.presenceTtl, 20_000, 'presenceTtl');
     this.roomTtl = positive(options.roomTtl, 7 * 24 * 3600_000, 'roomTtl');
     this.maxPending = positive(options.maxPending, 10_000, 'maxPending');
+    this.presenceBatch = Math.floor(positive(options.presenceBatch, 100, 'presenceBatch'));
+    // Lua's unpack (HMGET, HSET of a batch) is bounded by its C stack (8,000 values).
+    if (!(this.presenceBatch >= 1 && this.presenceBatch <= 1000)) throw new RangeError('RedisAdapter option presenceBatch must be 1 to 1,000');
     this.prefix = options.prefix ?? 'switchboard';
     if (/[{}]/.test(this.prefix)) throw new RangeError('RedisAdapter option prefix must not contain { or } (they delimit the hash tag)');
     this.reportError = options.onError ?? (() => {});
@@ -175,19 +215,11 @@ export class RedisAdapter implements Adapter {
     } catch (error) {
       throw unavailable(error);
     }
-    const result: HistoryResult = { head: found.head, epoch: found.epoch, messages: found.messages };
-    if (since === undefined) return result;
-    if (found.reset) {
-      result.gap = { from: 1, to: since, reset: true };
-      return result;
-    }
-    const oldest = found.messages.length > 0 ? found.messages[0]!.mid : found.head + 1;
-    if (oldest > since + 1) result.gap = { from: since + 1, to: oldest - 1 };
-    return result;
+    return historyResult(found, since);
   }
 
-  /** Subscribes to `room` (once for all its local members) and learns where it stands. */
-  private acquire(room: string): { feed: RoomFeed; ready: Promise<void>; members: Map<string, string>; joined: Set<string> } {
+  /** Subscribes to `room` (once for all its local members); the first presence script's read positions the feed. */
+  private acquire(room: string): RoomEntry {
     let entry = this.feeds.get(room);
     if (entry === undefined) {
       const feed = new RoomFeed(room, {
@@ -198,12 +230,8 @@ export class RedisAdapter implements Adapter {
         maxPending: this.maxPending,
       });
       const listener: Listener = (payload) => this.onChannelMessage(feed, payload);
-      const channel = this.key(room, 'c');
-      const ready = this.link.subscribe(channel, listener).then(async () => {
-        const { epoch, head } = await this.readHistory(room, undefined, undefined);
-        feed.position(epoch, head);
-      });
-      entry = { feed, listener, ready, members: new Map(), joined: new Set() };
+      const ready = this.link.subscribe(this.key(room, 'c'), listener);
+      entry = { feed, listener, ready, members: new Map(), joined: new Set(), changes: [], busy: false };
       this.feeds.set(room, entry);
     }
     entry.feed.refs++;
@@ -252,33 +280,106 @@ export class RedisAdapter implements Adapter {
   }
 
   async addMember(room: string, member: PresenceMember): Promise<void> {
+    await this.join(room, member, undefined, undefined, undefined);
+  }
+
+  /** Adds the member, reads the history and the member list: one script for the joins and leaves of a room that come together. */
+  async join(room: string, member: PresenceMember, since: number | undefined, epoch: string | undefined, memberLimit: number | undefined): Promise<JoinAnswer> {
     const entry = this.acquire(room);
     const json = JSON.stringify(member);
+    entry.members.set(member.id, json);
     try {
-      await entry.ready;
-      entry.members.set(member.id, json);
-      const added = await this.join(room, member.id, json);
-      // This node had no deadline though members here had joined (not those still joining): they
-      // were swept while it was cut off, and join again.
-      if (added && entry.joined.size > 0) this.rejoin(room, entry.members, entry.joined);
-      if (entry.members.has(member.id)) entry.joined.add(member.id);
+      return await new Promise<JoinAnswer>((resolve, reject) => {
+        const change: PresenceChange = {
+          kind: 'j',
+          id: member.id,
+          json,
+          done: (reply, index, error) => {
+            if (reply === null) {
+              reject(error);
+              return;
+            }
+            // This node had no deadline though members here had joined (not those joining now):
+            // they were swept while it was cut off, and join again.
+            if (Number(reply[0]) === 1 && entry.joined.size > 0) this.rejoin(room, entry, entry.joined);
+            if (entry.members.get(member.id) === json) entry.joined.add(member.id);
+            resolve(joinAnswer(room, reply, index, since, memberLimit));
+          },
+        };
+        if (since !== undefined) change.since = since;
+        if (epoch !== undefined) change.epoch = epoch;
+        if (memberLimit !== undefined) change.limit = memberLimit;
+        this.enqueue(room, entry, change);
+      });
     } catch (error) {
-      entry.members.delete(member.id);
       entry.joined.delete(member.id);
-      this.release(room);
+      // Unless a removeMember took it (and releases it) meanwhile.
+      if (entry.members.get(member.id) === json) {
+        entry.members.delete(member.id);
+        this.release(room);
+      }
       throw unavailable(error);
     }
   }
 
-  /** Runs the join script; true when this node had no deadline in the room. */
-  private async join(room: string, id: string, json: string): Promise<boolean> {
-    const added = await this.link.run(JOIN, [this.key(room, 'p'), this.key(room, 'e'), this.key(room, 'c')], [id, json, String(this.presenceTtl), this.node]);
-    return Number(added) === 1;
+  /** Queues a presence change of `room`; sent with the others of this turn once the subscription is in place and no script of the room is in flight. */
+  private enqueue(room: string, entry: RoomEntry, change: PresenceChange): void {
+    entry.changes.push(change);
+    if (entry.busy) return;
+    entry.busy = true;
+    entry.ready.then(
+      () => setImmediate(() => this.flush(room, entry)),
+      (error: unknown) => {
+        const failed = entry.changes.splice(0);
+        entry.busy = false;
+        for (let i = 0; i < failed.length; i++) failed[i]!.done(null, i, error);
+      },
+    );
+  }
+
+  /** Sends up to presenceBatch queued changes of `room` as one PRESENCE script, then the next batch, until none is left. */
+  private flush(room: string, entry: RoomEntry): void {
+    const batch = entry.changes.splice(0, this.presenceBatch);
+    if (batch.length === 0) {
+      entry.busy = false;
+      return;
+    }
+    let list = false;
+    const args = [newEpoch(), String(this.presenceTtl), this.node, String(this.maxAge), String(this.roomTtl), ''];
+    for (const change of batch) {
+      if (change.limit !== undefined) list = true;
+      args.push(change.kind, change.id, change.json, change.since === undefined ? '' : String(change.since), change.epoch ?? '');
+    }
+    args[5] = list ? '1' : '0';
+    this.link
+      .run(PRESENCE, [this.key(room, 'p'), this.key(room, 'e'), this.key(room, 'c'), this.key(room, 's'), this.key(room, 'l')], args)
+      .then(
+        (reply) => {
+          const answer = reply as PresenceReply;
+          // Read after subscribing: what comes after this head arrives on the channel.
+          if (answer.length > 1) entry.feed.positionOnce(answer[1], Number(answer[2]));
+          for (let i = 0; i < batch.length; i++) {
+            try {
+              batch[i]!.done(answer, i);
+            } catch (error) {
+              batch[i]!.done(null, i, error);
+            }
+          }
+        },
+        (error: unknown) => {
+          for (let i = 0; i < batch.length; i++) batch[i]!.done(null, i, error);
+        },
+      )
+      .catch(this.reportError)
+      .finally(() => this.flush(room, entry));
   }
 
   /** Joins again (and announces) this node's members of `room` that were swept while it was cut off from Redis. */
-  private rejoin(room: string, members: ReadonlyMap<string, string>, only?: ReadonlySet<string>): void {
-    for (const [id, json] of members) if (only === undefined || only.has(id)) this.join(room, id, json).catch(this.reportError);
+  private rejoin(room: string, entry: RoomEntry, only: ReadonlySet<string>): void {
+    for (const [id, json] of entry.members) {
+      if (!only.has(id)) continue;
+      this.enqueue(room, entry, { kind: 'j', id, json, done: (_, __, error) => error !== undefined && this.reportError(error) });
+    }
   }
 
   async removeMember(room: string, member: PresenceMember): Promise<void> {
@@ -286,7 +387,9 @@ export class RedisAdapter implements Adapter {
     if (entry === undefined || !entry.members.delete(member.id)) return;
     entry.joined.delete(member.id);
     try {
-      await this.link.run(LEAVE, [this.key(room, 'p'), this.key(room, 'e'), this.key(room, 'c')], [member.id]);
+      await new Promise<void>((resolve, reject) => {
+        this.enqueue(room, entry, { kind: 'l', id: member.id, json: '', done: (reply, _, error) => (reply === null ? reject(error) : resolve()) });
+      });
     } catch (error) {
       // This node's deadline is refreshed for its other members: the leave is tried again at each heartbeat.
       if (this.leaving.size < MAX_LEAVING) this.leaving.add(`${room}\n${member.id}`);
@@ -327,7 +430,7 @@ export class RedisAdapter implements Adapter {
           const [, missing, head, epoch] = reply as [number, number, number, string | null];
           entry.feed.checkHead(Number(head), epoch ?? null);
           // Swept while this node was cut off from Redis (announced as gone): its members join again.
-          if (Number(missing) === 1) this.rejoin(room, entry.members, entry.joined);
+          if (Number(missing) === 1) this.rejoin(room, entry, entry.joined);
         })
         .catch(this.reportError);
     }
@@ -381,6 +484,65 @@ export class RedisAdapter implements Adapter {
     this.sink = null;
     await this.link.close();
   }
+}
+
+/** A history read's answer to a client at `since` (undefined: only the head and epoch), with the gap it cannot have. */
+function historyResult(found: Continuation, since: number | undefined): HistoryResult {
+  const result: HistoryResult = { head: found.head, epoch: found.epoch, messages: found.messages };
+  if (since === undefined) return result;
+  if (found.reset) {
+    result.gap = { from: 1, to: since, reset: true };
+    return result;
+  }
+  const oldest = found.messages.length > 0 ? found.messages[0]!.mid : found.head + 1;
+  if (oldest > since + 1) result.gap = { from: since + 1, to: oldest - 1 };
+  return result;
+}
+
+/** What the join at `index` of a PRESENCE batch gets: its history (from the entries read once for all) and the member list. */
+function joinAnswer(room: string, reply: PresenceReply, index: number, since: number | undefined, limit: number | undefined): JoinAnswer {
+  const [, epoch, rawHead, , entries, resets] = reply;
+  const head = Number(rawHead);
+  let messages: RoomMessage[] = [];
+  const reset = resets[index] === 1;
+  if (since !== undefined && entries.length > 0) {
+    const parsed = parsedEntries(room, reply);
+    if (reset) messages = parsed;
+    else {
+      // Oldest first: those after `since` are a tail.
+      let first = parsed.length;
+      while (first > 0 && parsed[first - 1]!.mid > since) first--;
+      messages = first === 0 ? parsed : parsed.slice(first);
+    }
+  }
+  const answer: JoinAnswer = { history: historyResult({ epoch, head, reset, messages }, since) };
+  if (limit !== undefined) {
+    const members = parsedMembers(reply);
+    answer.members = members.length > limit ? members.slice(0, limit) : members;
+  }
+  return answer;
+}
+
+/** A batch's entries parsed once for all its joins, oldest first (kept on the reply). */
+const parsedOf = new WeakMap<PresenceReply, { messages?: RoomMessage[]; members?: PresenceMember[] }>();
+
+function parsedEntries(room: string, reply: PresenceReply): RoomMessage[] {
+  let cache = parsedOf.get(reply);
+  if (cache === undefined) parsedOf.set(reply, (cache = {}));
+  if (cache.messages !== undefined) return cache.messages;
+  const [, epoch, , all, entries] = reply;
+  const messages: RoomMessage[] = new Array(entries.length);
+  // Newest first unless every held one was read (XREVRANGE for a tail, XRANGE for all).
+  for (let i = 0; i < entries.length; i++) messages[Number(all) === 1 ? i : entries.length - 1 - i] = parseStreamEntry(room, epoch, entries[i]);
+  return (cache.messages = messages);
+}
+
+function parsedMembers(reply: PresenceReply): PresenceMember[] {
+  let cache = parsedOf.get(reply);
+  if (cache === undefined) parsedOf.set(reply, (cache = {}));
+  if (cache.members !== undefined) return cache.members;
+  const parsed = (reply[6] ?? []).map(parsePresenceValue).sort((a, b) => a.joined - b.joined);
+  return (cache.members = parsed.map((p) => p.member));
 }
 
 /** A candidate epoch for a room whose counter is missing (the script keeps it only then): 48 random bits. */
