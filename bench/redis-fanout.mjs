@@ -355,14 +355,19 @@ async function main() {
     ['Redis commands per member list read', (s) => pick(s, (g) => g.presence.commandsPerMembersRead), 1, false],
   ];
   const [a, b] = cfg.stacks;
-  const table = [`| | ${a} | ${b} | ${b} ÷ ${a} per round: median [min–max] |`, '|---|---:|---:|---:|'];
+  // One stack (--stacks sb): its column alone.
+  const table = b === undefined ? [`| | ${a} |`, '|---|---:|'] : [`| | ${a} | ${b} | ${b} ÷ ${a} per round: median [min–max] |`, '|---|---:|---:|---:|'];
   for (const [label, values, digits] of rows) {
     const va = values(a);
+    if (b === undefined) {
+      table.push(`| ${label} | ${fmt(median(va), digits)} |`);
+      continue;
+    }
     const vb = values(b);
     const ratios = va.map((x, i) => vb[i] / x);
     table.push(`| ${label} | ${fmt(median(va), digits)} | ${fmt(median(vb), digits)} | ${ratios.every(Number.isFinite) ? spread(ratios) : '–'} |`);
   }
-  console.log(`\nmedian of ${cfg.rounds} rounds (${a}: ${NAMES[a]}; ${b}: ${NAMES[b]}); load average ${loads.join(' → ')}\n`);
+  console.log(`\nmedian of ${cfg.rounds} rounds (${cfg.stacks.map((s) => `${s}: ${NAMES[s]}`).join('; ')}); load average ${loads.join(' → ')}\n`);
   console.log(table.join('\n'));
   for (const [stack, c] of Object.entries(commands)) {
     const per = Object.entries(c.monitor)

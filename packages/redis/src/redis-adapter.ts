@@ -299,9 +299,6 @@ export class RedisAdapter implements Adapter {
               reject(error);
               return;
             }
-            // This node had no deadline though members here had joined (not those joining now):
-            // they were swept while it was cut off, and join again.
-            if (Number(reply[0]) === 1 && entry.joined.size > 0) this.rejoin(room, entry, entry.joined);
             if (entry.members.get(member.id) === json) entry.joined.add(member.id);
             resolve(joinAnswer(room, reply, index, since, memberLimit));
           },
@@ -358,6 +355,9 @@ export class RedisAdapter implements Adapter {
           const answer = reply as PresenceReply;
           // Read after subscribing: what comes after this head arrives on the channel.
           if (answer.length > 1) entry.feed.positionOnce(answer[1], Number(answer[2]));
+          // This node had no deadline though members here had joined (not those of this batch):
+          // they were swept while it was cut off, and join again.
+          if (Number(answer[0]) === 1 && entry.joined.size > 0) this.rejoin(room, entry, entry.joined);
           for (let i = 0; i < batch.length; i++) {
             try {
               batch[i]!.done(answer, i);
