@@ -14,8 +14,9 @@ import { HubError, type Adapter, type AdapterSink, type ForwardedAnswer, type Fo
 import { RemoteMessage, encodeHeader, parseChannelMessage, parsePresenceValue, parseStreamEntry } from './codec.js';
 import { RedisLink, type Listener, type SentinelOptions } from './link.js';
 import { NodeBus } from './node-bus.js';
+import { PresenceBatcher, historyResult, joinAnswer, type PresenceChange, type PresenceQueue } from './presence-batch.js';
 import { RoomFeed, type Continuation } from './room-feed.js';
-import { HISTORY, LEAVE, MEMBERS, PRESENCE, PUBLISH, REFRESH } from './scripts.js';
+import { HISTORY, LEAVE, MEMBERS, PUBLISH, REFRESH } from './scripts.js';
 
 export interface RedisAdapterOptions {
   /**
@@ -68,34 +69,13 @@ export interface RedisAdapterOptions {
  */
 const MAX_LEAVING = 10_000;
 
-/** A join or leave waiting for its room's next presence script (RedisAdapter.flush). */
-interface PresenceChange {
-  kind: 'j' | 'l';
-  id: string;
-  /** A join's member JSON. */
-  json: string;
-  since?: number;
-  epoch?: string;
-  /** A join that wants the member list: at most this many (the batch reads it once for all). */
-  limit?: number;
-  done(reply: PresenceReply | null, index: number, error?: unknown): void;
-}
-
-type PresenceReply = [added: number, epoch: string, head: number, all: number, entries: unknown[], resets: number[], list: string[] | null];
-
-interface RoomEntry {
+interface RoomEntry extends PresenceQueue {
   feed: RoomFeed;
   listener: Listener;
-  /** The subscription is in place: presence scripts wait for it (their reads then position the feed). */
-  ready: Promise<void>;
   /** Local members (joins sent or being sent, not left), id -> member JSON. */
   members: Map<string, string>;
   /** Local members whose join Redis confirmed. */
   joined: Set<string>;
-  /** Joins and leaves not yet sent, in order. */
-  changes: PresenceChange[];
-  /** A presence script of this room is scheduled or in flight (one at a time, so changes stay in order). */
-  busy: boolean;
 }
 
 /** The error a publish (or a join, or a history read) fails with while Redis cannot be reached: `code` 'unavailable'. */
@@ -121,7 +101,7 @@ export class RedisAdapter implements Adapter {
   readonly presenceTtl: number;
   private readonly roomTtl: number;
   private readonly maxPending: number;
-  private readonly presenceBatch: number;
+  private readonly batcher: PresenceBatcher<RoomEntry>;
   private readonly prefix: string;
   private readonly link: RedisLink;
   private readonly bus: NodeBus;
@@ -140,9 +120,9 @@ export class RedisAdapter implements Adapter {
     this.presenceTtl = positive(options.presenceTtl, 20_000, 'presenceTtl');
     this.roomTtl = positive(options.roomTtl, 7 * 24 * 3600_000, 'roomTtl');
     this.maxPending = positive(options.maxPending, 10_000, 'maxPending');
-    this.presenceBatch = Math.floor(positive(options.presenceBatch, 100, 'presenceBatch'));
+    const presenceBatch = Math.floor(positive(options.presenceBatch, 100, 'presenceBatch'));
     // Lua's unpack (HMGET, HSET of a batch) is bounded by its C stack (8,000 values).
-    if (!(this.presenceBatch >= 1 && this.presenceBatch <= 1000)) throw new RangeError('RedisAdapter option presenceBatch must be 1 to 1,000');
+    if (!(presenceBatch >= 1 && presenceBatch <= 1000)) throw new RangeError('RedisAdapter option presenceBatch must be 1 to 1,000');
     this.prefix = options.prefix ?? 'switchboard';
     if (/[{}]/.test(this.prefix)) throw new RangeError('RedisAdapter option prefix must not contain { or } (they delimit the hash tag)');
     this.reportError = options.onError ?? (() => {});
@@ -154,6 +134,17 @@ export class RedisAdapter implements Adapter {
       commandTimeout: positive(options.commandTimeout, 5000, 'commandTimeout'),
     });
     this.link.onError = this.reportError;
+    this.batcher = new PresenceBatcher<RoomEntry>(this.link, presenceBatch, this.reportError, {
+      keys: (room) => [this.key(room, 'p'), this.key(room, 'e'), this.key(room, 'c'), this.key(room, 's'), this.key(room, 'l')],
+      args: () => [newEpoch(), String(this.presenceTtl), this.node, String(this.maxAge), String(this.roomTtl)],
+      answered: (room, entry, reply) => {
+        // Read after subscribing: what comes after this head arrives on the channel.
+        if (reply.length > 1) entry.feed.positionOnce(reply[1], Number(reply[2]));
+        // This node had no deadline though members here had joined (not those of this batch):
+        // they were swept while it was cut off, and join again.
+        if (Number(reply[0]) === 1 && entry.joined.size > 0) this.rejoin(room, entry, entry.joined);
+      },
+    });
     // Back after a loss: whatever pub/sub dropped meanwhile is read from the streams.
     this.link.onReconnect = () => {
       for (const { feed } of this.feeds.values()) feed.catchUp();
@@ -306,7 +297,7 @@ export class RedisAdapter implements Adapter {
         if (since !== undefined) change.since = since;
         if (epoch !== undefined) change.epoch = epoch;
         if (memberLimit !== undefined) change.limit = memberLimit;
-        this.enqueue(room, entry, change);
+        this.batcher.enqueue(room, entry, change);
       });
     } catch (error) {
       entry.joined.delete(member.id);
@@ -319,66 +310,11 @@ export class RedisAdapter implements Adapter {
     }
   }
 
-  /** Queues a presence change of `room`; sent with the others of this turn once the subscription is in place and no script of the room is in flight. */
-  private enqueue(room: string, entry: RoomEntry, change: PresenceChange): void {
-    entry.changes.push(change);
-    if (entry.busy) return;
-    entry.busy = true;
-    entry.ready.then(
-      () => setImmediate(() => this.flush(room, entry)),
-      (error: unknown) => {
-        const failed = entry.changes.splice(0);
-        entry.busy = false;
-        for (let i = 0; i < failed.length; i++) failed[i]!.done(null, i, error);
-      },
-    );
-  }
-
-  /** Sends up to presenceBatch queued changes of `room` as one PRESENCE script, then the next batch, until none is left. */
-  private flush(room: string, entry: RoomEntry): void {
-    const batch = entry.changes.splice(0, this.presenceBatch);
-    if (batch.length === 0) {
-      entry.busy = false;
-      return;
-    }
-    let list = false;
-    const args = [newEpoch(), String(this.presenceTtl), this.node, String(this.maxAge), String(this.roomTtl), ''];
-    for (const change of batch) {
-      if (change.limit !== undefined) list = true;
-      args.push(change.kind, change.id, change.json, change.since === undefined ? '' : String(change.since), change.epoch ?? '');
-    }
-    args[5] = list ? '1' : '0';
-    this.link
-      .run(PRESENCE, [this.key(room, 'p'), this.key(room, 'e'), this.key(room, 'c'), this.key(room, 's'), this.key(room, 'l')], args)
-      .then(
-        (reply) => {
-          const answer = reply as PresenceReply;
-          // Read after subscribing: what comes after this head arrives on the channel.
-          if (answer.length > 1) entry.feed.positionOnce(answer[1], Number(answer[2]));
-          // This node had no deadline though members here had joined (not those of this batch):
-          // they were swept while it was cut off, and join again.
-          if (Number(answer[0]) === 1 && entry.joined.size > 0) this.rejoin(room, entry, entry.joined);
-          for (let i = 0; i < batch.length; i++) {
-            try {
-              batch[i]!.done(answer, i);
-            } catch (error) {
-              batch[i]!.done(null, i, error);
-            }
-          }
-        },
-        (error: unknown) => {
-          for (let i = 0; i < batch.length; i++) batch[i]!.done(null, i, error);
-        },
-      )
-      .catch(this.reportError)
-      .finally(() => this.flush(room, entry));
-  }
-
   /** Joins again (and announces) this node's members of `room` that were swept while it was cut off from Redis. */
   private rejoin(room: string, entry: RoomEntry, only: ReadonlySet<string>): void {
     for (const [id, json] of entry.members) {
       if (!only.has(id)) continue;
-      this.enqueue(room, entry, { kind: 'j', id, json, done: (_, __, error) => error !== undefined && this.reportError(error) });
+      this.batcher.enqueue(room, entry, { kind: 'j', id, json, done: (_, __, error) => error !== undefined && this.reportError(error) });
     }
   }
 
@@ -388,7 +324,7 @@ export class RedisAdapter implements Adapter {
     entry.joined.delete(member.id);
     try {
       await new Promise<void>((resolve, reject) => {
-        this.enqueue(room, entry, { kind: 'l', id: member.id, json: '', done: (reply, _, error) => (reply === null ? reject(error) : resolve()) });
+        this.batcher.enqueue(room, entry, { kind: 'l', id: member.id, json: '', done: (reply, _, error) => (reply === null ? reject(error) : resolve()) });
       });
     } catch (error) {
       // This node's deadline is refreshed for its other members: the leave is tried again at each heartbeat.
@@ -484,65 +420,6 @@ export class RedisAdapter implements Adapter {
     this.sink = null;
     await this.link.close();
   }
-}
-
-/** A history read's answer to a client at `since` (undefined: only the head and epoch), with the gap it cannot have. */
-function historyResult(found: Continuation, since: number | undefined): HistoryResult {
-  const result: HistoryResult = { head: found.head, epoch: found.epoch, messages: found.messages };
-  if (since === undefined) return result;
-  if (found.reset) {
-    result.gap = { from: 1, to: since, reset: true };
-    return result;
-  }
-  const oldest = found.messages.length > 0 ? found.messages[0]!.mid : found.head + 1;
-  if (oldest > since + 1) result.gap = { from: since + 1, to: oldest - 1 };
-  return result;
-}
-
-/** What the join at `index` of a PRESENCE batch gets: its history (from the entries read once for all) and the member list. */
-function joinAnswer(room: string, reply: PresenceReply, index: number, since: number | undefined, limit: number | undefined): JoinAnswer {
-  const [, epoch, rawHead, , entries, resets] = reply;
-  const head = Number(rawHead);
-  let messages: RoomMessage[] = [];
-  const reset = resets[index] === 1;
-  if (since !== undefined && entries.length > 0) {
-    const parsed = parsedEntries(room, reply);
-    if (reset) messages = parsed;
-    else {
-      // Oldest first: those after `since` are a tail.
-      let first = parsed.length;
-      while (first > 0 && parsed[first - 1]!.mid > since) first--;
-      messages = first === 0 ? parsed : parsed.slice(first);
-    }
-  }
-  const answer: JoinAnswer = { history: historyResult({ epoch, head, reset, messages }, since) };
-  if (limit !== undefined) {
-    const members = parsedMembers(reply);
-    answer.members = members.length > limit ? members.slice(0, limit) : members;
-  }
-  return answer;
-}
-
-/** A batch's entries parsed once for all its joins, oldest first (kept on the reply). */
-const parsedOf = new WeakMap<PresenceReply, { messages?: RoomMessage[]; members?: PresenceMember[] }>();
-
-function parsedEntries(room: string, reply: PresenceReply): RoomMessage[] {
-  let cache = parsedOf.get(reply);
-  if (cache === undefined) parsedOf.set(reply, (cache = {}));
-  if (cache.messages !== undefined) return cache.messages;
-  const [, epoch, , all, entries] = reply;
-  const messages: RoomMessage[] = new Array(entries.length);
-  // Newest first unless every held one was read (XREVRANGE for a tail, XRANGE for all).
-  for (let i = 0; i < entries.length; i++) messages[Number(all) === 1 ? i : entries.length - 1 - i] = parseStreamEntry(room, epoch, entries[i]);
-  return (cache.messages = messages);
-}
-
-function parsedMembers(reply: PresenceReply): PresenceMember[] {
-  let cache = parsedOf.get(reply);
-  if (cache === undefined) parsedOf.set(reply, (cache = {}));
-  if (cache.members !== undefined) return cache.members;
-  const parsed = (reply[6] ?? []).map(parsePresenceValue).sort((a, b) => a.joined - b.joined);
-  return (cache.members = parsed.map((p) => p.member));
 }
 
 /** A candidate epoch for a room whose counter is missing (the script keeps it only then): 48 random bits. */
