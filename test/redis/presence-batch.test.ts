@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import type { AdapterSink, PresenceMember, RoomMessage } from 'switchboard/hub';
 import { RedisAdapter, type RedisAdapterOptions } from '../../packages/redis/src/index.js';
 import { redisCli, startRedis, type RedisServer } from '../helpers/redis.js';
-import { until } from './helpers.js';
+import { Recorder, startNode, until } from './helpers.js';
 
 let redis: RedisServer;
 const adapters: RedisAdapter[] = [];
@@ -155,4 +155,28 @@ test('presenceBatch splits a wave: 50 joins with a batch of 10 are 5 scripts, ea
   assert.deepEqual(new Set(answers[49]!.members!.map((m) => m.id)), new Set(joining));
   assert.equal((await a.adapter.members(room)).length, 50);
   assert.throws(() => new RedisAdapter({ url: redis.url, presenceBatch: 1001 }), RangeError);
+});
+
+test('through the hub: 40 clients on 2 nodes join one room at once, and every client ends with the same 40 members; 20 leave, 20 remain', { timeout: 120_000 }, async () => {
+  const nodes = [await startNode({ url: redis.url }), await startNode({ url: redis.url })];
+  const clients = Array.from({ length: 40 }, (_, i) => new Recorder(nodes[i % 2]!.url));
+  try {
+    await Promise.all(clients.map((c) => c.client.ready()));
+    const room = 'hub-wave';
+    const answers = await Promise.all(clients.map((c) => c.client.join(room)));
+    const everyone = clients.map((c) => c.client.id!);
+    answers.forEach((answer, i) => assert.ok(answer.members.some((m) => m.id === everyone[i]), 'a join answer lists the joining client'));
+    const view = (c: Recorder): string[] => c.client.members(room).map((m) => m.id).sort();
+    await until(() => clients.every((c) => view(c).length === 40), 20_000, 'every client sees 40 members');
+    for (const c of clients) assert.deepEqual(view(c), [...everyone].sort());
+    assert.equal((await nodes[0]!.call<unknown[]>('members', { room })).length, 40);
+    await Promise.all(clients.slice(20).map((c) => c.client.leave(room)));
+    const staying = everyone.slice(0, 20).sort();
+    await until(() => clients.slice(0, 20).every((c) => view(c).length === 20), 20_000, 'every staying client sees 20 members');
+    for (const c of clients.slice(0, 20)) assert.deepEqual(view(c), staying);
+    assert.deepEqual((await nodes[1]!.call<Array<{ id: string }>>('members', { room })).map((m) => m.id).sort(), staying);
+  } finally {
+    for (const c of clients) c.close();
+    for (const n of nodes) await n.stop();
+  }
 });
