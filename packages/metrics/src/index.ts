@@ -41,7 +41,7 @@ function codeLabel(code: string | null): string {
 }
 
 const HUB_REQUEST_KINDS = new Set(['req', 'join', 'leave', 'resume', 'pub', 'dm']);
-const ADAPTER_OPERATIONS = new Set(['publish', 'history', 'addMember', 'removeMember', 'members', 'toUser', 'toClient', 'toAll']);
+const ADAPTER_OPERATIONS = new Set(['publish', 'history', 'addMember', 'join', 'removeMember', 'members', 'toUser', 'toClient', 'toAll']);
 
 /**
  * Prometheus metrics of every switchboard server and hub in this process,

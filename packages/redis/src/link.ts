@@ -7,9 +7,9 @@
 // by themselves after a reconnect (node-redis subscribes again); `onReconnect`
 // says when, so that the adapter checks what it may have missed.
 import { createClient, createCluster, createSentinel } from '@redis/client';
-import { HISTORY, JOIN, LEAVE, MEMBERS, PUBLISH, REFRESH, type Script } from './scripts.js';
+import { HISTORY, LEAVE, MEMBERS, PRESENCE, PUBLISH, REFRESH, type Script } from './scripts.js';
 
-const SCRIPTS: readonly Script[] = [PUBLISH, HISTORY, JOIN, LEAVE, REFRESH, MEMBERS];
+const SCRIPTS: readonly Script[] = [PUBLISH, HISTORY, PRESENCE, LEAVE, REFRESH, MEMBERS];
 
 export interface SentinelOptions {
   /** The master's name in the sentinels' configuration (`sentinel monitor NAME ...`). */

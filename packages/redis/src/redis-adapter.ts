@@ -10,12 +10,13 @@
 // in, and checks the ids it receives (RoomFeed) so that nothing lost by
 // pub/sub during a reconnect goes unnoticed.
 import { createHash, randomBytes } from 'node:crypto';
-import { HubError, type Adapter, type AdapterSink, type ForwardedAnswer, type ForwardedRequest, type HistoryResult, type PresenceMember, type PublishOptions, type RoomMessage, type Sender } from 'switchboard/hub';
+import { HubError, type Adapter, type AdapterSink, type ForwardedAnswer, type ForwardedRequest, type HistoryResult, type JoinAnswer, type PresenceMember, type PublishOptions, type RoomMessage, type Sender } from 'switchboard/hub';
 import { RemoteMessage, encodeHeader, parseChannelMessage, parsePresenceValue, parseStreamEntry } from './codec.js';
 import { RedisLink, type Listener, type SentinelOptions } from './link.js';
 import { NodeBus } from './node-bus.js';
+import { PresenceBatcher, historyResult, joinAnswer, type PresenceChange, type PresenceQueue } from './presence-batch.js';
 import { RoomFeed, type Continuation } from './room-feed.js';
-import { HISTORY, JOIN, LEAVE, MEMBERS, PUBLISH, REFRESH } from './scripts.js';
+import { HISTORY, LEAVE, MEMBERS, PUBLISH, REFRESH } from './scripts.js';
 
 export interface RedisAdapterOptions {
   /**
@@ -52,6 +53,12 @@ export interface RedisAdapterOptions {
   maxReconnectDelay?: number;
   /** Messages of one room held while a gap is filled from the stream (default 10,000); beyond it the room's members resume. */
   maxPending?: number;
+  /**
+   * Joins and leaves of one room from this process sent to Redis in one script (default 100,
+   * at most 1,000): those that arrive while the room's previous batch is in flight go together
+   * in the next one.
+   */
+  presenceBatch?: number;
   /** Connection and background errors (reconnect attempts, failed heartbeats): nothing is thrown for them. Default: ignored. */
   onError?: (error: unknown) => void;
 }
@@ -61,6 +68,15 @@ export interface RedisAdapterOptions {
  * while this process has other members in the room, and leaves with them).
  */
 const MAX_LEAVING = 10_000;
+
+interface RoomEntry extends PresenceQueue {
+  feed: RoomFeed;
+  listener: Listener;
+  /** Local members (joins sent or being sent, not left), id -> member JSON. */
+  members: Map<string, string>;
+  /** Local members whose join Redis confirmed. */
+  joined: Set<string>;
+}
 
 /** The error a publish (or a join, or a history read) fails with while Redis cannot be reached: `code` 'unavailable'. */
 export const UNAVAILABLE = 'unavailable';
@@ -85,13 +101,14 @@ export class RedisAdapter implements Adapter {
   readonly presenceTtl: number;
   private readonly roomTtl: number;
   private readonly maxPending: number;
+  private readonly batcher: PresenceBatcher<RoomEntry>;
   private readonly prefix: string;
   private readonly link: RedisLink;
   private readonly bus: NodeBus;
   private readonly reportError: (error: unknown) => void;
   private sink: AdapterSink | null = null;
   /** Rooms with local members: their subscription and id check. */
-  private readonly feeds = new Map<string, { feed: RoomFeed; listener: Listener; ready: Promise<void>; members: Map<string, string>; joined: Set<string> }>();
+  private readonly feeds = new Map<string, RoomEntry>();
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   /** `room\nid` of members whose leave failed (Redis unreachable): tried again at each heartbeat. */
   private readonly leaving = new Set<string>();
@@ -103,6 +120,9 @@ export class RedisAdapter implements Adapter {
     this.presenceTtl = positive(options.presenceTtl, 20_000, 'presenceTtl');
     this.roomTtl = positive(options.roomTtl, 7 * 24 * 3600_000, 'roomTtl');
     this.maxPending = positive(options.maxPending, 10_000, 'maxPending');
+    const presenceBatch = Math.floor(positive(options.presenceBatch, 100, 'presenceBatch'));
+    // Lua's unpack (HMGET, HSET of a batch) is bounded by its C stack (8,000 values).
+    if (!(presenceBatch >= 1 && presenceBatch <= 1000)) throw new RangeError('RedisAdapter option presenceBatch must be 1 to 1,000');
     this.prefix = options.prefix ?? 'switchboard';
     if (/[{}]/.test(this.prefix)) throw new RangeError('RedisAdapter option prefix must not contain { or } (they delimit the hash tag)');
     this.reportError = options.onError ?? (() => {});
@@ -114,6 +134,17 @@ export class RedisAdapter implements Adapter {
       commandTimeout: positive(options.commandTimeout, 5000, 'commandTimeout'),
     });
     this.link.onError = this.reportError;
+    this.batcher = new PresenceBatcher<RoomEntry>(this.link, presenceBatch, this.reportError, {
+      keys: (room) => [this.key(room, 'p'), this.key(room, 'e'), this.key(room, 'c'), this.key(room, 's'), this.key(room, 'l')],
+      args: () => [newEpoch(), String(this.presenceTtl), this.node, String(this.maxAge), String(this.roomTtl)],
+      answered: (room, entry, reply) => {
+        // Read after subscribing: what comes after this head arrives on the channel.
+        if (reply.length > 1) entry.feed.positionOnce(reply[1], Number(reply[2]));
+        // This node had no deadline though members here had joined (not those of this batch):
+        // they were swept while it was cut off, and join again.
+        if (Number(reply[0]) === 1 && entry.joined.size > 0) this.rejoin(room, entry, entry.joined);
+      },
+    });
     // Back after a loss: whatever pub/sub dropped meanwhile is read from the streams.
     this.link.onReconnect = () => {
       for (const { feed } of this.feeds.values()) feed.catchUp();
@@ -175,19 +206,11 @@ export class RedisAdapter implements Adapter {
     } catch (error) {
       throw unavailable(error);
     }
-    const result: HistoryResult = { head: found.head, epoch: found.epoch, messages: found.messages };
-    if (since === undefined) return result;
-    if (found.reset) {
-      result.gap = { from: 1, to: since, reset: true };
-      return result;
-    }
-    const oldest = found.messages.length > 0 ? found.messages[0]!.mid : found.head + 1;
-    if (oldest > since + 1) result.gap = { from: since + 1, to: oldest - 1 };
-    return result;
+    return historyResult(found, since);
   }
 
-  /** Subscribes to `room` (once for all its local members) and learns where it stands. */
-  private acquire(room: string): { feed: RoomFeed; ready: Promise<void>; members: Map<string, string>; joined: Set<string> } {
+  /** Subscribes to `room` (once for all its local members); the first presence script's read positions the feed. */
+  private acquire(room: string): RoomEntry {
     let entry = this.feeds.get(room);
     if (entry === undefined) {
       const feed = new RoomFeed(room, {
@@ -198,12 +221,8 @@ export class RedisAdapter implements Adapter {
         maxPending: this.maxPending,
       });
       const listener: Listener = (payload) => this.onChannelMessage(feed, payload);
-      const channel = this.key(room, 'c');
-      const ready = this.link.subscribe(channel, listener).then(async () => {
-        const { epoch, head } = await this.readHistory(room, undefined, undefined);
-        feed.position(epoch, head);
-      });
-      entry = { feed, listener, ready, members: new Map(), joined: new Set() };
+      const ready = this.link.subscribe(this.key(room, 'c'), listener);
+      entry = { feed, listener, ready, members: new Map(), joined: new Set(), changes: [], busy: false };
       this.feeds.set(room, entry);
     }
     entry.feed.refs++;
@@ -252,33 +271,51 @@ export class RedisAdapter implements Adapter {
   }
 
   async addMember(room: string, member: PresenceMember): Promise<void> {
+    await this.join(room, member, undefined, undefined, undefined);
+  }
+
+  /** Adds the member, reads the history and the member list: one script for the joins and leaves of a room that come together. */
+  async join(room: string, member: PresenceMember, since: number | undefined, epoch: string | undefined, memberLimit: number | undefined): Promise<JoinAnswer> {
     const entry = this.acquire(room);
     const json = JSON.stringify(member);
+    entry.members.set(member.id, json);
     try {
-      await entry.ready;
-      entry.members.set(member.id, json);
-      const added = await this.join(room, member.id, json);
-      // This node had no deadline though members here had joined (not those still joining): they
-      // were swept while it was cut off, and join again.
-      if (added && entry.joined.size > 0) this.rejoin(room, entry.members, entry.joined);
-      if (entry.members.has(member.id)) entry.joined.add(member.id);
+      return await new Promise<JoinAnswer>((resolve, reject) => {
+        const change: PresenceChange = {
+          kind: 'j',
+          id: member.id,
+          json,
+          done: (reply, index, error) => {
+            if (reply === null) {
+              reject(error);
+              return;
+            }
+            if (entry.members.get(member.id) === json) entry.joined.add(member.id);
+            resolve(joinAnswer(room, reply, index, since, memberLimit));
+          },
+        };
+        if (since !== undefined) change.since = since;
+        if (epoch !== undefined) change.epoch = epoch;
+        if (memberLimit !== undefined) change.limit = memberLimit;
+        this.batcher.enqueue(room, entry, change);
+      });
     } catch (error) {
-      entry.members.delete(member.id);
       entry.joined.delete(member.id);
-      this.release(room);
+      // Unless a removeMember took it (and releases it) meanwhile.
+      if (entry.members.get(member.id) === json) {
+        entry.members.delete(member.id);
+        this.release(room);
+      }
       throw unavailable(error);
     }
   }
 
-  /** Runs the join script; true when this node had no deadline in the room. */
-  private async join(room: string, id: string, json: string): Promise<boolean> {
-    const added = await this.link.run(JOIN, [this.key(room, 'p'), this.key(room, 'e'), this.key(room, 'c')], [id, json, String(this.presenceTtl), this.node]);
-    return Number(added) === 1;
-  }
-
   /** Joins again (and announces) this node's members of `room` that were swept while it was cut off from Redis. */
-  private rejoin(room: string, members: ReadonlyMap<string, string>, only?: ReadonlySet<string>): void {
-    for (const [id, json] of members) if (only === undefined || only.has(id)) this.join(room, id, json).catch(this.reportError);
+  private rejoin(room: string, entry: RoomEntry, only: ReadonlySet<string>): void {
+    for (const [id, json] of entry.members) {
+      if (!only.has(id)) continue;
+      this.batcher.enqueue(room, entry, { kind: 'j', id, json, done: (_, __, error) => error !== undefined && this.reportError(error) });
+    }
   }
 
   async removeMember(room: string, member: PresenceMember): Promise<void> {
@@ -286,7 +323,9 @@ export class RedisAdapter implements Adapter {
     if (entry === undefined || !entry.members.delete(member.id)) return;
     entry.joined.delete(member.id);
     try {
-      await this.link.run(LEAVE, [this.key(room, 'p'), this.key(room, 'e'), this.key(room, 'c')], [member.id]);
+      await new Promise<void>((resolve, reject) => {
+        this.batcher.enqueue(room, entry, { kind: 'l', id: member.id, json: '', done: (reply, _, error) => (reply === null ? reject(error) : resolve()) });
+      });
     } catch (error) {
       // This node's deadline is refreshed for its other members: the leave is tried again at each heartbeat.
       if (this.leaving.size < MAX_LEAVING) this.leaving.add(`${room}\n${member.id}`);
@@ -327,7 +366,7 @@ export class RedisAdapter implements Adapter {
           const [, missing, head, epoch] = reply as [number, number, number, string | null];
           entry.feed.checkHead(Number(head), epoch ?? null);
           // Swept while this node was cut off from Redis (announced as gone): its members join again.
-          if (Number(missing) === 1) this.rejoin(room, entry.members, entry.joined);
+          if (Number(missing) === 1) this.rejoin(room, entry, entry.joined);
         })
         .catch(this.reportError);
     }

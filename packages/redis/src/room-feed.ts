@@ -58,6 +58,11 @@ export class RoomFeed {
     this.pump();
   }
 
+  /** Positions the feed (see position) unless it already is: any read made after subscribing will do. */
+  positionOnce(epoch: string, head: number): void {
+    if (!this.positioned) this.position(epoch, head);
+  }
+
   /** A room message from the channel (volatile ones are passed on at once). */
   receive(message: RoomMessage): void {
     if (message.mid === 0) {
@@ -122,12 +127,14 @@ export class RoomFeed {
   private fill(upTo: number): void {
     this.filling = true;
     const since = this.last;
-    const epoch = this.positioned ? this.epoch : undefined;
+    const wasPositioned = this.positioned;
+    const epoch = wasPositioned ? this.epoch : undefined;
     this.deps
       .readAfter(this.room, since, epoch)
       .then((found) => {
-        if (!this.positioned) {
-          this.position(found.epoch, found.head);
+        if (!wasPositioned || !this.positioned) {
+          // Unless a join's script positioned it meanwhile (from a read as good as this one).
+          this.positionOnce(found.epoch, found.head);
           return;
         }
         if (found.reset) {

@@ -34,7 +34,7 @@ local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
  * that remembers the old one (`pe`) and where they parted (`pf`), so that a position at or
  * before `pf` in the old epoch still continues, and one after it (maybe a lost message) resets.
  */
-const EPOCH = `local state, log = KEYS[1], KEYS[2]
+const epochOf = (keys: string): string => `local state, log = ${keys}
 local fields = redis.call('HMGET', state, 'epoch', 'head', 'ms', 'w', 'pe', 'pf')
 local epoch, head, last = fields[1], tonumber(fields[2] or '0'), tonumber(fields[3] or '0')
 local previous, parted = fields[5], tonumber(fields[6] or '0')
@@ -51,6 +51,7 @@ elseif fields[4] ~= writer then
   redis.call('HSET', state, 'epoch', epoch, 'w', writer, 'pe', previous, 'pf', parted)
 end
 `;
+const EPOCH = epochOf('KEYS[1], KEYS[2]');
 
 /**
  * Publish one message. KEYS: state (hash: epoch, head, ms), log (stream), channel.
@@ -96,26 +97,6 @@ elseif head > since then
   entries = redis.call('XREVRANGE', log, '+', '-', 'COUNT', head - since)
 end
 return { epoch, head, reset, entries }
-`);
-
-/**
- * A member joins. KEYS: presence (hash id -> "<joined ms> <node> <member JSON>"), deadlines
- * (zset node -> expiry ms: one per process, whatever its number of members), channel. ARGV: id,
- * member JSON, ttl ms, node. Announces the join on the channel. Returns 1 when the node had no
- * deadline (its first member here, or its members were swept while it was cut off: it joins
- * them again).
- */
-export const JOIN = script(`${NOW}
-local ttl = tonumber(ARGV[3])
-local existing = redis.call('HGET', KEYS[1], ARGV[1])
-local joined = now
-if existing then joined = tonumber(string.match(existing, '^(%d+)')) end
-redis.call('HSET', KEYS[1], ARGV[1], joined .. ' ' .. ARGV[4] .. ' ' .. ARGV[2])
-local added = redis.call('ZADD', KEYS[2], now + ttl, ARGV[4])
-redis.call('PEXPIRE', KEYS[1], 2 * ttl)
-redis.call('PEXPIRE', KEYS[2], 2 * ttl)
-redis.call('SPUBLISH', KEYS[3], 'j ' .. ARGV[2])
-return added
 `);
 
 /**
@@ -188,4 +169,102 @@ return { swept, missing, tonumber(state[1] or '0'), state[2] }
 export const MEMBERS = script(`${NOW}${REMOVE}
 sweep()
 return redis.call('HVALS', KEYS[1])
+`);
+
+/**
+ * A batch of presence changes of one room from one process, in order, and what its joins answer:
+ * one script whatever their number (at most RedisAdapterOptions.presenceBatch), so that many
+ * members joining a room at once cost a few calls in all. KEYS: presence (hash id -> "<joined
+ * ms> <node> <member JSON>"), deadlines (zset node -> expiry ms: one per process, whatever its
+ * number of members), channel, state, log. ARGV: epoch candidate, ttl ms, node, maxAge ms, state
+ * ttl ms, '1' to read the member list, then five per change: 'j' (join) or 'l' (leave), id,
+ * member JSON, since ('' for none), the client's epoch ('' for none) (a leave's last three are
+ * ''). Each join and each leave (of a member that was there) is announced on the channel, one
+ * message each, as before batching. With no join, returns { 0 }. Otherwise { 1 when the node had
+ * no deadline (its first members here, or its members were swept while it was cut off: it joins
+ * them again), epoch, head, 1 when `entries` are every held one oldest first (some join's
+ * position is not in this sequence: a reset) else 0 (the newest, after the smallest `since`,
+ * newest first), entries, per change 1 for a reset else 0, the member hash's values or false }.
+ * The history part is HISTORY's, once for all the joins; the member list is MEMBERS'.
+ */
+export const PRESENCE = script(`${NOW}${REMOVE}
+local ttl = tonumber(ARGV[2])
+local node = ARGV[3]
+local count = (#ARGV - 6) / 5
+local ids = {}
+for i = 0, count - 1 do ids[i + 1] = ARGV[8 + i * 5] end
+local values = redis.call('HMGET', KEYS[1], unpack(ids))
+local current, existed, order = {}, {}, {}
+for i, id in ipairs(ids) do
+  if existed[id] == nil then
+    existed[id] = values[i] ~= false
+    current[id] = values[i]
+    order[#order + 1] = id
+  end
+end
+local joins = 0
+for i = 0, count - 1 do
+  local base = 7 + i * 5
+  local id = ARGV[base + 1]
+  if ARGV[base] == 'j' then
+    local joined = now
+    if current[id] then joined = tonumber(string.match(current[id], '^(%d+)')) end
+    current[id] = joined .. ' ' .. node .. ' ' .. ARGV[base + 2]
+    redis.call('SPUBLISH', KEYS[3], 'j ' .. ARGV[base + 2])
+    joins = joins + 1
+  elseif current[id] then
+    announceLeave(current[id])
+    current[id] = false
+  end
+end
+local set, gone = {}, {}
+for _, id in ipairs(order) do
+  if current[id] then
+    set[#set + 1] = id
+    set[#set + 1] = current[id]
+  elseif existed[id] then
+    gone[#gone + 1] = id
+  end
+end
+if #set > 0 then redis.call('HSET', KEYS[1], unpack(set)) end
+if #gone > 0 then redis.call('HDEL', KEYS[1], unpack(gone)) end
+if joins == 0 then return { 0 } end
+local added = redis.call('ZADD', KEYS[2], now + ttl, node)
+redis.call('PEXPIRE', KEYS[1], 2 * ttl)
+redis.call('PEXPIRE', KEYS[2], 2 * ttl)
+${epochOf('KEYS[4], KEYS[5]')}
+if fields[1] == false then redis.call('PEXPIRE', state, ARGV[5]) end
+local resets = {}
+local all, least = false, false
+for i = 0, count - 1 do
+  local base = 7 + i * 5
+  local reset = 0
+  if ARGV[base] == 'j' and ARGV[base + 3] ~= '' then
+    local since = tonumber(ARGV[base + 3])
+    local theirs = ARGV[base + 4]
+    local continues = theirs == '' or theirs == epoch or (theirs == previous and since <= parted)
+    if not continues or since > head then
+      reset = 1
+      all = true
+    elseif not least or since < least then
+      least = since
+    end
+  end
+  resets[i + 1] = reset
+end
+local entries = {}
+if all or least then
+  redis.call('XTRIM', log, 'MINID', (now - tonumber(ARGV[4])) .. '-0')
+  if all then
+    entries = redis.call('XRANGE', log, '-', '+')
+  elseif head > least then
+    entries = redis.call('XREVRANGE', log, '+', '-', 'COUNT', head - least)
+  end
+end
+local list = false
+if ARGV[6] == '1' then
+  sweep()
+  list = redis.call('HVALS', KEYS[1])
+end
+return { added, epoch, head, all and 1 or 0, entries, resets, list }
 `);

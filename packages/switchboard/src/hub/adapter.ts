@@ -91,6 +91,14 @@ export interface HistoryResult {
   gap?: { from: number; to: number; reset?: boolean };
 }
 
+/** What `Adapter.join` answers. */
+export interface JoinAnswer {
+  /** As `history(room, since, epoch)` answers, read after the member was added. */
+  history: HistoryResult;
+  /** The room's members, oldest first (the joining one among them), at most `memberLimit`; absent when no limit was given. */
+  members?: PresenceMember[];
+}
+
 /** A fresh epoch: 48 random bits as 8 base64url characters (a repeat is a 1 in 2^48 chance). */
 export function newEpoch(): string {
   return randomBytes(6).toString('base64url');
@@ -181,6 +189,13 @@ export interface Adapter {
    */
   history(room: string, since?: number, epoch?: string): Promise<HistoryResult>;
   addMember(room: string, member: PresenceMember): Promise<void>;
+  /**
+   * Optional: `addMember`, then `history(room, since, epoch)`, then (when `memberLimit` is given)
+   * `members(room, memberLimit)`, in one call, so that a networked adapter can make them one
+   * round trip, and one for several members joining a room at once. When it rejects, the member
+   * was not added (as when addMember rejects). Without it the hub makes the three calls.
+   */
+  join?(room: string, member: PresenceMember, since: number | undefined, epoch: string | undefined, memberLimit: number | undefined): Promise<JoinAnswer>;
   removeMember(room: string, member: PresenceMember): Promise<void>;
   /** The room's members, oldest first; at most `limit` of them when it is given (a join answer lists only a few). */
   members(room: string, limit?: number): Promise<PresenceMember[]>;

@@ -2,7 +2,7 @@
 // HubConnection and Hub (instead of each reaching into the other).
 import type { Buffer } from 'node:buffer';
 import type { ParseOptions } from '../wire/index.js';
-import type { Adapter, PresenceMember, RoomMessage } from './adapter.js';
+import type { Adapter, HistoryResult, PresenceMember, RoomMessage } from './adapter.js';
 import type { HubConnection } from './connection.js';
 import type { ResolvedOptions } from './types.js';
 
@@ -20,6 +20,11 @@ export interface HubContext {
   canJoin(connection: HubConnection<any, any>, room: string): boolean | Promise<boolean>;
   /** The member list for a join answer. */
   memberList(room: string): Promise<MemberList>;
+  /**
+   * Adds `member` to `room`'s presence and reads the history after `since` (in `epoch`) and
+   * the member list for its answer: one adapter call when the adapter has `join`.
+   */
+  joinRoom(room: string, member: PresenceMember, since: number | undefined, epoch: string | undefined): Promise<{ history: HistoryResult; members: MemberList }>;
   /** The connection is now a local member of `room` (live messages reach it), or no longer is. */
   addLocal(room: string, connection: HubConnection<any, any>): void;
   removeLocal(room: string, connection: HubConnection<any, any>): void;

@@ -3,7 +3,7 @@
 // documented in docs/observability.md. Every call site checks
 // `hasSubscribers` first: with nobody listening, nothing is built.
 import { channel } from 'node:diagnostics_channel';
-import type { Adapter, AdapterSink, HistoryResult, PresenceMember, PublishOptions, Sender } from './adapter.js';
+import type { Adapter, AdapterSink, HistoryResult, JoinAnswer, PresenceMember, PublishOptions, Sender } from './adapter.js';
 
 export const HUB_CHANNELS = {
   join: 'switchboard:hub:join',
@@ -69,7 +69,7 @@ export interface HubRateLimitedMessage {
 
 /** `switchboard:hub:adapter`: one call to the adapter. */
 export interface HubAdapterMessage {
-  /** The Adapter method: `publish`, `history`, `members`, `addMember`, `removeMember`, `toUser`, `toClient`, `toAll`. */
+  /** The Adapter method: `publish`, `history`, `members`, `addMember`, `join`, `removeMember`, `toUser`, `toClient`, `toAll`. */
   operation: string;
   durationMs: number;
   /** What it threw or rejected with, or null. */
@@ -132,6 +132,16 @@ export class TimedAdapter implements Adapter {
   }
   addMember(room: string, member: PresenceMember): Promise<void> {
     return adapterChannel.hasSubscribers ? timed('addMember', () => this.inner.addMember(room, member)) : this.inner.addMember(room, member);
+  }
+  /** The adapter's `join` when it has one (timed as `join`), else its three calls (each timed). */
+  async join(room: string, member: PresenceMember, since: number | undefined, epoch: string | undefined, memberLimit: number | undefined): Promise<JoinAnswer> {
+    const inner = this.inner;
+    if (inner.join !== undefined) {
+      return adapterChannel.hasSubscribers ? timed('join', () => inner.join!(room, member, since, epoch, memberLimit)) : inner.join(room, member, since, epoch, memberLimit);
+    }
+    await this.addMember(room, member);
+    const history = await this.history(room, since, epoch);
+    return memberLimit === undefined ? { history } : { history, members: await this.members(room, memberLimit) };
   }
   removeMember(room: string, member: PresenceMember): Promise<void> {
     return adapterChannel.hasSubscribers ? timed('removeMember', () => this.inner.removeMember(room, member)) : this.inner.removeMember(room, member);

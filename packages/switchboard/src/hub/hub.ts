@@ -234,6 +234,7 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
       authenticate: (client) => this.authenticate(client as HubConnection<In, Out>),
       canJoin: (client, room) => (this.options.canJoin ? this.options.canJoin(client, room) : true),
       memberList: (room) => this.memberList(room),
+      joinRoom: (room, member, since, epoch) => this.joinRoom(room, member, since, epoch),
       addLocal: (room, client) => this.fanout.addLocal(room, client),
       removeLocal: (room, client) => this.fanout.removeLocal(room, client),
       frameFor: (message) => this.fanout.frameFor(message),
@@ -309,6 +310,14 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
     const limit = this.options.presenceListLimit;
     const members = await this.timedAdapter.members(room, limit + 1);
     return members.length > limit ? { members: members.slice(0, limit), more: true } : { members };
+  }
+
+  private async joinRoom(room: string, member: PresenceMember, since: number | undefined, epoch: string | undefined): Promise<{ history: HistoryResult; members: MemberList }> {
+    const limit = this.presenceOn(room) ? this.options.presenceListLimit : undefined;
+    const answer = await this.timedAdapter.join(room, member, since, epoch, limit === undefined ? undefined : limit + 1);
+    if (limit === undefined) return { history: answer.history, members: {} };
+    const members = answer.members ?? [];
+    return { history: answer.history, members: members.length > limit ? { members: members.slice(0, limit), more: true } : { members } };
   }
 
   private reportError(error: unknown): void {

@@ -23,6 +23,7 @@ export {
   type ForwardedRequest,
   type HistoryLimits,
   type HistoryResult,
+  type JoinAnswer,
   type PresenceMember,
   type PublishOptions,
   type RoomMessage,

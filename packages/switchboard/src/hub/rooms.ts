@@ -88,7 +88,7 @@ export class Rooms {
   /**
    * Joins: becomes a local member (live messages are held), registers
    * presence, fetches history after `since` in `epoch` (or just the head
-   * and epoch). The caller
+   * and epoch) and the member list (one adapter call: HubContext.joinRoom). The caller
    * answers, then `goLive` replays and releases what was held. Null when the
    * connection closed or left meanwhile.
    */
@@ -98,16 +98,13 @@ export class Rooms {
     this.ctx.addLocal(room, this.connection);
     const adapter = this.ctx.adapter;
     try {
-      await adapter.addMember(room, member);
+      const joined = await this.ctx.joinRoom(room, member, since, epoch);
       if (this.isClosed() || this.memberships.get(room) !== membership) {
         // Closed or left while the adapter was busy: undo, in case the removal overtook the addition.
         await adapter.removeMember(room, member);
         return null;
       }
-      const history = await adapter.history(room, since, epoch);
-      const members = await this.ctx.memberList(room);
-      if (this.isClosed() || this.memberships.get(room) !== membership) return null;
-      return { history, members };
+      return joined;
     } catch (error) {
       // Not left half-joined (held messages piling up, never live): the client may simply join again.
       if (this.memberships.get(room) === membership) {
