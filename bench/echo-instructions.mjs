@@ -8,6 +8,8 @@
 //   node bench/echo-instructions.mjs [--tool callgrind|strace] [--connections 1]
 //        [--size 65536] [--inflight 8] [--messages 2000] [--warmup 1000] [--json]
 //        [--keep FILE (callgrind: the main thread's profile of the window, for callgrind_annotate)]
+//        [--handshakes N (count opening handshakes instead of echoes: --warmup of them, then N
+//         measured, --connections at a time; every connection stays open, idle, as in conns-10k)]
 //        [-- server command...]
 //
 // The server command (default: node bench/servers/switchboard.mjs) follows
@@ -24,7 +26,19 @@ import { fileURLToPath } from 'node:url';
 import { freePort, maskedFrame, openConnection, parseEchoArgs, replyLength, serverReady, stderrTail } from './lib/raw-echo.mjs';
 
 const parseArgs = (argv) =>
-  parseEchoArgs(argv, { keep: null, tool: 'callgrind', connections: 1, size: 65536, inflight: 8, messages: 2000, warmup: 1000 }, ['tool', 'keep']);
+  parseEchoArgs(argv, { keep: null, tool: 'callgrind', connections: 1, size: 65536, inflight: 8, messages: 2000, warmup: 1000, handshakes: 0 }, ['tool', 'keep']);
+
+/** Opens `count` upgraded connections, `parallel` handshakes in progress at a time, into `into`. */
+async function openMany(port, count, parallel, into) {
+  let opened = 0;
+  const worker = async () => {
+    while (opened < count) {
+      opened++;
+      into.push(await openConnection(port));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, count) }, worker));
+}
 
 /** Sends `count` messages over the sockets (each with `inflight` in flight) and resolves when all echoes are back. */
 function exchange(sockets, frame, reply, inflight, count) {
@@ -98,13 +112,23 @@ export async function measureEcho(options) {
   try {
     await serverReady(child, 120000, stderrTail(child));
     const sockets = [];
-    for (let i = 0; i < connections; i++) sockets.push(await openConnection(port));
-    const frame = maskedFrame(size);
-    const reply = replyLength(size);
-    await exchange(sockets, frame, reply, inflight, warmup);
-    if (tool === 'callgrind') callgrindControl('-z', child.pid);
-    await exchange(sockets, frame, reply, inflight, messages);
-    if (tool === 'callgrind') callgrindControl('-d', child.pid);
+    const handshakes = options.handshakes;
+    if (handshakes > 0) {
+      await openMany(port, warmup, connections, sockets);
+      if (tool === 'callgrind') callgrindControl('-z', child.pid);
+      await openMany(port, handshakes, connections, sockets);
+      if (tool === 'callgrind') callgrindControl('-d', child.pid);
+    } else {
+      for (let i = 0; i < connections; i++) sockets.push(await openConnection(port));
+      const frame = maskedFrame(size);
+      const reply = replyLength(size);
+      await exchange(sockets, frame, reply, inflight, warmup);
+      if (tool === 'callgrind') callgrindControl('-z', child.pid);
+      await exchange(sockets, frame, reply, inflight, messages);
+      if (tool === 'callgrind') callgrindControl('-d', child.pid);
+    }
+    const unit = handshakes > 0 ? handshakes : messages;
+    const what = handshakes > 0 ? 'Handshake' : 'Message';
     for (const socket of sockets) socket.destroy();
     if (tool === 'strace') {
       // strace does not pass SIGTERM on: the traced server gets it, and strace ends with it.
@@ -124,12 +148,10 @@ export async function measureEcho(options) {
       return {
         tool,
         connections,
-        size,
-        inflight,
-        messages,
+        ...(handshakes > 0 ? { handshakes } : { size, inflight, messages }),
         instructions: ir,
-        instructionsPerMessage: Math.round(ir / messages),
-        mainThreadPerMessage: Math.round(mainIr / messages),
+        [`instructionsPer${what}`]: Math.round(ir / unit),
+        [`mainThreadPer${what}`]: Math.round(mainIr / unit),
       };
     }
     // strace counts the whole run (handshakes and warm-up included): per message over all echoed messages.
@@ -139,12 +161,17 @@ export async function measureEcho(options) {
       const m = /^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)$/.exec(line);
       if (m && m[2] !== 'total') calls[m[2]] = Number(m[1]);
     }
-    const total = messages + warmup;
-    const perMessage = {};
-    for (const name of ['read', 'readv', 'recvfrom', 'recvmsg', 'write', 'writev', 'sendto', 'sendmsg', 'epoll_wait', 'epoll_pwait', 'brk', 'mmap', 'munmap']) {
-      if (calls[name]) perMessage[name] = Number((calls[name] / total).toFixed(3));
+    // With --handshakes: per handshake over all of them (warm-up included).
+    const total = handshakes > 0 ? handshakes + warmup : messages + warmup;
+    const perUnit = {};
+    const names = ['read', 'readv', 'recvfrom', 'recvmsg', 'write', 'writev', 'sendto', 'sendmsg', 'epoll_wait', 'epoll_pwait', 'brk', 'mmap', 'munmap'];
+    if (handshakes > 0) names.push('accept4', 'epoll_ctl', 'setsockopt', 'fcntl', 'ioctl', 'close');
+    for (const name of names) {
+      if (calls[name]) perUnit[name] = Number((calls[name] / total).toFixed(3));
     }
-    return { tool, connections, size, inflight, messages: total, syscallsPerMessage: perMessage };
+    return handshakes > 0
+      ? { tool, connections, handshakes: total, syscallsPerHandshake: perUnit }
+      : { tool, connections, size, inflight, messages: total, syscallsPerMessage: perUnit };
   } finally {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
