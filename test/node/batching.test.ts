@@ -40,6 +40,34 @@ describe('write batching per received chunk', () => {
     assert.equal(writes(), 1, 'the 50 replies went out in one write');
   });
 
+  test('replies to 64 KiB of 1 KiB messages in one burst leave in writes of at most 32 KiB (plus one frame), in order', async (t) => {
+    // The peer gets the first replies while the rest are still being made (issue 17: held to the end of the
+    // chunk, server and peer took turns). Whatever the kernel's read boundaries, no write may exceed the limit.
+    const server = await startServer(t);
+    const connection = server.nextConnection();
+    const raw = await RawClient.open(t, server.port);
+    const [ws] = await connection;
+    const sizes: number[] = [];
+    const socket = ws._socket!;
+    const original = socket.write.bind(socket);
+    socket.write = ((chunk: Buffer, ...rest: unknown[]) => {
+      sizes.push(chunk.length);
+      return (original as (...args: unknown[]) => boolean)(chunk, ...rest);
+    }) as typeof socket.write;
+    ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
+    const count = 64;
+    const payloads = Array.from({ length: count }, (_, i) => Buffer.alloc(1024, i));
+    raw.write(Buffer.concat(payloads.map((payload) => clientFrame(BINARY, payload))));
+    for (let i = 0; i < count; i++) {
+      const frame = await raw.readFrame();
+      assert.equal(frame.opcode, BINARY);
+      assert.ok(frame.payload.equals(payloads[i]!), `reply ${i} intact and in order`);
+    }
+    const frameSize = 1024 + 4;
+    assert.equal(sizes.reduce((sum, size) => sum + size, 0), count * frameSize);
+    assert.ok(Math.max(...sizes) <= 32 * 1024 + frameSize, `write sizes ${sizes.join(', ')}`);
+  });
+
   test('a batch holding a reply over 64 KiB keeps order and content (header and payload written uncopied)', async (t) => {
     const server = await startServer(t);
     const connection = server.nextConnection();
