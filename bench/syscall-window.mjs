@@ -8,11 +8,40 @@
 //   node run.mjs --scenarios echo-1c-1k-bin sb='env TAG=sb node <repo>/bench/syscall-window.mjs node <repo>/bench/servers/switchboard.mjs' \
 //     uws='env TAG=uws node <repo>/bench/syscall-window.mjs node servers/uws.mjs'
 // WINDOW_START (s after READY, default 2) and WINDOW (s, default 2.5) place the window inside the scenario's.
+// `node syscall-window.mjs --summary FILE CLIENT_FRAME_BYTES` prints messages per read, write and
+// epoll_wait, TCP segments and CPU per message (the CPU share depends on the load; the counts hardly do).
 import { spawn } from 'node:child_process';
 import { appendFileSync, readFileSync, rmSync } from 'node:fs';
 
+if (process.argv[2] === '--summary') {
+  summarize(process.argv[3], Number(process.argv[4]));
+  process.exit(0);
+}
+
+/** Per message, from the JSON lines: messages = bytes the server received ÷ the client's frame size (1,032 for 1 KiB, 22 for 16 B). */
+function summarize(file, frameBytes) {
+  if (!file || !frameBytes) throw new Error('usage: node syscall-window.mjs --summary FILE CLIENT_FRAME_BYTES');
+  for (const line of readFileSync(file, 'utf8').trim().split('\n')) {
+    const run = JSON.parse(line);
+    const calls = run.calls;
+    const messages = run.sockets.bytes_received / frameBytes;
+    const sum = (...names) => names.reduce((total, name) => total + (calls[name] ?? 0), 0);
+    const per = (count, digits = 3) => (count / messages).toFixed(digits);
+    console.log(
+      [
+        run.tag.padEnd(10),
+        `msg/read ${(messages / sum('read', 'readv', 'recvfrom', 'recvmsg')).toFixed(1)}`,
+        `msg/write ${(messages / sum('write', 'writev', 'sendto', 'sendmsg')).toFixed(1)}`,
+        `msg/epoll_wait ${(messages / sum('epoll_wait', 'epoll_pwait')).toFixed(1)}`,
+        `segs in/out per msg ${per(run.sockets.segs_in)}/${per(run.sockets.segs_out)}`,
+        `user/sys µs per msg ${per(run.user_s * 1e6, 2)}/${per(run.system_s * 1e6, 2)}`,
+      ].join('  '),
+    );
+  }
+}
+
 const [command, ...args] = process.argv.slice(2);
-if (!command) throw new Error('usage: node syscall-window.mjs <server command> [args...]');
+if (!command) throw new Error('usage: node syscall-window.mjs <server command> [args...] | --summary FILE CLIENT_FRAME_BYTES');
 const port = process.env.PORT;
 const windowStart = Number(process.env.WINDOW_START ?? 2);
 const windowLength = Number(process.env.WINDOW ?? 2.5);

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { CloseCode, Opcode, copyMasked, frameHeaderSize, writeFrameHeader, type MessageTransform } from '../protocol/index.js';
 import { WebSocketError, type WebSocketErrorCode } from './errors.js';
 import { sentChannel } from './diagnostics.js';
+import { hasSharedReads } from './shared-reads.js';
 
 export type WebSocketData = string | Buffer | ArrayBuffer | ArrayBufferView | Blob | number | boolean;
 export type SendCallback = (error?: Error | null) => void;
@@ -17,8 +18,11 @@ const BATCH_COPY_LIMIT = 64 * 1024;
  * Small frames sent while a received chunk's messages are reported (the
  * replies to a pipelined burst) are written one after another into a
  * shared slab, so that the batch leaves as one buffer with no allocation
- * and no copy per frame. A region handed to a socket is never written
- * again: a full slab is replaced, not rewound.
+ * and no copy per frame. A region handed to a socket is written again only
+ * once the socket no longer needs it: copied into a joined batch, or taken
+ * by the kernel during the write call (a TCP socket of our server with
+ * nothing left in its write buffer). Otherwise a full slab is replaced, not
+ * rewound.
  */
 const SLAB_SIZE = 64 * 1024;
 /** Frames up to this size (header included) go into the slab. */
@@ -125,6 +129,16 @@ export class SendPipeline {
   private slabRunEnd = 0;
   private slabRunSlab: Buffer | null = null;
 
+  /**
+   * Whether the socket is a TCP socket whose writes go straight to libuv:
+   * when nothing stays in its write buffer after a write, the kernel has
+   * the bytes and the slab region can be reused (which keeps the slab in
+   * the CPU's cache instead of a fresh 64 KiB every 63 replies of 1 KiB).
+   * Not for other streams: a Duplex may keep a reference to a written
+   * buffer after its callback (a pipe to another connection in the process).
+   */
+  private readonly reclaimsSlab: boolean;
+
   constructor(
     private readonly owner: SendPipelineOwner,
     private readonly socket: Duplex,
@@ -136,7 +150,9 @@ export class SendPipeline {
     private readonly disconnectBufferedAmount: number,
     /** ws's `generateMask`: the caller fills each frame's masking key (into one buffer reused per frame). */
     private readonly generateMask?: (mask: Buffer) => void,
-  ) {}
+  ) {
+    this.reclaimsSlab = hasSharedReads(socket);
+  }
 
   private maskKeyOf: Buffer | null = null;
 
@@ -436,7 +452,17 @@ export class SendPipeline {
 
   /** Writes the frames gathered while a received chunk was reported, in one write when small. */
   flushBatch(): void {
-    if (this.slabRunStart >= 0) this.closeSlabRun();
+    // The batch's last buffer, when it is a run at the top of the slab, can be written over once the socket is done with it.
+    let reclaimFrom = -1;
+    let reclaimTo = 0;
+    const runSlab = this.slabRunSlab;
+    if (this.slabRunStart >= 0) {
+      if (runSlab === slab && this.slabRunEnd === slabUsed) {
+        reclaimFrom = this.slabRunStart;
+        reclaimTo = this.slabRunEnd;
+      }
+      this.closeSlabRun();
+    }
     const frames = this.batch;
     if (frames === null) return;
     const callbacks = this.batchCallbacks;
@@ -454,8 +480,11 @@ export class SendPipeline {
     }
     if (frames.length === 1) {
       socket.write(frames[0]!, cb);
+      if (reclaimFrom >= 0 && this.reclaimsSlab && socket.writableLength === 0 && slab === runSlab && slabUsed === reclaimTo) slabUsed = reclaimFrom;
     } else if (bytes <= BATCH_COPY_LIMIT) {
       socket.write(Buffer.concat(frames, bytes), cb);
+      // Copied: the run is free again (unless another connection's run has been written behind it meanwhile).
+      if (reclaimFrom >= 0 && slab === runSlab && slabUsed === reclaimTo) slabUsed = reclaimFrom;
     } else {
       socket.cork();
       const last = frames.length - 1;
