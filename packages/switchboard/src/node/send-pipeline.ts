@@ -34,8 +34,8 @@ const SLAB_FRAME_LIMIT = 4 * 1024;
  * replies left in one write and the server and its peer took turns (with
  * one connection and 64 in flight, server and generator CPU added up to
  * one core: 71 % + 27 %); uWebSockets.js writes every 16 KiB (its cork
- * buffer). 32 KiB measured better than 16 KiB here: as much overlap,
- * fewer writes and TCP segments per message (docs/performance.md, issue 17).
+ * buffer). 32 KiB cost less CPU per message than 16 KiB here (half the
+ * writes, fewer TCP segments per message; docs/performance.md, issue 17).
  */
 const SLAB_BATCH_FLUSH = 32 * 1024;
 let slab: Buffer | null = null;
@@ -132,8 +132,8 @@ export class SendPipeline {
   /**
    * Whether the socket is a TCP socket whose writes go straight to libuv:
    * when nothing stays in its write buffer after a write, the kernel has
-   * the bytes and the slab region can be reused (which keeps the slab in
-   * the CPU's cache instead of a fresh 64 KiB every 63 replies of 1 KiB).
+   * the bytes and the slab region can be reused (the same memory written
+   * again instead of a fresh 64 KiB every 63 replies of 1 KiB).
    * Not for other streams: a Duplex may keep a reference to a written
    * buffer after its callback (a pipe to another connection in the process).
    */
