@@ -40,6 +40,101 @@ describe('write batching per received chunk', () => {
     assert.equal(writes(), 1, 'the 50 replies went out in one write');
   });
 
+  test('replies to 64 KiB of 1 KiB messages in one burst leave in writes of at most 32 KiB (plus one frame), in order', async (t) => {
+    // The peer gets the first replies while the rest are still being made (issue 17: held to the end of the
+    // chunk, server and peer took turns). Whatever the kernel's read boundaries, no write may exceed the limit.
+    const server = await startServer(t);
+    const connection = server.nextConnection();
+    const raw = await RawClient.open(t, server.port);
+    const [ws] = await connection;
+    const sizes: number[] = [];
+    const socket = ws._socket!;
+    const original = socket.write.bind(socket);
+    socket.write = ((chunk: Buffer, ...rest: unknown[]) => {
+      sizes.push(chunk.length);
+      return (original as (...args: unknown[]) => boolean)(chunk, ...rest);
+    }) as typeof socket.write;
+    ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
+    const count = 64;
+    const payloads = Array.from({ length: count }, (_, i) => Buffer.alloc(1024, i));
+    raw.write(Buffer.concat(payloads.map((payload) => clientFrame(BINARY, payload))));
+    for (let i = 0; i < count; i++) {
+      const frame = await raw.readFrame();
+      assert.equal(frame.opcode, BINARY);
+      assert.ok(frame.payload.equals(payloads[i]!), `reply ${i} intact and in order`);
+    }
+    const frameSize = 1024 + 4;
+    assert.equal(sizes.reduce((sum, size) => sum + size, 0), count * frameSize);
+    assert.ok(Math.max(...sizes) <= 32 * 1024 + frameSize, `write sizes ${sizes.join(', ')}`);
+  });
+
+  test('the slab region of a batch the kernel took at once is reused by the next batch', async (t) => {
+    const server = await startServer(t);
+    const connection = server.nextConnection();
+    const raw = await RawClient.open(t, server.port);
+    const [ws] = await connection;
+    const written: Buffer[] = [];
+    const socket = ws._socket!;
+    const original = socket.write.bind(socket);
+    socket.write = ((chunk: Buffer, ...rest: unknown[]) => {
+      written.push(chunk);
+      return (original as (...args: unknown[]) => boolean)(chunk, ...rest);
+    }) as typeof socket.write;
+    ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
+    for (const round of [1, 2]) {
+      raw.write(Buffer.concat(Array.from({ length: 10 }, (_, i) => clientFrame(TEXT, `round ${round} message ${i}`))));
+      for (let i = 0; i < 10; i++) assert.equal((await raw.readFrame()).payload.toString(), `round ${round} message ${i}`);
+    }
+    assert.equal(written.length, 2);
+    assert.equal(written[1]!.buffer, written[0]!.buffer, 'the same slab');
+    assert.equal(written[1]!.byteOffset, written[0]!.byteOffset, 'the same region of it');
+  });
+
+  test('replies written while the peer does not read (the kernel holds back) arrive intact: no slab region is reused too early', async (t) => {
+    const server = await startServer(t, { disconnectBufferedAmount: 256 * 1024 * 1024 });
+    const connection = server.nextConnection();
+    const raw = await RawClient.open(t, server.port);
+    const [ws] = await connection;
+    const socket = ws._socket!;
+    const original = socket.write.bind(socket);
+    let heldBack = 0;
+    socket.write = ((chunk: Buffer, ...rest: unknown[]) => {
+      const result = (original as (...args: unknown[]) => boolean)(chunk, ...rest);
+      if (socket.writableLength > 0) heldBack++;
+      return result;
+    }) as typeof socket.write;
+    ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
+    // 24 MiB of 1 KiB messages, each with its number in it, sent while the client reads nothing.
+    const count = 24 * 1024;
+    const payloadOf = (i: number) => {
+      const payload = Buffer.alloc(1024, i % 251);
+      payload.writeUInt32BE(i, 0);
+      return payload;
+    };
+    raw.socket.pause();
+    for (let start = 0; start < count; start += 1024) {
+      raw.socket.write(Buffer.concat(Array.from({ length: 1024 }, (_, k) => clientFrame(BINARY, payloadOf(start + k)))));
+    }
+    await withTimeout(waitFor(() => heldBack > 0 && ws.bufferedAmount > 0), 20_000, 'the server write buffer to fill');
+    const frameSize = 1024 + 4;
+    const received: Buffer[] = [];
+    let receivedBytes = 0;
+    raw.socket.removeAllListeners('data');
+    raw.socket.on('data', (chunk: Buffer) => {
+      received.push(chunk);
+      receivedBytes += chunk.length;
+    });
+    raw.socket.resume();
+    await withTimeout(waitFor(() => receivedBytes >= count * frameSize), 30_000, 'all replies');
+    const all = Buffer.concat(received);
+    assert.equal(all.length, count * frameSize);
+    for (let i = 0; i < count; i++) {
+      const frame = all.subarray(i * frameSize, (i + 1) * frameSize);
+      assert.equal(frame[0], 0x80 | BINARY);
+      if (!frame.subarray(4).equals(payloadOf(i))) assert.fail(`reply ${i} differs from message ${i} (got number ${frame.readUInt32BE(4)})`);
+    }
+  });
+
   test('a batch holding a reply over 64 KiB keeps order and content (header and payload written uncopied)', async (t) => {
     const server = await startServer(t);
     const connection = server.nextConnection();
