@@ -53,6 +53,18 @@ describe('applyMask', () => {
     }
   });
 
+  test('the 32-bit view kept for the last buffer still reaches a payload after that buffer grew (resizable ArrayBuffer)', () => {
+    const key = hex('c3 01 7e a5');
+    const buffer = new ArrayBuffer(64, { maxByteLength: 4096 });
+    applyMask(new Uint8Array(buffer, 0, 64), key); // the view of this buffer is kept: 16 words
+    buffer.resize(4096);
+    const payload = new Uint8Array(buffer, 1024, 256);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 7) & 0xff;
+    const expected = referenceMask(payload, key);
+    applyMask(payload, key);
+    assert.deepEqual(Buffer.from(payload), expected);
+  });
+
   test('only touches the given view', () => {
     const backing = Buffer.alloc(16, 0xaa);
     applyMask(backing.subarray(4, 9), hex('ff ff ff ff'));

@@ -61,7 +61,11 @@ export function applyMask(data: Uint8Array, key: Uint8Array, keyOffset = 0): voi
   // length >= 32 leaves at least 7 aligned words, so at least one group of 4.
   const words = ((length - head) >>> 2) & ~3;
   maskBytes(data, key, keyOffset, 0, head);
-  maskWords(wordsOf(data.buffer), word, (data.byteOffset + head) >>> 2, words);
+  const start = (data.byteOffset + head) >>> 2;
+  let view = wordsOf(data.buffer);
+  // A resizable ArrayBuffer that grew since its view was made: the view does not reach the payload.
+  if (start + words > view.length) view = new Int32Array(data.buffer, 0, data.buffer.byteLength >>> 2);
+  maskWords(view, word, start, words);
   maskBytes(data, key, keyOffset, head + words * 4, length);
 }
 
