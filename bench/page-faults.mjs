@@ -17,9 +17,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { freePort, maskedFrame, openConnection, parseEchoArgs, replyLength, serverReady, stderrTail } from './lib/raw-echo.mjs';
-
-const parseArgs = (argv) => parseEchoArgs(argv, { connections: 200, size: 65536, messages: 6000, warmup: 2000, timeout: 60 });
+import { freePort, runEchoBenchCommand, runEchoes, serverReady, stderrTail } from './lib/raw-echo.mjs';
 
 /** Minor faults, user and system CPU seconds of one process (all its threads): /proc/PID/stat fields 10, 14, 15. */
 function processCounters(pid) {
@@ -37,7 +35,7 @@ function startServer(command, port) {
 }
 
 export async function measurePageFaults(options) {
-  const { connections, size, messages, warmup } = options;
+  const { connections, size, messages } = options;
   const port = await freePort();
   const server = startServer(options.command, port);
   // The server goes with this process, however it ends (SIGTERM from a test's timeout included).
@@ -45,46 +43,12 @@ export async function measurePageFaults(options) {
   process.once('exit', stopServer);
   try {
     await server.ready;
-    const sockets = [];
-    for (let i = 0; i < connections; i++) sockets.push(await openConnection(port));
-    const frame = maskedFrame(size);
-    const reply = replyLength(size);
-    let sent = 0;
-    let echoed = 0;
     let before = null;
     let after = null;
-    await new Promise((resolve, reject) => {
-      for (const socket of sockets) {
-        let pending = 0;
-        socket.on('data', (chunk) => {
-          pending += chunk.length;
-          while (pending >= reply) {
-            pending -= reply;
-            echoed++;
-            if (echoed === warmup) before = processCounters(server.child.pid);
-            if (echoed === warmup + messages) {
-              after = processCounters(server.child.pid);
-              resolve();
-            }
-            if (sent < warmup + messages) {
-              sent++;
-              socket.write(frame);
-            }
-          }
-        });
-        socket.on('error', reject);
-        socket.on('close', () => {
-          if (after === null) reject(new Error('a connection closed during the run'));
-        });
-      }
-      for (const socket of sockets) {
-        if (sent < warmup + messages) {
-          sent++;
-          socket.write(frame);
-        }
-      }
+    await runEchoes(port, options, {
+      onWarmedUp: () => (before = processCounters(server.child.pid)),
+      onMeasured: () => (after = processCounters(server.child.pid)),
     });
-    for (const socket of sockets) socket.destroy();
     return {
       connections,
       size,
@@ -101,19 +65,11 @@ export async function measurePageFaults(options) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const options = parseArgs(process.argv.slice(2));
-  process.once('SIGTERM', () => process.exit(143));
-  setTimeout(() => {
-    console.error(`no result within ${options.timeout} s`);
-    process.exit(1);
-  }, options.timeout * 1000).unref();
-  const result = await measurePageFaults(options);
-  if (options.json) console.log(JSON.stringify(result));
-  else {
-    console.log(
-      `${result.connections} connections x ${result.size} B echo, ${result.messages} messages measured: ` +
-        `${result.minorFaults} minor page faults in the server, ${result.faultsPerMessage.toFixed(2)} per message ` +
-        `(system time ${(result.systemShare * 100).toFixed(0)} % of its CPU)`,
-    );
-  }
+  await runEchoBenchCommand(
+    { connections: 200, size: 65536, messages: 6000, warmup: 2000, timeout: 60 },
+    measurePageFaults,
+    (result) =>
+      `${result.minorFaults} minor page faults in the server, ${result.faultsPerMessage.toFixed(2)} per message ` +
+      `(system time ${(result.systemShare * 100).toFixed(0)} % of its CPU)`,
+  );
 }

@@ -1,8 +1,8 @@
 // What the echo benchmarks that count a server's work per message share
-// (echo-instructions.mjs, page-faults.mjs): their options, the server
-// started by ../shared/perf's convention (PORT and HOST from the environment,
-// READY on stdout), and raw TCP WebSocket clients sending one masked binary
-// frame again and again.
+// (echo-instructions.mjs, page-faults.mjs, alloc-per-message.mjs): their
+// options and command line, the server started by ../shared/perf's convention
+// (PORT and HOST from the environment, READY on stdout), and raw TCP
+// WebSocket clients sending one masked binary frame again and again.
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
@@ -114,4 +114,72 @@ export function openConnection(port) {
     };
     socket.on('data', onData);
   });
+}
+
+/**
+ * Opens `connections` upgraded connections to `port`, each with one masked `size`-byte message in flight, sent
+ * again as soon as its echo is back, until `warmup` and then `messages` more echoes are back. `onWarmedUp` runs
+ * on the echo that ends the warm-up and `onMeasured` on the one that ends the measured window, in the handler
+ * that counts it, before the next message is sent: what they read of the server spans the measured messages.
+ */
+export async function runEchoes(port, { connections, size, warmup, messages }, { onWarmedUp, onMeasured }) {
+  const sockets = [];
+  try {
+    for (let i = 0; i < connections; i++) sockets.push(await openConnection(port));
+    const frame = maskedFrame(size);
+    const reply = replyLength(size);
+    const total = warmup + messages;
+    let sent = 0;
+    let echoed = 0;
+    await new Promise((resolve, reject) => {
+      for (const socket of sockets) {
+        let pending = 0;
+        socket.on('data', (chunk) => {
+          pending += chunk.length;
+          while (pending >= reply) {
+            pending -= reply;
+            echoed++;
+            if (echoed === warmup) onWarmedUp();
+            if (echoed === total) {
+              onMeasured();
+              resolve();
+            }
+            if (sent < total) {
+              sent++;
+              socket.write(frame);
+            }
+          }
+        });
+        socket.on('error', reject);
+        socket.on('close', () => {
+          if (echoed < total) reject(new Error('a connection closed during the run'));
+        });
+      }
+      for (const socket of sockets) {
+        if (sent < total) {
+          sent++;
+          socket.write(frame);
+        }
+      }
+    });
+  } finally {
+    for (const socket of sockets) socket.destroy();
+  }
+}
+
+/**
+ * The command line of an echo benchmark run as a script: `--name value` for each key of `defaults` (see
+ * parseEchoArgs), a limit of `--timeout` seconds, and `measure(options)`'s result (with the run's
+ * `connections`, `size` and `messages`) printed as JSON (`--json`) or as a line that ends with `describe(result)`.
+ */
+export async function runEchoBenchCommand(defaults, measure, describe) {
+  const options = parseEchoArgs(process.argv.slice(2), defaults);
+  process.once('SIGTERM', () => process.exit(143));
+  setTimeout(() => {
+    console.error(`no result within ${options.timeout} s`);
+    process.exit(1);
+  }, options.timeout * 1000).unref();
+  const result = await measure(options);
+  if (options.json) console.log(JSON.stringify(result));
+  else console.log(`${result.connections} connections x ${result.size} B echo, ${result.messages} messages measured: ${describe(result)}`);
 }
