@@ -6,7 +6,7 @@
 // remembered per URL, and the worst-case time to a working connection.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { HubError, Transport } from '../../packages/switchboard/src/client/index.js';
+import type { ClientOptions, HubError, Transport } from '../../packages/switchboard/src/client/index.js';
 import { until, type TestHub } from '../hub/helpers.js';
 import { FallbackFixture, hubUrlBehind } from './helpers/fallback.js';
 
@@ -25,6 +25,34 @@ async function hubWithFallback(): Promise<{ t: TestHub; held: Array<() => void> 
 
 function inOrder(count: number): number[] {
   return Array.from({ length: count }, (_, i) => i);
+}
+
+/** The client's WebSocket being tried (client/connection.ts `probe`), read to follow the try. */
+type UpgradeProbe = { welcome: { id: string } | null } | null;
+
+/**
+ * A client on 'sse' behind a proxy that refuses WebSocket upgrades (tried again every 100 ms); then its uplink
+ * answers 503 `busySends` times (Retry-After: 1 each) as a first `echo` request is sent, and the proxy starts
+ * passing upgrades. Returns once the new WebSocket is welcomed, the move still waiting for the busy uplink.
+ */
+async function welcomedWhileUplinkBusy(t: TestHub, busySends: number, options: ClientOptions) {
+  const proxy = await proxyTo(t, { upgrade: 'refuse' });
+  const moving = client(hubUrlBehind(proxy), {
+    transports: ['websocket', 'sse'],
+    upgrade: { delay: 100, factor: 1, jitter: 0 },
+    rememberTransport: false,
+    transportTimeout: 30_000,
+    ...options,
+  });
+  await moving.ready();
+  const moves: Transport[] = [];
+  moving.on('transport', (info) => moves.push(info.transport));
+  proxy.busySends = busySends;
+  const first = moving.request('echo', 'first');
+  proxy.upgrade = 'pass';
+  const probe = (): UpgradeProbe => (moving as unknown as { probe: UpgradeProbe }).probe;
+  await until(() => probe()?.welcome != null, 10_000, 'the WebSocket welcomed');
+  return { proxy, moving, moves, first, probe };
 }
 
 describe('moving back up to WebSocket', { timeout: 120_000 }, () => {
@@ -103,23 +131,8 @@ describe('moving back up to WebSocket', { timeout: 120_000 }, () => {
   test('moving waits for a busy uplink: what is sent meanwhile waits in the outbox, cut to outboxSize (outbox_full)', async () => {
     const { t } = await hubWithFallback();
     t.hub.on('connection', (c) => c.on('echo', (data: unknown, reply) => reply(data)));
-    const proxy = await proxyTo(t, { upgrade: 'refuse' });
-    const moving = client(hubUrlBehind(proxy), {
-      transports: ['websocket', 'sse'],
-      upgrade: { delay: 100, factor: 1, jitter: 0 },
-      rememberTransport: false,
-      transportTimeout: 30_000,
-      outboxSize: 2,
-    });
-    await moving.ready();
-    const moves: Transport[] = [];
-    moving.on('transport', (info) => moves.push(info.transport));
     // The uplink answered 503 five times (Retry-After: 1 each, the most the client waits out): busy for about 5 s.
-    proxy.busySends = 5;
-    const first = moving.request('echo', 'first');
-    proxy.upgrade = 'pass';
-    const probe = (): { welcome: unknown } | null => (moving as unknown as { probe: { welcome: unknown } | null }).probe;
-    await until(() => probe()?.welcome != null, 10_000, 'the WebSocket welcomed');
+    const { proxy, moving, moves, first } = await welcomedWhileUplinkBusy(t, 5, { outboxSize: 2 });
     assert.equal(proxy.busySends > 0 && moves.length === 0, true, 'the move waits for the busy uplink');
     const answers = ['a', 'b', 'c', 'd'].map((x) => moving.request('echo', x).then((v) => v, (e: HubError) => e.code));
     proxy.busySends = 0;
@@ -136,23 +149,8 @@ describe('moving back up to WebSocket', { timeout: 120_000 }, () => {
         reply(data);
       }),
     );
-    const proxy = await proxyTo(t, { upgrade: 'refuse' });
-    const moving = client(hubUrlBehind(proxy), {
-      transports: ['websocket', 'sse'],
-      upgrade: { delay: 100, factor: 1, jitter: 0 },
-      rememberTransport: false,
-      transportTimeout: 30_000,
-      requestTimeout: 8000,
-    });
-    await moving.ready();
-    const moves: Transport[] = [];
-    moving.on('transport', (info) => moves.push(info.transport));
     // The uplink busy for about 3 s (three 503s, Retry-After: 1 each): the move waits for it.
-    proxy.busySends = 3;
-    const first = moving.request('echo', 'first');
-    proxy.upgrade = 'pass';
-    const probe = (): { welcome: { id: string } | null } | null => (moving as unknown as { probe: { welcome: { id: string } | null } | null }).probe;
-    await until(() => probe()?.welcome != null, 10_000, 'the WebSocket welcomed');
+    const { proxy, moving, moves, first, probe } = await welcomedWhileUplinkBusy(t, 3, { requestTimeout: 8000 });
     const later = moving.request('echo', 'later');
     // The new connection is lost before the move; further tries are refused.
     proxy.upgrade = 'refuse';
