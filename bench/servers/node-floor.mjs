@@ -7,7 +7,7 @@
 // event. What switchboard spends beyond this server is its own (framing, unmasking,
 // events); what this server spends beyond uws is Node's (net.Socket, libuv streams,
 // the JavaScript entry per read, the Writable per write).
-//   echo path: each chunk is copied out of the shared buffer and written back.
+//   echo path: each chunk is copied out of the shared buffer and written back (NOCOPY=1: not copied).
 //   /broadcast: each chunk is copied once and written to every member.
 import net from 'node:net';
 import { createHash } from 'node:crypto';
@@ -20,8 +20,12 @@ const room = new Set();
 const shared = new Uint8Array(256 * 1024);
 const kSink = Symbol('sink');
 
+// NOCOPY=1 writes the view of the shared buffer itself: a write that libuv cannot finish at once
+// would send bytes a later read has overwritten, so this is a measurement (what the copy costs), not
+// a server (docs/performance.md, "The 64 KiB rows").
+const echoCopies = process.env.NOCOPY !== '1';
 function echo(chunk, socket) {
-  socket.write(Buffer.from(chunk));
+  socket.write(echoCopies ? Buffer.from(chunk) : chunk);
 }
 function fanout(chunk) {
   const copy = Buffer.from(chunk);

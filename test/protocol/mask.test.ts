@@ -4,6 +4,7 @@ import { Buffer } from 'node:buffer';
 import fc from 'fast-check';
 import { execFileSync } from 'node:child_process';
 import { applyMask, copyMasked, simdMaskBuffer, SIMD_BUFFER_SIZE } from '../../packages/switchboard/src/protocol/index.js';
+import { maskRegion } from '../../packages/switchboard/src/protocol/mask.js';
 import { hex } from './helpers.js';
 
 /** Reference masking: byte i XOR key[(i + keyOffset) % 4]. */
@@ -155,6 +156,48 @@ describe('applyMask in the SIMD buffer (WebAssembly, mask.wat)', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('maskRegion (by position in an ArrayBuffer, no view)', () => {
+  const simd = simdMaskBuffer();
+
+  for (const [where, memory] of [
+    ['an ordinary ArrayBuffer', () => new Uint8Array(8192)],
+    ['the SIMD buffer', () => simd!],
+  ] as const) {
+    test(`property: in ${where}, equals the reference at any start, length and key offset, and touches nothing else`, () => {
+      const bytes = memory();
+      fc.assert(
+        fc.property(
+          fc.uint8Array({ maxLength: 3000 }),
+          fc.nat({ max: 4000 }),
+          fc.uint8Array({ minLength: 4, maxLength: 4 }),
+          fc.nat({ max: 11 }),
+          (data, start, key, keyOffset) => {
+            bytes.fill(0xa5);
+            bytes.set(data, start);
+            maskRegion(bytes.buffer, bytes.byteOffset + start, data.length, key, keyOffset);
+            assert.deepEqual(Buffer.from(bytes.subarray(start, start + data.length)), referenceMask(data, key, keyOffset));
+            assert.ok(bytes.subarray(0, start).every((b) => b === 0xa5), 'bytes before the region');
+            assert.ok(bytes.subarray(start + data.length, start + 4096 + 8).every((b) => b === 0xa5), 'bytes after the region');
+          },
+        ),
+        { numRuns: 300 },
+      );
+    });
+  }
+
+  test('reaches a region past the end of the views kept for an earlier, smaller state of a resizable ArrayBuffer', () => {
+    const ResizableArrayBuffer = ArrayBuffer as unknown as new (length: number, options: { maxByteLength: number }) => ArrayBuffer & { resize(length: number): void };
+    const memory = new ResizableArrayBuffer(64, { maxByteLength: 4096 });
+    const key = hex('5a 0f f0 33');
+    maskRegion(memory, 0, 40, key, 0);
+    memory.resize(4096);
+    const bytes = new Uint8Array(memory);
+    bytes.fill(7, 3000, 3100);
+    maskRegion(memory, 3000, 100, key, 1);
+    assert.deepEqual(Buffer.from(bytes.subarray(3000, 3100)), referenceMask(new Uint8Array(100).fill(7), key, 1));
   });
 });
 

@@ -14,6 +14,9 @@ import { simdMaskBuffer } from '../protocol/index.js';
 const READ_BUFFER_SIZE = 256 * 1024;
 
 let readBuffer: Uint8Array | null = null;
+/** Where readBuffer lies, kept apart: a view's `buffer` and `byteOffset` are getters, and a read should not pay for them. */
+let readMemory: ArrayBufferLike = new ArrayBuffer(0);
+let readOffset = 0;
 
 /**
  * Where every connection that `WebSocketServer({ port })` accepts reads
@@ -24,7 +27,12 @@ let readBuffer: Uint8Array | null = null;
  * JavaScript can, and then copied out once.
  */
 export function sharedReadBuffer(): Uint8Array {
-  return (readBuffer ??= simdMaskBuffer() ?? new Uint8Array(READ_BUFFER_SIZE));
+  if (readBuffer === null) {
+    readBuffer = simdMaskBuffer() ?? new Uint8Array(READ_BUFFER_SIZE);
+    readMemory = readBuffer.buffer;
+    readOffset = readBuffer.byteOffset;
+  }
+  return readBuffer;
 }
 
 /** Who gets the bytes a socket with shared reads has read (nothing is emitted as 'data'). */
@@ -106,9 +114,10 @@ function withSharedReads(clientHandle: ClientHandle, allowHalfOpen: boolean): Sh
     noDelay: true,
     onread: {
       buffer: sharedReadBuffer(),
-      callback: (nread: number, buffer: Uint8Array): boolean => {
+      // Node passes the buffer given above, always sharedReadBuffer().
+      callback: (nread: number): boolean => {
         const sink = socket[kChunkSink];
-        if (sink !== null) sink(Buffer.from(buffer.buffer, buffer.byteOffset, nread), socket);
+        if (sink !== null) sink(Buffer.from(readMemory, readOffset, nread), socket);
         // false would stop reading; pause() is how that is asked for.
         return true;
       },

@@ -10,7 +10,7 @@ import {
   isValidCloseCode,
 } from './constants.js';
 import { ProtocolError } from './errors.js';
-import { SIMD_THRESHOLD, applyMask } from './mask.js';
+import { SIMD_THRESHOLD, applyMask, maskRegion } from './mask.js';
 import { StreamingUtf8Validator, isUtf8 } from './utf8.js';
 
 /** What the parser reports. Implemented by the I/O layer; called synchronously from `push`. */
@@ -62,6 +62,12 @@ export interface FrameParserOptions {
    * place, in the chunk, before they are copied.
    */
   borrowedChunks?: boolean;
+  /**
+   * With borrowed chunks, where the owned copy of a payload that sits whole
+   * in one chunk is made (the I/O layer carves small ones from a slab of
+   * its own). Default `Buffer.allocUnsafe`.
+   */
+  allocatePayload?: (length: number) => Buffer;
 }
 
 const EMPTY: Buffer = Buffer.alloc(0);
@@ -114,6 +120,7 @@ export class FrameParser {
   private readonly allowRsv1: boolean;
   private readonly validateUtf8: boolean;
   private readonly borrowed: boolean;
+  private readonly allocatePayload: (length: number) => Buffer;
 
   private state = State.Header;
   /** Header bytes of a header that was split across chunks. */
@@ -157,6 +164,7 @@ export class FrameParser {
     this.allowRsv1 = options.allowRsv1 ?? false;
     this.validateUtf8 = !options.skipUtf8Validation;
     this.borrowed = options.borrowedChunks ?? false;
+    this.allocatePayload = options.allocatePayload ?? Buffer.allocUnsafe;
   }
 
   /** Whether the parser has stopped (after a close frame or a protocol error). */
@@ -172,6 +180,10 @@ export class FrameParser {
     }
     let offset = 0;
     const length = chunk.length;
+    // Where the chunk lies, read once per chunk: whole payloads are cut, unmasked and copied by
+    // position, with no Buffer#subarray (whose getters V8 does not inline there; see maskRegion).
+    const memory = chunk.buffer;
+    const base = chunk.byteOffset;
     while (offset < length) {
       if (this.paused) {
         // A handler paused us (an extension decodes a message asynchronously): keep the rest for resume().
@@ -203,15 +215,11 @@ export class FrameParser {
         if (payloadEnd <= length) {
           // The common case: the whole payload is in this chunk; no copy unless the chunk is only lent.
           let payload: Buffer;
-          if (this.borrowed && this.masked && this.payloadLength < SIMD_THRESHOLD && this.payloadLength > 0) {
-            // A short payload is unmasked as it is copied out of the lent chunk: one pass, and no
-            // view of the chunk to allocate (Buffer#copy and set() with offsets make one).
-            payload = Buffer.allocUnsafe(this.payloadLength);
-            copyUnmasked(chunk, offset, payload, this.maskKey);
+          if (this.borrowed) {
+            payload = this.ownedPayload(chunk, offset, memory, base + offset);
           } else {
-            payload = chunk.subarray(offset, payloadEnd);
-            if (this.masked) applyMask(payload, this.maskKey, 0);
-            if (this.borrowed) payload = copyOf(payload);
+            payload = Buffer.from(memory, base + offset, this.payloadLength);
+            if (this.masked) maskRegion(memory, base + offset, this.payloadLength, this.maskKey, 0);
           }
           offset = payloadEnd;
           if (!this.completeFrame(payload, true)) return;
@@ -226,6 +234,21 @@ export class FrameParser {
         return;
       }
     }
+  }
+
+  /** An owned, unmasked copy of the payload at `offset` in a lent chunk (at byte `start` of its memory). */
+  private ownedPayload(chunk: Buffer, offset: number, memory: ArrayBufferLike, start: number): Buffer {
+    const length = this.payloadLength;
+    if (length === 0) return EMPTY;
+    const payload = this.allocatePayload(length);
+    if (this.masked && length < SIMD_THRESHOLD) {
+      // A short payload is unmasked as it is copied: one pass, and no view of the chunk to make.
+      copyUnmasked(chunk, offset, payload, this.maskKey);
+      return payload;
+    }
+    if (this.masked) maskRegion(memory, start, length, this.maskKey, 0);
+    payload.set(new Uint8Array(memory, start, length));
+    return payload;
   }
 
   /**

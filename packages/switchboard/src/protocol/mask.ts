@@ -44,13 +44,31 @@ export function applyMask(data: Uint8Array, key: Uint8Array, keyOffset = 0): voi
     maskBytes(data, key, keyOffset, 0, length);
     return;
   }
-  if (length >= SIMD_THRESHOLD && simdMemory !== null && data.buffer === simdMemory) {
+  maskRegion(data.buffer, data.byteOffset, length, key, keyOffset);
+}
+
+/**
+ * `applyMask` for the `length` bytes at byte `start` of `memory`, for a
+ * caller that knows where a payload lies and has no view of it: the frame
+ * parser, over a chunk lent from the read buffer. A view per payload costs
+ * more than unmasking a short one, and so do the `buffer` and `byteOffset`
+ * getters of a view, which V8 does not inline where Node's own functions
+ * (Buffer#subarray) see every kind of buffer: a few hundred instructions
+ * per message at 1 KiB, measured with bench/echo-instructions.mjs.
+ */
+export function maskRegion(memory: ArrayBufferLike, start: number, length: number, key: Uint8Array, keyOffset: number): void {
+  if (length >= SIMD_THRESHOLD && memory === simdMemory) {
     // WebAssembly memory is little-endian whatever the host is.
     const word = key[keyOffset & 3]! | (key[(keyOffset + 1) & 3]! << 8) | (key[(keyOffset + 2) & 3]! << 16) | (key[(keyOffset + 3) & 3]! << 24);
-    simdUnmask!(data.byteOffset, length, word);
+    simdUnmask!(start, length, word);
     return;
   }
-  const misalignment = data.byteOffset & 3;
+  const bytes = bytesOf(memory);
+  if (length < WORD_THRESHOLD) {
+    maskBytes(bytes, key, keyOffset - start, start, start + length);
+    return;
+  }
+  const misalignment = start & 3;
   const head = misalignment === 0 ? 0 : 4 - misalignment;
   const phase = keyOffset + head;
   const m0 = key[phase & 3]!;
@@ -60,13 +78,14 @@ export function applyMask(data: Uint8Array, key: Uint8Array, keyOffset = 0): voi
   const word = LITTLE_ENDIAN ? m0 | (m1 << 8) | (m2 << 16) | (m3 << 24) : (m0 << 24) | (m1 << 16) | (m2 << 8) | m3;
   // length >= 32 leaves at least 7 aligned words, so at least one group of 4.
   const words = ((length - head) >>> 2) & ~3;
-  maskBytes(data, key, keyOffset, 0, head);
-  const start = (data.byteOffset + head) >>> 2;
-  let view = wordsOf(data.buffer);
+  // maskBytes indexes the key with (keyOffset + i) & 3; over the whole buffer, i starts at `start`.
+  maskBytes(bytes, key, keyOffset - start, start, start + head);
+  const firstWord = (start + head) >>> 2;
+  let view = wordsOf(memory);
   // A resizable ArrayBuffer that grew since its view was made: the view does not reach the payload.
-  if (start + words > view.length) view = new Int32Array(data.buffer, 0, data.buffer.byteLength >>> 2);
-  maskWords(view, word, start, words);
-  maskBytes(data, key, keyOffset, head + words * 4, length);
+  if (firstWord + words > view.length) view = new Int32Array(memory, 0, memory.byteLength >>> 2);
+  maskWords(view, word, firstWord, words);
+  maskBytes(bytes, key, keyOffset - start, start + head + words * 4, start + length);
 }
 
 /**
@@ -79,6 +98,19 @@ export function applyMask(data: Uint8Array, key: Uint8Array, keyOffset = 0): voi
 const WORDS_CACHE_LIMIT = 1024 * 1024;
 let wordsBuffer: ArrayBufferLike | null = null;
 let wordsView: Int32Array<ArrayBufferLike> = new Int32Array(0);
+let bytesBuffer: ArrayBufferLike | null = null;
+let bytesView: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
+/** A byte view of a whole ArrayBuffer, kept like `wordsOf`'s. */
+function bytesOf(buffer: ArrayBufferLike): Uint8Array<ArrayBufferLike> {
+  if (buffer === bytesBuffer) return bytesView;
+  // Without a length, a view of a resizable buffer follows its length.
+  const view = new Uint8Array(buffer);
+  if (buffer.byteLength <= WORDS_CACHE_LIMIT) {
+    bytesBuffer = buffer;
+    bytesView = view;
+  }
+  return view;
+}
 function wordsOf(buffer: ArrayBufferLike): Int32Array<ArrayBufferLike> {
   if (buffer === wordsBuffer) return wordsView;
   const view = new Int32Array(buffer, 0, buffer.byteLength >>> 2);
