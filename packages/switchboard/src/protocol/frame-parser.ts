@@ -180,10 +180,11 @@ export class FrameParser {
     }
     let offset = 0;
     const length = chunk.length;
-    // Where the chunk lies, read once per chunk: whole payloads are cut, unmasked and copied by
-    // position, with no Buffer#subarray (whose getters V8 does not inline there; see maskRegion).
-    const memory = chunk.buffer;
-    const base = chunk.byteOffset;
+    // Where the chunk lies, read at most once per chunk (and not at all for short lent payloads,
+    // which are copied by index): whole payloads are cut, unmasked and copied by position, with
+    // no Buffer#subarray (whose getters V8 does not inline there; see maskRegion).
+    let memory: ArrayBufferLike | null = null;
+    let base = 0;
     while (offset < length) {
       if (this.paused) {
         // A handler paused us (an extension decodes a message asynchronously): keep the rest for resume().
@@ -215,11 +216,19 @@ export class FrameParser {
         if (payloadEnd <= length) {
           // The common case: the whole payload is in this chunk; no copy unless the chunk is only lent.
           let payload: Buffer;
-          if (this.borrowed) {
-            payload = this.ownedPayload(chunk, offset, memory, base + offset);
+          if (this.borrowed && this.masked && this.payloadLength < SIMD_THRESHOLD) {
+            payload = this.ownedShortPayload(chunk, offset);
           } else {
-            payload = Buffer.from(memory, base + offset, this.payloadLength);
-            if (this.masked) maskRegion(memory, base + offset, this.payloadLength, this.maskKey, 0);
+            if (memory === null) {
+              memory = chunk.buffer;
+              base = chunk.byteOffset;
+            }
+            if (this.borrowed) {
+              payload = this.ownedPayload(memory, base + offset);
+            } else {
+              payload = Buffer.from(memory, base + offset, this.payloadLength);
+              if (this.masked) maskRegion(memory, base + offset, this.payloadLength, this.maskKey, 0);
+            }
           }
           offset = payloadEnd;
           if (!this.completeFrame(payload, true)) return;
@@ -236,17 +245,21 @@ export class FrameParser {
     }
   }
 
-  /** An owned, unmasked copy of the payload at `offset` in a lent chunk (at byte `start` of its memory). */
-  private ownedPayload(chunk: Buffer, offset: number, memory: ArrayBufferLike, start: number): Buffer {
+  /** An owned copy of a short masked payload at `offset` in a lent chunk, unmasked as it is copied: one pass, and no view to make. */
+  private ownedShortPayload(chunk: Buffer, offset: number): Buffer {
     const length = this.payloadLength;
     if (length === 0) return EMPTY;
     const payload = this.allocatePayload(length);
-    if (this.masked && length < SIMD_THRESHOLD) {
-      // A short payload is unmasked as it is copied: one pass, and no view of the chunk to make.
-      copyUnmasked(chunk, offset, payload, this.maskKey);
-      return payload;
-    }
+    copyUnmasked(chunk, offset, payload, this.maskKey);
+    return payload;
+  }
+
+  /** An owned, unmasked copy of the payload at byte `start` of a lent chunk's memory. */
+  private ownedPayload(memory: ArrayBufferLike, start: number): Buffer {
+    const length = this.payloadLength;
+    if (length === 0) return EMPTY;
     if (this.masked) maskRegion(memory, start, length, this.maskKey, 0);
+    const payload = this.allocatePayload(length);
     payload.set(new Uint8Array(memory, start, length));
     return payload;
   }
