@@ -36,7 +36,7 @@ describe('payload slab', () => {
     const payload = allocatePayload(16).fill(9);
     const neighbour = allocatePayload(16).fill(3);
     // Node copies an ArrayBuffer marked untransferable instead of detaching it.
-    structuredClone(payload.buffer, { transfer: [payload.buffer] });
+    structuredClone(payload.buffer, { transfer: [payload.buffer as ArrayBuffer] });
     assert.equal(payload.buffer.byteLength, 32 * 1024, 'the slab is still attached');
     assert.deepEqual([...payload], Array(16).fill(9));
     assert.deepEqual([...neighbour], Array(16).fill(3));

@@ -28,6 +28,8 @@ export interface HubContext {
   /** The connection is now a local member of `room` (live messages reach it), or no longer is. */
   addLocal(room: string, connection: HubConnection<any, any>): void;
   removeLocal(room: string, connection: HubConnection<any, any>): void;
+  /** Removes `member` from `room`'s presence without waiting (a closed connection); the hub's close() waits for it. */
+  removeMemberLater(room: string, member: PresenceMember): void;
   /** The frame of a room message (kept with it for replays); null (reported) when it cannot be built. */
   frameFor(message: RoomMessage): Buffer | null;
   /** The slow-consumer policy closes this connection (the hub emits 'slowConsumer'). */

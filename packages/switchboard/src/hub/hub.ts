@@ -45,6 +45,8 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
   readonly wss: WebSocketServer | null;
   private readonly fanout: Fanout;
   private readonly all = new Set<HubConnection<In, Out>>();
+  /** Presence removals of closed connections still on their way to the adapter (at most one per room a closed connection was in). */
+  private readonly pendingLeaves = new Set<Promise<void>>();
   private readonly middleware: Array<Middleware<In, Out>> = [];
   private readonly ready: Promise<void>;
   private readonly heartbeatTimer: ReturnType<typeof setInterval>;
@@ -237,6 +239,7 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
       joinRoom: (room, member, since, epoch) => this.joinRoom(room, member, since, epoch),
       addLocal: (room, client) => this.fanout.addLocal(room, client),
       removeLocal: (room, client) => this.fanout.removeLocal(room, client),
+      removeMemberLater: (room, member) => this.removeMemberLater(room, member),
       frameFor: (message) => this.fanout.frameFor(message),
       slowConsumer: (client, bufferedAmount) => {
         this._slowConsumers++;
@@ -365,7 +368,29 @@ export class Hub<In extends EventsMap = DefaultEvents, Out extends EventsMap = D
     this.attachment.stop();
     for (const client of this.all) client.outbound.flush();
     await closeAll([...this.all].map((client) => client.ws), HubCloseCode.GoingAway, 'hub closing', 2000);
+    // The connections just closed left their rooms on the way out: let those removals reach the
+    // adapter before it closes (a Redis adapter would fail them, and their members would stay
+    // listed), for as long as closing the connections may take.
+    if (this.pendingLeaves.size > 0) await settledWithin([...this.pendingLeaves], 2000);
     await this.attachment.close();
     await this.adapter.close();
   }
+
+  private removeMemberLater(room: string, member: PresenceMember): void {
+    const leave: Promise<void> = this.adapter
+      .removeMember(room, member)
+      .catch((e: unknown) => this.reportError(e))
+      .finally(() => this.pendingLeaves.delete(leave));
+    this.pendingLeaves.add(leave);
+  }
+}
+
+/** Waits until every promise has settled or `ms` have passed, whichever comes first. */
+async function settledWithin(promises: Promise<unknown>[], ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeUp = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  await Promise.race([Promise.allSettled(promises), timeUp]);
+  clearTimeout(timer);
 }

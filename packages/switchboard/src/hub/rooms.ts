@@ -178,7 +178,7 @@ export class Rooms {
   leaveAll(member: PresenceMember): void {
     for (const room of this.memberships.keys()) {
       this.ctx.removeLocal(room, this.connection);
-      this.ctx.adapter.removeMember(room, member).catch((e: unknown) => this.ctx.reportError(e));
+      this.ctx.removeMemberLater(room, member);
     }
     this.memberships.clear();
   }
