@@ -24,7 +24,6 @@ import { WebSocketError, type WebSocketErrorCode } from './errors.js';
 import { heartbeatClock } from './heartbeat.js';
 import { resetStream } from './http2-server.js';
 import { keepFreedMemoryForReuse } from './malloc-reuse.js';
-import { allocatePayload } from './payload-slab.js';
 import { SendPipeline } from './send-pipeline.js';
 import { hasSharedReads, kChunkSink } from './shared-reads.js';
 import {
@@ -176,7 +175,6 @@ export abstract class WebSocketConnection extends EventEmitter {
       skipUtf8Validation: !this.validateUtf8,
       allowRsv1: this.transform !== null,
       borrowedChunks: this.sharedReads,
-      ...(this.sharedReads ? { allocatePayload } : {}),
     });
     this.parser = parser;
     return parser;

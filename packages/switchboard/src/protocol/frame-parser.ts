@@ -58,16 +58,11 @@ export interface FrameParserOptions {
    * The chunks passed to `push` are lent for the duration of the call (the
    * I/O layer reads every connection into one buffer it reuses), so
    * whatever outlives the call is copied: reported payloads, pieces of a
-   * split frame, bytes held while paused. Payloads are still unmasked in
-   * place, in the chunk, before they are copied.
+   * split frame, bytes held while paused. A payload under 128 bytes is
+   * unmasked as it is copied; a longer one is unmasked in place, in the
+   * chunk, then copied.
    */
   borrowedChunks?: boolean;
-  /**
-   * With borrowed chunks, where the owned copy of a payload that sits whole
-   * in one chunk is made (the I/O layer carves small ones from a slab of
-   * its own). Default `Buffer.allocUnsafe`.
-   */
-  allocatePayload?: (length: number) => Buffer;
 }
 
 const EMPTY: Buffer = Buffer.alloc(0);
@@ -84,13 +79,13 @@ const EMPTY: Buffer = Buffer.alloc(0);
 const EAGER_LIMIT = 1024 * 1024;
 const PREALLOCATE_LIMIT = 16 * 1024 * 1024;
 
-/** An owned copy of bytes that live in a borrowed chunk. */
 /** Writes `target.length` bytes of `source` from `offset` into `target`, XORed with the masking key (RFC 6455 section 5.3). */
 function copyUnmasked(source: Uint8Array, offset: number, target: Uint8Array, key: Uint8Array): void {
   const length = target.length;
   for (let i = 0; i < length; i++) target[i] = source[offset + i]! ^ key[i & 3]!;
 }
 
+/** An owned copy of bytes that live in a borrowed chunk. */
 function copyOf(view: Buffer): Buffer {
   if (view.length === 0) return EMPTY;
   const copy = Buffer.allocUnsafe(view.length);
@@ -120,7 +115,6 @@ export class FrameParser {
   private readonly allowRsv1: boolean;
   private readonly validateUtf8: boolean;
   private readonly borrowed: boolean;
-  private readonly allocatePayload: (length: number) => Buffer;
 
   private state = State.Header;
   /** Header bytes of a header that was split across chunks. */
@@ -164,7 +158,6 @@ export class FrameParser {
     this.allowRsv1 = options.allowRsv1 ?? false;
     this.validateUtf8 = !options.skipUtf8Validation;
     this.borrowed = options.borrowedChunks ?? false;
-    this.allocatePayload = options.allocatePayload ?? Buffer.allocUnsafe;
   }
 
   /** Whether the parser has stopped (after a close frame or a protocol error). */
@@ -227,7 +220,7 @@ export class FrameParser {
               payload = this.ownedPayload(memory, base + offset);
             } else {
               payload = Buffer.from(memory, base + offset, this.payloadLength);
-              if (this.masked) maskRegion(memory, base + offset, this.payloadLength, this.maskKey, 0);
+              if (this.masked) maskRegion(memory, base + offset, this.payloadLength, this.maskKey, 0, payload);
             }
           }
           offset = payloadEnd;
@@ -249,7 +242,7 @@ export class FrameParser {
   private ownedShortPayload(chunk: Buffer, offset: number): Buffer {
     const length = this.payloadLength;
     if (length === 0) return EMPTY;
-    const payload = this.allocatePayload(length);
+    const payload = Buffer.allocUnsafe(length);
     copyUnmasked(chunk, offset, payload, this.maskKey);
     return payload;
   }
@@ -259,7 +252,7 @@ export class FrameParser {
     const length = this.payloadLength;
     if (length === 0) return EMPTY;
     if (this.masked) maskRegion(memory, start, length, this.maskKey, 0);
-    const payload = this.allocatePayload(length);
+    const payload = Buffer.allocUnsafe(length);
     payload.set(new Uint8Array(memory, start, length));
     return payload;
   }

@@ -44,7 +44,7 @@ export function applyMask(data: Uint8Array, key: Uint8Array, keyOffset = 0): voi
     maskBytes(data, key, keyOffset, 0, length);
     return;
   }
-  maskRegion(data.buffer, data.byteOffset, length, key, keyOffset);
+  maskRegion(data.buffer, data.byteOffset, length, key, keyOffset, data);
 }
 
 /**
@@ -54,18 +54,23 @@ export function applyMask(data: Uint8Array, key: Uint8Array, keyOffset = 0): voi
  * more than unmasking a short one, and so do the `buffer` and `byteOffset`
  * getters of a view, which V8 does not inline where Node's own functions
  * (Buffer#subarray) see every kind of buffer: a few hundred instructions
- * per message at 1 KiB, measured with bench/echo-instructions.mjs.
+ * per message at 1 KiB, measured with bench/echo-instructions.mjs. `view`, when the caller
+ * has one, is a view of exactly those bytes: the unaligned edges go through it rather than
+ * through a view of the whole buffer (one more view per buffer where every read brings a new one).
  */
-export function maskRegion(memory: ArrayBufferLike, start: number, length: number, key: Uint8Array, keyOffset: number): void {
+export function maskRegion(memory: ArrayBufferLike, start: number, length: number, key: Uint8Array, keyOffset: number, view: Uint8Array | null = null): void {
   if (length >= SIMD_THRESHOLD && memory === simdMemory) {
     // WebAssembly memory is little-endian whatever the host is.
     const word = key[keyOffset & 3]! | (key[(keyOffset + 1) & 3]! << 8) | (key[(keyOffset + 2) & 3]! << 16) | (key[(keyOffset + 3) & 3]! << 24);
     simdUnmask!(start, length, word);
     return;
   }
-  const bytes = bytesOf(memory);
+  // The byte loops index `bytes`, where `start` is at `first`; maskBytes takes the key's phase
+  // at index 0, hence keyOffset - first.
+  const bytes = view ?? bytesOf(memory);
+  const first = view === null ? start : 0;
   if (length < WORD_THRESHOLD) {
-    maskBytes(bytes, key, keyOffset - start, start, start + length);
+    maskBytes(bytes, key, keyOffset - first, first, first + length);
     return;
   }
   const misalignment = start & 3;
@@ -78,14 +83,13 @@ export function maskRegion(memory: ArrayBufferLike, start: number, length: numbe
   const word = LITTLE_ENDIAN ? m0 | (m1 << 8) | (m2 << 16) | (m3 << 24) : (m0 << 24) | (m1 << 16) | (m2 << 8) | m3;
   // length >= 32 leaves at least 7 aligned words, so at least one group of 4.
   const words = ((length - head) >>> 2) & ~3;
-  // maskBytes indexes the key with (keyOffset + i) & 3; over the whole buffer, i starts at `start`.
-  maskBytes(bytes, key, keyOffset - start, start, start + head);
+  maskBytes(bytes, key, keyOffset - first, first, first + head);
   const firstWord = (start + head) >>> 2;
-  let view = wordsOf(memory);
+  let wordView = wordsOf(memory);
   // A resizable ArrayBuffer that grew since its view was made: the view does not reach the payload.
-  if (firstWord + words > view.length) view = new Int32Array(memory, 0, memory.byteLength >>> 2);
-  maskWords(view, word, firstWord, words);
-  maskBytes(bytes, key, keyOffset - start, start + head + words * 4, start + length);
+  if (firstWord + words > wordView.length) wordView = new Int32Array(memory, 0, memory.byteLength >>> 2);
+  maskWords(wordView, word, firstWord, words);
+  maskBytes(bytes, key, keyOffset - first, first + head + words * 4, first + length);
 }
 
 /**
