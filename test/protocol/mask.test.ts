@@ -177,7 +177,7 @@ describe('maskRegion (by position in an ArrayBuffer, no view)', () => {
           (data, start, key, keyOffset) => {
             bytes.fill(0xa5);
             bytes.set(data, start);
-            maskRegion(bytes.buffer, bytes.byteOffset + start, data.length, key, keyOffset);
+            maskRegion(bytes.buffer, bytes.byteOffset + start, data.length, key, keyOffset, bytes.subarray(start, start + data.length));
             assert.deepEqual(Buffer.from(bytes.subarray(start, start + data.length)), referenceMask(data, key, keyOffset));
             assert.ok(bytes.subarray(0, start).every((b) => b === 0xa5), 'bytes before the region');
             assert.ok(bytes.subarray(start + data.length, start + 4096 + 8).every((b) => b === 0xa5), 'bytes after the region');
@@ -192,11 +192,11 @@ describe('maskRegion (by position in an ArrayBuffer, no view)', () => {
     const ResizableArrayBuffer = ArrayBuffer as unknown as new (length: number, options: { maxByteLength: number }) => ArrayBuffer & { resize(length: number): void };
     const memory = new ResizableArrayBuffer(64, { maxByteLength: 4096 });
     const key = hex('5a 0f f0 33');
-    maskRegion(memory, 0, 40, key, 0);
+    maskRegion(memory, 0, 40, key, 0, new Uint8Array(memory, 0, 40));
     memory.resize(4096);
     const bytes = new Uint8Array(memory);
     bytes.fill(7, 3000, 3100);
-    maskRegion(memory, 3000, 100, key, 1);
+    maskRegion(memory, 3000, 100, key, 1, bytes.subarray(3000, 3100));
     assert.deepEqual(Buffer.from(bytes.subarray(3000, 3100)), referenceMask(new Uint8Array(100).fill(7), key, 1));
   });
 });

@@ -251,9 +251,10 @@ export class FrameParser {
   private ownedPayload(memory: ArrayBufferLike, start: number): Buffer {
     const length = this.payloadLength;
     if (length === 0) return EMPTY;
-    if (this.masked) maskRegion(memory, start, length, this.maskKey, 0);
+    const lent = new Uint8Array(memory, start, length);
+    if (this.masked) maskRegion(memory, start, length, this.maskKey, 0, lent);
     const payload = Buffer.allocUnsafe(length);
-    payload.set(new Uint8Array(memory, start, length));
+    payload.set(lent);
     return payload;
   }
 

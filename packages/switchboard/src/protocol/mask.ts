@@ -48,29 +48,22 @@ export function applyMask(data: Uint8Array, key: Uint8Array, keyOffset = 0): voi
 }
 
 /**
- * `applyMask` for the `length` bytes at byte `start` of `memory`, for a
- * caller that knows where a payload lies and has no view of it: the frame
- * parser, over a chunk lent from the read buffer. A view per payload costs
- * more than unmasking a short one, and so do the `buffer` and `byteOffset`
- * getters of a view, which V8 does not inline where Node's own functions
+ * `applyMask` for `view`, the `length` bytes at byte `start` of `memory`,
+ * for a caller that already knows where they lie: the frame parser, which
+ * reads a chunk's place once for all its payloads. The `buffer` and
+ * `byteOffset` getters of a view are not inlined where Node's own functions
  * (Buffer#subarray) see every kind of buffer: a few hundred instructions
- * per message at 1 KiB, measured with bench/echo-instructions.mjs. `view`, when the caller
- * has one, is a view of exactly those bytes: the unaligned edges go through it rather than
- * through a view of the whole buffer (one more view per buffer where every read brings a new one).
+ * per message at 1 KiB, measured with bench/echo-instructions.mjs.
  */
-export function maskRegion(memory: ArrayBufferLike, start: number, length: number, key: Uint8Array, keyOffset: number, view: Uint8Array | null = null): void {
+export function maskRegion(memory: ArrayBufferLike, start: number, length: number, key: Uint8Array, keyOffset: number, view: Uint8Array): void {
   if (length >= SIMD_THRESHOLD && memory === simdMemory) {
     // WebAssembly memory is little-endian whatever the host is.
     const word = key[keyOffset & 3]! | (key[(keyOffset + 1) & 3]! << 8) | (key[(keyOffset + 2) & 3]! << 16) | (key[(keyOffset + 3) & 3]! << 24);
     simdUnmask!(start, length, word);
     return;
   }
-  // The byte loops index `bytes`, where `start` is at `first`; maskBytes takes the key's phase
-  // at index 0, hence keyOffset - first.
-  const bytes = view ?? bytesOf(memory);
-  const first = view === null ? start : 0;
   if (length < WORD_THRESHOLD) {
-    maskBytes(bytes, key, keyOffset - first, first, first + length);
+    maskBytes(view, key, keyOffset, 0, length);
     return;
   }
   const misalignment = start & 3;
@@ -83,13 +76,13 @@ export function maskRegion(memory: ArrayBufferLike, start: number, length: numbe
   const word = LITTLE_ENDIAN ? m0 | (m1 << 8) | (m2 << 16) | (m3 << 24) : (m0 << 24) | (m1 << 16) | (m2 << 8) | m3;
   // length >= 32 leaves at least 7 aligned words, so at least one group of 4.
   const words = ((length - head) >>> 2) & ~3;
-  maskBytes(bytes, key, keyOffset - first, first, first + head);
+  maskBytes(view, key, keyOffset, 0, head);
   const firstWord = (start + head) >>> 2;
   let wordView = wordsOf(memory);
   // A resizable ArrayBuffer that grew since its view was made: the view does not reach the payload.
   if (firstWord + words > wordView.length) wordView = new Int32Array(memory, 0, memory.byteLength >>> 2);
   maskWords(wordView, word, firstWord, words);
-  maskBytes(bytes, key, keyOffset - first, first + head + words * 4, first + length);
+  maskBytes(view, key, keyOffset, head + words * 4, length);
 }
 
 /**
@@ -102,19 +95,6 @@ export function maskRegion(memory: ArrayBufferLike, start: number, length: numbe
 const WORDS_CACHE_LIMIT = 1024 * 1024;
 let wordsBuffer: ArrayBufferLike | null = null;
 let wordsView: Int32Array<ArrayBufferLike> = new Int32Array(0);
-let bytesBuffer: ArrayBufferLike | null = null;
-let bytesView: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
-/** A byte view of a whole ArrayBuffer, kept like `wordsOf`'s. */
-function bytesOf(buffer: ArrayBufferLike): Uint8Array<ArrayBufferLike> {
-  if (buffer === bytesBuffer) return bytesView;
-  // Without a length, a view of a resizable buffer follows its length.
-  const view = new Uint8Array(buffer);
-  if (buffer.byteLength <= WORDS_CACHE_LIMIT) {
-    bytesBuffer = buffer;
-    bytesView = view;
-  }
-  return view;
-}
 function wordsOf(buffer: ArrayBufferLike): Int32Array<ArrayBufferLike> {
   if (buffer === wordsBuffer) return wordsView;
   const view = new Int32Array(buffer, 0, buffer.byteLength >>> 2);
