@@ -6,7 +6,7 @@
 // where msg/s and CPU time move by ±20 % from one minute to the next.
 //
 //   node bench/echo-instructions.mjs [--tool callgrind|strace] [--connections 1]
-//        [--size 65536] [--inflight 8] [--messages 2000] [--warmup 1000] [--json]
+//        [--size 65536] [--inflight 8] [--messages 2000] [--warmup 1000] [--text 1 (text frames)] [--json]
 //        [--keep FILE (callgrind: the main thread's profile of the window, for callgrind_annotate)]
 //        [--handshakes N (count opening handshakes instead of echoes: --warmup of them, then N
 //         measured, --connections at a time; every connection stays open, idle, as in conns-10k)]
@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort, maskedFrame, openConnection, parseEchoArgs, replyLength, serverReady, stderrTail } from './lib/raw-echo.mjs';
 
 const parseArgs = (argv) =>
-  parseEchoArgs(argv, { keep: null, tool: 'callgrind', connections: 1, size: 65536, inflight: 8, messages: 2000, warmup: 1000, handshakes: 0 }, ['tool', 'keep']);
+  parseEchoArgs(argv, { keep: null, tool: 'callgrind', connections: 1, size: 65536, inflight: 8, messages: 2000, warmup: 1000, handshakes: 0, text: 0 }, ['tool', 'keep']);
 
 /** Opens `count` upgraded connections, `parallel` handshakes in progress at a time, into `into`. */
 async function openMany(port, count, parallel, into) {
@@ -120,7 +120,7 @@ export async function measureEcho(options) {
       if (tool === 'callgrind') callgrindControl('-d', child.pid);
     } else {
       for (let i = 0; i < connections; i++) sockets.push(await openConnection(port));
-      const frame = maskedFrame(size);
+      const frame = maskedFrame(size, options.text > 0);
       const reply = replyLength(size);
       await exchange(sockets, frame, reply, inflight, warmup);
       if (tool === 'callgrind') callgrindControl('-z', child.pid);

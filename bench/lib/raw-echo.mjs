@@ -68,11 +68,14 @@ export function stderrTail(child) {
   return () => stderr;
 }
 
-/** One masked binary frame (RFC 6455 section 5.2) with a random payload, sent as is every time. */
-export function maskedFrame(size) {
+/**
+ * One masked frame (RFC 6455 section 5.2), sent as is every time: binary with a random payload, or with `text`
+ * a text frame of JSON-like ASCII records (valid UTF-8, as ../shared/perf's --text sends).
+ */
+export function maskedFrame(size, text = false) {
   const lengthBytes = size < 126 ? 0 : size < 65536 ? 2 : 8;
   const header = Buffer.alloc(2 + lengthBytes + 4);
-  header[0] = 0x82;
+  header[0] = text ? 0x81 : 0x82;
   if (lengthBytes === 0) header[1] = 0x80 | size;
   else if (lengthBytes === 2) {
     header[1] = 0x80 | 126;
@@ -81,8 +84,17 @@ export function maskedFrame(size) {
     header[1] = 0x80 | 127;
     header.writeBigUInt64BE(BigInt(size), 2);
   }
-  randomBytes(4).copy(header, 2 + lengthBytes);
-  return Buffer.concat([header, randomBytes(size)]);
+  const key = randomBytes(4);
+  key.copy(header, 2 + lengthBytes);
+  const payload = text ? jsonLikeText(size) : randomBytes(size);
+  for (let i = 0; i < size; i++) payload[i] ^= key[i & 3];
+  return Buffer.concat([header, payload]);
+}
+
+function jsonLikeText(size) {
+  let records = '';
+  for (let id = 0; records.length < size; id++) records += `{"id":${id},"room":"lobby-${id % 7}","user":"u${id}","text":"hello"},`;
+  return Buffer.from(records.slice(0, size), 'latin1');
 }
 
 /** Bytes of the server's unmasked echo of a `size`-byte message. */

@@ -4,7 +4,7 @@ import { Buffer } from 'node:buffer';
 import fc from 'fast-check';
 import { execFileSync } from 'node:child_process';
 import { applyMask, copyMasked, simdMaskBuffer, SIMD_BUFFER_SIZE } from '../../packages/switchboard/src/protocol/index.js';
-import { maskRegion } from '../../packages/switchboard/src/protocol/mask.js';
+import { maskRegion, unmaskText } from '../../packages/switchboard/src/protocol/mask.js';
 import { hex } from './helpers.js';
 
 /** Reference masking: byte i XOR key[(i + keyOffset) % 4]. */
@@ -143,7 +143,7 @@ describe('applyMask in the SIMD buffer (WebAssembly, mask.wat)', () => {
   test('property: in the SIMD buffer, masking in pieces with running key offsets equals the reference', () => {
     fc.assert(
       fc.property(
-        fc.uint8Array({ maxLength: 3000 }),
+        fc.uint8Array({ maxLength: 3000, size: 'max' }),
         fc.nat({ max: 4000 }),
         fc.uint8Array({ minLength: 4, maxLength: 4 }),
         fc.array(fc.nat(), { maxLength: 6 }),
@@ -170,7 +170,7 @@ describe('maskRegion (by position in an ArrayBuffer, no view)', () => {
       const bytes = memory();
       fc.assert(
         fc.property(
-          fc.uint8Array({ maxLength: 3000 }),
+          fc.uint8Array({ maxLength: 3000, size: 'max' }),
           fc.nat({ max: 4000 }),
           fc.uint8Array({ minLength: 4, maxLength: 4 }),
           fc.nat({ max: 11 }),
@@ -198,6 +198,36 @@ describe('maskRegion (by position in an ArrayBuffer, no view)', () => {
     bytes.fill(7, 3000, 3100);
     maskRegion(memory, 3000, 100, key, 1, bytes.subarray(3000, 3100));
     assert.deepEqual(Buffer.from(bytes.subarray(3000, 3100)), referenceMask(new Uint8Array(100).fill(7), key, 1));
+  });
+});
+
+describe('unmaskText (unmasks, and tells whether the bytes are all ASCII)', () => {
+  const simd = simdMaskBuffer();
+
+  test('property: equals the reference; true exactly for all-ASCII payloads of 128+ bytes in the SIMD buffer, false elsewhere', () => {
+    const ordinary = new Uint8Array(8192);
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 3000, size: 'max' }),
+        fc.option(fc.nat(), { nil: undefined }),
+        fc.nat({ max: 4000 }),
+        fc.uint8Array({ minLength: 4, maxLength: 4 }),
+        fc.boolean(),
+        (bytes, highAt, start, key, inSimd) => {
+          // Mostly ASCII once unmasked, with at most one byte of 0x80 or more: the case that matters.
+          const plain = bytes.map((b) => b & 0x7f);
+          if (highAt !== undefined && plain.length > 0) plain[highAt % plain.length] |= 0x80;
+          const memory = inSimd ? simd! : ordinary;
+          memory.set(referenceMask(plain, key), start);
+          const view = memory.subarray(start, start + plain.length);
+          const ascii = unmaskText(memory.buffer, memory.byteOffset + start, plain.length, key, view);
+          assert.deepEqual(Buffer.from(view), Buffer.from(plain));
+          const allAscii = plain.every((b) => b < 0x80);
+          assert.equal(ascii, inSimd && plain.length >= 128 && allAscii);
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });
 

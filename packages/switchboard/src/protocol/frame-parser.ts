@@ -10,7 +10,7 @@ import {
   isValidCloseCode,
 } from './constants.js';
 import { ProtocolError } from './errors.js';
-import { SIMD_THRESHOLD, applyMask, maskRegion } from './mask.js';
+import { SIMD_THRESHOLD, applyMask, maskRegion, unmaskText } from './mask.js';
 import { StreamingUtf8Validator, isUtf8 } from './utf8.js';
 
 /** What the parser reports. Implemented by the I/O layer; called synchronously from `push`. */
@@ -85,6 +85,14 @@ function copyUnmasked(source: Uint8Array, offset: number, target: Uint8Array, ke
   for (let i = 0; i < length; i++) target[i] = source[offset + i]! ^ key[i & 3]!;
 }
 
+/** `copyUnmasked` for text: also returns whether every byte written is ASCII (see unmaskText), found out in the same pass. */
+function copyUnmaskedText(source: Uint8Array, offset: number, target: Uint8Array, key: Uint8Array): boolean {
+  const length = target.length;
+  let high = 0;
+  for (let i = 0; i < length; i++) high |= target[i] = source[offset + i]! ^ key[i & 3]!;
+  return high < 0x80;
+}
+
 /** An owned copy of bytes that live in a borrowed chunk. */
 function copyOf(view: Buffer): Buffer {
   if (view.length === 0) return EMPTY;
@@ -142,6 +150,8 @@ export class FrameParser {
   /** Whether the current text message is being checked piece by piece (it spans frames or chunks). */
   private streamingText = false;
   private utf8: StreamingUtf8Validator | null = null;
+  /** Whether the payload the last ownedShortPayload/ownedPayload made is known to be all ASCII. */
+  private unmaskedAscii = false;
 
   /** Set by `pause()`: bytes pushed meanwhile wait in `held` until `resume()`. */
   private paused = false;
@@ -209,8 +219,11 @@ export class FrameParser {
         if (payloadEnd <= length) {
           // The common case: the whole payload is in this chunk; no copy unless the chunk is only lent.
           let payload: Buffer;
+          // Whether unmasking found the payload all ASCII: a text message then needs no UTF-8 check.
+          let knownAscii = false;
           if (this.borrowed && this.masked && this.payloadLength < SIMD_THRESHOLD) {
             payload = this.ownedShortPayload(chunk, offset);
+            knownAscii = this.unmaskedAscii;
           } else {
             if (memory === null) {
               memory = chunk.buffer;
@@ -218,13 +231,17 @@ export class FrameParser {
             }
             if (this.borrowed) {
               payload = this.ownedPayload(memory, base + offset);
+              knownAscii = this.unmaskedAscii;
             } else {
               payload = Buffer.from(memory, base + offset, this.payloadLength);
-              if (this.masked) maskRegion(memory, base + offset, this.payloadLength, this.maskKey, 0, payload);
+              if (this.masked) {
+                if (this.opcode === Opcode.Text) knownAscii = unmaskText(memory, base + offset, this.payloadLength, this.maskKey, payload);
+                else maskRegion(memory, base + offset, this.payloadLength, this.maskKey, 0, payload);
+              }
             }
           }
           offset = payloadEnd;
-          if (!this.completeFrame(payload, true)) return;
+          if (!this.completeFrame(payload, true, knownAscii)) return;
           continue;
         }
         this.state = State.Payload;
@@ -238,21 +255,30 @@ export class FrameParser {
     }
   }
 
-  /** An owned copy of a short masked payload at `offset` in a lent chunk, unmasked as it is copied: one pass, and no view to make. */
+  /**
+   * An owned copy of a short masked payload at `offset` in a lent chunk, unmasked as it is copied: one pass, and
+   * no view to make. Sets `unmaskedAscii`.
+   */
   private ownedShortPayload(chunk: Buffer, offset: number): Buffer {
     const length = this.payloadLength;
+    this.unmaskedAscii = false;
     if (length === 0) return EMPTY;
     const payload = Buffer.allocUnsafe(length);
-    copyUnmasked(chunk, offset, payload, this.maskKey);
+    if (this.opcode === Opcode.Text) this.unmaskedAscii = copyUnmaskedText(chunk, offset, payload, this.maskKey);
+    else copyUnmasked(chunk, offset, payload, this.maskKey);
     return payload;
   }
 
-  /** An owned, unmasked copy of the payload at byte `start` of a lent chunk's memory. */
+  /** An owned, unmasked copy of the payload at byte `start` of a lent chunk's memory. Sets `unmaskedAscii`. */
   private ownedPayload(memory: ArrayBufferLike, start: number): Buffer {
     const length = this.payloadLength;
+    this.unmaskedAscii = false;
     if (length === 0) return EMPTY;
     const lent = new Uint8Array(memory, start, length);
-    if (this.masked) maskRegion(memory, start, length, this.maskKey, 0, lent);
+    if (this.masked) {
+      if (this.opcode === Opcode.Text) this.unmaskedAscii = unmaskText(memory, start, length, this.maskKey, lent);
+      else maskRegion(memory, start, length, this.maskKey, 0, lent);
+    }
     const payload = Buffer.allocUnsafe(length);
     payload.set(lent);
     return payload;
@@ -513,10 +539,12 @@ export class FrameParser {
 
   /**
    * A frame's payload is complete (and unmasked). `needsTextCheck` is false
-   * when the payload was already checked piece by piece. Returns false when
-   * parsing stopped.
+   * when the payload was already checked piece by piece; `knownAscii` is true
+   * when unmasking found it all ASCII (only asked for frames with the Text
+   * opcode), which makes a whole text message valid UTF-8. Fragments keep
+   * the streaming check. Returns false when parsing stopped.
    */
-  private completeFrame(payload: Buffer, needsTextCheck: boolean): boolean {
+  private completeFrame(payload: Buffer, needsTextCheck: boolean, knownAscii = false): boolean {
     const opcode = this.opcode;
     if (opcode >= Opcode.Close) return this.controlFrame(opcode, payload);
 
@@ -524,7 +552,7 @@ export class FrameParser {
     const checkText = isText && needsTextCheck && this.validateUtf8 && !this.messageCompressed;
     if (this.fin && this.fragments === null) {
       // A whole message in one frame.
-      if (checkText && !this.streamingText && !isUtf8(payload)) return this.invalidUtf8();
+      if (checkText && !knownAscii && !this.streamingText && !isUtf8(payload)) return this.invalidUtf8();
       if (this.streamingText && !this.utf8!.end()) return this.invalidUtf8();
       this.streamingText = false;
       this.handler.onMessage(payload, !isText, this.messageCompressed);
