@@ -5,14 +5,9 @@
 // above ws in every round (item 4 of the issue). Prints markdown.
 //
 //   node bench/shared-perf-issue17.mjs ../shared/perf/results/<time>_switchboard-vs-uws-vs-ws-vs-net-echo<…>.json
-import { readFileSync } from 'node:fs';
+import { median, resultFileFromArgs, usable } from './lib/shared-perf-results.mjs';
 
-const file = process.argv[2];
-if (!file) {
-  console.error('usage: node bench/shared-perf-issue17.mjs <../shared/perf result .json>');
-  process.exit(2);
-}
-const run = JSON.parse(readFileSync(file, 'utf8'));
+const run = resultFileFromArgs('shared-perf-issue17.mjs');
 const SELF = 'switchboard';
 const OTHERS = ['uws', 'ws', 'net-echo'];
 
@@ -24,12 +19,6 @@ function headline(id) {
   return { label: 'msg/s', value: (r) => r.msgs_per_s, higherIsBetter: true };
 }
 
-const usable = (r) => r && !r.error && !r.skipped;
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 const fmt = (x) => x.toFixed(2);
 
 const lines = [

@@ -6,23 +6,13 @@
 //
 // Every ratio is taken per round (runs seconds apart) and shown as the median
 // [min-max] over rounds, as ../shared/perf does. Prints markdown.
-import { readFileSync } from 'node:fs';
+import { median, resultFileFromArgs, usable } from './lib/shared-perf-results.mjs';
 
+const run = resultFileFromArgs('shared-perf-targets.mjs');
 const file = process.argv[2];
-if (!file) {
-  console.error('usage: node bench/shared-perf-targets.mjs <../shared/perf result .json>');
-  process.exit(2);
-}
-const run = JSON.parse(readFileSync(file, 'utf8'));
 const SELF = 'switchboard';
 
 const pick = (object, path) => path.split('.').reduce((value, key) => (value == null ? undefined : value[key]), object);
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-const usable = (r) => r && !r.error && !r.skipped;
 
 /** Per-round ratios of `metric` between `self` (switchboard unless given) and `other` for one scenario. */
 function ratios(scenario, metric, other, self = SELF) {

@@ -4,6 +4,7 @@
 // (PORT and HOST from the environment, READY on stdout), and raw TCP
 // WebSocket clients sending one masked binary frame again and again.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +23,10 @@ export function parseEchoArgs(argv, defaults, strings = []) {
       options.command = argv.slice(i + 1);
       break;
     }
+    if (arg === '--help' || arg === '-h') {
+      printHeaderComment(process.argv[1]);
+      process.exit(0);
+    }
     if (arg === '--json') options.json = true;
     else if (strings.includes(arg.slice(2)) && arg.startsWith('--')) options[arg.slice(2)] = argv[++i];
     else if (arg.startsWith('--') && arg.slice(2) in options) options[arg.slice(2)] = Number(argv[++i]);
@@ -29,6 +34,14 @@ export function parseEchoArgs(argv, defaults, strings = []) {
   }
   options.command ??= [process.execPath, path.join(BENCH, 'servers', 'switchboard.mjs')];
   return options;
+}
+
+/** Prints the comment at the top of `script` (its options and what it measures): the answer to --help. */
+function printHeaderComment(script) {
+  const lines = readFileSync(script, 'utf8').split('\n');
+  const start = lines[0].startsWith('#!') ? 1 : 0;
+  const end = lines.findIndex((line, i) => i >= start && !line.startsWith('//'));
+  console.log(lines.slice(start, end < 0 ? lines.length : end).map((line) => line.replace(/^\/\/ ?/, '')).join('\n'));
 }
 
 export function freePort() {
