@@ -150,8 +150,6 @@ export class FrameParser {
   /** Whether the current text message is being checked piece by piece (it spans frames or chunks). */
   private streamingText = false;
   private utf8: StreamingUtf8Validator | null = null;
-  /** Whether the payload the last ownedShortPayload/ownedPayload made is known to be all ASCII. */
-  private unmaskedAscii = false;
 
   /** Set by `pause()`: bytes pushed meanwhile wait in `held` until `resume()`. */
   private paused = false;
@@ -218,26 +216,32 @@ export class FrameParser {
         const payloadEnd = offset + this.payloadLength;
         if (payloadEnd <= length) {
           // The common case: the whole payload is in this chunk; no copy unless the chunk is only lent.
-          let payload: Buffer;
+          const payloadLength = this.payloadLength;
+          let payload: Buffer = EMPTY;
           // Whether unmasking found the payload all ASCII: a text message then needs no UTF-8 check.
           let knownAscii = false;
-          if (this.borrowed && this.masked && this.payloadLength < SIMD_THRESHOLD) {
-            payload = this.ownedShortPayload(chunk, offset);
-            knownAscii = this.unmaskedAscii;
+          if (this.borrowed && this.masked && payloadLength < SIMD_THRESHOLD) {
+            // Short and lent: copied and unmasked in one pass, with no view to make.
+            if (payloadLength > 0) {
+              payload = Buffer.allocUnsafe(payloadLength);
+              if (this.opcode === Opcode.Text) knownAscii = copyUnmaskedText(chunk, offset, payload, this.maskKey);
+              else copyUnmasked(chunk, offset, payload, this.maskKey);
+            }
           } else {
             if (memory === null) {
               memory = chunk.buffer;
               base = chunk.byteOffset;
             }
-            if (this.borrowed) {
-              payload = this.ownedPayload(memory, base + offset);
-              knownAscii = this.unmaskedAscii;
-            } else {
-              payload = Buffer.from(memory, base + offset, this.payloadLength);
-              if (this.masked) {
-                if (this.opcode === Opcode.Text) knownAscii = unmaskText(memory, base + offset, this.payloadLength, this.maskKey, payload);
-                else maskRegion(memory, base + offset, this.payloadLength, this.maskKey, 0, payload);
-              }
+            const start = base + offset;
+            if (!this.borrowed) {
+              payload = Buffer.from(memory, start, payloadLength);
+              knownAscii = this.unmaskInPlace(memory, start, payload);
+            } else if (payloadLength > 0) {
+              // Lent: unmasked where it lies, then copied out.
+              const lent = new Uint8Array(memory, start, payloadLength);
+              knownAscii = this.unmaskInPlace(memory, start, lent);
+              payload = Buffer.allocUnsafe(payloadLength);
+              payload.set(lent);
             }
           }
           offset = payloadEnd;
@@ -256,32 +260,15 @@ export class FrameParser {
   }
 
   /**
-   * An owned copy of a short masked payload at `offset` in a lent chunk, unmasked as it is copied: one pass, and
-   * no view to make. Sets `unmaskedAscii`.
+   * Unmasks the whole payload of the current frame, the bytes at `start` of `memory` (`view` over them), in
+   * place, if it is masked. Returns whether they are known to be all ASCII, which is asked only of text
+   * (see unmaskText).
    */
-  private ownedShortPayload(chunk: Buffer, offset: number): Buffer {
-    const length = this.payloadLength;
-    this.unmaskedAscii = false;
-    if (length === 0) return EMPTY;
-    const payload = Buffer.allocUnsafe(length);
-    if (this.opcode === Opcode.Text) this.unmaskedAscii = copyUnmaskedText(chunk, offset, payload, this.maskKey);
-    else copyUnmasked(chunk, offset, payload, this.maskKey);
-    return payload;
-  }
-
-  /** An owned, unmasked copy of the payload at byte `start` of a lent chunk's memory. Sets `unmaskedAscii`. */
-  private ownedPayload(memory: ArrayBufferLike, start: number): Buffer {
-    const length = this.payloadLength;
-    this.unmaskedAscii = false;
-    if (length === 0) return EMPTY;
-    const lent = new Uint8Array(memory, start, length);
-    if (this.masked) {
-      if (this.opcode === Opcode.Text) this.unmaskedAscii = unmaskText(memory, start, length, this.maskKey, lent);
-      else maskRegion(memory, start, length, this.maskKey, 0, lent);
-    }
-    const payload = Buffer.allocUnsafe(length);
-    payload.set(lent);
-    return payload;
+  private unmaskInPlace(memory: ArrayBufferLike, start: number, view: Uint8Array): boolean {
+    if (!this.masked) return false;
+    if (this.opcode === Opcode.Text) return unmaskText(memory, start, this.payloadLength, this.maskKey, view);
+    maskRegion(memory, start, this.payloadLength, this.maskKey, 0, view);
+    return false;
   }
 
   /**
